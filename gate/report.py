@@ -1,0 +1,97 @@
+"""Result types and their JSON and table forms (SPEC §2). No I/O: callers print what this returns."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from gate import __version__
+from gate.rules import EVALUATION_ERROR
+
+Decision = Literal["allow", "deny"]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One rule a image broke, with the action configuration gave it and what to do about it."""
+
+    rule: str
+    action: Literal["deny", "warn"]
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "action": self.action, "message": self.message, "details": self.details}
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """The verdict on one image reference (every platform of an index folded into one)."""
+
+    reference: str
+    digest: str | None
+    violations: tuple[Violation, ...] = ()
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def decision(self) -> Decision:
+        """``deny`` when any violation's action is ``deny``."""
+        return "deny" if any(v.action == "deny" for v in self.violations) else "allow"
+
+    @property
+    def evaluated(self) -> bool:
+        """False when the image could not be evaluated (an ``evaluation.error`` was raised)."""
+        return not any(v.rule == EVALUATION_ERROR for v in self.violations)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "digest": self.digest,
+            "decision": self.decision,
+            "violations": [v.to_json() for v in self.violations],
+            "evidence": self.evidence,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything one ``gate check image`` run found."""
+
+    policy_digest: str
+    results: tuple[ImageResult, ...]
+
+    def exit_code(self) -> int:
+        """SPEC §2: 2 if any image could not be evaluated, else 1 if any was denied, else 0."""
+        if not all(result.evaluated for result in self.results):
+            return 2
+        return 1 if any(result.decision == "deny" for result in self.results) else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "gate_version": __version__,
+            "policy_digest": self.policy_digest,
+            "results": [result.to_json() for result in self.results],
+        }
+
+
+def render_json(report: Report) -> str:
+    """The SPEC §2 JSON document."""
+    return json.dumps(report.to_json(), indent=2, sort_keys=False)
+
+
+def render_table(report: Report) -> str:
+    """A plain-text table for people: one block per image, one line per violation."""
+    lines: list[str] = []
+    for result in report.results:
+        verdict = result.decision.upper() if result.evaluated else "ERROR (deny)"
+        lines.append(f"{verdict:<6}  {result.reference}")
+        if result.digest:
+            lines.append(f"        digest {result.digest}")
+        for violation in result.violations:
+            lines.append(f"  {violation.action:<4}  {violation.rule:<22} {violation.message}")
+        if not result.violations:
+            lines.append("        no violations")
+    allowed = sum(result.decision == "allow" for result in report.results)
+    lines.append(f"{allowed} of {len(report.results)} image(s) allowed")
+    return "\n".join(lines)
