@@ -1,0 +1,185 @@
+"""Run Debian's ``docker-registry`` (distribution 2.8) on a free 127.0.0.1 port for tests.
+
+The registry is a real child process with filesystem storage in a temporary directory. It is
+started with ``PR_SET_PDEATHSIG`` so that it dies with pytest even if pytest itself is killed;
+``stop()`` (called by the fixtures at session end) terminates it politely first.
+
+What registry 2.8 accepts (checked against the shipped binary, see
+``tests/support_tests/test_registry_server.py``): OCI image manifests whose config ``mediaType``
+is arbitrary (cosign's ``application/vnd.oci.image.config.v1+json`` with non-image layers, the OCI
+empty descriptor ``application/vnd.oci.empty.v1+json``), ``artifactType`` and ``subject`` fields
+(stored verbatim, ignored), OCI image indexes and Docker manifest lists. It has no referrers API,
+so the image factory maintains the ``sha256-<hex>`` tag-schema index itself. No ``validation``
+section is needed: 2.8's defaults accept all of the above; ``validation.manifests.urls`` only
+matters for foreign layers with ``urls``, which these tests never push.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+REGISTRY_BINARY = "/usr/bin/docker-registry"
+START_TIMEOUT_SECONDS = 20.0
+_PR_SET_PDEATHSIG = 1
+
+
+class ServerStartError(RuntimeError):
+    """A test server did not come up in time; the message carries its log."""
+
+
+def free_port() -> int:
+    """Ask the kernel for a free TCP port on 127.0.0.1 (the caller retries if it is taken meanwhile)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: ask Linux to SIGTERM it when pytest dies."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class RegistryServer:
+    """A running registry: ``host`` is ``127.0.0.1:PORT`` (for references), ``url`` its base URL."""
+
+    host: str
+    workdir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    username: str | None = None
+    password: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    @property
+    def credentials(self) -> tuple[str, str] | None:
+        """``(username, password)`` when the registry needs auth, else None."""
+        if self.username is None or self.password is None:
+            return None
+        return (self.username, self.password)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        """Terminate, wait, then kill if it does not exit; safe to call twice."""
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen[bytes], grace_seconds: float = 5.0) -> None:
+    """Terminate a child process, escalating to SIGKILL after ``grace_seconds``."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=grace_seconds)
+
+
+def registry_config(port: int, storage: Path, auth: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The registry's YAML config as a mapping: HTTP on 127.0.0.1, filesystem storage, delete on."""
+    config: dict[str, Any] = {
+        "version": 0.1,
+        "log": {"level": "warn", "accesslog": {"disabled": True}},
+        "http": {"addr": f"127.0.0.1:{port}", "secret": "gate-tests-not-secret"},
+        "storage": {
+            "filesystem": {"rootdirectory": str(storage)},
+            "delete": {"enabled": True},
+            "maintenance": {"uploadpurging": {"enabled": False}},
+        },
+    }
+    if auth:
+        config["auth"] = auth
+    return config
+
+
+def start_registry(
+    workdir: Path,
+    *,
+    auth: dict[str, Any] | None = None,
+    ready_statuses: tuple[int, ...] = (200,),
+    attempts: int = 3,
+) -> RegistryServer:
+    """Start a registry in ``workdir`` and wait until ``GET /v2/`` answers one of ``ready_statuses``.
+
+    An auth-enabled registry answers 401 when ready, so pass ``ready_statuses=(401,)`` for it.
+    Retries on a fresh port if the chosen one was taken in the meantime.
+
+    Raises:
+        ServerStartError: it did not become ready in time (the message holds its log).
+    """
+    if shutil.which(REGISTRY_BINARY) is None:
+        raise ServerStartError(f"{REGISTRY_BINARY} is missing; run `make system-deps`")
+    workdir.mkdir(parents=True, exist_ok=True)
+    error: ServerStartError | None = None
+    for attempt in range(attempts):
+        port = free_port()
+        config_path = workdir / f"config-{attempt}.yml"
+        config_path.write_text(yaml.safe_dump(registry_config(port, workdir / "storage", auth)))
+        log_path = workdir / f"registry-{attempt}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [REGISTRY_BINARY, "serve", str(config_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+        server = RegistryServer(host=f"127.0.0.1:{port}", workdir=workdir, process=process, log_path=log_path)
+        try:
+            wait_ready(f"{server.url}/v2/", process, log_path, ready_statuses)
+            return server
+        except ServerStartError as exc:
+            server.stop()
+            error = exc
+    assert error is not None
+    raise error
+
+
+def wait_ready(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log_path: Path,
+    ready_statuses: tuple[int, ...] = (200,),
+    timeout: float = START_TIMEOUT_SECONDS,
+) -> None:
+    """Poll ``url`` until it answers one of ``ready_statuses``.
+
+    Raises:
+        ServerStartError: the process exited or the deadline passed; includes the log.
+    """
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            status = httpx.get(url, timeout=1.0).status_code
+            if status in ready_statuses:
+                return
+            last = f"HTTP {status}"
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(0.05)
+    log = log_path.read_text(errors="replace") if log_path.exists() else ""
+    raise ServerStartError(
+        f"server at {url} not ready after {timeout:.0f}s (exit code {process.poll()}, last: {last}); log:\n{log}"
+    )
