@@ -1,0 +1,125 @@
+"""The ``gate`` command: parse arguments, load config, call the engine, render, exit 0/1/2 (SPEC §2)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from gate import __version__
+from gate import config as config_module
+from gate.config import Config
+from gate.errors import GateError
+from gate.report import Report, render_json, render_sarif, render_table
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gate", description="Supply-chain gate for container images.")
+    parser.add_argument("--version", action="version", version=f"gate {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check", help="judge artefacts without admitting anything (a dry run)")
+    check_kinds = check.add_subparsers(dest="kind", required=True)
+    image = check_kinds.add_parser("image", help="judge one or more image references")
+    image.add_argument("references", nargs="+", metavar="REF")
+    image.add_argument("--config", type=Path, help="gate configuration file (YAML)")
+    image.add_argument("--policy", type=Path, action="append", default=[], metavar="DIR",
+                       help="extra directory of Rego policies, loaded beside the shipped ones (repeatable)")
+    image.add_argument("--output", choices=("table", "json", "sarif"), default="table")
+    image.add_argument("--platform", metavar="OS/ARCH", help="judge only this platform of a multi-arch index")
+    image.add_argument("--no-layer-scan", action="store_true", help="read config and history, not the layers")
+    image.add_argument("--offline", action="store_true",
+                       help="never refresh the Sigstore trust root; use the configured or shipped copy")
+
+    serve = commands.add_parser("serve", help="run the Kubernetes admission webhook")
+    serve.add_argument("--config", type=Path)
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=8443)
+    serve.add_argument("--tls-cert", type=Path)
+    serve.add_argument("--tls-key", type=Path)
+    serve.add_argument("--insecure-http", action="store_true", help="serve plain HTTP (local testing only)")
+
+    policy = commands.add_parser("policy", help="work with Rego policies")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    policy_test = policy_commands.add_parser("test", help="run the policy test cases")
+    policy_test.add_argument("directory", nargs="?", type=Path, help="policy directory (default: the shipped one)")
+    policy_test.add_argument("--config", type=Path)
+    return parser
+
+
+def _load_config(path: Path | None) -> Config:
+    return config_module.load(path) if path is not None else config_module.from_mapping({})
+
+
+def _check_config(args: argparse.Namespace) -> Config:
+    """The config file with the command-line overrides applied on top."""
+    config = _load_config(args.config)
+    extra_dirs = tuple(directory.resolve() for directory in args.policy)
+    for directory in extra_dirs:
+        if not directory.is_dir():
+            raise config_module.ConfigError(f"--policy: no such directory {directory}")
+    return config.model_copy(
+        update={
+            "policy": config.policy.model_copy(update={"dirs": config.policy.dirs + extra_dirs}),
+            "scan": config.scan.model_copy(update={"layers": config.scan.layers and not args.no_layer_scan}),
+        }
+    )
+
+
+async def _check_images(config: Config, references: Sequence[str], platform: str | None) -> Report:
+    from gate.engine import Engine
+
+    async with Engine(config) as engine:
+        results = await asyncio.gather(*(engine.check(ref, platform=platform) for ref in references))
+        return Report(policy_digest=engine.policy_digest, results=tuple(results))
+
+
+def _render(report: Report, output: str) -> str:
+    renderers = {"json": render_json, "sarif": render_sarif, "table": render_table}
+    return renderers[output](report)
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    config = _check_config(args)
+    report = asyncio.run(_check_images(config, args.references, args.platform))
+    print(_render(report, args.output))
+    return report.exit_code()
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from gate.admission import serve
+
+    if not args.insecure_http and (args.tls_cert is None or args.tls_key is None):
+        raise config_module.ConfigError("--tls-cert and --tls-key are required (or --insecure-http for local testing)")
+    serve(_load_config(args.config), args.host, args.port, args.tls_cert, args.tls_key, insecure_http=args.insecure_http)
+    return 0
+
+
+def _run_policy_test(args: argparse.Namespace) -> int:
+    from gate.policy import run_policy_tests
+
+    return run_policy_tests(args.directory, _load_config(args.config), sys.stdout)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gate`` console script; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return _run_check(args)
+        if args.command == "serve":
+            return _run_serve(args)
+        return _run_policy_test(args)
+    except GateError as exc:
+        print(f"gate: error: {exc.diagnostics()}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
