@@ -1,0 +1,16 @@
+"""The policy engine: Rego (embedded regopy or an OPA server) over the documented input document.
+
+``PolicyEvaluator`` loads the policies once and returns raw violations by rule ID; ``decide``
+applies configured actions and exemptions. Knows nothing about registries.
+
+    evaluator = PolicyEvaluator.from_config(config)
+    raws = evaluator.evaluate(input_doc)
+    violations = decide(raws, config, namespace="shop", image="registry/shop/api:1.4", now=now)
+"""
+
+from gate.policy._decide import check_exemptions, decide
+from gate.policy._evaluator import PolicyEvaluator
+from gate.policy._raw import RawViolation
+from gate.policy._sources import CONTEXT_KEYS, SHIPPED_POLICY_DIR
+
+__all__ = ["CONTEXT_KEYS", "SHIPPED_POLICY_DIR", "PolicyEvaluator", "RawViolation", "check_exemptions", "decide"]

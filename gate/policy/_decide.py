@@ -1,0 +1,117 @@
+"""Turn raw violations into reported ones: actions from configuration, then exemptions.
+
+Precedence of the action (most specific wins): the rule's default in ``gate.rules.RULES`` (``deny``
+for a custom rule unless its Rego set ``action``) < ``rules.<id>.action`` <
+``namespaces.<ns>.rules.<id>.action``. ``off`` drops the violation.
+
+An exemption matches when it names the rule and, if it lists namespaces or image patterns, the
+namespace and the image match one of them. A matching exemption that is still valid (``now`` on or
+before its ``expires`` date, UTC) turns the violation into a ``warn`` whose details carry the
+exemption, so its use stays visible in reports and admission warnings. An expired one no longer
+applies: the violation keeps its action and gets an ``exemption`` note naming the expiry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fnmatch import fnmatchcase
+from typing import Any
+
+from gate.config import Config, Exemption
+from gate.errors import ConfigError
+from gate.policy._raw import RawViolation
+from gate.report import Violation
+from gate.rules import RULES
+
+
+def decide(
+    raws: list[RawViolation], config: Config, *, namespace: str | None = None, image: str = "", now: dt.datetime
+) -> tuple[Violation, ...]:
+    """Apply actions and exemptions to raw violations (see the module docstring for the order).
+
+    Args:
+        raws: what :meth:`PolicyEvaluator.evaluate` returned.
+        config: actions, namespace overrides and exemptions.
+        namespace: the workload's namespace, ``None`` outside admission.
+        image: the reference as the user wrote it, matched against exemption image patterns.
+        now: the evaluation time; an aware datetime (naive means UTC).
+
+    Raises:
+        ConfigError: an exemption names no rule (it would silently waive everything).
+    """
+    today = (now if now.tzinfo is None else now.astimezone(dt.timezone.utc)).date()
+    violations = []
+    for raw in raws:
+        action = _action(raw, config, namespace)
+        if action == "off":
+            continue
+        violations.append(_exempt(raw, action, config.exemptions, namespace, image, today))
+    return tuple(violations)
+
+
+def check_exemptions(config: Config) -> None:
+    """Refuse exemptions that name no rule, at start-up rather than at the first admission.
+
+    Raises:
+        ConfigError: names the exemption by index.
+    """
+    for index, exemption in enumerate(config.exemptions):
+        if not exemption.rules:
+            raise ConfigError(
+                f"exemptions[{index}].rules: name at least one rule ID to exempt",
+                remedy="an exemption without rules would waive every rule",
+            )
+
+
+def _action(raw: RawViolation, config: Config, namespace: str | None) -> str:
+    rule = RULES.get(raw.rule)
+    action: str = rule.default_action if rule else (raw.default_action or "deny")
+    configured = config.rules.get(raw.rule)
+    if configured is not None and configured.action is not None:
+        action = configured.action
+    scoped = config.namespaces.get(namespace) if namespace is not None else None
+    override = scoped.rules.get(raw.rule) if scoped is not None else None
+    if override is not None and override.action is not None:
+        action = override.action
+    return action
+
+
+def _exempt(
+    raw: RawViolation, action: str, exemptions: tuple[Exemption, ...], namespace: str | None, image: str, today: dt.date
+) -> Violation:
+    matching = [e for e in exemptions if _matches(e, raw.rule, namespace, image)]
+    active = next((e for e in matching if e.expires is None or today <= e.expires), None)
+    if active is not None:
+        until = f" until {active.expires.isoformat()}" if active.expires else ""
+        details = {**raw.details, "exemption": _note(active, expired=False)}
+        return Violation(raw.rule, "warn", f"exempted{until} ({active.reason}): {raw.message}", details)
+    if matching:
+        expired = matching[0]
+        details = {**raw.details, "exemption": _note(expired, expired=True)}
+        message = f"{raw.message} (exemption expired on {expired.expires}: {expired.reason})"
+        return Violation(raw.rule, action, message, details)  # type: ignore[arg-type]
+    return Violation(raw.rule, action, raw.message, dict(raw.details))  # type: ignore[arg-type]
+
+
+def _note(exemption: Exemption, *, expired: bool) -> dict[str, Any]:
+    expires = exemption.expires.isoformat() if exemption.expires else None
+    return {"reason": exemption.reason, "expires": expires, "expired": expired}
+
+
+def _matches(exemption: Exemption, rule: str, namespace: str | None, image: str) -> bool:
+    if rule not in exemption.rules:
+        return False
+    if exemption.namespaces and namespace not in exemption.namespaces:
+        return False
+    if exemption.images and not any(fnmatchcase(candidate, pattern) for pattern in exemption.images for candidate in _names(image)):
+        return False
+    return True
+
+
+def _names(image: str) -> tuple[str, ...]:
+    """The reference as written and its repository alone (tag and digest removed), so a pattern
+    like ``registry.example/shop/*`` or ``registry.example/shop/api`` matches tagged references."""
+    repository = image.split("@", 1)[0]
+    if ":" in repository.rsplit("/", 1)[-1]:
+        repository = repository.rsplit(":", 1)[0]
+    return (image, repository)

@@ -1,0 +1,78 @@
+"""The embedded engine: rego-cpp through regopy, compiled once into a bundle.
+
+Measured (regopy 1.5.2): ``Interpreter.query`` recompiles on every call (~0.8 ms for two small
+modules, ~12 ms for the full library), while ``query_bundle`` on a bundle built once runs the plan
+only (~0.1 ms). An ``Interpreter`` is not thread-safe, so evaluations share one behind a lock;
+they are short enough that a pool would not pay for itself on two cores.
+
+Traps respected here: a query that evaluates to false comes back undefined, so the query always
+binds a variable (``x := data.gate.violations``); ``with input as`` crashes the process, so inputs
+only ever go through ``set_input``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+import regopy
+
+from gate.errors import PolicyError
+from gate.policy._sources import Module
+
+QUERY = "x := data.gate.violations"
+_ERROR_MESSAGE = re.compile(r"errormsg \d+:([^)]*)")
+_ERROR_FILE = re.compile(r"\(error \d+:([^|\s]+)\|")
+
+
+class EmbeddedBackend:
+    """Evaluates ``data.gate.violations`` with modules and data loaded once.
+
+    Raises:
+        PolicyError: a module does not compile (at construction) or evaluation fails.
+    """
+
+    def __init__(self, modules: tuple[Module, ...], data: dict[str, Any]):
+        self._lock = threading.Lock()
+        self._rego = regopy.Interpreter()
+        try:
+            self._rego.add_data_json(json.dumps(data))
+            for module in modules:
+                self._rego.add_module(module.name, module.source)
+            self._bundle = self._rego.build(QUERY)
+        except regopy.RegoError as exc:
+            raise PolicyError(f"policies do not compile: {_first_error(exc)}", remedy="fix the Rego module named above") from exc
+        if not self._bundle.ok():
+            raise PolicyError("policies do not compile into a bundle", remedy="run `gate policy test` to see the failing module")
+
+    def evaluate(self, input_doc: dict[str, Any]) -> Any:
+        """Return the value bound to ``x`` (``None`` when the query is undefined).
+
+        Raises:
+            PolicyError: the input cannot be set or the query fails at runtime.
+        """
+        with self._lock:
+            try:
+                self._rego.set_input(regopy.Input(input_doc))
+                output = self._rego.query_bundle(self._bundle)
+            except (regopy.RegoError, TypeError, ValueError) as exc:
+                raise PolicyError(f"policy evaluation failed: {_first_error(exc)}") from exc
+            if not output.ok():
+                raise PolicyError(f"policy evaluation failed: {str(output).strip()[:2000]}")
+            results = output.results
+        return results[0].bindings.get("x") if results else None
+
+    def close(self) -> None:
+        """Nothing to release beyond what garbage collection frees; present for symmetry with OPA."""
+
+
+def _first_error(exc: Exception) -> str:
+    """rego-cpp reports errors as an AST dump; keep the module name and the first message."""
+    text = str(exc)
+    message = _ERROR_MESSAGE.search(text)
+    where = _ERROR_FILE.search(text)
+    if message is None:
+        return text[:500]
+    return f"{where.group(1)}: {message.group(1)}" if where else message.group(1)

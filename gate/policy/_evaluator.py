@@ -1,0 +1,90 @@
+"""Load the policies once, evaluate an input document, return raw violations by rule ID."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from gate.config import Config
+from gate.errors import PolicyError
+from gate.policy._decide import check_exemptions
+from gate.policy._embedded import EmbeddedBackend
+from gate.policy._raw import RawViolation
+from gate.policy._sources import SHIPPED_POLICY_DIR, Module, context_keys_read, load_modules, policy_digest
+
+
+class Backend(Protocol):
+    """One seam per engine: evaluate ``data.gate.violations`` for an input document."""
+
+    def evaluate(self, input_doc: dict[str, Any]) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class PolicyEvaluator:
+    """The loaded policy library: modules, rule parameters and the engine that runs them.
+
+    Attributes:
+        digest: ``sha256:…`` over module names, texts and the ``data`` document; part of the
+            verdict cache key.
+        reads_context: the ``input.context`` keys the policies read (see
+            ``_sources.context_keys_read`` for how this is found and its limit).
+        modules: the loaded Rego modules, in load order.
+    """
+
+    def __init__(self, modules: tuple[Module, ...], data: dict[str, Any], backend: Backend):
+        self.modules = modules
+        self.data = data
+        self.digest = policy_digest(modules, data)
+        self.reads_context = context_keys_read(modules)
+        self._backend = backend
+
+    @classmethod
+    def from_config(cls, config: Config, *, extra_dirs: tuple[Path, ...] = ()) -> "PolicyEvaluator":
+        """Shipped policies, then ``config.policy.dirs``, then ``extra_dirs`` (e.g. ``--policy``).
+
+        The engine is embedded regopy unless ``config.policy.engine`` is ``opa``.
+
+        Raises:
+            PolicyError: a directory has no Rego, a module does not compile, or OPA refuses it.
+            ConfigError: an exemption names no rule.
+        """
+        check_exemptions(config)
+        modules = load_modules((SHIPPED_POLICY_DIR, *config.policy.dirs, *extra_dirs))
+        data = {"gate": {"params": config.rule_params()}}
+        if config.policy.engine == "opa":
+            from gate.policy._opa import OpaBackend  # only OPA deployments need requests
+
+            backend: Backend = OpaBackend(config.policy.opa_url or "", modules, data, timeout=config.limits.timeout_seconds)
+        else:
+            backend = EmbeddedBackend(modules, data)
+        return cls(modules, data, backend)
+
+    def evaluate(self, input_doc: dict[str, Any]) -> list[RawViolation]:
+        """Run the policies over one input document; thread-safe.
+
+        Raises:
+            PolicyError: evaluation failed or the policies returned something that is not a list
+                of ``{rule, message, details}`` objects.
+        """
+        value = self._backend.evaluate(input_doc)
+        if not isinstance(value, list):
+            raise PolicyError(
+                "policies did not produce `data.gate.violations` as a list",
+                remedy="keep policies/gate.rego loaded; custom rules add to `violations` in `package gate.rules.<name>`",
+            )
+        return sorted((_parse(item) for item in value), key=lambda v: (v.rule, v.message))
+
+    def close(self) -> None:
+        """Release the engine (the OPA client's connection pool)."""
+        self._backend.close()
+
+
+def _parse(item: Any) -> RawViolation:
+    if not isinstance(item, dict) or not isinstance(item.get("rule"), str) or not isinstance(item.get("message"), str):
+        raise PolicyError(f"a policy produced a violation without string `rule` and `message`: {str(item)[:300]}")
+    details = item.get("details", {})
+    action = item.get("action")
+    if not isinstance(details, dict) or action not in (None, "deny", "warn"):
+        raise PolicyError(f"violation {item['rule']}: `details` must be an object and `action` deny or warn")
+    return RawViolation(rule=item["rule"], message=item["message"], details=details, default_action=action)

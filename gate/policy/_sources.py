@@ -1,0 +1,111 @@
+"""Finding and reading the Rego that decides: shipped policies plus configured directories.
+
+The policy digest covers every module's name and text and the rule parameters (``data``), so a
+verdict cached under one digest is never reused after a policy or parameter change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gate.errors import PolicyError
+
+SHIPPED_POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
+"""The repository's ``policies/`` directory: the Rego gate ships for every rule in the catalogue."""
+
+CONTEXT_KEYS: frozenset[str] = frozenset({"namespace", "run_as_non_root", "run_as_user"})
+"""Every key of ``input.context`` in the input document (docs/input.schema.json)."""
+
+_CONTEXT_KEY = re.compile(r"input\.context\.([A-Za-z_][A-Za-z0-9_]*)")
+_CONTEXT_ANY = re.compile(r"\binput\s*\.\s*context\b|\binput\b(?!\s*\.)")
+_MAX_MODULE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Module:
+    """One Rego file: a stable name (``<dir name>/<file name>``) and its text."""
+
+    name: str
+    source: str
+
+
+def load_modules(directories: tuple[Path, ...]) -> tuple[Module, ...]:
+    """Read the ``*.rego`` files directly inside each directory (not recursive: ``tests/`` and
+    ``examples/`` beside them are not loaded).
+
+    Raises:
+        PolicyError: a directory is missing or empty, or a file cannot be read.
+    """
+    modules: list[Module] = []
+    for directory in dict.fromkeys(d.resolve() for d in directories):
+        files = sorted(directory.glob("*.rego")) if directory.is_dir() else []
+        if not files:
+            raise PolicyError(
+                f"policy directory {directory} holds no *.rego file",
+                remedy="point policy.dirs at a directory of Rego modules",
+            )
+        modules.extend(_read(directory, path) for path in files)
+    return tuple(modules)
+
+
+def _read(directory: Path, path: Path) -> Module:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy {path}: {exc.strerror or exc}") from exc
+    if len(raw) > _MAX_MODULE_BYTES:
+        raise PolicyError(f"policy {path} is larger than {_MAX_MODULE_BYTES} bytes")
+    try:
+        source = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"policy {path} is not UTF-8 text") from exc
+    return Module(name=f"{directory.name}/{path.name}", source=source)
+
+
+def policy_digest(modules: tuple[Module, ...], data: dict[str, Any]) -> str:
+    """``sha256:<hex>`` over the modules (name and text, in load order) and the canonical data."""
+    digest = hashlib.sha256()
+    for module in modules:
+        for part in (module.name, module.source):
+            encoded = part.encode("utf-8")
+            digest.update(len(encoded).to_bytes(8, "big") + encoded)
+    digest.update(json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+    return f"sha256:{digest.hexdigest()}"
+
+
+def context_keys_read(modules: tuple[Module, ...]) -> frozenset[str]:
+    """The ``input.context`` keys the modules read, found by scanning their text.
+
+    Only the literal form ``input.context.<key>`` is understood. Any other way of reaching the
+    context (``input.context`` bound to a variable, ``input.context[k]``, ``input[...]``, bare
+    ``input``, even the word in a string) makes this answer every key, so a verdict cache keyed on the result never mixes two contexts.
+    """
+    keys: set[str] = set()
+    for module in modules:
+        text = _strip_comments(module.source)
+        literal = set(_CONTEXT_KEY.findall(text))
+        other_uses = len(_CONTEXT_ANY.findall(text)) - len(_CONTEXT_KEY.findall(text))
+        if other_uses > 0:
+            return CONTEXT_KEYS
+        keys |= literal
+    return frozenset(keys)
+
+
+def _strip_comments(source: str) -> str:
+    return "\n".join(_uncomment(line) for line in source.splitlines())
+
+
+def _uncomment(line: str) -> str:
+    """Drop a ``#`` comment unless the ``#`` sits inside a string literal."""
+    quoted = False
+    for index, char in enumerate(line):
+        if char == '"' and (index == 0 or line[index - 1] != "\\"):
+            quoted = not quoted
+        elif char == "#" and not quoted:
+            return line[:index]
+    return line
