@@ -8,13 +8,14 @@ module reads settings; everything else receives the ``Config`` it is given.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from gate.errors import ConfigError
 from gate.rules import RULES
@@ -154,6 +155,10 @@ class Config(_Frozen):
     policy: PolicyConfig = PolicyConfig()
     scan: ScanConfig = ScanConfig()
     fail_open: bool = False
+    mode: Literal["enforce", "warn", "audit"] = "enforce"  # webhook: deny, or allow with warnings, or annotate only
+    events_token: SecretStr | None = Field(  # bearer token for POST /registry/events; default: env GATE_EVENTS_TOKEN
+        default_factory=lambda: SecretStr(token) if (token := os.environ.get("GATE_EVENTS_TOKEN")) else None
+    )
 
     @field_validator("rules")
     @classmethod
