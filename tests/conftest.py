@@ -15,6 +15,7 @@ import pytest
 
 from gate.config import Config
 from tests.support.gate_config import config_for
+from tests.support.push import close_clients
 from tests.support.registry_server import RegistryServer, start_registry
 
 
@@ -25,6 +26,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServe
     try:
         yield server
     finally:
+        close_clients()
         server.stop()
 
 

@@ -4,14 +4,24 @@ The registry is a real child process with filesystem storage in a temporary dire
 started with ``PR_SET_PDEATHSIG`` so that it dies with pytest even if pytest itself is killed;
 ``stop()`` (called by the fixtures at session end) terminates it politely first.
 
-What registry 2.8 accepts (checked against the shipped binary, see
-``tests/support_tests/test_registry_server.py``): OCI image manifests whose config ``mediaType``
-is arbitrary (cosign's ``application/vnd.oci.image.config.v1+json`` with non-image layers, the OCI
-empty descriptor ``application/vnd.oci.empty.v1+json``), ``artifactType`` and ``subject`` fields
-(stored verbatim, ignored), OCI image indexes and Docker manifest lists. It has no referrers API,
-so the image factory maintains the ``sha256-<hex>`` tag-schema index itself. No ``validation``
-section is needed: 2.8's defaults accept all of the above; ``validation.manifests.urls`` only
-matters for foreign layers with ``urls``, which these tests never push.
+What registry 2.8 accepts and refuses (checked against the shipped binary; the support tests pin
+the cases the suite relies on):
+
+- accepts OCI image manifests with any config ``mediaType`` (cosign's image config with
+  non-image layers, the OCI empty descriptor ``application/vnd.oci.empty.v1+json``), with
+  ``artifactType`` and ``subject`` (stored verbatim, not interpreted; a subject need not exist),
+  manifests without layers or without a ``mediaType`` field, empty indexes, OCI indexes and Docker
+  manifest lists mixing OCI and Docker children;
+- refuses any manifest whose config or layer blob is not in the repository, even the empty
+  descriptor carrying inline ``data`` (so ``{}`` is always pushed), an index naming a manifest the
+  repository does not hold, a ``Content-Type`` that disagrees with the ``mediaType`` field, unknown
+  manifest media types, and layers with ``urls`` (foreign layers; ``validation.manifests.urls`` is
+  not configured, and nothing here needs it). Tests that need a registry serving such things use
+  a lying proxy double in front of this one;
+- has no referrers API (``GET /v2/<name>/referrers/<digest>`` is 404), so the image factory
+  maintains the ``sha256-<hex>`` referrers tag-schema index itself.
+
+No ``validation`` section is needed: 2.8's defaults accept everything listed above.
 """
 
 from __future__ import annotations
