@@ -1,0 +1,202 @@
+"""The one seam to the network: an ``httpx.AsyncClient`` with timeouts, retries, redirects and caps.
+
+Every response is opened as a stream so nothing is read before a cap applies. Retries cover
+429/502/503/504 and connection-level failures with exponential backoff, honouring
+``Retry-After`` (seconds or an HTTP date, capped at the request timeout). Redirects are followed
+here rather than by httpx so that a hop to plain HTTP is refused unless that host is listed in
+``registries.insecure``, and ``Authorization`` never goes to another host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import ssl
+import time
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import httpx
+
+from gate.config import Config
+from gate.errors import LimitExceeded, RegistryError
+from gate.registry._errors import details, transport_error
+from gate.registry._reference import Reference
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 5
+_BACKOFF_SECONDS = 0.1
+_CHUNK = 64 * 1024
+# Exceptions httpx raises that are not HTTPError subclasses.
+HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
+
+
+class Transport:
+    """Sends requests for one :class:`RegistryClient`; counts them in ``request_count``."""
+
+    def __init__(self, config: Config, ca_file: Path | None = None):
+        self.limits = config.limits
+        self.insecure = frozenset(host.lower() for host in config.registries.insecure)
+        self.request_count = 0
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(config.limits.timeout_seconds),
+            verify=_ssl_context(ca_file),
+            follow_redirects=False,
+            headers={"User-Agent": "gate/0.1"},
+            event_hooks={"request": [self._count]},
+        )
+
+    async def _count(self, request: httpx.Request) -> None:
+        self.request_count += 1
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def base_url(self, host: str) -> str:
+        """``http://host`` for hosts in ``registries.insecure``, ``https://host`` otherwise."""
+        return f"{'http' if host.lower() in self.insecure else 'https'}://{host}"
+
+    async def send(
+        self,
+        ref: Reference,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        data: Mapping[str, str] | None = None,
+        follow_redirects: bool = False,
+    ) -> httpx.Response:
+        """Send with retries; return the (unread, streaming) response. The caller closes it.
+
+        Raises:
+            RegistryError: the connection failed, timed out, or a redirect was unsafe.
+        """
+        response = await self._send_retrying(ref, method, url, headers, data)
+        hops = 0
+        while follow_redirects and response.status_code in REDIRECT_STATUSES and "location" in response.headers:
+            hops += 1
+            target = response.request.url.join(response.headers["location"])
+            await response.aclose()
+            self._check_redirect(ref, url, target, hops)
+            headers = _strip_auth(headers, response.request.url, target)
+            response = await self._send_retrying(ref, "GET", str(target), headers, None)
+        return response
+
+    async def _send_retrying(self, ref: Reference, method: str, url: str, headers: Mapping[str, str], data: Mapping[str, str] | None) -> httpx.Response:
+        host = httpx.URL(url).netloc.decode()
+        for attempt in range(self.limits.retries + 1):
+            last_try = attempt == self.limits.retries
+            try:
+                with self.mapped(ref, host):
+                    request = self._client.build_request(method, url, headers=headers, data=data)
+                    response = await self._client.send(request, stream=True)
+            except RegistryError as error:
+                if last_try or not _retryable(error.__cause__):
+                    raise
+                await asyncio.sleep(self._backoff(attempt))
+                continue
+            if response.status_code not in RETRY_STATUSES or last_try:
+                return response
+            delay = _retry_after(response.headers.get("retry-after"), self.limits.timeout_seconds)
+            await response.aclose()
+            await asyncio.sleep(self._backoff(attempt) if delay is None else delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _backoff(self, attempt: int) -> float:
+        return min(_BACKOFF_SECONDS * 2**attempt, self.limits.timeout_seconds) * random.uniform(0.5, 1.0)
+
+    def _check_redirect(self, ref: Reference, url: str, target: httpx.URL, hops: int) -> None:
+        if hops > _MAX_REDIRECTS:
+            raise RegistryError(f"too many redirects fetching {url} for {ref}", remedy="check the registry's storage configuration", details=details(ref))
+        if target.scheme != "https" and target.netloc.decode().lower() not in self.insecure:
+            raise RegistryError(
+                f"registry {ref.registry} redirected {ref} to plain-HTTP {target.copy_with(query=None)}; refusing",
+                remedy="serve blobs over HTTPS, or list that host in registries.insecure",
+                details=details(ref, location=str(target.copy_with(query=None))),
+            )
+
+    def mapped(self, ref: Reference, host: str) -> "_Mapped":
+        """A context manager turning httpx exceptions into ``RegistryError`` for ``host``."""
+        return _Mapped(ref, host, self.limits.timeout_seconds)
+
+    async def read_capped(self, ref: Reference, response: httpx.Response, cap: int, what: str) -> bytes:
+        """Read a whole (small) body, refusing it past ``cap`` bytes without reading further.
+
+        Raises:
+            LimitExceeded: the body is larger than ``cap``.
+            RegistryError: the connection failed while reading.
+        """
+        return b"".join([chunk async for chunk in self.iter_capped(ref, response, cap, what)])
+
+    async def iter_capped(self, ref: Reference, response: httpx.Response, cap: int, what: str) -> AsyncIterator[bytes]:
+        """Yield body chunks, stopping with ``LimitExceeded`` as soon as more than ``cap`` bytes arrive."""
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap:
+            raise too_large(ref, what, cap, int(declared))
+        size = 0
+        with self.mapped(ref, response.request.url.netloc.decode()):
+            async for chunk in response.aiter_bytes(_CHUNK):
+                size += len(chunk)
+                if size > cap:
+                    raise too_large(ref, what, cap, size)
+                yield chunk
+
+
+class _Mapped:
+    def __init__(self, ref: Reference, host: str, timeout: float):
+        self.ref, self.host, self.timeout = ref, host, timeout
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> bool:
+        if isinstance(exc, HTTPX_ERRORS):
+            raise transport_error(self.ref, self.host, exc, self.timeout) from exc
+        return False
+
+
+def too_large(ref: Reference, what: str, cap: int, size: int) -> LimitExceeded:
+    """The error for a body past its cap."""
+    return LimitExceeded(
+        f"{what} of {ref} is larger than the {cap}-byte limit (at least {size} bytes); refusing to read it",
+        remedy="raise the matching limits.* setting if this size is expected",
+        details=details(ref, limit=cap, size=size),
+    )
+
+
+def _retryable(cause: BaseException | None) -> bool:
+    return isinstance(cause, httpx.TransportError) and not isinstance(cause, httpx.UnsupportedProtocol)
+
+
+def _retry_after(value: str | None, cap: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), capped."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), cap)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return min(max(when.timestamp() - time.time(), 0.0), cap)
+
+
+def _strip_auth(headers: Mapping[str, str], source: httpx.URL, target: httpx.URL) -> dict[str, str]:
+    if (source.scheme, source.netloc) == (target.scheme, target.netloc):
+        return dict(headers)
+    return {k: v for k, v in headers.items() if k.lower() != "authorization"}
+
+
+def _ssl_context(ca_file: Path | None) -> ssl.SSLContext:
+    """The system trust store, plus ``ca_file`` when given (a private registry's CA)."""
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise RegistryError(f"cannot load CA file {ca_file}: {exc}", remedy="point ca_file at a PEM bundle") from exc
+    return context
+

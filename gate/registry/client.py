@@ -1,0 +1,262 @@
+"""The OCI registry client: reference to digest, auth, size-capped and digest-checked content.
+
+Trust rule: nothing leaves this client unverified. Manifests fetched by digest must hash to it;
+manifests fetched by tag are hashed and a ``Docker-Content-Digest`` header that disagrees is
+treated as a lying registry. Blobs are hashed while they stream. Every read has a cap from
+``config.limits``. Only :class:`gate.errors.GateError` subclasses leave this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import NoReturn
+
+import httpx
+
+from gate.config import Config
+from gate.errors import EvidenceError, GateError, RegistryError
+from gate.registry._auth import Authenticator
+from gate.registry._credentials import CredentialStore
+from gate.registry._digest import algorithm_of, compute, digest_problem
+from gate.registry._errors import details, status_error
+from gate.registry._models import ACCEPT, OCI_INDEX, Descriptor, Manifest, unsupported_type_problem
+from gate.registry._reference import Reference
+from gate.registry._stream import _TAMPERED, BlobStream
+from gate.registry._transport import Transport, too_large
+
+_ERROR_BODY_BYTES = 64 * 1024
+_MAX_REFERRER_PAGES = 64
+
+
+class RegistryClient:
+    """Talks to OCI registries for one gate process; one pooled ``httpx.AsyncClient`` inside.
+
+    Args:
+        config: limits, insecure hosts and the docker config path come from here.
+        credentials: extra credentials (e.g. a workload's imagePullSecrets) that win over
+            ``registries.docker_config``.
+        ca_file: an extra PEM CA bundle trusted beside the system store (private registries).
+
+    Raises:
+        ConfigError: ``registries.docker_config`` cannot be read or is malformed.
+    """
+
+    def __init__(self, config: Config, *, credentials: CredentialStore | None = None, ca_file: Path | None = None):
+        path = config.registries.docker_config
+        from_file = CredentialStore.from_file(path) if path else CredentialStore()
+        self._limits = config.limits
+        self._transport = Transport(config, ca_file)
+        self._auth = Authenticator(self._transport, (credentials or CredentialStore()).chain(from_file))
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent so far (token requests and redirect hops included)."""
+        return self._transport.request_count
+
+    async def __aenter__(self) -> "RegistryClient":
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def resolve(self, ref: Reference) -> Descriptor:
+        """The descriptor (digest, media type, size) ``ref`` points at, by HEAD; GET when HEAD
+        does not say the digest. A HEAD digest is the registry's word; fetch by it to verify.
+
+        Raises:
+            RegistryError: not found, auth, network, or a digest that contradicts ``ref``.
+            EvidenceError: an unsupported manifest media type.
+            LimitExceeded: the manifest is larger than ``limits.manifest_bytes``.
+        """
+        response = await self._request(ref, "HEAD", self._url(ref, f"manifests/{ref.identifier}"), accept=ACCEPT)
+        await response.aclose()
+        if response.status_code != 200:
+            await self._raise_status(ref, response, "manifest")
+        digest, media_type = response.headers.get("docker-content-digest"), response.headers.get("content-type", "")
+        length = response.headers.get("content-length", "")
+        if not digest or not length.isdigit() or unsupported_type_problem(media_type):
+            return (await self.manifest(ref)).descriptor
+        if digest_problem(digest) or (ref.digest and digest != ref.digest):
+            raise _lied(ref, f"answered HEAD with Docker-Content-Digest {digest!r}")
+        if int(length) > self._limits.manifest_bytes:
+            raise too_large(ref, "manifest", self._limits.manifest_bytes, int(length))
+        return Descriptor(media_type.split(";")[0].strip(), digest, int(length))
+
+    async def manifest(self, ref: Reference) -> Manifest:
+        """The manifest or index ``ref`` names, its bytes verified against its digest.
+
+        Raises:
+            RegistryError: not found, auth, network, or bytes that do not match the digest.
+            EvidenceError: not JSON, schema 1, or an unknown media type.
+            LimitExceeded: larger than ``limits.manifest_bytes``.
+        """
+        manifest = await self._manifest(ref, missing_ok=False)
+        assert manifest is not None
+        return manifest
+
+    async def tag_manifest(self, ref: Reference, tag: str) -> Manifest | None:
+        """The manifest under ``tag`` in ``ref``'s repository (cosign ``sha256-<hex>.sig``/``.att``/``.sbom``), or None when that tag does not exist.
+
+        Raises:
+            as :meth:`manifest`, except that 404 gives None.
+        """
+        return await self._manifest(ref.with_tag(tag), missing_ok=True)
+
+    async def blob(self, ref: Reference, descriptor_or_digest: Descriptor | str, max_bytes: int | None = None) -> bytes:
+        """A whole (small) blob in memory, verified; capped at ``max_bytes`` or ``limits.blob_bytes``.
+
+        Raises:
+            RegistryError: not found, auth, network, size or digest mismatch.
+            LimitExceeded: the blob is larger than the cap.
+        """
+        async with self.stream_blob(ref, descriptor_or_digest, max_bytes=max_bytes or self._limits.blob_bytes) as chunks:
+            return b"".join([chunk async for chunk in chunks])
+
+    @asynccontextmanager
+    async def stream_blob(self, ref: Reference, descriptor: Descriptor | str, max_bytes: int | None = None) -> AsyncIterator[BlobStream]:
+        """Stream a blob in chunks; capped at ``max_bytes`` or ``limits.layer_bytes``.
+
+        The digest is checked when the iterator ends; leaving the block normally drains and
+        checks whatever was not read, so a clean exit always means verified bytes.
+
+        Raises:
+            RegistryError: not found, auth, network, size or digest mismatch.
+            LimitExceeded: the blob is larger than the cap.
+        """
+        digest, size = (descriptor.digest, descriptor.size) if isinstance(descriptor, Descriptor) else (descriptor, None)
+        if digest_problem(digest):
+            raise EvidenceError(f"cannot fetch blob of {ref}: {digest_problem(digest)}", details=details(ref))
+        cap = max_bytes or self._limits.layer_bytes
+        what = f"blob {digest}"
+        if size is not None and size > cap:
+            raise too_large(ref, what, cap, size)
+        response = await self._request(ref, "GET", self._url(ref, f"blobs/{digest}"), follow_redirects=True)
+        try:
+            if response.status_code != 200:
+                await self._raise_status(ref, response, what)
+            chunks = self._transport.iter_capped(ref, response, cap, what)
+            stream = BlobStream(chunks, ref, digest, size)
+            yield stream
+            await stream.drain()
+        finally:
+            await response.aclose()
+
+    async def referrers(self, ref: Reference, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
+        """Manifests whose ``subject`` is ``digest``: the referrers API, else the
+        ``<alg>-<hex>`` tag-schema index (OCI distribution-spec 1.1); filtered by ``artifact_type``.
+
+        The list is the registry's (or the publisher's) word; fetch each by digest to verify it.
+
+        Raises:
+            RegistryError, EvidenceError, LimitExceeded: as :meth:`manifest`.
+        """
+        if digest_problem(digest):
+            raise EvidenceError(f"cannot list referrers of {ref}: {digest_problem(digest)}", details=details(ref))
+        found = await self._referrers_api(ref, digest, artifact_type)
+        if found is None:
+            index = await self.tag_manifest(ref, _fallback_tag(digest))
+            if index is not None and not index.is_index:
+                raise EvidenceError(f"referrers tag {_fallback_tag(digest)} of {ref} is a {index.media_type}, not an index", details=details(ref))
+            found = list(index.manifests) if index is not None else []
+        return [d for d in found if artifact_type is None or d.artifact_type == artifact_type]
+
+    async def _referrers_api(self, ref: Reference, digest: str, artifact_type: str | None) -> list[Descriptor] | None:
+        """All pages of the referrers API, or None when the registry has no such API."""
+        url = httpx.URL(self._url(ref, f"referrers/{digest}"), params={"artifactType": artifact_type} if artifact_type else None)
+        found: list[Descriptor] = []
+        for page in range(_MAX_REFERRER_PAGES):
+            response = await self._request(ref, "GET", str(url), accept=OCI_INDEX)
+            try:
+                if page == 0 and (response.status_code in (404, 405) or not _is_index(response)):
+                    return None
+                if response.status_code != 200 or not _is_index(response):
+                    await self._raise_status(ref, response, "referrers")
+                raw = await self._transport.read_capped(ref, response, self._limits.manifest_bytes, "referrers list")
+            finally:
+                await response.aclose()
+            index = Manifest.from_bytes(raw, compute(raw), response.headers.get("content-type"), f"referrers of {digest} in {ref}")
+            found.extend(index.manifests)
+            next_url = response.links.get("next", {}).get("url")
+            if not next_url:
+                return found
+            url = self._same_host(ref, url, next_url)
+        raise RegistryError(f"referrers of {digest} in {ref} run past {_MAX_REFERRER_PAGES} pages", remedy="prune old referrers", details=details(ref))
+
+    def _same_host(self, ref: Reference, current: httpx.URL, link: str) -> httpx.URL:
+        target = current.join(link)
+        if (target.scheme, target.netloc) != (current.scheme, current.netloc):
+            raise RegistryError(f"registry {ref.registry} paginates referrers of {ref} to another host {target.host}; refusing", details=details(ref))
+        return target
+
+    async def _manifest(self, ref: Reference, *, missing_ok: bool) -> Manifest | None:
+        response = await self._request(ref, "GET", self._url(ref, f"manifests/{ref.identifier}"), accept=ACCEPT)
+        try:
+            if response.status_code == 404 and missing_ok:
+                return None
+            if response.status_code != 200:
+                await self._raise_status(ref, response, "manifest")
+            raw = await self._transport.read_capped(ref, response, self._limits.manifest_bytes, "manifest")
+        finally:
+            await response.aclose()
+        digest = _verified_digest(ref, raw, response.headers.get("docker-content-digest"))
+        return Manifest.from_bytes(raw, digest, response.headers.get("content-type"), f"manifest {digest} of {ref}")
+
+    def _url(self, ref: Reference, path: str) -> str:
+        return f"{self._transport.base_url(ref.api_host)}/v2/{ref.repository}/{path}"
+
+    async def _request(self, ref: Reference, method: str, url: str, *, accept: str | None = None, follow_redirects: bool = False) -> httpx.Response:
+        """Send with the registry's auth; on a 401 challenge, authenticate and send once more."""
+        scope = f"repository:{ref.repository}:pull"
+        base = {"Accept": accept} if accept else {}
+        sent = await self._auth.headers(ref, scope)
+        response = await self._transport.send(ref, method, url, base | sent, follow_redirects=follow_redirects)
+        if response.status_code != 401:
+            return response
+        retry = await self._auth.answer(ref, response.headers.get("www-authenticate", ""), scope, sent)
+        if retry is None:
+            return response
+        await response.aclose()
+        return await self._transport.send(ref, method, url, base | retry, follow_redirects=follow_redirects)
+
+    async def _raise_status(self, ref: Reference, response: httpx.Response, what: str) -> NoReturn:
+        try:
+            body = await self._transport.read_capped(ref, response, _ERROR_BODY_BYTES, what)
+        except GateError:
+            body = b""
+        finally:
+            await response.aclose()
+        raise status_error(ref, response.status_code, what, body, self._limits.retries)
+
+
+def _verified_digest(ref: Reference, raw: bytes, header: str | None) -> str:
+    """The digest of manifest bytes: ``ref.digest`` if they hash to it, else the header's or sha256's."""
+    if ref.digest:
+        actual = compute(raw, algorithm_of(ref.digest))
+        if actual != ref.digest:
+            raise RegistryError(f"digest mismatch: manifest of {ref} hashes to {actual}", remedy=_TAMPERED, details=details(ref, digest=ref.digest))
+        return ref.digest
+    if header is None:
+        return compute(raw)
+    if digest_problem(header) or compute(raw, algorithm_of(header)) != header:
+        raise _lied(ref, f"sent Docker-Content-Digest {header!r} for manifest bytes that hash to {compute(raw)}")
+    return header
+
+
+def _lied(ref: Reference, what: str) -> RegistryError:
+    return RegistryError(f"registry lied: {ref.registry} {what} for {ref}", remedy=_TAMPERED, details=details(ref))
+
+
+def _is_index(response: httpx.Response) -> bool:
+    return response.headers.get("content-type", "").split(";")[0].strip() == OCI_INDEX
+
+
+def _fallback_tag(digest: str) -> str:
+    """The referrers tag schema: ``<alg>-<ref>``, alg cut to 32 and ref to 64 characters."""
+    algorithm, _, hexpart = digest.partition(":")
+    return f"{algorithm[:32]}-{hexpart[:64]}"
