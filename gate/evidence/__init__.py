@@ -1,0 +1,35 @@
+"""Evidence attached to an image: find it in every store and parse it into frozen models.
+
+Discovery (:func:`discover`) looks in cosign's ``sha256-<hex>.sig/.att/.sbom`` tags, OCI 1.1
+referrers and BuildKit attestation manifests inside the index, in one parallel pass. Parsers turn
+the bytes into models (in-toto statements, SLSA provenance, SBOMs, vulnerability scans) whose
+``from_bytes()`` raises ``EvidenceError``; :func:`pinning` and :class:`DenyList` compute the
+``builder.unpinned`` and ``sbom.denied-component`` facts. Signatures are parsed in
+``_signatures`` and verified by ``gate.verify``.
+"""
+
+from gate.evidence._denylist import Denied, DenyList
+from gate.evidence._dockerfile import Dockerfile, FromInstruction
+from gate.evidence._intoto import Statement, Subject
+from gate.evidence._pinning import FrontendFact, Pinning, StageFact, pinning
+from gate.evidence._provenance import Material, Provenance
+from gate.evidence._sbom import Component, Sbom
+from gate.evidence._vuln import VulnScan
+
+__all__ = [
+    "Component",
+    "Denied",
+    "DenyList",
+    "Dockerfile",
+    "FromInstruction",
+    "FrontendFact",
+    "Material",
+    "Pinning",
+    "Provenance",
+    "Sbom",
+    "StageFact",
+    "Statement",
+    "Subject",
+    "VulnScan",
+    "pinning",
+]

@@ -1,0 +1,167 @@
+"""Per-stage pinning facts (``builder.unpinned``, ``builder.untrusted``) from SLSA provenance.
+
+With the Dockerfile text (BuildKit ``mode=max``): every ``FROM`` is a stage; it is pinned when the
+base, after ARG expansion with the recorded build args, carries ``@sha256:…``; the digest the build
+actually used comes from the material with the same normalised name and tag (or digest).
+Without it: each image material is a stage; ``pkg:docker/…?digest=…`` (BuildKit writes the
+qualifier only when the Dockerfile named a digest) or ``docker-image://…@sha256:…`` means pinned,
+a tag-only URI means not.
+
+Decisions:
+- ``scratch`` and ``FROM <earlier stage>`` have nothing that can float: ``pinned`` is True
+  (``scratch``/``parent_stage`` say why).
+- Auxiliary images are not stages: BuildKit's SBOM scanner (``docker/buildkit-syft-scanner``) and
+  Dockerfile frontends (``docker/dockerfile``, ``docker/dockerfile-upstream``).
+- The ``# syntax=`` frontend is reported separately as :attr:`Pinning.frontend`: a floating frontend
+  changes how the Dockerfile is interpreted, but it adds no files to the image, so it is a fact for
+  users' policies and not part of ``builder.unpinned``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import unquote
+
+from packageurl import PackageURL
+
+from gate.errors import GateError
+from gate.evidence._dockerfile import Dockerfile, FromInstruction
+from gate.evidence._provenance import Material, Provenance
+from gate.registry import Reference
+
+FRONTEND_IMAGES = frozenset({"docker.io/docker/dockerfile", "docker.io/docker/dockerfile-upstream"})
+AUXILIARY_IMAGES = FRONTEND_IMAGES | {"docker.io/docker/buildkit-syft-scanner"}
+
+
+@dataclass(frozen=True)
+class StageFact:
+    """One build stage as the ``provenance.stages`` facts describe it (``line`` is None without Dockerfile text)."""
+
+    index: int
+    name: str | None
+    line: str | None
+    line_no: int | None
+    base: str
+    pinned: bool
+    digest_used: str | None
+    scratch: bool = False
+    parent_stage: str | None = None
+
+
+@dataclass(frozen=True)
+class FrontendFact:
+    """The Dockerfile frontend image the build ran (``# syntax=``), and whether it was pinned."""
+
+    ref: str
+    pinned: bool
+    digest_used: str | None
+
+
+@dataclass(frozen=True)
+class Pinning:
+    """Stages and frontend of one build, and whether they were read from the Dockerfile or the materials."""
+
+    stages: tuple[StageFact, ...]
+    frontend: FrontendFact | None
+    source: Literal["dockerfile", "materials"]
+
+
+@dataclass(frozen=True)
+class _ImageMaterial:
+    name: str  # registry/repository, normalised
+    display: str  # how a person would write the reference
+    tag: str | None
+    written_digest: str | None  # the digest the Dockerfile named, per the URI
+    resolved: str | None  # the digest the build pulled
+
+    def matches(self, ref: Reference) -> bool:
+        if ref.digest is not None:
+            return ref.digest in (self.written_digest, self.resolved)
+        return self.tag == (ref.tag or "latest")
+
+
+def pinning(provenance: Provenance) -> Pinning:
+    """Decide per stage whether its base was pinned, with the Dockerfile text when recorded.
+
+    Raises:
+        EvidenceError: the recorded Dockerfile text has no ``FROM``.
+    """
+    images = [image for image in map(_image_material, provenance.materials) if image is not None]
+    if provenance.dockerfile is None:
+        return _from_materials(images)
+    dockerfile = Dockerfile.parse(provenance.dockerfile, provenance.build_args)
+    stages = tuple(_stage_from_dockerfile(instruction, dockerfile, images) for instruction in dockerfile.stages)
+    frontend = None
+    if dockerfile.syntax:
+        ref = _parse(dockerfile.syntax)
+        used = _find(images, ref) if ref else None
+        frontend = FrontendFact(dockerfile.syntax, bool(ref and ref.digest), used.resolved if used else None)
+    return Pinning(stages, frontend, "dockerfile")
+
+
+def _stage_from_dockerfile(instruction: FromInstruction, dockerfile: Dockerfile, images: list[_ImageMaterial]) -> StageFact:
+    common = {"index": instruction.index, "name": instruction.name, "line": instruction.text, "line_no": instruction.line_no, "base": instruction.base}
+    earlier = {stage.name for stage in dockerfile.stages[: instruction.index] if stage.name}
+    if instruction.base.lower() in earlier:
+        return StageFact(**common, pinned=True, digest_used=None, parent_stage=instruction.base.lower())
+    if instruction.base.lower() == "scratch":
+        return StageFact(**common, pinned=True, digest_used=None, scratch=True)
+    ref = _parse(instruction.base)
+    used = _find(images, ref) if ref else None
+    return StageFact(**common, pinned=bool(ref and ref.digest), digest_used=used.resolved if used else None)
+
+
+def _from_materials(images: list[_ImageMaterial]) -> Pinning:
+    stages, frontend = [], None
+    for image in images:
+        if image.name in FRONTEND_IMAGES and frontend is None:
+            frontend = FrontendFact(image.display, image.written_digest is not None, image.resolved)
+        if image.name in AUXILIARY_IMAGES:
+            continue
+        stages.append(StageFact(len(stages), None, None, None, image.display, image.written_digest is not None, image.resolved))
+    return Pinning(tuple(stages), frontend, "materials")
+
+
+def _find(images: list[_ImageMaterial], ref: Reference) -> _ImageMaterial | None:
+    name = f"{ref.registry}/{ref.repository}"
+    return next((image for image in images if image.name == name and image.matches(ref)), None)
+
+
+def _parse(text: str) -> Reference | None:
+    try:
+        return Reference.parse(text)
+    except GateError:
+        return None  # an unresolvable base (e.g. an unset ARG) cannot be pinned nor matched
+
+
+def _image_material(material: Material) -> _ImageMaterial | None:
+    """An image material from ``pkg:docker/…`` or ``docker-image://…`` URIs; None for anything else."""
+    if material.uri.startswith("pkg:docker/"):
+        return _from_purl(material)
+    if material.uri.startswith("docker-image://"):
+        ref = _parse(material.uri[len("docker-image://") :])
+        if ref is None:
+            return None
+        return _ImageMaterial(f"{ref.registry}/{ref.repository}", _display(ref.registry, ref.repository, ref.tag), ref.tag, ref.digest, material.digest or ref.digest)
+    return None
+
+
+def _from_purl(material: Material) -> _ImageMaterial | None:
+    try:
+        purl = PackageURL.from_string(material.uri)
+    except ValueError:
+        return None
+    path = f"{purl.namespace}/{purl.name}" if purl.namespace else purl.name
+    ref = _parse(unquote(path))
+    if ref is None:
+        return None
+    qualifiers = purl.qualifiers if isinstance(purl.qualifiers, dict) else {}
+    written = qualifiers.get("digest")
+    tag = purl.version or (None if written else "latest")
+    return _ImageMaterial(f"{ref.registry}/{ref.repository}", _display(ref.registry, ref.repository, tag), tag, written, material.digest or written)
+
+
+def _display(registry: str, repository: str, tag: str | None) -> str:
+    name = repository.removeprefix("library/") if registry == "docker.io" else f"{registry}/{repository}"
+    return f"{name}:{tag}" if tag else name

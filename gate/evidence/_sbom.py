@@ -1,0 +1,185 @@
+"""SBOMs: CycloneDX (JSON and XML, spec 1.2-1.6) and SPDX 2.2/2.3 JSON, normalised to components.
+
+CycloneDX documents are schema-validated with ``cyclonedx-python-lib``'s validators before we walk
+their components (the library's object model is stricter than real SBOMs in the wild, so we only
+read name/version/purl/type from the validated tree). XML is first parsed with ``defusedxml`` so
+entity tricks are refused before anything else reads it. SPDX has no validator in our
+dependencies; its required fields are checked here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator, Literal
+from xml.etree.ElementTree import Element
+
+import defusedxml.ElementTree as SafeET
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonValidator
+from cyclonedx.validation.xml import XmlValidator
+from defusedxml import DefusedXmlException
+
+from gate.errors import EvidenceError, LimitExceeded
+from gate.evidence import _json
+from gate.evidence._intoto import Statement
+
+CYCLONEDX_PREDICATE = "https://cyclonedx.org/bom"
+SPDX_PREDICATE = "https://spdx.dev/Document"
+CYCLONEDX_VERSIONS = {f"1.{minor}": SchemaVersion.from_version(f"1.{minor}") for minor in range(2, 7)}
+SPDX_VERSIONS = ("SPDX-2.2", "SPDX-2.3")
+_CYCLONEDX_NS = re.compile(r"^\{http://cyclonedx\.org/schema/bom/(1\.\d+)\}bom$")
+# The SBOM media types of OCI referrers and cosign's deprecated `.sbom` tag.
+SBOM_MEDIA_TYPES = (
+    "application/vnd.cyclonedx+json",
+    "application/vnd.cyclonedx+xml",
+    "application/vnd.cyclonedx",
+    "application/spdx+json",
+    "text/spdx+json",
+)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One package an SBOM lists, reduced to what deny lists and policies match on."""
+
+    name: str
+    version: str | None
+    purl: str | None
+    type: str | None
+
+
+@dataclass(frozen=True)
+class Sbom:
+    """A validated SBOM: its format, spec version, encoding and components (nested ones flattened)."""
+
+    format: Literal["cyclonedx", "spdx"]
+    spec_version: str
+    encoding: Literal["json", "xml"]
+    components: tuple[Component, ...]
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, what: str = "SBOM", max_bytes: int = _json.MAX_DOCUMENT_BYTES) -> Sbom:
+        """Parse a raw CycloneDX (JSON or XML) or SPDX JSON document.
+
+        Raises:
+            EvidenceError: unknown format or version, schema-invalid, or malformed.
+            LimitExceeded: above ``max_bytes``.
+        """
+        if data.lstrip()[:1] == b"<":
+            return _cyclonedx_xml(data, what, max_bytes)
+        return cls.from_document(_json.load(data, what, max_bytes=max_bytes), what=what)
+
+    @classmethod
+    def from_document(cls, document: Any, *, what: str = "SBOM") -> Sbom:
+        """Parse an already decoded JSON SBOM (an in-toto predicate, say).
+
+        Raises:
+            EvidenceError: unknown format or version, schema-invalid, or malformed.
+        """
+        document = _json.obj(document, what)
+        if document.get("bomFormat") == "CycloneDX":
+            return _cyclonedx_json(document, what)
+        if "spdxVersion" in document:
+            return _spdx(document, what)
+        raise EvidenceError(f"{what} is neither CycloneDX (bomFormat) nor SPDX (spdxVersion)")
+
+    @classmethod
+    def from_statement(cls, statement: Statement) -> Sbom:
+        """The SBOM predicate of a statement; its type must agree with the document inside.
+
+        Raises:
+            EvidenceError: the predicate type is not an SBOM, or the document is not the declared format.
+        """
+        declared = statement.predicate_type
+        sbom = cls.from_document(dict(statement.predicate), what=f"{declared} predicate")
+        expected = CYCLONEDX_PREDICATE if sbom.format == "cyclonedx" else SPDX_PREDICATE
+        if declared.rstrip("/") != expected and not declared.startswith(expected + "/"):
+            raise EvidenceError(f"statement declares predicateType {declared!r} but holds a {sbom.format} document")
+        return sbom
+
+
+def is_sbom_predicate(predicate_type: str) -> bool:
+    """True for CycloneDX and SPDX predicate types (with or without a version suffix)."""
+    return any(predicate_type == base or predicate_type.startswith(base + "/") for base in (CYCLONEDX_PREDICATE, SPDX_PREDICATE))
+
+
+def _cyclonedx_json(document: dict[str, Any], what: str) -> Sbom:
+    version = _cyclonedx_version(document.get("specVersion"), what)
+    error = JsonValidator(CYCLONEDX_VERSIONS[version]).validate_str(json.dumps(document))
+    if error is not None:
+        raise EvidenceError(f"{what} is not valid CycloneDX {version} JSON: {_first_line(error)}")
+    components = tuple(_walk_json_components(_json.opt_list(document, "components", what)))
+    return Sbom("cyclonedx", version, "json", components)
+
+
+def _walk_json_components(entries: list[Any]) -> Iterator[Component]:
+    for entry in entries:
+        yield Component(entry["name"], entry.get("version") or None, entry.get("purl") or None, entry.get("type"))
+        yield from _walk_json_components(entry.get("components") or [])
+
+
+def _cyclonedx_xml(data: bytes, what: str, max_bytes: int) -> Sbom:
+    if len(data) > max_bytes:
+        raise LimitExceeded(f"{what} is {len(data)} bytes, above the {max_bytes}-byte cap")
+    try:
+        root = SafeET.fromstring(data)
+    except (SafeET.ParseError, DefusedXmlException, ValueError) as exc:
+        raise EvidenceError(f"{what} is not well-formed, safe XML: {exc}") from exc
+    match = _CYCLONEDX_NS.match(root.tag)
+    if match is None:
+        raise EvidenceError(f"{what} is XML but not a CycloneDX <bom> (root element {root.tag!r})")
+    version = _cyclonedx_version(match[1], what)
+    error = XmlValidator(CYCLONEDX_VERSIONS[version]).validate_str(data.decode("utf-8", errors="replace"))
+    if error is not None:
+        raise EvidenceError(f"{what} is not valid CycloneDX {version} XML: {_first_line(error)}")
+    namespace = root.tag[: -len("bom")]
+    return Sbom("cyclonedx", version, "xml", tuple(_walk_xml_components(root.find(f"{namespace}components"), namespace)))
+
+
+def _walk_xml_components(parent: Element | None, ns: str) -> Iterator[Component]:
+    for element in parent.findall(f"{ns}component") if parent is not None else ():
+        yield Component(
+            (element.findtext(f"{ns}name") or "").strip(),
+            (element.findtext(f"{ns}version") or "").strip() or None,
+            (element.findtext(f"{ns}purl") or "").strip() or None,
+            element.get("type"),
+        )
+        yield from _walk_xml_components(element.find(f"{ns}components"), ns)
+
+
+def _spdx(document: dict[str, Any], what: str) -> Sbom:
+    version = document.get("spdxVersion")
+    if version not in SPDX_VERSIONS:
+        raise EvidenceError(f"{what}: unsupported spdxVersion {version!r}; expected one of {', '.join(SPDX_VERSIONS)}")
+    for field in ("SPDXID", "name", "dataLicense"):
+        _json.string(document, field, what)
+    components = []
+    for index, package in enumerate(_json.opt_list(document, "packages", what)):
+        where = f"{what}.packages[{index}]"
+        package = _json.obj(package, where)
+        _json.string(package, "SPDXID", where)
+        purpose = _json.opt_str(package, "primaryPackagePurpose", where)
+        components.append(
+            Component(_json.string(package, "name", where), _json.opt_str(package, "versionInfo", where), _spdx_purl(package, where), purpose.lower() if purpose else None)
+        )
+    return Sbom("spdx", version, "json", tuple(components))
+
+
+def _spdx_purl(package: dict[str, Any], where: str) -> str | None:
+    for index, ref in enumerate(_json.opt_list(package, "externalRefs", where)):
+        ref = _json.obj(ref, f"{where}.externalRefs[{index}]")
+        if ref.get("referenceType") == "purl" and isinstance(ref.get("referenceLocator"), str):
+            return ref["referenceLocator"]
+    return None
+
+
+def _cyclonedx_version(value: Any, what: str) -> str:
+    if value not in CYCLONEDX_VERSIONS:
+        raise EvidenceError(f"{what}: unsupported CycloneDX specVersion {value!r}; expected one of {', '.join(CYCLONEDX_VERSIONS)}")
+    return str(value)
+
+
+def _first_line(error: object) -> str:
+    return str(error).strip().splitlines()[0][:300]
