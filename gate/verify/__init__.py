@@ -1,0 +1,43 @@
+"""Signature and attestation verification against configured trust. Bytes in, verified signers out.
+
+No I/O happens here (``TrustPolicy.from_config`` reads the configured key and root files once at
+start-up); time is the caller's ``now``. Supported layouts: cosign ``.sig`` (simple signing +
+annotations, Rekor SET), cosign ``.att`` (DSSE + annotations) and Sigstore bundles v0.1–v0.3,
+keyless (Fulcio + CT + Rekor of the trusted root) and keyed (ECDSA, RSA, Ed25519).
+
+    trust = TrustPolicy.from_config(config.trust)
+    checks = verify_image_signatures(image_digest, artifacts, trust, now)
+    signatures_fact(checks)     # policy input ``signatures``
+    missing_reason(checks)      # signature.missing message, or None
+    statement = verify_attestation(att_or_bundle, subject_digest, trust, now)
+"""
+
+from gate.verify._bundle import BundleResult, verify_bundle
+from gate.verify._images import (
+    covered_digests,
+    missing_reason,
+    signatures_fact,
+    verify_attestation,
+    verify_image_signatures,
+)
+from gate.verify._keys import key_id
+from gate.verify._legacy import ReferenceMatch
+from gate.verify._model import SignatureCheck, VerifiedSigner, VerifiedStatement
+from gate.verify._trust import TrustedKey, TrustPolicy
+
+__all__ = [
+    "BundleResult",
+    "ReferenceMatch",
+    "SignatureCheck",
+    "TrustPolicy",
+    "TrustedKey",
+    "VerifiedSigner",
+    "VerifiedStatement",
+    "covered_digests",
+    "key_id",
+    "missing_reason",
+    "signatures_fact",
+    "verify_attestation",
+    "verify_bundle",
+    "verify_image_signatures",
+]

@@ -1,0 +1,154 @@
+"""Sigstore bundles (v0.1–v0.3): keyless through sigstore-python's ``Verifier``, keyed by hand.
+
+Keyless bundles go to ``Verifier.verify_dsse`` / ``verify_artifact`` with a policy that accepts any
+certificate identity and records it; the identity is compared with configuration only after the
+whole bundle verified, so "untrusted" always means a sound signature. sigstore-python refuses
+bundles that carry a public key instead of a certificate; for those the signature is checked with
+``cryptography`` against the configured keys and the log entry with sigstore's entry verifier.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from sigstore.errors import Error as SigstoreError
+from sigstore.errors import VerificationError as SigstoreVerificationError
+from sigstore.hashes import Hashed
+from sigstore.models import Bundle
+from sigstore_models.bundle.v1 import Bundle as BundleDocument
+from sigstore_models.common.v1 import HashAlgorithm
+
+from gate.errors import VerificationError
+from gate.evidence._signatures import DsseEnvelope, SigstoreBundle
+from gate.verify import _certs, _tlog
+from gate.verify._keys import digest_signature_matches, signature_matches
+from gate.verify._model import INVALID, VerifiedSigner, untrusted
+from gate.verify._trust import TrustPolicy
+
+_LIBRARY_ERRORS = (SigstoreError, ValueError, TypeError, KeyError, InvalidSignature, UnsupportedAlgorithm)
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    """A verified bundle: its signer and, for DSSE bundles, the envelope's payload type and payload."""
+
+    signer: VerifiedSigner
+    payload_type: str | None = None
+    payload: bytes | None = None
+
+
+class _RecordingPolicy:
+    """A sigstore ``VerificationPolicy`` that lets every identity through and remembers it."""
+
+    identity: _certs.CertIdentity | None = None
+
+    def verify(self, cert: x509.Certificate) -> None:
+        try:
+            self.identity = _certs.identity_of(cert)
+        except VerificationError as exc:
+            raise SigstoreVerificationError(exc.message) from exc
+
+
+def verify_bundle(bundle: SigstoreBundle, trust: TrustPolicy, now: dt.datetime, *, artifact_digest: str | None = None) -> BundleResult:
+    """Verify a bundle. ``artifact_digest`` (``sha256:<hex>``) is required for message-signature bundles.
+
+    DSSE bundles are returned with their payload; checking the statement's subject is the caller's.
+
+    Raises:
+        VerificationError: ``details["status"]`` is ``untrusted`` or ``invalid``.
+    """
+    try:
+        document = BundleDocument.from_json(bundle.raw)
+    except _LIBRARY_ERRORS as exc:
+        raise VerificationError(f"{bundle.source}: not a valid Sigstore bundle: {exc}") from exc
+    if document.verification_material.public_key is not None:
+        return _keyed(bundle, document, trust, now, artifact_digest)
+    return _keyless(bundle, trust, now, artifact_digest)
+
+
+def _keyless(bundle: SigstoreBundle, trust: TrustPolicy, now: dt.datetime, artifact_digest: str | None) -> BundleResult:
+    policy = _RecordingPolicy()
+    try:
+        parsed = Bundle.from_json(bundle.raw)
+        verifier = trust.bundle_verifier
+        if parsed._inner.dsse_envelope is not None:
+            payload_type, payload = verifier.verify_dsse(parsed, policy)
+        else:
+            verifier.verify_artifact(_hashed(artifact_digest, bundle.source), parsed, policy)
+            payload_type, payload = None, None
+    except VerificationError:
+        raise
+    except _LIBRARY_ERRORS as exc:
+        raise VerificationError(f"{bundle.source}: Sigstore bundle does not verify: {exc}") from exc
+    integrated = parsed.log_entry._inner.integrated_time
+    if integrated:
+        _tlog.integrated_at(integrated, now)
+    identity = policy.identity
+    assert identity is not None  # the policy ran, or verification raised above
+    if not any(wanted.matches(identity.issuer, identity.subject) for wanted in trust.identities):
+        raise untrusted(f"{bundle.source}: signed by {identity.describe()}, which matches no trust.keyless identity", identity.describe())
+    signer = VerifiedSigner(kind="keyless", layout=bundle.layout, issuer=identity.issuer, subject=identity.subject)
+    return BundleResult(signer=signer, payload_type=payload_type, payload=payload)
+
+
+def _keyed(bundle: SigstoreBundle, document: BundleDocument, trust: TrustPolicy, now: dt.datetime, artifact_digest: str | None) -> BundleResult:
+    if document.dsse_envelope is not None:
+        envelope = _envelope(document, bundle.source)
+        signature, logged = envelope.signatures[0], envelope.payload
+        found = next((key for key in trust.keys if signature_matches(key.public_key, signature, envelope.pae())), None)
+        result_payload: tuple[str | None, bytes | None] = (envelope.payload_type, envelope.payload)
+    elif document.message_signature is not None:
+        digest = _hashed(artifact_digest, bundle.source).digest
+        signature, logged = document.message_signature.signature, None
+        found = next((key for key in trust.keys if digest_signature_matches(key.public_key, signature, digest)), None)
+        result_payload = (None, None)
+        _check_message_digest(document, digest, bundle.source)
+    else:
+        raise VerificationError(f"{bundle.source}: bundle carries neither a DSSE envelope nor a message signature")
+    if found is None:
+        raise untrusted(f"{bundle.source}: signature verifies with none of the {len(trust.keys)} configured trust.keys", "an unconfigured key")
+    _keyed_tlog(document, signature, found.public_key, logged, artifact_digest, trust, now, bundle.source)
+    signer = VerifiedSigner(kind="key", layout=bundle.layout, key_id=found.key_id)
+    return BundleResult(signer=signer, payload_type=result_payload[0], payload=result_payload[1])
+
+
+def _keyed_tlog(document, signature, key, logged: bytes | None, artifact_digest, trust: TrustPolicy, now, source: str) -> None:
+    entries = document.verification_material.tlog_entries
+    if not entries:
+        if trust.require_tlog:
+            raise VerificationError(f"{source}: keyed bundle has no transparency-log entry and trust.require_tlog is true", details={"status": INVALID})
+        return
+    if len(entries) != 1:
+        raise VerificationError(f"{source}: expected exactly one transparency-log entry, found {len(entries)}")
+    entry = entries[0]
+    _tlog.verify_proof(entry, trust, now)
+    digest = hashlib.sha256(logged).hexdigest() if logged is not None else str(artifact_digest).partition(":")[2]
+    _tlog.check_binding(entry.canonicalized_body, signature=signature, signer=key, digest=digest)
+
+
+def _envelope(document: BundleDocument, source: str) -> DsseEnvelope:
+    raw = document.dsse_envelope
+    if len(raw.signatures) != 1:
+        raise VerificationError(f"{source}: DSSE envelope must carry exactly one signature, has {len(raw.signatures)}")
+    return DsseEnvelope(payload_type=raw.payload_type, payload=raw.payload, signatures=(raw.signatures[0].sig,))
+
+
+def _check_message_digest(document: BundleDocument, digest: bytes, source: str) -> None:
+    recorded = document.message_signature.message_digest
+    if recorded is not None and recorded.digest != digest:
+        raise VerificationError(f"{source}: bundle's message digest is not the artifact's")
+
+
+def _hashed(artifact_digest: str | None, source: str) -> Hashed:
+    if artifact_digest is None or not artifact_digest.startswith("sha256:"):
+        raise VerificationError(f"{source}: a message-signature bundle needs the sha256 digest of the signed artifact")
+    try:
+        return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(artifact_digest[7:]))
+    except ValueError as exc:
+        raise VerificationError(f"{source}: {artifact_digest!r} is not a sha256 digest") from exc
+
+

@@ -1,0 +1,154 @@
+"""Every stored signature of an image in, one :class:`SignatureCheck` each out; attestations; coverage.
+
+Nothing here raises for a bad signature: each becomes a failed check with its reason, so a garbage
+``.sig`` layer or a tampered bundle is ``signature.missing`` with a message, never a crash.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from gate.errors import EvidenceError, VerificationError
+from gate.evidence._signatures import CosignAttestation, CosignSignature, MalformedSignature, SignatureArtifact, SigstoreBundle
+from gate.verify._bundle import verify_bundle
+from gate.verify._legacy import ReferenceMatch, verify_cosign_attestation, verify_cosign_signature
+from gate.verify._model import INVALID, SignatureCheck, VerifiedSigner, VerifiedStatement
+from gate.verify._statement import COSIGN_SIGN_PREDICATE, in_toto_statement, require_subject
+from gate.verify._trust import TrustPolicy
+
+_INDEX_TYPES = frozenset({"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"})
+
+
+def verify_image_signatures(
+    image_digest: str,
+    artifacts: Iterable[SignatureArtifact],
+    trust: TrustPolicy,
+    now: dt.datetime,
+    *,
+    reference: ReferenceMatch | None = None,
+) -> list[SignatureCheck]:
+    """Check each stored signature (``.sig`` layers, cosign-v3 signature bundles) against ``image_digest``.
+
+    ``.att`` layers and bundles that are attestations rather than signatures are skipped (see
+    :func:`verify_attestation`). ``reference``, when given, also requires the signed
+    ``docker-reference`` of simple-signing payloads to name the image.
+    """
+    checks = []
+    for artifact in artifacts:
+        if isinstance(artifact, CosignAttestation) or (isinstance(artifact, SigstoreBundle) and not _is_signature_bundle(artifact)):
+            continue
+        checks.append(_check(artifact, image_digest, trust, now, reference))
+    return checks
+
+
+def _check(artifact: SignatureArtifact, image_digest: str, trust: TrustPolicy, now: dt.datetime, reference: ReferenceMatch | None) -> SignatureCheck:
+    if isinstance(artifact, MalformedSignature):
+        return SignatureCheck(source=artifact.source, layout=artifact.layout, status=INVALID, reason=f"malformed: {artifact.reason}")
+    try:
+        if isinstance(artifact, CosignSignature):
+            signer = verify_cosign_signature(artifact, image_digest, trust, now, reference)
+        else:
+            signer = _image_bundle(artifact, image_digest, trust, now)
+    except (VerificationError, EvidenceError) as exc:
+        return SignatureCheck(
+            source=artifact.source, layout=artifact.layout, status=exc.details.get("status", INVALID),
+            found=exc.details.get("found"), reason=exc.message,
+        )
+    return SignatureCheck(source=artifact.source, layout=artifact.layout, status="verified", signer=signer)
+
+
+def _image_bundle(bundle: SigstoreBundle, image_digest: str, trust: TrustPolicy, now: dt.datetime) -> VerifiedSigner:
+    statement = verify_attestation(bundle, image_digest, trust, now)
+    if statement.predicate_type != COSIGN_SIGN_PREDICATE:
+        raise VerificationError(f"{bundle.source}: statement predicateType is {statement.predicate_type!r}, not {COSIGN_SIGN_PREDICATE}")
+    return statement.signer
+
+
+def verify_attestation(
+    artifact: CosignAttestation | SigstoreBundle, subject_digest: str, trust: TrustPolicy, now: dt.datetime
+) -> VerifiedStatement:
+    """Verify a signed in-toto attestation (``.att`` DSSE layer or DSSE Sigstore bundle) about ``subject_digest``.
+
+    Raises:
+        VerificationError: it does not verify, its signer is untrusted (``details["status"]``), or
+            its statement is not about ``subject_digest``.
+    """
+    if isinstance(artifact, CosignAttestation):
+        signer, statement = verify_cosign_attestation(artifact, trust, now)
+        payload_type, payload = artifact.envelope.payload_type, artifact.envelope.payload
+    else:
+        result = verify_bundle(artifact, trust, now)
+        if result.payload_type is None or result.payload is None:
+            raise VerificationError(f"{artifact.source}: bundle signs a message digest, not an in-toto statement")
+        signer, payload_type, payload = result.signer, result.payload_type, result.payload
+        statement = in_toto_statement(payload_type, payload, artifact.source)
+    require_subject(statement, subject_digest, artifact.source)
+    return VerifiedStatement(
+        payload_type=payload_type, payload=payload, statement=statement, predicate_type=statement["predicateType"], signer=signer
+    )
+
+
+def _is_signature_bundle(bundle: SigstoreBundle) -> bool:
+    """Unverified peek: a DSSE bundle whose statement is not cosign's sign predicate is an attestation.
+
+    Mislabelling only hides a signature (deny), it can never make one count.
+    """
+    try:
+        envelope = json.loads(bundle.raw).get("dsseEnvelope")
+        if not isinstance(envelope, dict):
+            return True
+        statement = json.loads(base64.b64decode(envelope.get("payload", "")))
+        return not isinstance(statement, dict) or statement.get("predicateType") in (None, COSIGN_SIGN_PREDICATE)
+    except (ValueError, TypeError, AttributeError, binascii.Error):
+        return True
+
+
+def covered_digests(signed_digest: str, manifest: Mapping[str, Any] | None) -> frozenset[str]:
+    """Digests a trusted signature on ``signed_digest`` vouches for (SPEC §2).
+
+    A signature on an index covers the index and every manifest it lists (platform images and
+    BuildKit attestation manifests); on a single manifest only that manifest. Blobs reachable from a
+    covered manifest are covered through its digest.
+    """
+    listed = manifest.get("manifests") if manifest is not None else None
+    if manifest is None or (manifest.get("mediaType") not in _INDEX_TYPES and listed is None):
+        return frozenset({signed_digest})
+    children = {entry["digest"] for entry in listed if isinstance(entry, dict) and isinstance(entry.get("digest"), str)} if isinstance(listed, list) else set()
+    return frozenset({signed_digest, *children})
+
+
+def signatures_fact(checks: Iterable[SignatureCheck]) -> dict[str, Any]:
+    """The policy input's ``signatures`` object: how many were found, who verified, what was rejected."""
+    checks = list(checks)
+    return {
+        "found": len(checks),
+        "verified": [check.signer.fact() for check in checks if check.ok and check.signer is not None],
+        "rejected": [check.rejected_fact() for check in checks if not check.ok],
+    }
+
+
+def missing_reason(checks: Iterable[SignatureCheck]) -> str | None:
+    """``signature.missing``'s message, or ``None`` when some signature verified.
+
+    Distinguishes: none found; found but none by a trusted key or identity (names what was found);
+    found but failing verification (says why).
+    """
+    checks = list(checks)
+    if any(check.ok for check in checks):
+        return None
+    if not checks:
+        return "no signature found (no cosign .sig tag, no Sigstore bundle referrer)"
+    untrusted = [check for check in checks if check.status == "untrusted"]
+    invalid = [check for check in checks if check.status == "invalid"]
+    parts = []
+    if untrusted:
+        names = sorted({check.found or "an unknown signer" for check in untrusted})
+        parts.append(f"{len(untrusted)} signature(s) found but none by a trusted key or identity: signed by {', '.join(names)}")
+    if invalid:
+        parts.append(f"{len(invalid)} signature(s) fail verification: " + "; ".join(f"{check.layout} {check.reason}" for check in invalid))
+    return "; ".join(parts)

@@ -1,0 +1,92 @@
+"""Public keys: a stable key id, and signature checks for every algorithm cosign keys use.
+
+``cryptography`` does the math; this module only picks hash and padding the way cosign does
+(ECDSA: SHA-256, also the curve's own hash for P-384/P-521; RSA: PKCS#1 v1.5 or PSS with
+SHA-256; Ed25519: pure). sigstore-python has no key-only verification path to reuse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from gate.errors import VerificationError
+
+PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+
+_CURVE_HASHES = {"secp384r1": hashes.SHA384, "secp521r1": hashes.SHA512}
+
+
+def spki_der(key: PublicKey) -> bytes:
+    """The key's DER SubjectPublicKeyInfo."""
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def key_id(key: PublicKey) -> str:
+    """First 16 hex digits of sha256(DER SubjectPublicKeyInfo): stable across PEM formatting."""
+    return hashlib.sha256(spki_der(key)).hexdigest()[:16]
+
+
+def load_public_key(pem: bytes, what: str) -> PublicKey:
+    """Load a PEM public key of a supported type.
+
+    Raises:
+        VerificationError: not PEM, or an unsupported key type.
+    """
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise VerificationError(f"{what} is not a PEM public key") from exc
+    if not isinstance(key, PublicKey):
+        raise VerificationError(f"{what} is a {type(key).__name__}; use ECDSA, RSA or Ed25519")
+    return key
+
+
+def signature_matches(key: PublicKey, signature: bytes, data: bytes) -> bool:
+    """True when ``signature`` over ``data`` verifies under ``key`` with a hash cosign would use."""
+    return any(_verifies(key, signature, data, algorithm, prehashed=False) for algorithm in _hash_choices(key))
+
+
+def digest_signature_matches(key: PublicKey, signature: bytes, sha256_digest: bytes) -> bool:
+    """Like :func:`signature_matches` for a message known only by its SHA-256 (not possible for Ed25519)."""
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return False
+    return _verifies(key, signature, sha256_digest, hashes.SHA256(), prehashed=True)
+
+
+def _hash_choices(key: PublicKey) -> list[hashes.HashAlgorithm | None]:
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return [None]
+    choices: list[hashes.HashAlgorithm | None] = [hashes.SHA256()]
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in _CURVE_HASHES:
+        choices.append(_CURVE_HASHES[key.curve.name]())
+    return choices
+
+
+def _verifies(key: PublicKey, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm | None, *, prehashed: bool) -> bool:
+    chosen = Prehashed(algorithm) if prehashed and algorithm is not None else algorithm
+    try:
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(signature, data)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(chosen))
+        else:
+            return _rsa_verifies(key, signature, data, chosen)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _rsa_verifies(key: rsa.RSAPublicKey, signature: bytes, data: bytes, algorithm) -> bool:
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)
+    for scheme in (padding.PKCS1v15(), pss):
+        try:
+            key.verify(signature, data, scheme, algorithm)
+        except (InvalidSignature, ValueError):
+            continue
+        return True
+    return False
