@@ -1,8 +1,9 @@
 # evaluation.error: the image could not be evaluated (SPEC §1). Fail closed: every error the
-# Python side recorded while gathering evidence becomes a violation, and so does a document
-# whose version these policies do not understand.
+# Python side recorded while gathering evidence becomes a violation, and so do a document whose
+# version these policies do not understand and a finding whose rule ID no policy handles.
 package gate.rules.errors
 
+import data.gate.lib
 import rego.v1
 
 violations contains v if {
@@ -20,6 +21,23 @@ violations contains v if {
 		"rule": "evaluation.error",
 		"message": "the policy document is not version 1: upgrade gate or the policies so both speak the same schema version",
 		"details": {"expected_version": 1},
+	}
+}
+
+# Findings are turned into messages by secrets.rego and content.rego; any other rule ID would
+# otherwise vanish silently.
+handled := {
+	"secret.build-arg", "secret.env", "secret.file", "secret.deleted-file",
+	"content.source", "content.toolchain",
+}
+
+violations contains v if {
+	some f in input.findings
+	not f.rule in handled
+	v := {
+		"rule": "evaluation.error",
+		"message": concat("", ["a finding carries the rule ID `", lib.text(f.rule), "`, which no policy handles: upgrade the policies to match the scanners"]),
+		"details": {k: val | some k, val in f; val != null},
 	}
 }
 

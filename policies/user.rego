@@ -4,6 +4,7 @@
 # An unresolved user (`is_root` missing or null) counts as root: unknown means deny.
 package gate.rules.user
 
+import data.gate.lib
 import rego.v1
 
 violations contains v if {
@@ -11,22 +12,24 @@ violations contains v if {
 	not workload_enforces_non_root
 	v := {
 		"rule": "user.root",
-		"message": sprintf("%s, and the workload does not enforce a non-root user: set `USER 10001` (numeric, non-root) in the final stage", [who]),
+		"message": concat("", [who, ", and the workload does not enforce a non-root user: set `USER 10001` (numeric, non-root) in the final stage"]),
 		"details": {
-			"user": object.get(input.config, "user", ""),
+			"user": configured,
 			"uid": object.get(input.user, "uid", null),
-			"resolved_by": object.get(input.user, "resolved_by", "unresolved"),
+			"resolved_by": resolved_by,
 		},
 	}
 }
 
-who := "the image config sets no `USER`, so it runs as root" if {
-	object.get(input.config, "user", "") == ""
-} else := sprintf("the image runs as `%s`, which is root (uid 0, resolved by %s)", [input.config.user, resolved_by]) if {
-	input.user.is_root == true
-} else := sprintf("the image's user `%s` could not be resolved to a uid, so it is treated as root", [input.config.user])
+configured := object.get(input.config, "user", "")
 
 resolved_by := object.get(input.user, "resolved_by", "unresolved")
+
+who := "the image config sets no `USER`, so it runs as root" if {
+	configured == ""
+} else := concat("", ["the image runs as `", lib.text(configured), "`, which is root (uid 0, resolved by ", lib.text(resolved_by), ")"]) if {
+	input.user.is_root == true
+} else := concat("", ["the image's user `", lib.text(configured), "` could not be resolved to a uid, so it is treated as root"])
 
 workload_enforces_non_root if input.context.run_as_non_root == true
 

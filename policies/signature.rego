@@ -1,0 +1,49 @@
+# signature.missing: no signature verifies against the configured trust (SPEC §1). The Python
+# side verifies; `input.signatures.verified` lists trusted signers only. The message tells the three
+# cases apart: nothing found, signed only by signers gate does not trust (named), or signatures
+# that failed verification (with why). `rejected[].signer` is set when the signature's identity was
+# established but is not configured in `trust`.
+package gate.rules.signature
+
+import data.gate.lib
+import rego.v1
+
+verified := object.get(input.signatures, "verified", [])
+
+rejected := object.get(input.signatures, "rejected", [])
+
+untrusted := sort({r.signer | some r in rejected; is_string(r.signer); r.signer != ""})
+
+failures := [concat(": ", [lib.text(r.layout), lib.text(r.reason)]) | some r in rejected; not is_string(r.signer)]
+
+violations contains v if {
+	count(verified) == 0
+	v := {
+		"rule": "signature.missing",
+		"message": message,
+		"details": {
+			"found": object.get(input.signatures, "found", 0),
+			"untrusted_signers": untrusted,
+			"failures": failures,
+		},
+	}
+}
+
+message := concat("", [
+	lib.image_text, " is signed only by untrusted signer(s) ", concat(", ", untrusted), failure_suffix,
+	": if that identity is yours add it to `trust.keys` or `trust.keyless`, otherwise re-sign the digest with a trusted identity",
+]) if {
+	count(untrusted) > 0
+} else := concat("", [
+	lib.text(count(rejected)), " signature(s) found for ", lib.image_text, " but none verified (", concat("; ", failures),
+	"): re-sign the digest with a configured key or keyless identity",
+]) if {
+	count(failures) > 0
+} else := concat("", [
+	"no signature found for ", lib.image_text,
+	": sign the digest in CI (`cosign sign --key cosign.key <image>@<digest>` or keyless) and configure the signer in `trust`",
+])
+
+failure_suffix := concat("", ["; other signatures failed verification (", concat("; ", failures), ")"]) if {
+	count(failures) > 0
+} else := ""
