@@ -14,9 +14,24 @@ from collections.abc import Iterator
 import pytest
 
 from gate.config import Config
-from tests.support.gate_config import config_for
+from tests.support.gate_config import config_for, write_docker_config
 from tests.support.push import close_clients
-from tests.support.registry_server import RegistryServer, start_registry
+from tests.support.registry_server import (
+    RegistryServer,
+    start_basic_auth_registry,
+    start_registry,
+    start_token_auth_registry,
+)
+
+TEST_USER = "gate-test"
+TEST_PASSWORD = "not-a-secret-test-password"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_push_clients() -> Iterator[None]:
+    """Close the image factory's shared HTTP clients once every test and server is done."""
+    yield
+    close_clients()
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +41,26 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServe
     try:
         yield server
     finally:
-        close_clients()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def basic_auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """A registry behind HTTP basic auth (bcrypt htpasswd); ``.username`` / ``.password`` get in."""
+    server = start_basic_auth_registry(tmp_path_factory.mktemp("basic-registry"), TEST_USER, TEST_PASSWORD)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def token_auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """A registry with bearer-token auth; ``.token_server`` is the TokenServerDouble (``.issued`` counts)."""
+    server = start_token_auth_registry(tmp_path_factory.mktemp("token-registry"), TEST_USER, TEST_PASSWORD)
+    try:
+        yield server
+    finally:
         server.stop()
 
 
@@ -34,6 +68,19 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServe
 def gate_config(registry: RegistryServer) -> Config:
     """Default Config with the session registry allowed over plain HTTP."""
     return config_for(registry)
+
+
+@pytest.fixture(scope="session")
+def auth_gate_config(
+    registry: RegistryServer,
+    basic_auth_registry: RegistryServer,
+    token_auth_registry: RegistryServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Config:
+    """Config reaching all three registries; credentials for the auth ones in a docker config.json."""
+    path = tmp_path_factory.mktemp("docker-config") / "config.json"
+    servers = (registry, basic_auth_registry, token_auth_registry)
+    return config_for(*servers, docker_config=write_docker_config(path, *servers))
 
 
 @pytest.fixture

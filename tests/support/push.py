@@ -41,6 +41,18 @@ class PushTarget(Protocol):
     def credentials(self) -> tuple[str, str] | None: ...
 
 
+@dataclass(frozen=True)
+class Target:
+    """A plain PushTarget, e.g. a proxy double in front of a fixture registry or wrong credentials."""
+
+    url: str
+    credentials: tuple[str, str] | None = None
+
+    @property
+    def host(self) -> str:
+        return self.url.split("://", 1)[-1].rstrip("/")
+
+
 class PushError(RuntimeError):
     """The registry refused a push; the message has the method, URL, status and body."""
 

@@ -32,12 +32,14 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
+
+from tests.support.token_server import TokenServerDouble
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 START_TIMEOUT_SECONDS = 20.0
@@ -71,7 +73,7 @@ class RegistryServer:
     log_path: Path
     username: str | None = None
     password: str | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    token_server: TokenServerDouble | None = None
 
     @property
     def url(self) -> str:
@@ -88,8 +90,10 @@ class RegistryServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        """Terminate, wait, then kill if it does not exit; safe to call twice."""
+        """Terminate, wait, then kill if it does not exit (and stop its token server); safe to call twice."""
         stop_process(self.process)
+        if self.token_server is not None:
+            self.token_server.stop()
 
 
 def stop_process(process: subprocess.Popen[bytes], grace_seconds: float = 5.0) -> None:
@@ -193,3 +197,38 @@ def wait_ready(
     raise ServerStartError(
         f"server at {url} not ready after {timeout:.0f}s (exit code {process.poll()}, last: {last}); log:\n{log}"
     )
+
+
+def start_basic_auth_registry(workdir: Path, username: str, password: str) -> RegistryServer:
+    """A registry behind HTTP basic auth, with a bcrypt htpasswd file made by ``htpasswd -Bbn``.
+
+    Raises:
+        ServerStartError: htpasswd failed or the registry did not start.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["htpasswd", "-Bbn", username, password], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ServerStartError(f"htpasswd failed: {result.stderr}")
+    htpasswd = workdir / "htpasswd"
+    htpasswd.write_text(result.stdout)
+    auth = {"htpasswd": {"realm": "gate-test-basic", "path": str(htpasswd)}}
+    server = start_registry(workdir, auth=auth, ready_statuses=(401,))
+    server.username, server.password = username, password
+    return server
+
+
+def start_token_auth_registry(workdir: Path, username: str, password: str) -> RegistryServer:
+    """A registry using bearer-token auth, with a :class:`TokenServerDouble` as its token realm.
+
+    Raises:
+        ServerStartError: the registry did not start (the token server is stopped again).
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    token_server = TokenServerDouble(workdir, username, password)
+    try:
+        server = start_registry(workdir, auth=token_server.registry_auth(), ready_statuses=(401,))
+    except ServerStartError:
+        token_server.stop()
+        raise
+    server.username, server.password, server.token_server = username, password, token_server
+    return server
