@@ -88,9 +88,7 @@ def verify_attestation(
         signer, payload_type, payload = result.signer, result.payload_type, result.payload
         statement = in_toto_statement(payload_type, payload, artifact.source)
     require_subject(statement, subject_digest, artifact.source)
-    return VerifiedStatement(
-        payload_type=payload_type, payload=payload, statement=statement, predicate_type=statement["predicateType"], signer=signer
-    )
+    return VerifiedStatement(payload_type=payload_type, payload=payload, statement=statement, signer=signer)
 
 
 def _is_signature_bundle(bundle: SigstoreBundle) -> bool:

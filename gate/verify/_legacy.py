@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass
 
 from gate.errors import VerificationError
+from gate.evidence._intoto import Statement
 from gate.evidence._signatures import ANNOTATION_BUNDLE, CosignAttestation, CosignMaterial, CosignSignature
 from gate.verify import _certs, _tlog
 from gate.verify._keys import signature_matches
@@ -57,7 +58,7 @@ def verify_cosign_signature(
     )
 
 
-def verify_cosign_attestation(attestation: CosignAttestation, trust: TrustPolicy, now: dt.datetime) -> tuple[VerifiedSigner, dict]:
+def verify_cosign_attestation(attestation: CosignAttestation, trust: TrustPolicy, now: dt.datetime) -> tuple[VerifiedSigner, Statement]:
     """Verify one ``.att`` layer; returns the signer and the in-toto statement (subject not yet checked).
 
     Raises:

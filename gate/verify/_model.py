@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gate.errors import VerificationError
+from gate.evidence._intoto import Statement
 
 Status = Literal["verified", "untrusted", "invalid"]
 
@@ -75,13 +76,17 @@ class SignatureCheck:
 
 @dataclass(frozen=True)
 class VerifiedStatement:
-    """A verified in-toto statement: its decoded JSON, predicate type and the trusted signer."""
+    """A verified in-toto statement (``gate.evidence.Statement``), its raw payload and the trusted signer."""
 
     payload_type: str
     payload: bytes
-    statement: dict[str, Any]
-    predicate_type: str
+    statement: Statement
     signer: VerifiedSigner
+
+    @property
+    def predicate_type(self) -> str:
+        """The statement's ``predicateType``."""
+        return self.statement.predicate_type
 
 
 def untrusted(message: str, found: str) -> VerificationError:

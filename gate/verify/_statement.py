@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
-
-from gate.errors import VerificationError
+from gate.errors import EvidenceError, LimitExceeded, VerificationError
+from gate.evidence._intoto import Statement
 
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 # cosign v3 signs an image as an in-toto statement of this predicate type (cosign does not check it).
@@ -43,31 +42,25 @@ def simple_signing_claim(payload: bytes, source: str) -> SimpleSigningClaim:
     return SimpleSigningClaim(manifest_digest=digest, docker_reference=reference if isinstance(reference, str) else None)
 
 
-def in_toto_statement(payload_type: str, payload: bytes, source: str) -> dict[str, Any]:
-    """Decode an in-toto statement from a DSSE payload.
+def in_toto_statement(payload_type: str, payload: bytes, source: str) -> Statement:
+    """Decode the in-toto statement a verified DSSE payload carries.
 
     Raises:
-        VerificationError: another payload type, or not a JSON object with ``predicateType`` and ``subject``.
+        VerificationError: another payload type, or not an in-toto statement.
     """
     if payload_type != IN_TOTO_PAYLOAD_TYPE:
         raise VerificationError(f"{source}: DSSE payload type is {payload_type!r}, not {IN_TOTO_PAYLOAD_TYPE}")
     try:
-        statement = json.loads(payload)
-    except ValueError as exc:
-        raise VerificationError(f"{source}: in-toto statement is not JSON") from exc
-    if not isinstance(statement, dict) or not isinstance(statement.get("predicateType"), str) or not isinstance(statement.get("subject"), list):
-        raise VerificationError(f"{source}: in-toto statement lacks predicateType or subject")
-    return statement
+        return Statement.from_bytes(payload, what=f"{source} statement")
+    except (EvidenceError, LimitExceeded) as exc:
+        raise VerificationError(exc.message) from exc
 
 
-def require_subject(statement: dict[str, Any], digest: str, source: str) -> None:
+def require_subject(statement: Statement, digest: str, source: str) -> None:
     """The statement must name ``digest`` (``sha256:<hex>``) among its subjects.
 
     Raises:
         VerificationError: it does not.
     """
-    algorithm, _, value = digest.partition(":")
-    for subject in statement["subject"]:
-        if isinstance(subject, dict) and isinstance(subject.get("digest"), dict) and subject["digest"].get(algorithm) == value:
-            return
-    raise VerificationError(f"{source}: in-toto statement is about another artifact, not {digest}")
+    if not statement.covers(digest):
+        raise VerificationError(f"{source}: in-toto statement is about another artifact, not {digest}")
