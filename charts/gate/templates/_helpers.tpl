@@ -1,0 +1,132 @@
+{{/* Names, labels and the values-derived settings several templates share. */}}
+
+{{- define "gate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "gate.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else if contains (include "gate.name" .) .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name (include "gate.name" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "gate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "gate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "gate.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "gate.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: gate
+{{- end }}
+
+{{- define "gate.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "gate.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* repository@digest when a digest is given (a tag can move), else repository:tag. */}}
+{{- define "gate.imageRef" -}}
+{{- if .digest }}
+{{- printf "%s@%s" .repository .digest }}
+{{- else }}
+{{- printf "%s:%s" .repository .tag }}
+{{- end }}
+{{- end }}
+
+{{- define "gate.image" -}}
+{{- $image := dict "repository" .Values.image.repository "digest" .Values.image.digest "tag" (default .Chart.AppVersion .Values.image.tag) }}
+{{- include "gate.imageRef" $image }}
+{{- end }}
+
+{{- define "gate.opaImage" -}}
+{{- $opa := .Values.opa.sidecar.image }}
+{{- if not $opa.digest }}
+{{- fail "opa.sidecar.image.digest is required when opa.sidecar.enabled is true: the sidecar decides admission and must be pinned (set it to the sha256 digest of the openpolicyagent/opa tag you run)" }}
+{{- end }}
+{{- include "gate.imageRef" $opa }}
+{{- end }}
+
+{{- define "gate.tlsSecretName" -}}
+{{- printf "%s-tls" (include "gate.fullname" .) }}
+{{- end }}
+
+{{- define "gate.eventsSecretName" -}}
+{{- default (printf "%s-events" (include "gate.fullname" .)) .Values.events.existingSecret }}
+{{- end }}
+
+{{/* DNS names the serving certificate must cover: every Service that fronts gate's 8443. */}}
+{{- define "gate.dnsNames" -}}
+{{- $names := list }}
+{{- $ns := .Release.Namespace }}
+{{- $services := list (include "gate.fullname" .) }}
+{{- if .Values.events.enabled }}{{ $services = append $services (printf "%s-events" (include "gate.fullname" .)) }}{{ end }}
+{{- if .Values.metrics.service.enabled }}{{ $services = append $services (printf "%s-metrics" (include "gate.fullname" .)) }}{{ end }}
+{{- range $services }}
+{{- $names = concat $names (list . (printf "%s.%s" . $ns) (printf "%s.%s.svc" . $ns) (printf "%s.%s.svc.cluster.local" . $ns)) }}
+{{- end }}
+{{- toJson $names }}
+{{- end }}
+
+{{/* Fail in enforce mode, Ignore when nothing would be denied anyway or when failing open. */}}
+{{- define "gate.failurePolicy" -}}
+{{- $explicit := .Values.webhook.failurePolicy }}
+{{- if and .Values.failOpen (eq $explicit "Fail") }}
+{{- fail "webhook.failurePolicy Fail contradicts failOpen: true (fail open means the API server admits when gate is unreachable); unset one of them" }}
+{{- end }}
+{{- if $explicit }}{{ $explicit }}
+{{- else if or .Values.failOpen (ne .Values.mode "enforce") }}Ignore
+{{- else }}Fail
+{{- end }}
+{{- end }}
+
+{{/* gate's deadline: below the API server's timeout so gate answers first (issue 7, §3). */}}
+{{- define "gate.deadlineSeconds" -}}
+{{- $timeout := int .Values.webhook.timeoutSeconds }}
+{{- if hasKey .Values.limits "deadline_seconds" }}
+{{- $deadline := .Values.limits.deadline_seconds }}
+{{- if ge (float64 $deadline) (float64 $timeout) }}
+{{- fail (printf "limits.deadline_seconds (%v) must be below webhook.timeoutSeconds (%d): gate must answer before the API server gives up" $deadline $timeout) }}
+{{- end }}
+{{- $deadline }}
+{{- else }}
+{{- $deadline := sub $timeout (int .Values.webhook.deadlineMarginSeconds) }}
+{{- if lt $deadline 1 }}
+{{- fail (printf "webhook.timeoutSeconds (%d) minus webhook.deadlineMarginSeconds (%d) leaves gate less than 1 second" $timeout (int .Values.webhook.deadlineMarginSeconds)) }}
+{{- end }}
+{{- $deadline }}
+{{- end }}
+{{- end }}
+
+{{/* gate's config file (SPEC §4) rendered from values; paths point at the projected volume. */}}
+{{- define "gate.config" -}}
+{{- $trust := dict "require_tlog" .Values.trust.requireTlog }}
+{{- $keys := list }}
+{{- range $name, $_ := .Values.trust.publicKeys }}{{ $keys = append $keys (printf "/etc/gate/trust/keys/%s" $name) }}{{ end }}
+{{- if $keys }}{{ $_ := set $trust "keys" $keys }}{{ end }}
+{{- if .Values.trust.keyless }}{{ $_ := set $trust "keyless" .Values.trust.keyless }}{{ end }}
+{{- if .Values.trust.trustedRoot }}{{ $_ := set $trust "trusted_root" "/etc/gate/trust/trusted_root.json" }}{{ end }}
+{{- $registries := dict "insecure" .Values.registries.insecure }}
+{{- if .Values.registries.dockerConfigSecret }}{{ $_ := set $registries "docker_config" "/etc/gate/registry/config.json" }}{{ end }}
+{{- $limits := merge (dict "deadline_seconds" (include "gate.deadlineSeconds" . | float64)) (omit .Values.limits "deadline_seconds") }}
+{{- $policy := dict "engine" "embedded" }}
+{{- if .Values.opa.sidecar.enabled }}
+{{- $policy = dict "engine" "opa" "opa_url" (printf "http://127.0.0.1:%d" (int .Values.opa.sidecar.port)) }}
+{{- end }}
+{{- if .Values.policies.extraRego }}{{ $_ := set $policy "dirs" (list "/etc/gate/policies") }}{{ end }}
+{{- $config := dict "trust" $trust "registries" $registries "limits" $limits "policy" $policy "scan" .Values.scan "fail_open" .Values.failOpen "mode" .Values.mode }}
+{{- if .Values.rules }}{{ $_ := set $config "rules" .Values.rules }}{{ end }}
+{{- if .Values.namespaces }}{{ $_ := set $config "namespaces" .Values.namespaces }}{{ end }}
+{{- if .Values.exemptions }}{{ $_ := set $config "exemptions" .Values.exemptions }}{{ end }}
+{{- toYaml $config }}
+{{- end }}
