@@ -8,7 +8,9 @@ the bytes into models (in-toto statements, SLSA provenance, SBOMs, vulnerability
 ``_signatures`` and verified by ``gate.verify``.
 """
 
+from gate.evidence._collect import Evidence, Found, collect
 from gate.evidence._denylist import Denied, DenyList
+from gate.evidence._discover import Artifact, AttachedEvidence, Problem, discover
 from gate.evidence._dockerfile import Dockerfile, FromInstruction
 from gate.evidence._intoto import Statement, Subject
 from gate.evidence._pinning import FrontendFact, Pinning, StageFact, pinning
@@ -17,19 +19,26 @@ from gate.evidence._sbom import Component, Sbom
 from gate.evidence._vuln import VulnScan
 
 __all__ = [
+    "Artifact",
+    "AttachedEvidence",
     "Component",
     "Denied",
     "DenyList",
+    "Evidence",
+    "Found",
     "Dockerfile",
     "FromInstruction",
     "FrontendFact",
     "Material",
     "Pinning",
+    "Problem",
     "Provenance",
     "Sbom",
     "StageFact",
     "Statement",
     "Subject",
     "VulnScan",
+    "collect",
+    "discover",
     "pinning",
 ]

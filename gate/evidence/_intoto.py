@@ -76,7 +76,7 @@ class Statement:
         subjects = tuple(_subject(entry, f"{what}.subject[{i}]") for i, entry in enumerate(_json.opt_list(document, "subject", what)))
         if not subjects:
             raise EvidenceError(f"{what}: the statement names no subject")
-        predicate = _json.obj(document.get("predicate"), f"{what}.predicate")
+        predicate = _json.opt_obj(document, "predicate", what)  # in-toto v1: unset means empty
         return cls(statement_type, predicate_type, subjects, MappingProxyType(predicate), wrapper)
 
     def covers(self, digest: str) -> bool:

@@ -1,0 +1,221 @@
+"""Find everything attached to an image in one parallel pass over every store.
+
+Stores, for the top digest (index or single manifest) and for each platform manifest of an index:
+
+* cosign tags ``sha256-<hex>.sig`` (simple-signing layers), ``.att`` (DSSE envelopes) and the
+  deprecated ``.sbom`` (a raw SBOM layer);
+* OCI 1.1 referrers (the API, else the ``sha256-<hex>`` tag-schema index), of the artifact types we
+  read: Sigstore bundles, in-toto / DSSE, CycloneDX and SPDX. Other artifact types cost no request;
+* BuildKit attestation manifests inside the index (both the legacy shape, with
+  ``vnd.docker.reference.type: attestation-manifest`` and ``vnd.docker.reference.digest``
+  annotations, and the OCI-artifact shape with ``artifactType
+  application/vnd.docker.attestation.manifest.v1+json``, empty config and ``subject``).
+
+Requests: per subject digest three tag lookups and one referrers listing; then each manifest and
+blob we will parse, once (an artifact reachable two ways is fetched once). Sizes are checked against
+the descriptor before any blob request (``limits.blob_bytes``, BuildKit's 40 MiB cap for its
+attestations) and again by the client while reading. A store that fails (a malformed manifest, a
+blob over the cap) becomes a :class:`Problem` — reported, never a crash — while the others still count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal, Mapping, TypeVar
+
+from gate.errors import GateError
+from gate.evidence._signatures import BUNDLE_MEDIA_TYPES, DSSE_ENVELOPE, SIMPLE_SIGNING, StoredLayer
+from gate.evidence._sbom import SBOM_MEDIA_TYPES
+from gate.registry import Descriptor, Manifest, Reference, RegistryClient
+
+Store = Literal["cosign-sig", "cosign-att", "cosign-sbom", "referrer", "buildkit"]
+
+IN_TOTO = "application/vnd.in-toto+json"
+BUILDKIT_ARTIFACT_TYPE = "application/vnd.docker.attestation.manifest.v1+json"
+BUILDKIT_REFERENCE_TYPE = "vnd.docker.reference.type"
+BUILDKIT_REFERENCE_DIGEST = "vnd.docker.reference.digest"
+BUILDKIT_MAX_BYTES = 40 * 1024 * 1024  # BuildKit refuses to write attestations above this
+_COSIGN_TAGS: tuple[tuple[str, Store, frozenset[str]], ...] = (
+    (".sig", "cosign-sig", frozenset({SIMPLE_SIGNING})),
+    (".att", "cosign-att", frozenset({DSSE_ENVELOPE})),
+    (".sbom", "cosign-sbom", frozenset(SBOM_MEDIA_TYPES)),
+)
+_REFERRER_LAYERS = frozenset({IN_TOTO, DSSE_ENVELOPE, *BUNDLE_MEDIA_TYPES, *SBOM_MEDIA_TYPES})
+_REFERRER_TYPES = _REFERRER_LAYERS | {BUILDKIT_ARTIFACT_TYPE}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One attached blob: where it was found, the manifest it hangs from, its descriptor and bytes."""
+
+    store: Store
+    subject: str
+    manifest: str
+    descriptor: Descriptor
+    data: bytes = field(repr=False)
+    source: str
+
+    @property
+    def media_type(self) -> str:
+        return self.descriptor.media_type
+
+    def stored_layer(self) -> StoredLayer:
+        """The shape the signature parser reads."""
+        return StoredLayer(self.media_type, MappingProxyType(dict(self.descriptor.annotations)), self.data, self.source)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something attached that could not be read; reported as an evaluation error, not raised."""
+
+    source: str
+    message: str
+    details: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AttachedEvidence:
+    """Everything :func:`discover` found for one image, plus what it could not read."""
+
+    image_digest: str
+    subjects: tuple[str, ...]
+    artifacts: tuple[Artifact, ...]
+    problems: tuple[Problem, ...]
+
+    def signature_layers(self) -> tuple[StoredLayer, ...]:
+        """Layers the signature verifier reads: ``.sig``/``.att`` layers and Sigstore bundles."""
+        return tuple(
+            a.stored_layer() for a in self.artifacts if a.store in ("cosign-sig", "cosign-att") or a.media_type in BUNDLE_MEDIA_TYPES
+        )
+
+    def about(self, *digests: str) -> tuple[Artifact, ...]:
+        """Artifacts hanging from any of ``digests`` (a platform manifest and its index, say)."""
+        return tuple(a for a in self.artifacts if a.subject in digests)
+
+
+class _Pass:
+    """One discovery pass: the client, the caps, and the problems and manifests seen so far."""
+
+    def __init__(self, client: RegistryClient, ref: Reference, blob_cap: int):
+        self.client, self.ref, self.blob_cap = client, ref, blob_cap
+        self.problems: list[Problem] = []
+        self.claimed: set[str] = set()  # manifests some job already fetches (each is read once)
+
+    async def attempt(self, source: str, action: Callable[[], Awaitable[T]], default: T) -> T:
+        try:
+            return await action()
+        except GateError as exc:
+            self.problems.append(Problem(source, exc.message, MappingProxyType(dict(exc.details))))
+            return default
+
+    async def layers(self, store: Store, subject: str, manifest: Manifest, wanted: frozenset[str], cap: int, label: str) -> list[Artifact]:
+        """Fetch the wanted layers of ``manifest`` in parallel, each capped."""
+        chosen = [(i, d) for i, d in enumerate(manifest.layers) if media_type_in(d.media_type, wanted)]
+        fetched = await asyncio.gather(*(self._layer(store, subject, manifest, i, d, cap, label) for i, d in chosen))
+        return [artifact for artifact in fetched if artifact is not None]
+
+    async def _layer(self, store: Store, subject: str, manifest: Manifest, index: int, layer: Descriptor, cap: int, label: str) -> Artifact | None:
+        source = f"{label} layer {index}"
+        if layer.size > cap:
+            self.problems.append(Problem(source, f"{source} of {self.ref} is {layer.size} bytes, above the {cap}-byte cap; ignored", {"size": layer.size, "cap": cap}))
+            return None
+        data = await self.attempt(source, lambda: self.client.blob(self.ref, layer, max_bytes=cap), None)
+        return None if data is None else Artifact(store, subject, manifest.digest, layer, data, source)
+
+
+async def discover(client: RegistryClient, ref: Reference, manifest: Manifest, *, blob_bytes: int) -> AttachedEvidence:
+    """Find signatures, attestations and SBOMs attached to ``manifest`` (as fetched from ``ref``).
+
+    Args:
+        client: an open registry client.
+        ref: the image reference (its repository is searched).
+        manifest: the top manifest or index of the image, already fetched and verified.
+        blob_bytes: the cap for any attached blob (``config.limits.blob_bytes``).
+
+    Never raises for what it finds: unreadable stores become :attr:`AttachedEvidence.problems`.
+    """
+    run = _Pass(client, ref, blob_bytes)
+    entries = manifest.manifests if manifest.is_index else ()
+    attestations = [d for d in entries if _is_buildkit_attestation(d)]
+    subjects = [manifest.digest, *(d.digest for d in entries if not _is_buildkit_attestation(d))]
+    run.claimed.update(d.digest for d in attestations)  # read through the index, not again as referrers
+    jobs = [_cosign_tag(run, subject, suffix, store, wanted) for subject in subjects for suffix, store, wanted in _COSIGN_TAGS]
+    jobs += [_referrers(run, subject) for subject in subjects]
+    jobs += [_buildkit(run, descriptor, set(subjects)) for descriptor in attestations]
+    found = await asyncio.gather(*jobs)
+    artifacts = tuple(artifact for group in found for artifact in group)
+    return AttachedEvidence(manifest.digest, tuple(subjects), artifacts, tuple(run.problems))
+
+
+async def _cosign_tag(run: _Pass, subject: str, suffix: str, store: Store, wanted: frozenset[str]) -> list[Artifact]:
+    tag = subject.replace(":", "-") + suffix
+    tagged = await run.attempt(tag, lambda: run.client.tag_manifest(run.ref, tag), None)
+    if tagged is None:
+        return []
+    if tagged.is_index:
+        run.problems.append(Problem(tag, f"cosign tag {tag} of {run.ref} holds an index, not a manifest; ignored"))
+        return []
+    return await run.layers(store, subject, tagged, wanted, run.blob_cap, tag)
+
+
+async def _referrers(run: _Pass, subject: str) -> list[Artifact]:
+    listing = await run.attempt(f"referrers of {subject}", lambda: run.client.referrers(run.ref, subject), [])
+    wanted = [d for d in listing if media_type_in(d.artifact_type or "", _REFERRER_TYPES)]
+    fresh = [d for d in wanted if d.digest not in run.claimed]
+    run.claimed.update(d.digest for d in fresh)
+    groups = await asyncio.gather(*(_referrer(run, subject, d) for d in fresh))
+    return [artifact for group in groups for artifact in group]
+
+
+async def _referrer(run: _Pass, subject: str, descriptor: Descriptor) -> list[Artifact]:
+    label = f"referrer {descriptor.digest}"
+    referrer = await run.attempt(label, lambda: run.client.manifest(run.ref.with_digest(descriptor.digest)), None)
+    if referrer is None or referrer.is_index:
+        return []
+    declared = referrer.subject.digest if referrer.subject else None
+    if declared != subject:
+        run.problems.append(Problem(label, f"{label} is listed for {subject} but its subject is {declared}; ignored"))
+        return []
+    store: Store = "buildkit" if referrer.artifact_type == BUILDKIT_ARTIFACT_TYPE else "referrer"
+    cap = min(run.blob_cap, BUILDKIT_MAX_BYTES) if store == "buildkit" else run.blob_cap
+    return await run.layers(store, subject, referrer, _REFERRER_LAYERS, cap, label)
+
+
+async def _buildkit(run: _Pass, descriptor: Descriptor, subjects: set[str]) -> list[Artifact]:
+    label = f"attestation manifest {descriptor.digest}"
+    attestation = await run.attempt(label, lambda: run.client.manifest(run.ref.with_digest(descriptor.digest)), None)
+    if attestation is None:
+        return []
+    subject = _buildkit_subject(run, descriptor, attestation, label)
+    if subject is None:
+        return []
+    if subject not in subjects:
+        run.problems.append(Problem(label, f"{label} refers to {subject}, which is not a manifest of this index; ignored"))
+        return []
+    return await run.layers("buildkit", subject, attestation, frozenset({IN_TOTO}), min(run.blob_cap, BUILDKIT_MAX_BYTES), label)
+
+
+def _buildkit_subject(run: _Pass, descriptor: Descriptor, attestation: Manifest, label: str) -> str | None:
+    """The platform manifest an attestation manifest is about; both shapes, and they must agree."""
+    annotated = descriptor.annotations.get(BUILDKIT_REFERENCE_DIGEST)
+    declared = attestation.subject.digest if attestation.subject else None
+    if annotated and declared and annotated != declared:
+        run.problems.append(Problem(label, f"{label}: index annotation says {annotated} but the manifest's subject is {declared}; ignored"))
+        return None
+    if not (annotated or declared):
+        run.problems.append(Problem(label, f"{label} names no image it attests (no {BUILDKIT_REFERENCE_DIGEST}, no subject); ignored"))
+    return annotated or declared
+
+
+def media_type_in(media_type: str, types: frozenset[str]) -> bool:
+    """``media_type`` is one of ``types``, with or without its parameters (``;version=0.3``)."""
+    return media_type in types or media_type.split(";")[0].strip() in types
+
+
+def _is_buildkit_attestation(descriptor: Descriptor) -> bool:
+    return descriptor.annotations.get(BUILDKIT_REFERENCE_TYPE) == "attestation-manifest" or descriptor.artifact_type == BUILDKIT_ARTIFACT_TYPE

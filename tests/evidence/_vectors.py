@@ -1,0 +1,16 @@
+"""The third-party attestation and format vectors in ../shared/vectors (never edited; see their PROVENANCE files)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors"
+ATTESTATIONS = VECTORS / "attestations"
+FORMATS = VECTORS / "formats"
+
+
+def load_index(path: Path) -> Any:
+    """A vector folder's index file, parsed."""
+    return json.loads(path.read_text())
