@@ -43,7 +43,7 @@ class Authenticator:
             return {}
         if challenge.scheme == "basic":
             return self._basic(ref)
-        return {"Authorization": f"Bearer {await self._token(ref, challenge, scope)}"}
+        return {"Authorization": f"Bearer {await self._token(ref, challenge, scope, scope)}"}
 
     async def answer(self, ref: Reference, www_authenticate: str, scope: str, sent: dict[str, str]) -> dict[str, str] | None:
         """Headers to retry with after a 401, or None when there is nothing new to try.
@@ -60,7 +60,8 @@ class Authenticator:
             retry = self._basic(ref)
         else:
             self._tokens.pop((ref.api_host, scope), None)  # the token we sent (if any) was refused
-            retry = {"Authorization": f"Bearer {await self._token(ref, chosen, scope)}"}
+            asked = chosen.params.get("scope") or scope
+            retry = {"Authorization": f"Bearer {await self._token(ref, chosen, scope, asked)}"}
         return retry if retry and retry != sent else None
 
     def _basic(self, ref: Reference) -> dict[str, str]:
@@ -70,13 +71,14 @@ class Authenticator:
         pair = f"{credential.username}:{credential.password}".encode()
         return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
 
-    async def _token(self, ref: Reference, challenge: Challenge, scope: str) -> str:
+    async def _token(self, ref: Reference, challenge: Challenge, scope: str, asked: str) -> str:
+        """A token for ``asked`` (the challenge's scope, else ours), cached under our ``scope``."""
         key = (ref.api_host, scope)
         async with self._locks.setdefault(key, asyncio.Lock()):
             cached = self._tokens.get(key)
             if cached and cached[1] > time.monotonic():
                 return cached[0]
-            token, lifetime = await self._fetch_token(ref, challenge, challenge.params.get("scope") or scope)
+            token, lifetime = await self._fetch_token(ref, challenge, asked)
             self._tokens[key] = (token, time.monotonic() + lifetime * 0.9)
             return token
 

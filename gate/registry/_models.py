@@ -115,23 +115,28 @@ class Manifest:
     @property
     def manifests(self) -> tuple[Descriptor, ...]:
         """The entries of an index (empty for an image manifest)."""
-        return tuple(Descriptor.from_json(d, f"manifest {self.digest}: manifests[{i}]") for i, d in enumerate(self.json.get("manifests") or ()))
+        return self._descriptors("manifests", f"manifest {self.digest}")
 
     @property
     def config(self) -> Descriptor | None:
         """The config descriptor of an image manifest (None for an index)."""
-        value = self.json.get("config")
-        return None if value is None else Descriptor.from_json(value, f"manifest {self.digest}: config")
+        return self._descriptor("config", f"manifest {self.digest}")
 
     @property
     def layers(self) -> tuple[Descriptor, ...]:
-        return tuple(Descriptor.from_json(d, f"manifest {self.digest}: layers[{i}]") for i, d in enumerate(self.json.get("layers") or ()))
+        return self._descriptors("layers", f"manifest {self.digest}")
 
     @property
     def subject(self) -> Descriptor | None:
         """The manifest this one refers to (OCI 1.1 ``subject``), if any."""
-        value = self.json.get("subject")
-        return None if value is None else Descriptor.from_json(value, f"manifest {self.digest}: subject")
+        return self._descriptor("subject", f"manifest {self.digest}")
+
+    def _descriptors(self, key: str, where: str) -> tuple[Descriptor, ...]:
+        return tuple(Descriptor.from_json(d, f"{where}: {key}[{i}]") for i, d in enumerate(self.json.get(key) or ()))
+
+    def _descriptor(self, key: str, where: str) -> Descriptor | None:
+        value = self.json.get(key)
+        return None if value is None else Descriptor.from_json(value, f"{where}: {key}")
 
     @property
     def annotations(self) -> dict[str, str]:
@@ -157,10 +162,10 @@ class Manifest:
         else:
             if self.json.get("config") is None or not isinstance(self.json.get("layers", []), list):
                 raise EvidenceError(f"{where}: image manifest needs `config` and a `layers` list")
-            self.config  # noqa: B018 - validates the descriptor
-            self.layers  # noqa: B018
-        self.manifests  # noqa: B018
-        self.subject  # noqa: B018
+        for key in ("manifests", "layers"):
+            self._descriptors(key, where)
+        for key in ("config", "subject"):
+            self._descriptor(key, where)
 
 
 def _parse_json(raw: bytes, where: str) -> dict[str, Any]:

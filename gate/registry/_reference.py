@@ -129,6 +129,8 @@ def _split_registry(text: str, name: str) -> tuple[str, str]:
         registry, path = _normalise_host(text, first), remainder
     else:
         registry, path = DOCKER_HUB, name
+    if not path:
+        raise _bad(text, "the repository name is missing")
     if registry == DOCKER_HUB and "/" not in path:
         path = f"library/{path}"
     _check_path(text, path, registry)
@@ -143,8 +145,6 @@ def _normalise_host(text: str, host: str) -> str:
 
 
 def _check_path(text: str, path: str, registry: str) -> None:
-    if not path:
-        raise _bad(text, "the repository name is missing")
     for component in path.split("/"):
         if not _PATH_COMPONENT.match(component):
             why = "must be lowercase" if component.lower() != component else "has an invalid character or separator"

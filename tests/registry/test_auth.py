@@ -1,0 +1,98 @@
+"""Basic and bearer-token auth against real registries (htpasswd; token realm = TokenServerDouble)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from gate.errors import RegistryError
+from gate.registry import CredentialStore, Reference, RegistryClient
+from tests.support.gate_config import config_for
+from tests.support.images import ImageBuilder
+from tests.support.push import PushedManifest
+from tests.support.registry_server import RegistryServer
+
+pytestmark = pytest.mark.anyio
+
+
+def _docker_config(host: str, username: str, password: str) -> bytes:
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return json.dumps({"auths": {f"http://{host}/v2/": {"auth": auth}}}).encode()
+
+
+def _push(server: RegistryServer, reference: str) -> PushedManifest:
+    return ImageBuilder().layer({"a.txt": reference}).config(user="1000").push(server, reference)
+
+
+def _store(server: RegistryServer, password: str | None = None) -> CredentialStore:
+    assert server.username and server.password
+    return CredentialStore.from_docker_config(_docker_config(server.host, server.username, password or server.password))
+
+
+@pytest.mark.parametrize("server_name", ["basic_auth_registry", "token_auth_registry"])
+async def test_credentials_from_the_docker_config_file(request: pytest.FixtureRequest, tmp_path: Path, server_name: str, repo: str) -> None:
+    server: RegistryServer = request.getfixturevalue(server_name)
+    pushed = _push(server, f"{repo}:1.0")
+    assert server.username and server.password
+    (tmp_path / "config.json").write_bytes(_docker_config(server.host, server.username, server.password))
+    config = config_for(server, registries={"docker_config": str(tmp_path / "config.json")})
+    async with RegistryClient(config) as client:
+        manifest = await client.manifest(Reference.parse(pushed.ref))
+    assert manifest.digest == pushed.digest
+
+
+@pytest.mark.parametrize("server_name", ["basic_auth_registry", "token_auth_registry"])
+async def test_extra_credentials_win_over_the_file(request: pytest.FixtureRequest, tmp_path: Path, server_name: str, repo: str) -> None:
+    server: RegistryServer = request.getfixturevalue(server_name)
+    pushed = _push(server, f"{repo}:1.0")
+    (tmp_path / "config.json").write_bytes(_docker_config(server.host, "someone", "wrong"))
+    config = config_for(server, registries={"docker_config": str(tmp_path / "config.json")})
+    async with RegistryClient(config, credentials=_store(server)) as client:
+        assert (await client.resolve(Reference.parse(pushed.ref))).digest == pushed.digest
+
+
+@pytest.mark.parametrize("server_name", ["basic_auth_registry", "token_auth_registry"])
+@pytest.mark.parametrize("credentials", ["wrong", "none"])
+async def test_refused_credentials_give_a_clear_401(request: pytest.FixtureRequest, server_name: str, credentials: str, repo: str) -> None:
+    server: RegistryServer = request.getfixturevalue(server_name)
+    pushed = _push(server, f"{repo}:1.0")
+    store = _store(server, password="not-the-password") if credentials == "wrong" else None
+    async with RegistryClient(config_for(server), credentials=store) as client:
+        with pytest.raises(RegistryError) as caught:
+            await client.manifest(Reference.parse(pushed.ref))
+    assert f"authentication failed for registry {server.host}" in caught.value.message
+    assert "registries.docker_config / imagePullSecrets" in caught.value.remedy
+    assert caught.value.details["status"] == 401 and caught.value.details["repository"] == repo
+
+
+async def test_basic_auth_is_sent_up_front_after_the_first_challenge(basic_auth_registry: RegistryServer, repo: str) -> None:
+    pushed = _push(basic_auth_registry, f"{repo}:1.0")
+    async with RegistryClient(config_for(basic_auth_registry), credentials=_store(basic_auth_registry)) as client:
+        await client.manifest(Reference.parse(pushed.ref))
+        assert client.request_count == 2  # anonymous try, 401, retry with credentials
+        await client.manifest(Reference.parse(pushed.ref))
+        assert client.request_count == 3
+
+
+async def test_tokens_are_cached_per_scope(token_auth_registry: RegistryServer, repo: str) -> None:
+    tokens = token_auth_registry.token_server
+    assert tokens is not None
+    first, second = _push(token_auth_registry, f"{repo}-a:1.0"), _push(token_auth_registry, f"{repo}-b:1.0")
+    async with RegistryClient(config_for(token_auth_registry), credentials=_store(token_auth_registry)) as client:
+        issued = tokens.issued
+        ref = Reference.parse(first.ref)
+        manifest = await client.manifest(ref)
+        await client.resolve(ref)
+        await client.blob(ref, manifest.config)  # type: ignore[arg-type]
+        assert tokens.issued == issued + 1
+        assert tokens.requests[-1] == (f"repository:{repo}-a:pull", token_auth_registry.username)
+        await client.manifest(Reference.parse(second.ref))  # another repository: another scope
+        await client.manifest(Reference.parse(second.ref))
+        assert tokens.issued == issued + 2
+        assert tokens.requests[-1] == (f"repository:{repo}-b:pull", token_auth_registry.username)
+        # first request: 401, token, retry; HEAD and blob reuse the token; the new scope's token is
+        # fetched up front (the registry's scheme is known by then), so no second 401
+        assert client.request_count == 3 + 1 + 1 + 2 + 1
