@@ -1,0 +1,26 @@
+"""The Kubernetes validating admission webhook (SPEC §3): AdmissionReview in, verdicts out.
+
+    serve(config, host, port, tls_cert, tls_key, insecure_http=False)   # blocking; `gate serve`
+    app = create_app(config, engine=None)                               # FastAPI app (tests, embedding)
+
+Routes: ``POST /validate``, ``POST /registry/events``, ``GET /healthz``, ``GET /readyz``,
+``GET /metrics``. The two names load lazily so the pure helpers import without FastAPI or the engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["create_app", "serve"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from gate.admission._app import create_app
+
+        return create_app
+    if name == "serve":
+        from gate.admission._server import serve
+
+        return serve
+    raise AttributeError(f"module 'gate.admission' has no attribute {name!r}")

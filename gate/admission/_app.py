@@ -1,0 +1,180 @@
+"""The FastAPI application: routes, body caps, lifespan, and the one place HTTP errors are chosen.
+
+Client mistakes get a 4xx with a JSON ``{"error": ...}``; nothing a client sends produces a 500.
+Bodies are read with a cap before parsing. The app owns the engine's lifetime: it starts it at
+startup and closes it (and the background prefetchers) at shutdown, after uvicorn has drained
+in-flight requests.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from gate.admission._answer import Answer, refuse
+from gate.admission._events import BadEnvelope, Prefetcher, pushed_references
+from gate.admission._metrics import Metrics
+from gate.admission._pull_secrets import PullSecretReader
+from gate.admission._review import AdmissionRequest, BadReview, parse_review
+from gate.admission._reviewer import Reviewer
+from gate.config import Config
+from gate.engine import Engine, WorkloadContext
+
+log = logging.getLogger("gate.admission")
+
+REVIEW_BYTES = 8 * 1024 * 1024  # object + oldObject of the largest (1.5 MiB) Kubernetes objects, with room
+EVENTS_BYTES = 1024 * 1024
+PREFETCH_SECONDS = 60.0
+
+
+class _TooLarge(ValueError):
+    pass
+
+
+@dataclass
+class GateState:
+    """What the routes share; on ``app.state.gate`` so tests can reach the engine and queues."""
+
+    config: Config
+    engine: Engine
+    metrics: Metrics
+    reviewer: Reviewer
+    prefetcher: Prefetcher
+    pull_secrets: PullSecretReader | None = None
+    serving: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: PullSecretReader | None = None) -> FastAPI:
+    """The webhook app. ``engine`` defaults to ``Engine(config)``; the app starts and closes it."""
+    engine = engine if engine is not None else Engine(config)
+    metrics = Metrics(getattr(engine, "stats", None))
+    prefetcher = Prefetcher(
+        lambda reference: engine.check(reference, WorkloadContext(), deadline=time.monotonic() + PREFETCH_SECONDS),
+        on_outcome=lambda outcome: metrics.events.labels(outcome).inc(),
+    )
+    state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher, pull_secrets)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await engine.start()
+        prefetcher.start()
+        state.serving = True
+        try:
+            yield
+        finally:
+            state.serving = False
+            await prefetcher.stop()
+            await engine.close()
+            if pull_secrets is not None:
+                pull_secrets.close()
+
+    app = FastAPI(title="gate admission webhook", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.gate = state
+    _routes(app, state)
+    return app
+
+
+def _routes(app: FastAPI, state: GateState) -> None:
+    @app.post("/validate")
+    async def validate(request: Request) -> Response:
+        started = time.monotonic()
+        try:
+            review = parse_review(await _body(request, REVIEW_BYTES))
+        except (BadReview, _TooLarge) as exc:
+            state.metrics.bad_requests.inc()
+            return _error(413 if isinstance(exc, _TooLarge) else 400, str(exc))
+        answer = await _answer(state, review, started + state.config.limits.deadline_seconds)
+        elapsed = time.monotonic() - started
+        state.metrics.latency.observe(elapsed)
+        state.metrics.reviews.labels(answer.decision, review.kind or "unknown").inc()
+        _log_review(review, answer, elapsed)
+        return Response(answer.to_bytes(review.uid), media_type="application/json")
+
+    @app.post("/registry/events")
+    async def registry_events(request: Request) -> Response:
+        token = state.config.events_token
+        if token is None:
+            return _error(503, "registry events are disabled: set GATE_EVENTS_TOKEN or `events_token` in the config")
+        presented = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(presented, f"Bearer {token.get_secret_value()}".encode()):
+            state.metrics.events.labels("unauthorized").inc()
+            return _error(401, "missing or wrong bearer token")
+        try:
+            references, ignored = pushed_references(await _body(request, EVENTS_BYTES))
+        except (BadEnvelope, _TooLarge) as exc:
+            return _error(413 if isinstance(exc, _TooLarge) else 400, str(exc))
+        queued, dropped = state.prefetcher.submit(references)
+        return JSONResponse({"queued": queued, "dropped": dropped, "ignored": ignored})
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return PlainTextResponse("ok")
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        ready = state.serving and bool(getattr(state.engine, "ready", True))
+        return PlainTextResponse("ready" if ready else "not ready", status_code=200 if ready else 503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _answer(state: GateState, review: AdmissionRequest, deadline: float) -> Answer:
+    try:
+        return await state.reviewer.review(review, deadline)
+    except Exception:  # noqa: BLE001 - a bug must still produce an AdmissionReview, never a 500
+        log.exception("reviewing failed", extra={"uid": review.uid})
+        return refuse("internal error while reviewing; see the gate logs", state.config.mode if not state.config.fail_open else "warn")
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The request body, refused past ``limit`` bytes without reading it all.
+
+    Raises:
+        _TooLarge: Content-Length or the streamed body exceeds ``limit``.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(f"body of {declared} bytes exceeds the {limit}-byte limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(f"body exceeds the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _log_review(review: AdmissionRequest, answer: Answer, elapsed: float) -> None:
+    level = logging.DEBUG if answer.decision == "allow" else logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    log.log(
+        level,
+        "admission review answered",
+        extra={
+            "uid": review.uid,
+            "kind": review.kind,
+            "namespace": review.namespace,
+            "name": review.name,
+            "operation": review.operation,
+            "dry_run": review.dry_run,
+            "decision": answer.decision,
+            "denial": answer.message,
+            "duration_ms": round(elapsed * 1000, 2),
+        },
+    )

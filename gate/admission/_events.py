@@ -1,0 +1,131 @@
+"""Registry push notifications: judge pushed manifests ahead of admission so admission hits the cache.
+
+The envelope is the CNCF distribution notification format
+(``application/vnd.docker.distribution.events.v1+json``: ``{"events": [{"action": "push",
+"target": {"mediaType", "digest", "repository", "url", "tag"}, "request": {"host"}}]}``).
+Only manifest pushes are judged; blob pushes and pulls are ignored. Work goes through a bounded
+queue served by a few background tasks: when it is full, further references are dropped (and
+counted), because warming is an optimisation and must never slow the registry or the webhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlsplit
+
+log = logging.getLogger("gate.admission")
+
+MANIFEST_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    }
+)
+QUEUE_SIZE = 256
+WORKERS = 2
+
+
+class BadEnvelope(ValueError):
+    """The body is not a notification envelope (HTTP 400)."""
+
+
+def pushed_references(body: bytes) -> tuple[list[str], int]:
+    """References of the manifests pushed, and how many events were ignored.
+
+    A tagged push yields ``host/repo:tag`` (so the tag resolution is warmed too), else
+    ``host/repo@digest``. The host is the one the pusher used (``target.url``, else ``request.host``).
+
+    Raises:
+        BadEnvelope: not JSON, or no ``events`` list.
+    """
+    try:
+        envelope = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadEnvelope(f"body is not valid JSON: {exc}") from exc
+    events = envelope.get("events") if isinstance(envelope, dict) else None
+    if not isinstance(events, list):
+        raise BadEnvelope("expected a notification envelope with an `events` list")
+    found = [_reference(event) for event in events]
+    return list(dict.fromkeys(ref for ref in found if ref is not None)), found.count(None)
+
+
+def _reference(event: Any) -> str | None:
+    if not isinstance(event, dict) or event.get("action") != "push":
+        return None
+    target = event.get("target") if isinstance(event.get("target"), dict) else {}
+    request = event.get("request") if isinstance(event.get("request"), dict) else {}
+    if target.get("mediaType") not in MANIFEST_MEDIA_TYPES:
+        return None
+    repository, digest, tag = target.get("repository"), target.get("digest"), target.get("tag")
+    host = urlsplit(target["url"]).netloc if isinstance(target.get("url"), str) else request.get("host")
+    if not all(isinstance(value, str) and value for value in (host, repository)):
+        return None
+    if isinstance(tag, str) and tag:
+        return f"{host}/{repository}:{tag}"
+    return f"{host}/{repository}@{digest}" if isinstance(digest, str) and digest.startswith("sha256:") else None
+
+
+class Prefetcher:
+    """A bounded queue of references and the background tasks that judge them.
+
+    Args:
+        judge: evaluates one reference (the engine's check with an empty workload context).
+        on_outcome: called with ``queued``, ``dropped``, ``judged`` or ``failed`` for metrics.
+    """
+
+    def __init__(
+        self,
+        judge: Callable[[str], Awaitable[Any]],
+        *,
+        on_outcome: Callable[[str], None] = lambda outcome: None,
+        queue_size: int = QUEUE_SIZE,
+        workers: int = WORKERS,
+    ) -> None:
+        self._judge = judge
+        self._on_outcome = on_outcome
+        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
+        self._workers_wanted = workers
+        self._workers: list[asyncio.Task[None]] = []
+
+    def submit(self, references: list[str]) -> tuple[int, int]:
+        """Queue references without waiting; returns (queued, dropped)."""
+        queued = 0
+        for reference in references:
+            try:
+                self._queue.put_nowait(reference)
+            except asyncio.QueueFull:
+                self._on_outcome("dropped")
+                continue
+            queued += 1
+            self._on_outcome("queued")
+        return queued, len(references) - queued
+
+    def start(self) -> None:
+        self._workers = [asyncio.create_task(self._work(), name=f"gate-prefetch-{n}") for n in range(self._workers_wanted)]
+
+    async def join(self) -> None:
+        """Wait until everything queued so far was judged (tests, shutdown drains)."""
+        await self._queue.join()
+
+    async def stop(self) -> None:
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+
+    async def _work(self) -> None:
+        while True:
+            reference = await self._queue.get()
+            try:
+                await self._judge(reference)
+                self._on_outcome("judged")
+            except Exception:  # noqa: BLE001 - a warming failure must not kill the worker
+                log.exception("pre-evaluating a pushed image failed", extra={"image": reference})
+                self._on_outcome("failed")
+            finally:
+                self._queue.task_done()

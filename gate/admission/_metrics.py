@@ -1,0 +1,74 @@
+"""Prometheus metrics of one webhook app, in its own registry (several apps may share a process in tests).
+
+Cache and registry counters live in the engine; they are read at scrape time from
+``engine.stats()`` when the engine offers it: ``{"caches": {name: CacheStats},
+"registry_requests": {status: count}}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from gate.report import ImageResult
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """Counters and histograms the webhook updates, plus the engine's counters read on scrape."""
+
+    def __init__(self, engine_stats: Callable[[], dict[str, Any]] | None = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.reviews = Counter(
+            "gate_admission_reviews", "AdmissionReviews answered, by decision and object kind",
+            ["decision", "kind"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "gate_admission_review_seconds", "Time to answer one AdmissionReview",
+            buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.images = Counter("gate_admission_images", "Images judged, by decision", ["decision"], registry=self.registry)
+        self.violations = Counter(
+            "gate_violations", "Violations reported, by rule and action (rule evaluation.error: could not evaluate)",
+            ["rule", "action"], registry=self.registry,
+        )
+        self.timeouts = Counter("gate_evaluation_timeouts", "Images not judged before the deadline", registry=self.registry)
+        self.bad_requests = Counter("gate_admission_bad_requests", "Bodies refused with HTTP 400", registry=self.registry)
+        self.events = Counter(
+            "gate_registry_events", "Registry push notifications, by outcome", ["outcome"], registry=self.registry
+        )
+        if engine_stats is not None:
+            self.registry.register(_EngineCollector(engine_stats))
+
+    def record_images(self, results: list[ImageResult]) -> None:
+        for result in results:
+            self.images.labels(result.decision).inc()
+            for violation in result.violations:
+                self.violations.labels(violation.rule, violation.action).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _EngineCollector(Collector):
+    """Exports the engine's cache hit/miss and registry request counters at scrape time."""
+
+    def __init__(self, stats: Callable[[], dict[str, Any]]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        stats = self._stats()
+        lookups = CounterMetricFamily("gate_cache_lookups", "Cache lookups, by cache and result", labels=["cache", "result"])
+        for name, cache in stats.get("caches", {}).items():
+            lookups.add_metric([name, "hit"], cache.hits)
+            lookups.add_metric([name, "miss"], cache.misses)
+        yield lookups
+        requests = CounterMetricFamily("gate_registry_requests", "Registry HTTP requests, by status", labels=["status"])
+        for status, count in stats.get("registry_requests", {}).items():
+            requests.add_metric([str(status)], count)
+        yield requests

@@ -1,0 +1,105 @@
+"""Parse an ``admission.k8s.io/v1`` AdmissionReview and write the one that answers it.
+
+Only the envelope is checked here: anything wrong with it is the caller's fault and becomes an
+HTTP 400 (:class:`BadReview`), never a 500. What the object inside says is judged elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+API_VERSION = "admission.k8s.io/v1"
+KIND = "AdmissionReview"
+OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
+
+
+class BadReview(ValueError):
+    """The body is not an AdmissionReview gate can answer; the message says why (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class AdmissionRequest:
+    """The parts of ``AdmissionReview.request`` the webhook reads."""
+
+    uid: str
+    kind: str
+    namespace: str | None
+    name: str | None
+    operation: str
+    sub_resource: str | None
+    dry_run: bool
+    object: Any
+    old_object: Any
+
+
+def parse_review(body: bytes) -> AdmissionRequest:
+    """Decode and check an AdmissionReview.
+
+    Raises:
+        BadReview: not JSON, not an ``admission.k8s.io/v1`` AdmissionReview, no ``request``,
+            or a request without ``uid`` / with an unknown ``operation``.
+    """
+    try:
+        review = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadReview(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(review, dict):
+        raise BadReview("body must be a JSON object holding an AdmissionReview")
+    if review.get("apiVersion") != API_VERSION or review.get("kind") != KIND:
+        raise BadReview(
+            f"expected apiVersion {API_VERSION} kind {KIND}, got apiVersion {review.get('apiVersion')!r} "
+            f"kind {review.get('kind')!r}; list only v1 in the webhook's admissionReviewVersions"
+        )
+    request = review.get("request")
+    if not isinstance(request, dict):
+        raise BadReview("received an AdmissionReview without a request")
+    return _request(request)
+
+
+def _request(request: dict[str, Any]) -> AdmissionRequest:
+    uid = request.get("uid")
+    if not isinstance(uid, str) or not uid:
+        raise BadReview("request.uid is missing or not a string")
+    operation = request.get("operation")
+    if operation not in OPERATIONS:
+        raise BadReview(f"request.operation {operation!r} is not one of {', '.join(sorted(OPERATIONS))}")
+    kind = request.get("kind")
+    return AdmissionRequest(
+        uid=uid,
+        kind=_text(kind.get("kind")) if isinstance(kind, dict) else "",
+        namespace=_text(request.get("namespace")) or None,
+        name=_text(request.get("name")) or None,
+        operation=operation,
+        sub_resource=_text(request.get("subResource")) or None,
+        dry_run=request.get("dryRun") is True,
+        object=request.get("object"),
+        old_object=request.get("oldObject"),
+    )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def review_response(
+    uid: str,
+    *,
+    allowed: bool,
+    message: str | None = None,
+    code: int = 403,
+    warnings: list[str] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> bytes:
+    """The answering AdmissionReview as JSON bytes (same ``uid``; ``status`` only on denial)."""
+    response: dict[str, Any] = {"uid": uid, "allowed": allowed}
+    if not allowed:
+        response["status"] = {"code": code, "reason": "Forbidden" if code == 403 else "BadRequest", "message": message or ""}
+    elif message:
+        response["status"] = {"code": 200, "message": message}
+    if warnings:
+        response["warnings"] = warnings
+    if annotations:
+        response["auditAnnotations"] = annotations
+    return json.dumps({"apiVersion": API_VERSION, "kind": KIND, "response": response}, separators=(",", ":")).encode()

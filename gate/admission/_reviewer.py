@@ -1,0 +1,125 @@
+"""Judge one admission request: which images, under which context, against what deadline.
+
+DELETE and CONNECT change no image and are admitted. An UPDATE re-judges only the images whose
+reference or security context changed (a scale or a label edit costs nothing). Distinct images
+are judged concurrently; each verdict is due before the request's deadline, and an image not
+judged by then gets an ``evaluation.error`` (deny, or warn when ``fail_open``), so the API server
+always gets an answer before its own ``timeoutSeconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+from gate.admission._answer import Answer, Judged, allow, judge, refuse
+from gate.admission._metrics import Metrics
+from gate.admission._pull_secrets import PullSecretReader
+from gate.admission._review import AdmissionRequest
+from gate.admission._workloads import ImageUse, WorkloadError, changed_uses, image_uses, is_workload, pod_spec
+from gate.config import Config
+from gate.engine import Engine, WorkloadContext
+from gate.errors import ReferenceError
+from gate.registry import Reference
+from gate.report import ImageResult, Violation
+from gate.rules import EVALUATION_ERROR, RULES
+
+log = logging.getLogger("gate.admission")
+
+ENGINE_MARGIN_SECONDS = 0.05  # the engine's own deadline comes first so its message wins
+
+
+class Reviewer:
+    """Answers AdmissionRequests with the engine; holds no state besides its collaborators."""
+
+    def __init__(self, config: Config, engine: Engine, metrics: Metrics, pull_secrets: PullSecretReader | None = None):
+        self.config = config
+        self.engine = engine
+        self.metrics = metrics
+        self.pull_secrets = pull_secrets
+
+    async def review(self, request: AdmissionRequest, deadline: float) -> Answer:
+        """The answer for one request; never raises for anything the request contains."""
+        mode = self.config.mode
+        if request.operation in ("DELETE", "CONNECT"):
+            return allow(f"{request.operation} is not judged")
+        if not is_workload(request.kind):
+            return refuse(
+                f"kind {request.kind or '(none)'} carries no pod spec; "
+                "the webhook's rules should select only Pods and kinds with a pod template",
+                mode,
+            )
+        exemption = self._namespace_exemption(request.namespace, dt.datetime.now(dt.timezone.utc).date())
+        if exemption is not None:
+            return allow(f"namespace {request.namespace} is exempt: {exemption}")
+        try:
+            uses = self._uses(request)
+        except WorkloadError as exc:
+            return refuse(f"cannot read the {request.kind}: {exc}", mode, code=400)
+        if not uses:
+            return allow("no new or changed images" if request.operation == "UPDATE" else "no images")
+        secrets = await self._pull_secrets(request, deadline)
+        groups: dict[tuple[Any, ...], list[ImageUse]] = {}
+        for use in uses:
+            groups.setdefault(use.key, []).append(use)
+        results = await asyncio.gather(*(self._check(group[0], request.namespace, secrets, deadline) for group in groups.values()))
+        self.metrics.record_images(list(results))
+        return judge([Judged(tuple(group), result) for group, result in zip(groups.values(), results)], mode)
+
+    def _uses(self, request: AdmissionRequest) -> list[ImageUse]:
+        if request.operation == "UPDATE":
+            return changed_uses(request.kind, request.object, request.old_object)
+        return image_uses(request.kind, request.object)
+
+    def _namespace_exemption(self, namespace: str | None, today: dt.date) -> str | None:
+        """The reason of a valid exemption covering every rule for every image of ``namespace``."""
+        for exemption in self.config.exemptions:
+            if (
+                namespace in exemption.namespaces
+                and not exemption.images
+                and set(RULES) <= set(exemption.rules)
+                and (exemption.expires is None or today <= exemption.expires)
+            ):
+                return exemption.reason
+        return None
+
+    async def _pull_secrets(self, request: AdmissionRequest, deadline: float) -> bytes | None:
+        """Registry credentials of the pod; none (and a log line) when the API is slow or absent."""
+        if self.pull_secrets is None:
+            return None
+        _, spec = pod_spec(request.kind, request.object)
+        budget = max((deadline - time.monotonic()) / 2, 0.0)
+        try:
+            return await asyncio.wait_for(self.pull_secrets.docker_config(request.namespace, spec), budget)
+        except TimeoutError:
+            log.warning("no image pull secrets: the Kubernetes API did not answer in time", extra={"uid": request.uid})
+            return None
+
+    async def _check(self, use: ImageUse, namespace: str | None, secrets: bytes | None, deadline: float) -> ImageResult:
+        context = WorkloadContext(
+            namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, pull_secrets=secrets
+        )
+        budget = max(deadline - time.monotonic(), 0.0)
+        try:
+            check = self.engine.check(use.image, context, deadline=deadline - ENGINE_MARGIN_SECONDS)
+            return await asyncio.wait_for(check, budget)
+        except TimeoutError:
+            self.metrics.timeouts.inc()
+            return self._error(use.image, f"timed out fetching evidence for {use.image} from registry {_registry(use.image)}; retry")
+        except Exception:  # noqa: BLE001 - an engine bug must become a verdict, not an HTTP 500
+            log.exception("the engine failed on an image", extra={"image": use.image})
+            return self._error(use.image, f"internal error evaluating {use.image}; see the gate logs")
+
+    def _error(self, image: str, message: str) -> ImageResult:
+        action = "warn" if self.config.fail_open else "deny"
+        return ImageResult(reference=image, digest=None, violations=(Violation(EVALUATION_ERROR, action, message),))
+
+
+def _registry(image: str) -> str:
+    try:
+        return Reference.parse(image).registry
+    except ReferenceError:
+        return "(unparseable reference)"

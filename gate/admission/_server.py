@@ -1,0 +1,72 @@
+"""Run the webhook under uvicorn (uvloop, httptools) with a certificate that follows its files."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from gate.admission._app import create_app
+from gate.admission._logging import log_config
+from gate.admission._pull_secrets import PullSecretReader
+from gate.admission._tls import ReloadingTLS
+from gate.config import Config
+from gate.errors import ConfigError
+
+log = logging.getLogger("gate.admission")
+
+GRACEFUL_SHUTDOWN_EXTRA_SECONDS = 2.0
+
+
+def build_server(app: FastAPI, config: Config, host: str, port: int, tls: ReloadingTLS | None) -> uvicorn.Server:
+    """A uvicorn server for ``app``: TLS through ``tls`` (None: plain HTTP), JSON logs, and a
+    graceful shutdown that waits out in-flight reviews (their deadline plus a margin)."""
+    server_config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_config=log_config(),
+        access_log=False,
+        server_header=False,
+        ssl_context_factory=(lambda _config, _default: tls.context) if tls is not None else None,
+        timeout_graceful_shutdown=int(config.limits.deadline_seconds + GRACEFUL_SHUTDOWN_EXTRA_SECONDS),
+    )
+    return uvicorn.Server(server_config)
+
+
+def serve(
+    config: Config,
+    host: str,
+    port: int,
+    tls_cert: str | Path | None,
+    tls_key: str | Path | None,
+    insecure_http: bool = False,
+) -> None:
+    """Serve the webhook until SIGTERM/SIGINT (blocking). TLS unless ``insecure_http``.
+
+    Image pull secrets are read through the Kubernetes API when running in a cluster.
+
+    Raises:
+        ConfigError: TLS files missing or unreadable.
+    """
+    if insecure_http:
+        tls = None
+    elif tls_cert is None or tls_key is None:
+        raise ConfigError("TLS needs both a certificate and a key (or --insecure-http for local testing)")
+    else:
+        tls = ReloadingTLS(tls_cert, tls_key)
+    app = create_app(config, pull_secrets=_in_cluster_pull_secrets())
+    build_server(app, config, host, port, tls).run()
+
+
+def _in_cluster_pull_secrets() -> PullSecretReader | None:
+    try:
+        return PullSecretReader.in_cluster()
+    except ConfigError as exc:
+        log.info("imagePullSecrets will not be read: %s", exc)
+        return None
