@@ -8,9 +8,10 @@ applies configured actions and exemptions. Knows nothing about registries.
     violations = decide(raws, config, namespace="shop", image="registry/shop/api:1.4", now=now)
 """
 
+from gate.policy._cases import run_policy_tests
 from gate.policy._decide import check_exemptions, decide
 from gate.policy._evaluator import PolicyEvaluator
 from gate.policy._raw import RawViolation
 from gate.policy._sources import CONTEXT_KEYS, SHIPPED_POLICY_DIR
 
-__all__ = ["CONTEXT_KEYS", "SHIPPED_POLICY_DIR", "PolicyEvaluator", "RawViolation", "check_exemptions", "decide"]
+__all__ = ["CONTEXT_KEYS", "SHIPPED_POLICY_DIR", "PolicyEvaluator", "RawViolation", "check_exemptions", "decide", "run_policy_tests"]

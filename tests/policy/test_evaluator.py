@@ -10,15 +10,13 @@ import pytest
 from gate.config import from_mapping
 from gate.errors import PolicyError
 from gate.policy import SHIPPED_POLICY_DIR, PolicyEvaluator, RawViolation
+from gate.policy._cases import deep_merge, default_document
 from gate.policy._sources import CONTEXT_KEYS, Module, context_keys_read
 
-ROOT_DOC = {
-    "version": 1,
-    "context": {"namespace": None, "run_as_non_root": None, "run_as_user": None},
-    "config": {"user": ""},
-    "user": {"name": "root", "uid": 0, "is_root": True, "resolved_by": "default"},
-    "errors": [],
-}
+ROOT_DOC = deep_merge(
+    default_document(),
+    {"config": {"user": ""}, "user": {"name": "root", "uid": 0, "is_root": True, "resolved_by": "default"}},
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +37,12 @@ def test_root_user_is_reported_with_the_fix(evaluator: PolicyEvaluator) -> None:
 
 
 def test_evaluation_errors_fail_closed(evaluator: PolicyEvaluator) -> None:
-    doc = {**ROOT_DOC, "user": {"is_root": False}, "errors": [{"message": "registry down", "details": {"status": 503}}]}
+    doc = {**default_document(), "errors": [{"message": "registry down", "details": {"status": 503}}]}
     assert evaluator.evaluate(doc) == [RawViolation("evaluation.error", "registry down", {"status": 503})]
 
 
 def test_unknown_document_version_is_an_evaluation_error(evaluator: PolicyEvaluator) -> None:
-    doc = {**ROOT_DOC, "version": 2, "user": {"is_root": False}}
+    doc = {**default_document(), "version": 2}
     assert [raw.rule for raw in evaluator.evaluate(doc)] == ["evaluation.error"]
 
 

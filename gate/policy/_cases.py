@@ -1,0 +1,199 @@
+"""Policy test cases: input facts plus expected violations, runnable on either engine.
+
+``opa test`` style tests (``with input as …``) crash regopy, so gate's policy tests are data: YAML
+files under ``<policy dir>/tests/``, each a list of cases. A case's ``input`` is deep-merged over
+the default document ``policies/tests/default-input.json`` (an image that passes every shipped
+rule): objects merge key by key, anything else (lists, scalars, null) replaces. Format::
+
+    cases:
+      - name: root user without a workload override is denied
+        input: {user: {is_root: true, uid: 0}, config: {user: ""}}
+        params: {image.stale: {max_age_days: 30}}    # optional: rules.<id>.<param> as in config
+        expect: [user.root]                           # exactly these rule IDs (order ignored)
+        messages: ["USER 10001"]                      # optional: each must occur in some message
+      - name: numeric non-root user is allowed
+        input: {user: {is_root: false}}
+        expect_none: true                             # no violation at all
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from gate.config import Config, RuleSettings
+from gate.errors import GateError, PolicyError
+from gate.policy._evaluator import PolicyEvaluator
+from gate.policy._sources import SHIPPED_POLICY_DIR
+
+DEFAULT_INPUT = SHIPPED_POLICY_DIR / "tests" / "default-input.json"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One policy test case, already checked for shape."""
+
+    file: str
+    name: str
+    input: dict[str, Any]
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    expect: tuple[str, ...] = ()
+    messages: tuple[str, ...] = ()
+
+    def document(self, default: dict[str, Any]) -> dict[str, Any]:
+        """The full input document: this case's facts merged over ``default``."""
+        return deep_merge(default, self.input)
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Objects merge key by key; lists, scalars and null from ``overlay`` replace."""
+    merged = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def default_document() -> dict[str, Any]:
+    """The default input document cases are merged over.
+
+    Raises:
+        PolicyError: the shipped file is missing or not JSON.
+    """
+    try:
+        return json.loads(DEFAULT_INPUT.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PolicyError(f"cannot read the default test document {DEFAULT_INPUT}: {exc}") from exc
+
+
+def case_files(directory: Path) -> list[Path]:
+    """``<directory>/tests/*.yaml`` (and ``*.yml``), sorted."""
+    tests = directory / "tests"
+    return sorted([*tests.glob("*.yaml"), *tests.glob("*.yml")])
+
+
+def load_cases(path: Path) -> list[Case]:
+    """Read and check one case file.
+
+    Raises:
+        PolicyError: the file is unreadable, not YAML, or a case is malformed (named by index).
+    """
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PolicyError(f"cannot read policy test file {path}: {exc}") from exc
+    cases = document.get("cases") if isinstance(document, dict) else None
+    if not isinstance(cases, list) or not cases:
+        raise PolicyError(f"{path}: expected a mapping with a non-empty `cases` list")
+    return [_case(path.name, index, raw) for index, raw in enumerate(cases)]
+
+
+def _case(file: str, index: int, raw: Any) -> Case:
+    where = f"{file}: cases[{index}]"
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise PolicyError(f"{where}: a case is a mapping with a string `name`")
+    unknown = set(raw) - {"name", "input", "params", "expect", "expect_none", "messages"}
+    if unknown:
+        raise PolicyError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    if ("expect" in raw) == bool(raw.get("expect_none")):
+        raise PolicyError(f"{where} ({raw['name']}): give exactly one of `expect: [rule IDs]` or `expect_none: true`")
+    expect, messages = raw.get("expect", []), raw.get("messages", [])
+    if not _strings(expect) or not expect and "expect" in raw or not _strings(messages):
+        raise PolicyError(f"{where} ({raw['name']}): `expect` must be a non-empty list of rule IDs, `messages` a list of strings")
+    facts, params = raw.get("input", {}), raw.get("params", {})
+    if not isinstance(facts, dict) or not isinstance(params, dict) or not all(isinstance(p, dict) for p in params.values()):
+        raise PolicyError(f"{where} ({raw['name']}): `input` and `params` must be mappings (params: rule ID to mapping)")
+    return Case(file, raw["name"], facts, params, tuple(expect), tuple(messages))
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def run_policy_tests(directory: Path | None, config: Config, out: TextIO) -> int:
+    """Run every case under ``<directory>/tests`` and print one line per case and a summary.
+
+    The policies are the shipped ones, ``config.policy.dirs`` and ``directory`` itself (when it is
+    not the shipped directory); the engine is the one ``config.policy`` selects.
+
+    Returns:
+        0 when every case passed, 1 when any failed or no case was found (nothing tested is not
+        a pass).
+    """
+    directory = (directory or SHIPPED_POLICY_DIR).resolve()
+    extra = () if directory == SHIPPED_POLICY_DIR else (directory,)
+    runner = _Runner(config, extra)
+    passed = failed = 0
+    try:
+        for path in case_files(directory):
+            for ok, line in runner.run_file(path):
+                out.write(line + "\n")
+                passed, failed = passed + ok, failed + (not ok)
+    finally:
+        runner.close()
+    if passed + failed == 0:
+        out.write(f"FAIL  no policy test cases under {directory / 'tests'}\n")
+        return 1
+    out.write(f"{passed} passed, {failed} failed\n")
+    return 1 if failed else 0
+
+
+class _Runner:
+    """Evaluators are built once per distinct parameter set and reused across cases."""
+
+    def __init__(self, config: Config, extra_dirs: tuple[Path, ...]):
+        self._config = config
+        self._extra = extra_dirs
+        self._evaluators: dict[str, PolicyEvaluator] = {}
+        self._default = default_document()
+
+    def run_file(self, path: Path) -> list[tuple[bool, str]]:
+        try:
+            cases = load_cases(path)
+        except PolicyError as exc:
+            return [(False, f"FAIL  {path.name}: {exc.diagnostics()}")]
+        return [self.run_case(case) for case in cases]
+
+    def run_case(self, case: Case) -> tuple[bool, str]:
+        label = f"{case.file}: {case.name}"
+        try:
+            raws = self.evaluator(case.params).evaluate(case.document(self._default))
+        except GateError as exc:
+            return False, f"FAIL  {label}: {exc.diagnostics()}"
+        problem = check(case, [(raw.rule, raw.message) for raw in raws])
+        return (False, f"FAIL  {label}: {problem}") if problem else (True, f"PASS  {label}")
+
+    def evaluator(self, params: dict[str, dict[str, Any]]) -> PolicyEvaluator:
+        key = json.dumps(params, sort_keys=True)
+        if key not in self._evaluators:
+            rules = {**self._config.rules, **{rule: RuleSettings(**values) for rule, values in params.items()}}
+            config = self._config.model_copy(update={"rules": rules})
+            self._evaluators[key] = PolicyEvaluator.from_config(config, extra_dirs=self._extra)
+        return self._evaluators[key]
+
+    def close(self) -> None:
+        for evaluator in self._evaluators.values():
+            evaluator.close()
+
+
+def check(case: Case, got: list[tuple[str, str]]) -> str:
+    """Empty when the violations match the case, else what differs."""
+    rules = Counter(rule for rule, _ in got)
+    if rules != Counter(case.expect):
+        return f"expected {sorted(case.expect) or 'no violation'}, got {sorted(rules.elements()) or 'no violation'}" + _messages(got)
+    missing = [text for text in case.messages if not any(text in message for _, message in got)]
+    if missing:
+        return f"no message contains {missing}" + _messages(got)
+    return ""
+
+
+def _messages(got: list[tuple[str, str]]) -> str:
+    return "".join(f"\n        {rule}: {message}" for rule, message in got)
