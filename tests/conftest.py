@@ -8,6 +8,7 @@ repository name of your own.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 
@@ -27,6 +28,14 @@ TEST_USER = "gate-test"
 TEST_PASSWORD = "not-a-secret-test-password"
 
 
+def _running(server: RegistryServer) -> Iterator[RegistryServer]:
+    """Yield a started server and stop it afterwards, also when tests failed."""
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _close_push_clients() -> Iterator[None]:
     """Close the image factory's shared HTTP clients once every test and server is done."""
@@ -37,31 +46,19 @@ def _close_push_clients() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     """Debian's docker-registry 2.8, anonymous, plain HTTP on 127.0.0.1, delete enabled."""
-    server = start_registry(tmp_path_factory.mktemp("registry"))
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(start_registry(tmp_path_factory.mktemp("registry")))
 
 
 @pytest.fixture(scope="session")
 def basic_auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     """A registry behind HTTP basic auth (bcrypt htpasswd); ``.username`` / ``.password`` get in."""
-    server = start_basic_auth_registry(tmp_path_factory.mktemp("basic-registry"), TEST_USER, TEST_PASSWORD)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(start_basic_auth_registry(tmp_path_factory.mktemp("basic-registry"), TEST_USER, TEST_PASSWORD))
 
 
 @pytest.fixture(scope="session")
 def token_auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     """A registry with bearer-token auth; ``.token_server`` is the TokenServerDouble (``.issued`` counts)."""
-    server = start_token_auth_registry(tmp_path_factory.mktemp("token-registry"), TEST_USER, TEST_PASSWORD)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(start_token_auth_registry(tmp_path_factory.mktemp("token-registry"), TEST_USER, TEST_PASSWORD))
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +82,10 @@ def auth_gate_config(
 
 @pytest.fixture
 def repo(request: pytest.FixtureRequest) -> str:
-    """A repository name unique to this test (derived from its node id), e.g. ``t/test-foo-param``."""
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.nodeid.lower()).strip("-")
-    return f"t/{name[-120:].strip('-')}"
+    """A repository name unique to this test: readable tail of its node id plus a short hash.
+
+    e.g. ``t/test-images-py-test-push-legacy-1a2b3c4d``; push to ``f"{repo}:tag"``.
+    """
+    nodeid = request.node.nodeid
+    tail = re.sub(r"[^a-z0-9]+", "-", nodeid.lower())[-100:].strip("-")
+    return f"t/{tail}-{hashlib.sha256(nodeid.encode()).hexdigest()[:8]}"

@@ -78,7 +78,12 @@ def split_target(target: PushTarget, reference: str) -> tuple[str, str | None]:
     """``"shop/api:1.4"`` (optionally prefixed with the registry host) -> ``("shop/api", "1.4")``.
 
     ``"shop/api"`` alone means push by digest only (no tag).
+
+    Raises:
+        ValueError: the reference has a digest (pushes name a tag or nothing).
     """
+    if "@" in reference:
+        raise ValueError(f"push to a tag or a bare repository, not a digest reference: {reference!r}")
     reference = reference.removeprefix(f"{target.host}/")
     repository, _, tag = reference.rpartition(":") if ":" in reference else (reference, "", "")
     return repository, tag or None
@@ -147,6 +152,12 @@ class ImageBuilder:
         layer = Layer(compress(raw, compression), sha256_digest(raw), media_type, compression, dict(annotations or {}))
         self.layers.append(layer)
         self.history.append(self._history_entry(created_by or f"layer {len(self.layers)}", empty_layer=False))
+        return self
+
+    def raw_layer(self, blob: bytes, media_type: str, diff_id: str, created_by: str = "raw layer") -> ImageBuilder:
+        """Add blob bytes as they are (corrupt gzip, a non-tar, a wrong ``diff_id``) for hostile tests."""
+        self.layers.append(Layer(blob, diff_id, media_type, "none"))
+        self.history.append(self._history_entry(created_by, empty_layer=False))
         return self
 
     def step(self, created_by: str, **fields: Any) -> ImageBuilder:

@@ -135,7 +135,7 @@ def start_registry(
     """Start a registry in ``workdir`` and wait until ``GET /v2/`` answers one of ``ready_statuses``.
 
     An auth-enabled registry answers 401 when ready, so pass ``ready_statuses=(401,)`` for it.
-    Retries on a fresh port if the chosen one was taken in the meantime.
+    Retries on a fresh port only if the chosen one was taken in the meantime.
 
     Raises:
         ServerStartError: it did not become ready in time (the message holds its log).
@@ -164,6 +164,8 @@ def start_registry(
         except ServerStartError as exc:
             server.stop()
             error = exc
+            if "address already in use" not in str(exc):
+                break
     assert error is not None
     raise error
 
@@ -194,9 +196,9 @@ def wait_ready(
             last = repr(exc)
         time.sleep(0.05)
     log = log_path.read_text(errors="replace") if log_path.exists() else ""
-    raise ServerStartError(
-        f"server at {url} not ready after {timeout:.0f}s (exit code {process.poll()}, last: {last}); log:\n{log}"
-    )
+    code = process.poll()
+    state = f"exited with code {code}" if code is not None else f"not ready after {timeout:.0f}s"
+    raise ServerStartError(f"server at {url} {state} (last answer: {last}); log:\n{log}")
 
 
 def start_basic_auth_registry(workdir: Path, username: str, password: str) -> RegistryServer:
