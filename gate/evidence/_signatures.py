@@ -210,7 +210,8 @@ def parse_signature_layer(layer: StoredLayer) -> CosignSignature | CosignAttesta
         return CosignSignature(
             source=layer.source,
             payload=bytes(layer.data),
-            signature=_json.b64(encoded, f"{what} annotation {ANNOTATION_SIGNATURE}"),
+            # Go's base64 decoder, which cosign and containers/image use, skips CR and LF.
+            signature=_json.b64(encoded.replace("\r", "").replace("\n", ""), f"{what} annotation {ANNOTATION_SIGNATURE}"),
             material=CosignMaterial.from_annotations(layer.annotations, what),
         )
     if layer.media_type == DSSE_ENVELOPE:

@@ -27,7 +27,9 @@ from gate.verify._trust import TrustPolicy
 class ReferenceMatch:
     """Optionally require the signed ``docker-reference`` to name this image (containers/image's signedIdentity).
 
-    ``exact=False``: same repository (tag and digest ignored); ``exact=True``: the same reference.
+    ``exact=False``: same repository (tag and digest ignored); ``exact=True``: the same reference,
+    where ``reference`` without tag or digest means ``:latest`` and a signed name without either
+    never matches (cosign signs untagged names, so exact matching needs tag-recording signers).
     """
 
     reference: str
@@ -35,7 +37,7 @@ class ReferenceMatch:
 
     def check(self, signed: str | None, source: str) -> None:
         """Raises VerificationError when the signed reference does not match."""
-        if signed is None or _normalize(signed, self.exact) != _normalize(self.reference, self.exact):
+        if signed is None or _normalize(signed, self.exact) != _normalize(self.reference, self.exact, default_tag="latest"):
             raise VerificationError(f"{source}: signature is for {signed!r}, not {self.reference!r}")
 
 
@@ -116,10 +118,10 @@ def _keyed(signed, signature, logged_payload, material: CosignMaterial, trust: T
     return VerifiedSigner(kind="key", layout=layout, key_id=key.key_id)
 
 
-def _normalize(reference: str, exact: bool) -> str:
+def _normalize(reference: str, exact: bool, default_tag: str = "") -> str:
     name, digest = (reference.split("@", 1) + [""])[:2]
     slash, colon = name.rfind("/"), name.rfind(":")
-    tag = name[colon + 1 :] if colon > slash else ""
+    tag = name[colon + 1 :] if colon > slash else ("" if digest else default_tag)
     repository = name[:colon] if colon > slash else name
     first, _, rest = repository.partition("/")
     if not rest or ("." not in first and ":" not in first and first != "localhost"):
