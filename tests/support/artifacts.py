@@ -103,8 +103,12 @@ def push_index(
 
     Raises:
         PushError: the registry refused something.
+        ValueError: an already pushed image lives in another repository (2.8 would refuse the index).
     """
     repository, tag = split_target(target, reference)
+    strays = [i.ref for i in images if isinstance(i, PushedImage) and i.repository != repository]
+    if strays:
+        raise ValueError(f"index {reference!r} can only list images of its own repository, not {strays}")
     pushed = tuple(image if isinstance(image, PushedImage) else image.push(target, repository) for image in images)
     media = media or next((image.media for image in images if isinstance(image, ImageBuilder)), "oci")
     descriptors = [image.descriptor(platform=image.platform) for image in pushed]
