@@ -1,0 +1,166 @@
+"""Discovery end to end on the test registry: every storage layout, no evidence, wasted requests.
+
+Registry 2.8 has no referrers API, so every subject costs five requests before anything is found:
+``.sig``, ``.att`` and ``.sbom`` tag lookups, the referrers API probe (404) and the tag-schema
+fallback. Everything beyond that is one request per manifest or blob that is parsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from gate.config import Config
+from gate.evidence import AttachedEvidence, collect, discover, pinning
+from gate.registry import Manifest, Reference, RegistryClient
+from tests.evidence._statements import dsse, material, provenance_v02, provenance_v1, statement
+from tests.support.artifacts import (
+    CYCLONEDX_JSON,
+    IN_TOTO,
+    SIGSTORE_BUNDLE_V03,
+    SPDX_JSON,
+    Blob,
+    cosign_attestation_layer,
+    in_toto_layer,
+    push_artifact,
+    push_cosign_tag,
+    push_index,
+)
+from tests.support.images import ImageBuilder
+from tests.support.registry_server import RegistryServer
+
+PER_SUBJECT = 5
+GOLANG = "2" * 64
+DOCKERFILE = "FROM golang:1.22 AS builder\nRUN go build\nFROM scratch\nCOPY --from=builder /app /app\n"
+SPDX = {
+    "spdxVersion": "SPDX-2.3",
+    "SPDXID": "SPDXRef-DOCUMENT",
+    "name": "sbom",
+    "dataLicense": "CC0-1.0",
+    "packages": [{"SPDXID": "SPDXRef-p", "name": "lodash", "versionInfo": "4.17.20", "externalRefs": [{"referenceType": "purl", "referenceLocator": "pkg:npm/lodash@4.17.20"}]}],
+}
+CYCLONEDX = {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": [{"type": "library", "name": "left-pad", "version": "1.3.0"}]}
+
+
+def run(config: Config, host: str, repository: str, tag: str) -> tuple[AttachedEvidence, Manifest, int]:
+    """Fetch the top manifest, then discover; returns the requests discovery alone made."""
+
+    async def scenario() -> tuple[AttachedEvidence, Manifest, int]:
+        async with RegistryClient(config) as client:
+            ref = Reference.parse(f"{host}/{repository}:{tag}")
+            manifest = await client.manifest(ref)
+            before = client.request_count
+            attached = await discover(client, ref, manifest, blob_bytes=config.limits.blob_bytes)
+            return attached, manifest, client.request_count - before
+
+    return asyncio.run(scenario())
+
+
+def image(platform: str = "linux/amd64") -> ImageBuilder:
+    return ImageBuilder(platform=platform).layer({"app": "binary"}).config(user="1000")
+
+
+def test_no_evidence_costs_five_requests(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    image().push(registry, f"{repo}:1")
+    attached, manifest, requests = run(gate_config, registry.host, repo, "1")
+    assert (attached.artifacts, attached.problems, attached.subjects) == ((), (), (manifest.digest,))
+    assert requests == PER_SUBJECT
+    evidence = collect(attached, manifest.digest)
+    assert (evidence.provenance, evidence.sboms, evidence.problems) == ((), (), ())
+
+
+def _buildkit_index(registry: RegistryServer, repo: str, style: str):
+    amd64 = image().push(registry, repo)
+    arm64 = image("linux/arm64").push(registry, repo)
+    provenance = provenance_v02(amd64.digest, [material("pkg:docker/golang@1.22?platform=linux%2Famd64", GOLANG)], dockerfile=DOCKERFILE)
+    sbom = statement("https://spdx.dev/Document", SPDX, amd64.digest)
+    return push_index(registry, f"{repo}:1", [amd64, arm64], attestations={"linux/amd64": [provenance, sbom]}, style=style)
+
+
+def test_buildkit_legacy_attestations_in_the_index(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    _check_buildkit(registry, gate_config, repo, "legacy")
+
+
+def test_buildkit_oci_artifact_attestations_in_the_index(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    _check_buildkit(registry, gate_config, repo, "oci-artifact")
+
+
+def _check_buildkit(registry: RegistryServer, config: Config, repo: str, style: str) -> None:
+    index = _buildkit_index(registry, repo, style)
+    amd64, arm64 = index.images
+    attached, manifest, requests = run(config, registry.host, repo, "1")
+    assert attached.subjects == (index.digest, amd64.digest, arm64.digest)  # the attestation manifest is no subject
+    assert [(a.store, a.subject, a.manifest) for a in attached.artifacts] == [("buildkit", amd64.digest, index.attestations[0].digest)] * 2
+    assert attached.problems == ()
+    # 3 subjects x 5 lookups, the attestation manifest, its two in-toto layers
+    assert requests == 3 * PER_SUBJECT + 1 + 2
+    evidence = collect(attached, amd64.digest, index.digest)
+    assert len(evidence.provenance) == 1 and len(evidence.sboms) == 1 and evidence.problems == ()
+    stages = pinning(evidence.provenance[0].value).stages
+    assert [(s.line, s.pinned, s.digest_used) for s in stages] == [("FROM golang:1.22 AS builder", False, f"sha256:{GOLANG}"), ("FROM scratch", True, None)]
+    assert evidence.sboms[0].value.components[0].purl == "pkg:npm/lodash@4.17.20"
+    other = collect(attached, arm64.digest, index.digest)
+    assert (other.provenance, other.sboms) == ((), ())  # amd64's attestations say nothing about arm64
+
+
+def test_cosign_att_tag_with_dsse_provenance(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    subject = image().push(registry, f"{repo}:1")
+    good = provenance_v1(subject.digest, [material("pkg:docker/golang@1.22?platform=linux%2Famd64", GOLANG)])
+    elsewhere = provenance_v1("sha256:" + "9" * 64, [])
+    push_cosign_tag(registry, subject, ".att", [cosign_attestation_layer(dsse(good), good["predicateType"]), cosign_attestation_layer(dsse(elsewhere), good["predicateType"])])
+    attached, _, requests = run(gate_config, registry.host, repo, "1")
+    assert [a.store for a in attached.artifacts] == ["cosign-att", "cosign-att"]
+    assert len(attached.signature_layers()) == 2  # the verifier checks the DSSE envelopes
+    assert requests == PER_SUBJECT + 2
+    evidence = collect(attached, subject.digest)
+    assert len(evidence.provenance) == 1 and evidence.provenance[0].value.predicate_type == "https://slsa.dev/provenance/v1"
+    assert [s.base for s in pinning(evidence.provenance[0].value).stages] == ["golang:1.22"]
+    assert len(evidence.problems) == 1 and "not " + subject.digest in evidence.problems[0].message
+
+
+def test_cosign_sbom_tag(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    subject = image().push(registry, f"{repo}:1")
+    push_cosign_tag(registry, subject, ".sbom", [Blob(SPDX, SPDX_JSON)])
+    attached, _, requests = run(gate_config, registry.host, repo, "1")
+    assert requests == PER_SUBJECT + 1
+    sboms = collect(attached, subject.digest).sboms
+    assert [(f.artifact.store, f.value.format, len(f.value.components)) for f in sboms] == [("cosign-sbom", "spdx", 1)]
+
+
+def test_oci_referrers(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    subject = image().push(registry, f"{repo}:1")
+    prov = provenance_v02(subject.digest, [material(f"pkg:docker/golang@1.22?digest=sha256:{GOLANG}", GOLANG)])
+    push_artifact(registry, subject, IN_TOTO, [in_toto_layer(prov)])
+    push_artifact(registry, subject, CYCLONEDX_JSON, [Blob(CYCLONEDX, CYCLONEDX_JSON)])
+    bundle = {"mediaType": SIGSTORE_BUNDLE_V03, "verificationMaterial": {}, "dsseEnvelope": json.loads(dsse(prov))}
+    push_artifact(registry, subject, SIGSTORE_BUNDLE_V03, [Blob(bundle, SIGSTORE_BUNDLE_V03)])
+    push_artifact(registry, subject, "application/vnd.example.unrelated", [Blob(b"x" * 10, "application/octet-stream")])
+    attached, _, requests = run(gate_config, registry.host, repo, "1")
+    assert sorted(a.media_type for a in attached.artifacts) == sorted([IN_TOTO, CYCLONEDX_JSON, SIGSTORE_BUNDLE_V03])
+    # three referrer manifests and their layers; the unrelated artifact type costs nothing
+    assert requests == PER_SUBJECT + 3 + 3
+    assert [layer.media_type for layer in attached.signature_layers()] == [SIGSTORE_BUNDLE_V03]
+    evidence = collect(attached, subject.digest)
+    assert sorted(f.artifact.descriptor.media_type for f in evidence.provenance) == sorted([IN_TOTO, SIGSTORE_BUNDLE_V03])
+    assert all(s.pinned for f in evidence.provenance for s in pinning(f.value).stages)
+    assert [f.value.components[0].name for f in evidence.sboms] == ["left-pad"]
+
+
+def test_over_cap_blob_is_reported_without_fetching(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    subject = image().push(registry, f"{repo}:1")
+    push_cosign_tag(registry, subject, ".sbom", [Blob(SPDX, SPDX_JSON)])
+    config = gate_config.model_copy(update={"limits": gate_config.limits.model_copy(update={"blob_bytes": 64})})
+    attached, _, requests = run(config, registry.host, repo, "1")
+    assert attached.artifacts == () and requests == PER_SUBJECT
+    assert len(attached.problems) == 1 and "above the 64-byte cap" in attached.problems[0].message
+
+
+def test_malformed_attestation_is_reported_not_raised(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    amd64 = image().push(registry, repo)
+    bad = Blob(b"{not json", IN_TOTO, {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"})
+    index = push_index(registry, f"{repo}:1", [amd64], attestations={0: [bad]})
+    attached, _, _ = run(gate_config, registry.host, repo, "1")
+    evidence = collect(attached, amd64.digest, index.digest)
+    assert evidence.provenance == () and len(evidence.problems) == 1 and "not valid JSON" in evidence.problems[0].message
+
+
