@@ -10,6 +10,7 @@ place (429/503 N times, a crafted body), tampers with what came back (corrupt a 
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]
+    body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ Tamper = Callable[[Seen, Reply], Reply]
 class LyingRegistryProxyDouble:
     """Forwards to ``upstream_url``; ``answers`` and ``tampers`` (first match wins) change the story.
 
+    With ``tls`` (a server context, e.g. from trustme) it serves HTTPS.
+
     Attributes:
         seen: every request received, in order.
         stall_seconds: wait this long before answering anything.
@@ -54,7 +58,7 @@ class LyingRegistryProxyDouble:
             presigned URL would), since the client must not send its own there.
     """
 
-    def __init__(self, upstream_url: str) -> None:
+    def __init__(self, upstream_url: str, tls: ssl.SSLContext | None = None) -> None:
         self.seen: list[Seen] = []
         self.answers: list[Answer] = []
         self.tampers: list[Tamper] = []
@@ -64,7 +68,10 @@ class LyingRegistryProxyDouble:
         self._upstream = httpx.Client(base_url=upstream_url, timeout=30.0)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="lying-registry-proxy-double", daemon=True)
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="lying-registry-proxy-double", daemon=True)
         self._thread.start()
 
     @property
@@ -172,7 +179,7 @@ def _handler_for(proxy: LyingRegistryProxyDouble) -> type[BaseHTTPRequestHandler
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            seen = Seen(self.command, self.path, dict(self.headers.items()))
+            seen = Seen(self.command, self.path, dict(self.headers.items()), body)
             reply = proxy.handle(seen, body)
             self.send_response(reply.status)
             for name, value in reply.headers.items():

@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from urllib.parse import parse_qs
 
+import anyio
 import pytest
 
 from gate.errors import RegistryError
 from gate.registry import CredentialStore, Reference, RegistryClient
+from tests.registry.lying_proxy_double import LyingRegistryProxyDouble, Reply, Seen
 from tests.support.gate_config import config_for
 from tests.support.images import ImageBuilder
 from tests.support.push import PushedManifest
@@ -96,3 +99,60 @@ async def test_tokens_are_cached_per_scope(token_auth_registry: RegistryServer, 
         # first request: 401, token, retry; HEAD and blob reuse the token; the new scope's token is
         # fetched up front (the registry's scheme is known by then), so no second 401
         assert client.request_count == 3 + 1 + 1 + 2 + 1
+
+
+def _bearer_gate(proxy: LyingRegistryProxyDouble, token_reply: Reply, accepted: str) -> None:
+    """Make the proxy demand ``Bearer <accepted>`` on /v2/ and issue tokens itself at /oauth2/token."""
+    challenge = f'Bearer realm="http://{proxy.host}/oauth2/token",service="double",scope="repository:ignored:pull"'
+
+    def gate(seen: Seen) -> Reply | None:
+        if seen.path.startswith("/oauth2/token"):
+            return token_reply
+        if seen.headers.get("Authorization") != f"Bearer {accepted}":
+            return Reply(401, {"WWW-Authenticate": challenge}, b'{"errors":[{"code":"UNAUTHORIZED"}]}')
+        return None
+
+    proxy.answers.append(gate)
+
+
+async def test_identity_token_uses_the_oauth2_refresh_grant(registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str) -> None:
+    pushed = _push(registry, f"{repo}:1.0")
+    _bearer_gate(lying_proxy, Reply(200, {"Content-Type": "application/json"}, b'{"access_token": "tok-1", "expires_in": 300}'), "tok-1")
+    document = json.dumps({"auths": {lying_proxy.host: {"auth": base64.b64encode(b"<token>:").decode(), "identitytoken": "refresh-me"}}}).encode()
+    async with RegistryClient(config_for(lying_proxy), credentials=CredentialStore.from_docker_config(document)) as client:
+        manifest = await client.manifest(Reference.parse(f"{lying_proxy.host}/{pushed.repository}:1.0"))
+    assert manifest.digest == pushed.digest
+    token_request = next(seen for seen in lying_proxy.seen if seen.path.startswith("/oauth2/token"))
+    form = parse_qs(token_request.body.decode())
+    assert token_request.method == "POST"
+    assert form["grant_type"] == ["refresh_token"] and form["refresh_token"] == ["refresh-me"]
+    assert form["service"] == ["double"] and form["scope"] == ["repository:ignored:pull"]  # the challenge's scope
+
+
+async def test_expired_tokens_are_fetched_again(registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str) -> None:
+    pushed = _push(registry, f"{repo}:1.0")
+    _bearer_gate(lying_proxy, Reply(200, {}, b'{"token": "tok-2", "expires_in": 1}'), "tok-2")
+    ref = Reference.parse(f"{lying_proxy.host}/{pushed.repository}:1.0")
+    async with RegistryClient(config_for(lying_proxy)) as client:
+        await client.manifest(ref)
+        await client.manifest(ref)
+        assert sum(seen.path.startswith("/oauth2/token") for seen in lying_proxy.seen) == 1
+        await anyio.sleep(1.0)
+        await client.manifest(ref)
+        assert sum(seen.path.startswith("/oauth2/token") for seen in lying_proxy.seen) == 2
+
+
+@pytest.mark.parametrize(
+    ("reply", "fragment"),
+    [
+        (Reply(200, {}, b'{"expires_in": 60}'), "sent no token"),
+        (Reply(200, {}, b"<html>"), "unreadable answer"),
+        (Reply(401, {}, b""), "authentication failed for registry"),
+        (Reply(500, {}, b""), "failed with HTTP 500 fetching a token"),
+    ],
+)
+async def test_token_server_failures_are_clear(lying_proxy: LyingRegistryProxyDouble, reply: Reply, fragment: str) -> None:
+    _bearer_gate(lying_proxy, reply, "never")
+    async with RegistryClient(config_for(lying_proxy, limits={"retries": 0})) as client:
+        with pytest.raises(RegistryError, match=fragment):
+            await client.manifest(Reference.parse(f"{lying_proxy.host}/shop/api:1"))

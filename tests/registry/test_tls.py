@@ -1,0 +1,71 @@
+"""HTTPS by default: system trust store, an extra CA file, and no plain-HTTP token realm."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from gate.errors import RegistryError
+from gate.registry import Reference, RegistryClient
+from tests.registry.lying_proxy_double import LyingRegistryProxyDouble, Reply
+from tests.support.gate_config import config_for
+from tests.support.images import ImageBuilder
+from tests.support.registry_server import RegistryServer
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_proxy(registry: RegistryServer, ca: trustme.CA) -> Iterator[LyingRegistryProxyDouble]:
+    """The session registry behind an HTTPS front whose certificate a private CA issued."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    proxy = LyingRegistryProxyDouble(registry.url, tls=context)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture
+def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+async def test_https_registry_with_a_private_ca(registry: RegistryServer, tls_proxy: LyingRegistryProxyDouble, ca_file: Path, repo: str) -> None:
+    pushed = ImageBuilder().layer({"a": "b"}).push(registry, f"{repo}:1.0")
+    async with RegistryClient(config_for(), ca_file=ca_file) as client:
+        manifest = await client.manifest(Reference.parse(f"{tls_proxy.host}/{repo}:1.0"))
+    assert manifest.digest == pushed.digest
+
+
+async def test_unknown_ca_is_refused(tls_proxy: LyingRegistryProxyDouble, repo: str) -> None:
+    async with RegistryClient(config_for(limits={"retries": 0})) as client:
+        with pytest.raises(RegistryError, match=f"registry {tls_proxy.host} is unreachable.*CERTIFICATE_VERIFY_FAILED"):
+            await client.manifest(Reference.parse(f"{tls_proxy.host}/{repo}:1.0"))
+    assert tls_proxy.seen == []
+
+
+async def test_plain_http_token_realm_is_refused_for_an_https_registry(tls_proxy: LyingRegistryProxyDouble, ca_file: Path) -> None:
+    challenge = 'Bearer realm="http://127.0.0.1:9/token",service="s"'
+    tls_proxy.serve("/v2/", Reply(401, {"WWW-Authenticate": challenge}))
+    async with RegistryClient(config_for(), ca_file=ca_file) as client:
+        with pytest.raises(RegistryError, match="plain-HTTP token realm"):
+            await client.manifest(Reference.parse(f"{tls_proxy.host}/shop/api:1"))
+    assert len(tls_proxy.seen) == 1
+
+
+def test_unreadable_ca_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match="cannot load CA file"):
+        RegistryClient(config_for(), ca_file=tmp_path / "missing.pem")
