@@ -1,0 +1,88 @@
+"""The ``provenance`` and ``sbom`` sections of the policy input document (CONTRACTS / facts.py).
+
+Which artifacts count as verified is ``gate.verify``'s answer, passed in as a predicate; these
+functions only pick and shape. Provenance: a verified statement wins over an unverified one, then
+the first found. SBOM: deny-list matches are taken from every SBOM found, verified or not — an
+unverified SBOM can only add denials, never remove them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gate.errors import EvidenceError
+from gate.evidence._collect import Evidence
+from gate.evidence._denylist import DenyList
+from gate.evidence._discover import Artifact, Problem
+from gate.evidence._pinning import pinning
+
+Verified = Callable[[Artifact], bool]
+
+
+def provenance_section(evidence: Evidence, verified: Verified) -> tuple[dict[str, Any] | None, tuple[Problem, ...]]:
+    """The ``provenance`` facts: the chosen statement's builder, times, stages and materials.
+
+    Returns the section (None when no provenance was found: ``facts.py`` fills the absent form)
+    and any problem met while reading the recorded Dockerfile.
+    """
+    if not evidence.provenance:
+        return None, ()
+    chosen = min(evidence.provenance, key=lambda found: not verified(found.artifact))
+    value = chosen.value
+    problems: tuple[Problem, ...] = ()
+    try:
+        facts = pinning(value)
+        stages = [
+            {"index": s.index, "name": s.name, "line": s.line, "base": s.base, "pinned": s.pinned, "digest_used": s.digest_used, "scratch": s.scratch}
+            for s in facts.stages
+        ]
+        frontend = None if facts.frontend is None else {"ref": facts.frontend.ref, "pinned": facts.frontend.pinned, "digest_used": facts.frontend.digest_used}
+    except EvidenceError as exc:
+        stages, frontend = [], None
+        problems = (Problem(chosen.artifact.source, f"{chosen.artifact.source}: {exc.message}"),)
+    section = {
+        "present": True,
+        "verified": verified(chosen.artifact),
+        "predicate_type": value.predicate_type,
+        "builder_id": value.builder_id,
+        "build_type": value.build_type,
+        "started_ns": value.started_ns,
+        "finished_ns": value.finished_ns,
+        "stages": stages,
+        "frontend": frontend,
+        "materials": [{"uri": m.uri, "digest": m.digest} for m in value.materials],
+    }
+    return section, problems
+
+
+def sbom_section(evidence: Evidence, deny: DenyList, verified: Verified) -> dict[str, Any] | None:
+    """The ``sbom`` facts: formats found, distinct components, and deny-list matches (None without SBOM)."""
+    if not evidence.sboms:
+        return None
+    components = {component for found in evidence.sboms for component in found.value.components}
+    denied = deny.check(sorted(components, key=lambda c: (c.name, c.version or "", c.purl or "")))
+    return {
+        "present": True,
+        "verified": any(verified(found.artifact) for found in evidence.sboms),
+        "formats": sorted({found.value.format for found in evidence.sboms}),
+        "components": len(components),
+        "denied": [{"purl": d.purl, "range": d.range, "reason": d.reason} for d in denied],
+    }
+
+
+def vulnerability_section(evidence: Evidence, verified: Verified) -> list[dict[str, Any]]:
+    """Cosign vulnerability scans, without the scanner's (possibly large) raw result."""
+    return [
+        {
+            "scanner_uri": f.value.scanner_uri,
+            "scanner_version": f.value.scanner_version,
+            "db_uri": f.value.db_uri,
+            "db_version": f.value.db_version,
+            "started_ns": f.value.started_ns,
+            "finished_ns": f.value.finished_ns,
+            "verified": verified(f.artifact),
+        }
+        for f in evidence.vulns
+    ]
+
