@@ -14,14 +14,16 @@ the cases the suite relies on):
   manifest lists mixing OCI and Docker children;
 - refuses any manifest whose config or layer blob is not in the repository, even the empty
   descriptor carrying inline ``data`` (so ``{}`` is always pushed), an index naming a manifest the
-  repository does not hold, a ``Content-Type`` that disagrees with the ``mediaType`` field, unknown
-  manifest media types, and layers with ``urls`` (foreign layers; ``validation.manifests.urls`` is
-  not configured, and nothing here needs it). Tests that need a registry serving such things use
-  a lying proxy double in front of this one;
+  repository does not hold, a ``Content-Type`` that disagrees with the ``mediaType`` field and
+  unknown manifest media types. Tests that need a registry serving such things put a lying proxy
+  double in front of this one;
+- accepts a layer descriptor with ``urls`` (a foreign layer) without having its blob, because the
+  config sets ``validation.manifests.urls.allow`` to http(s) URLs (without it 2.8 refuses every
+  URL). That is the one way to push a manifest naming a blob the registry lacks (blob 404 tests);
 - has no referrers API (``GET /v2/<name>/referrers/<digest>`` is 404), so the image factory
   maintains the ``sha256-<hex>`` referrers tag-schema index itself.
 
-No ``validation`` section is needed: 2.8's defaults accept everything listed above.
+Nothing else in ``validation`` is needed: 2.8's defaults accept everything listed above.
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ def registry_config(port: int, storage: Path, auth: dict[str, Any] | None = None
             "delete": {"enabled": True},
             "maintenance": {"uploadpurging": {"enabled": False}},
         },
+        "validation": {"manifests": {"urls": {"allow": [r"^https?://"]}}},
     }
     if auth:
         config["auth"] = auth

@@ -84,3 +84,13 @@ def test_artifact_without_blobs_uses_the_empty_layer(registry: RegistryServer, s
 
     assert [layer["mediaType"] for layer in raw["layers"]] == [OCI_EMPTY]
     assert fallback.status_code == 404
+
+
+def test_cosign_sbom_tag_holds_the_document(registry: RegistryServer, subject: PushedImage) -> None:
+    document = {"spdxVersion": "SPDX-2.3", "name": "app"}
+    sbom = push_cosign_tag(registry, subject, ".sbom", [Blob(document, "text/spdx+json")])
+
+    raw = skopeo("--raw", f"docker://{sbom.ref}")
+
+    assert sbom.tag == f"sha256-{subject.digest.removeprefix('sha256:')}.sbom"
+    assert [(layer["mediaType"], layer["size"]) for layer in raw["layers"]] == [("text/spdx+json", len(Blob(document, "").content()))]

@@ -11,7 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.images import empty_descriptor, push_json_manifest, push_raw_manifest
+from tests.support.push import DOCKER_MANIFEST, OCI_MANIFEST, PushError, canonical_json, client_for
 from tests.support.registry_server import RegistryServer, ServerStartError, start_registry
+from tests.support.skopeo import skopeo_inspect
 
 
 def test_registry_answers_v2(registry: RegistryServer) -> None:
@@ -74,3 +77,54 @@ def _gone_within(pid: int, seconds: float) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+MISSING = "sha256:" + "2" * 64
+
+
+def _manifest(layer: dict[str, object], config: dict[str, object] | None = None) -> dict[str, object]:
+    return {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config or empty_descriptor(), "layers": [layer]}
+
+
+def test_registry_accepts_a_foreign_layer_it_does_not_hold(registry: RegistryServer, repo: str) -> None:
+    """``validation.manifests.urls.allow`` lets tests point a manifest at a blob the registry lacks."""
+    client_for(registry).push_blob(repo, b"{}")
+    foreign = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": MISSING, "size": 3}
+    foreign["urls"] = ["https://example.invalid/layer"]
+
+    pushed = push_json_manifest(registry, repo, _manifest(foreign), "foreign")
+
+    assert skopeo_inspect("--raw", f"docker://{pushed.ref}")["layers"][0]["digest"] == MISSING
+    assert httpx.get(f"{registry.url}/v2/{repo}/blobs/{MISSING}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("document", "media_type", "expected"),
+    [
+        pytest.param(
+            _manifest({"mediaType": "application/x-anything", "digest": MISSING, "size": 3}),
+            OCI_MANIFEST,
+            f"MANIFEST_BLOB_UNKNOWN.*{MISSING}",
+            id="missing-layer-blob",
+        ),
+        pytest.param(
+            _manifest(empty_descriptor(), empty_descriptor()),
+            OCI_MANIFEST,
+            f"MANIFEST_BLOB_UNKNOWN.*{empty_descriptor()['digest']}",
+            id="inline-empty-config-not-pushed",
+        ),
+        pytest.param(_manifest(empty_descriptor()), DOCKER_MANIFEST, "MANIFEST_INVALID", id="content-type-disagrees"),
+        pytest.param(
+            {**_manifest(empty_descriptor()), "mediaType": "application/x-unknown"},
+            "application/x-unknown",
+            "MANIFEST_INVALID",
+            id="unknown-media-type",
+        ),
+    ],
+)
+def test_registry_refuses(
+    registry: RegistryServer, repo: str, document: dict[str, object], media_type: str, expected: str
+) -> None:
+    """Pins what registry 2.8 refuses, so tests needing such manifests know to use a proxy double."""
+    with pytest.raises(PushError, match=f"HTTP 400.*{expected}"):
+        push_raw_manifest(registry, repo, canonical_json(document), media_type, "x")
