@@ -170,7 +170,7 @@ def _log_review(review: AdmissionRequest, answer: Answer, elapsed: float) -> Non
             "uid": review.uid,
             "kind": review.kind,
             "namespace": review.namespace,
-            "name": review.name,
+            "object": review.name,
             "operation": review.operation,
             "dry_run": review.dry_run,
             "decision": answer.decision,

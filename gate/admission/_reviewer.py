@@ -4,7 +4,9 @@ DELETE and CONNECT change no image and are admitted. An UPDATE re-judges only th
 reference or security context changed (a scale or a label edit costs nothing). Distinct images
 are judged concurrently; each verdict is due before the request's deadline, and an image not
 judged by then gets an ``evaluation.error`` (deny, or warn when ``fail_open``), so the API server
-always gets an answer before its own ``timeoutSeconds``.
+always gets an answer before its own ``timeoutSeconds``. Identical checks of concurrent requests
+(same image, context and credentials: a ReplicaSet creating fifty Pods) share one engine call,
+which keeps running when a waiter's deadline passes so a retry finds it done.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from gate.admission._metrics import Metrics
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest
 from gate.admission._workloads import ImageUse, WorkloadError, changed_uses, image_uses, is_workload, pod_spec
+from gate.cache import SingleFlight
 from gate.config import Config
 from gate.engine import Engine, WorkloadContext
 from gate.errors import ReferenceError
@@ -40,6 +43,7 @@ class Reviewer:
         self.engine = engine
         self.metrics = metrics
         self.pull_secrets = pull_secrets
+        self.flight: SingleFlight[tuple[Any, ...], ImageResult] = SingleFlight()
 
     async def review(self, request: AdmissionRequest, deadline: float) -> Answer:
         """The answer for one request; never raises for anything the request contains."""
@@ -103,8 +107,9 @@ class Reviewer:
             namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, pull_secrets=secrets
         )
         budget = max(deadline - time.monotonic(), 0.0)
+        key = (namespace, *use.key, secrets)
         try:
-            check = self.engine.check(use.image, context, deadline=deadline - ENGINE_MARGIN_SECONDS)
+            check = self.flight.do(key, lambda: self.engine.check(use.image, context, deadline=deadline - ENGINE_MARGIN_SECONDS))
             return await asyncio.wait_for(check, budget)
         except TimeoutError:
             self.metrics.timeouts.inc()

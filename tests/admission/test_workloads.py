@@ -10,6 +10,7 @@ import pytest
 from gate.admission._review import parse_review
 from gate.admission._workloads import POD_SPEC_PATHS, ImageUse, WorkloadError, changed_uses, image_uses
 from tests.admission import vectors
+from tests.admission.reviews import workload
 
 CONNAISSEUR = [case for case in vectors.index("connaisseur")["requests"] if case.get("kind")]
 KUBEWARDEN = vectors.index("kubewarden")["request_catalog"]
@@ -82,20 +83,9 @@ def pod_spec() -> dict[str, Any]:
     }
 
 
-def wrap(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """An object of ``kind`` holding ``spec`` at its pod-spec path."""
-    obj: dict[str, Any] = {"kind": kind}
-    node = obj
-    path = POD_SPEC_PATHS[kind]
-    for part in path[:-1]:
-        node = node.setdefault(part, {})
-    node[path[-1]] = spec
-    return obj
-
-
 @pytest.mark.parametrize("kind", sorted(POD_SPEC_PATHS))
 def test_every_kind_every_list_and_image_volumes(kind: str) -> None:
-    uses = image_uses(kind, wrap(kind, pod_spec()))
+    uses = image_uses(kind, workload(kind, pod_spec()))
     assert [use.image for use in uses] == [
         "reg.example/init:1", "reg.example/app:1", "reg.example/side:1", "reg.example/debug:1", "reg.example/models:1",
     ]
@@ -105,7 +95,7 @@ def test_every_kind_every_list_and_image_volumes(kind: str) -> None:
 
 
 def test_container_security_context_overrides_the_pod() -> None:
-    init, app, side, debug, volume = image_uses("Pod", wrap("Pod", pod_spec()))
+    init, app, side, debug, volume = image_uses("Pod", workload("Pod", pod_spec()))
     assert (app.run_as_non_root, app.run_as_user) == (True, 1000)
     assert (side.run_as_non_root, side.run_as_user) == (False, 0)
     assert (debug.run_as_non_root, debug.run_as_user) == (True, 1000)
@@ -139,7 +129,7 @@ def test_kind_without_pod_spec_is_refused() -> None:
 
 
 def test_update_judges_only_changed_images_and_contexts() -> None:
-    old = wrap("Deployment", pod_spec())
+    old = workload("Deployment", pod_spec())
     new = copy.deepcopy(old)
     assert changed_uses("Deployment", new, old) == []
     spec = new["spec"]["template"]["spec"]
