@@ -147,12 +147,14 @@ def run_policy_tests(directory: Path | None, config: Config, out: TextIO) -> int
 
 
 class _Runner:
-    """Evaluators are built once per distinct parameter set and reused across cases."""
+    """Holds one evaluator and rebuilds it only when a case's parameters differ from the last
+    case's: an OPA server has one ``data.gate.params`` at a time, so evaluators for different
+    parameters must not be interleaved."""
 
     def __init__(self, config: Config, extra_dirs: tuple[Path, ...]):
         self._config = config
         self._extra = extra_dirs
-        self._evaluators: dict[str, PolicyEvaluator] = {}
+        self._current: tuple[str, PolicyEvaluator] | None = None
         self._default = default_document()
 
     def run_file(self, path: Path) -> list[tuple[bool, str]]:
@@ -173,15 +175,17 @@ class _Runner:
 
     def evaluator(self, params: dict[str, dict[str, Any]]) -> PolicyEvaluator:
         key = json.dumps(params, sort_keys=True)
-        if key not in self._evaluators:
+        if self._current is None or self._current[0] != key:
+            self.close()
             rules = {**self._config.rules, **{rule: RuleSettings(**values) for rule, values in params.items()}}
             config = self._config.model_copy(update={"rules": rules})
-            self._evaluators[key] = PolicyEvaluator.from_config(config, extra_dirs=self._extra)
-        return self._evaluators[key]
+            self._current = (key, PolicyEvaluator.from_config(config, extra_dirs=self._extra))
+        return self._current[1]
 
     def close(self) -> None:
-        for evaluator in self._evaluators.values():
-            evaluator.close()
+        if self._current is not None:
+            self._current[1].close()
+            self._current = None
 
 
 def check(case: Case, got: list[tuple[str, str]]) -> str:

@@ -31,20 +31,21 @@ _ERROR_FILE = re.compile(r"\(error \d+:([^|\s]+)\|")
 
 
 class EmbeddedBackend:
-    """Evaluates ``data.gate.violations`` with modules and data loaded once.
+    """Evaluates ``query`` (default ``data.gate.violations``, bound to ``x``) with modules and
+    data loaded once.
 
     Raises:
         PolicyError: a module does not compile (at construction) or evaluation fails.
     """
 
-    def __init__(self, modules: tuple[Module, ...], data: dict[str, Any]):
+    def __init__(self, modules: tuple[Module, ...], data: dict[str, Any], *, query: str = QUERY):
         self._lock = threading.Lock()
         self._rego = regopy.Interpreter()
         try:
             self._rego.add_data_json(json.dumps(data))
             for module in modules:
                 self._rego.add_module(module.name, module.source)
-            self._bundle = self._rego.build(QUERY)
+            self._bundle = self._rego.build(query)
         except regopy.RegoError as exc:
             raise PolicyError(f"policies do not compile: {_first_error(exc)}", remedy="fix the Rego module named above") from exc
         if not self._bundle.ok():
