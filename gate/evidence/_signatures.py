@@ -125,7 +125,7 @@ class DsseEnvelope:
 
     @classmethod
     def from_json(cls, document: dict, what: str) -> DsseEnvelope:
-        """Build from an already-decoded envelope object (also used for bundles' ``dsseEnvelope``)."""
+        """Build from an already-decoded envelope object."""
         entries = _json.opt_list(document, "signatures", what)
         signatures = tuple(
             _json.b64(_json.string(_json.obj(entry, f"{what}.signatures[{index}]"), "sig", f"{what}.signatures[{index}]"), f"{what}.signatures[{index}].sig")

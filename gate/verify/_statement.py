@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from gate.errors import EvidenceError, LimitExceeded, VerificationError
-from gate.evidence._intoto import Statement
+from gate.evidence._intoto import INTOTO_PAYLOAD_TYPE, Statement
 
-IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 # cosign v3 signs an image as an in-toto statement of this predicate type (cosign does not check it).
 COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 SIMPLE_SIGNING_TYPE = "cosign container image signature"
@@ -48,8 +47,8 @@ def in_toto_statement(payload_type: str, payload: bytes, source: str) -> Stateme
     Raises:
         VerificationError: another payload type, or not an in-toto statement.
     """
-    if payload_type != IN_TOTO_PAYLOAD_TYPE:
-        raise VerificationError(f"{source}: DSSE payload type is {payload_type!r}, not {IN_TOTO_PAYLOAD_TYPE}")
+    if payload_type != INTOTO_PAYLOAD_TYPE:
+        raise VerificationError(f"{source}: DSSE payload type is {payload_type!r}, not {INTOTO_PAYLOAD_TYPE}")
     try:
         return Statement.from_bytes(payload, what=f"{source} statement")
     except (EvidenceError, LimitExceeded) as exc:

@@ -6,29 +6,18 @@ import datetime as dt
 import json
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from gate.config import KeylessIdentity
 from gate.errors import VerificationError
 from gate.evidence._signatures import CosignAttestation, SigstoreBundle, StoredLayer, parse_signature_layers
 from gate.verify import TrustPolicy, covered_digests, verify_attestation
-from tests.support.sigstore_double import Keyed, Keyless, SigstoreInstanceDouble, pem_public, statement
+from tests.support.sigstore_double import Keyed, Keyless, pem_public, statement
 from tests.verify._vectors import VECTORS
 
 NOW = dt.datetime(2026, 11, 26, 14, 0, tzinfo=dt.timezone.utc)
 IMAGE = "sha256:" + "3" * 64
 SLSA = "https://slsa.dev/provenance/v1"
 SIGNER = Keyless("builder@example.com", "https://accounts.example")
-
-
-@pytest.fixture(scope="module")
-def double() -> SigstoreInstanceDouble:
-    return SigstoreInstanceDouble()
-
-
-@pytest.fixture(scope="module")
-def key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
 
 
 @pytest.fixture(scope="module")

@@ -24,11 +24,10 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from gate.config import KeylessIdentity
 from gate.errors import GateError
-from gate.evidence._signatures import RekorSET, SigstoreBundle, StoredLayer, parse_signature_layers
+from gate.evidence._signatures import CosignMaterial, RekorSET, SigstoreBundle, StoredLayer, parse_signature_layers
 from gate.verify import ReferenceMatch, TrustPolicy, missing_reason, verify_attestation, verify_image_signatures
 from gate.verify._legacy import verify_material
 from gate.verify._tlog import verify_set
-from gate.evidence._signatures import CosignMaterial
 from tests.support.sigstore_double import trusted_root_document
 from tests.verify._vectors import NOW, VECTORS, load_index
 

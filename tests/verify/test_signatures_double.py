@@ -25,16 +25,6 @@ SUBJECT = "https://github.com/acme/api/.github/workflows/release.yml@refs/heads/
 SIGNER = Keyless(SUBJECT, ISSUER)
 
 
-@pytest.fixture(scope="module")
-def double() -> SigstoreInstanceDouble:
-    return SigstoreInstanceDouble()
-
-
-@pytest.fixture(scope="module")
-def key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
 def trust_for(double: SigstoreInstanceDouble, *, keys=(), identities=None, require_tlog=True) -> TrustPolicy:
     if identities is None:
         identities = [KeylessIdentity(issuer=ISSUER, subject_regex=r"^https://github\.com/acme/.+$")]
