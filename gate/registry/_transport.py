@@ -30,7 +30,7 @@ _MAX_REDIRECTS = 5
 _BACKOFF_SECONDS = 0.1
 _CHUNK = 64 * 1024
 # Exceptions httpx raises that are not HTTPError subclasses.
-HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
+HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, httpx.CookieConflict)
 
 
 class Transport:
@@ -77,15 +77,16 @@ class Transport:
         hops = 0
         while follow_redirects and response.status_code in REDIRECT_STATUSES and "location" in response.headers:
             hops += 1
-            target = response.request.url.join(response.headers["location"])
             await response.aclose()
+            with self.mapped(ref, response.request.url.netloc.decode()):
+                target = response.request.url.join(response.headers["location"])
             self._check_redirect(ref, url, target, hops)
             headers = _strip_auth(headers, response.request.url, target)
             response = await self._send_retrying(ref, "GET", str(target), headers, None)
         return response
 
     async def _send_retrying(self, ref: Reference, method: str, url: str, headers: Mapping[str, str], data: Mapping[str, str] | None) -> httpx.Response:
-        host = httpx.URL(url).netloc.decode()
+        host = url.split("://", 1)[-1].split("/", 1)[0]
         for attempt in range(self.limits.retries + 1):
             last_try = attempt == self.limits.retries
             try:

@@ -76,6 +76,8 @@ class RegistryClient:
         """
         response = await self._request(ref, "HEAD", self._url(ref, f"manifests/{ref.identifier}"), accept=ACCEPT)
         await response.aclose()
+        if response.status_code == 405:  # HEAD not allowed: GET tells us everything
+            return (await self.manifest(ref)).descriptor
         if response.status_code != 200:
             await self._raise_status(ref, response, "manifest")
         digest, media_type = response.headers.get("docker-content-digest"), response.headers.get("content-type", "")
@@ -173,10 +175,12 @@ class RegistryClient:
         for page in range(_MAX_REFERRER_PAGES):
             response = await self._request(ref, "GET", str(url), accept=OCI_INDEX)
             try:
-                if page == 0 and (response.status_code in (404, 405) or not _is_index(response)):
-                    return None
-                if response.status_code != 200 or not _is_index(response):
+                if page == 0 and (response.status_code in (404, 405) or (response.status_code == 200 and not _is_index(response))):
+                    return None  # no referrers API here (OCI distribution-spec 1.1: fall back to the tag schema)
+                if response.status_code != 200:
                     await self._raise_status(ref, response, "referrers")
+                if not _is_index(response):
+                    raise EvidenceError(f"referrers page {page + 1} of {digest} in {ref} is not an OCI index", details=details(ref))
                 raw = await self._transport.read_capped(ref, response, self._limits.manifest_bytes, "referrers list")
             finally:
                 await response.aclose()

@@ -265,3 +265,18 @@ async def test_referrers_api_that_answers_non_index_falls_back(registry: Registr
     async with RegistryClient(_config(lying_proxy)) as client:
         assert await client.referrers(_via(lying_proxy, pushed), pushed.digest) == []
     assert lying_proxy.seen[-1].path.endswith(f"/manifests/sha256-{pushed.digest.removeprefix('sha256:')}")
+
+
+async def test_referrers_api_errors_are_not_mistaken_for_a_missing_api(lying_proxy: LyingRegistryProxyDouble) -> None:
+    lying_proxy.fail(100, 500, path_contains="/referrers/")
+    async with RegistryClient(_config(lying_proxy)) as client:
+        with pytest.raises(RegistryError, match="failed with HTTP 500 fetching referrers"):
+            await client.referrers(Reference.parse(f"{lying_proxy.host}/shop/api:1"), "sha256:" + "ab" * 32)
+    assert not any("/manifests/" in seen.path for seen in lying_proxy.seen)
+
+
+async def test_head_not_allowed_resolves_by_get(registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str) -> None:
+    pushed = _push(registry, repo)
+    lying_proxy.serve("/manifests/", Reply(405), method="HEAD")
+    async with RegistryClient(_config(lying_proxy)) as client:
+        assert (await client.resolve(_via(lying_proxy, pushed))).digest == pushed.digest
