@@ -70,8 +70,8 @@ class SignatureCheck:
         return self.status == "verified"
 
     def rejected_fact(self) -> dict[str, Any]:
-        """The policy-input form (``signatures.rejected[]``)."""
-        return {"layout": self.layout, "reason": self.reason, "signer": self.found, "status": self.status, "source": self.source}
+        """The policy-input form (``signatures.rejected[]``): ``signer`` is set only for untrusted signers."""
+        return {"layout": self.layout, "reason": self.reason, "signer": self.found}
 
 
 @dataclass(frozen=True)

@@ -225,4 +225,5 @@ def test_signatures_fact_shape(double, key) -> None:
     assert fact["verified"] == [
         {"kind": "key", "signer": f"key:{checks[0].signer.key_id}", "key_id": checks[0].signer.key_id, "issuer": None, "subject": None, "layout": "cosign-legacy"}
     ]
-    assert [(item["layout"], item["status"]) for item in fact["rejected"]] == [("sigstore-bundle", "invalid")]
+    assert [(item["layout"], item["signer"]) for item in fact["rejected"]] == [("sigstore-bundle", None)]
+    assert "another artifact" in fact["rejected"][0]["reason"]
