@@ -108,22 +108,26 @@ app.kubernetes.io/part-of: gate
 {{- end }}
 {{- end }}
 
-{{/* gate's config file (SPEC §4) rendered from values; paths point at the projected volume. */}}
+{{/*
+gate's config file (SPEC §4) rendered from values. Paths are relative to the file (SPEC §4), i.e.
+to /etc/gate, where the Deployment's projected volume puts keys, trusted root, registry
+credentials and extra Rego beside config.yaml.
+*/}}
 {{- define "gate.config" -}}
 {{- $trust := dict "require_tlog" .Values.trust.requireTlog }}
 {{- $keys := list }}
-{{- range $name, $_ := .Values.trust.publicKeys }}{{ $keys = append $keys (printf "/etc/gate/trust/keys/%s" $name) }}{{ end }}
+{{- range $name, $_ := .Values.trust.publicKeys }}{{ $keys = append $keys (printf "trust/keys/%s" $name) }}{{ end }}
 {{- if $keys }}{{ $_ := set $trust "keys" $keys }}{{ end }}
 {{- if .Values.trust.keyless }}{{ $_ := set $trust "keyless" .Values.trust.keyless }}{{ end }}
-{{- if .Values.trust.trustedRoot }}{{ $_ := set $trust "trusted_root" "/etc/gate/trust/trusted_root.json" }}{{ end }}
+{{- if .Values.trust.trustedRoot }}{{ $_ := set $trust "trusted_root" "trust/trusted_root.json" }}{{ end }}
 {{- $registries := dict "insecure" .Values.registries.insecure }}
-{{- if .Values.registries.dockerConfigSecret }}{{ $_ := set $registries "docker_config" "/etc/gate/registry/config.json" }}{{ end }}
+{{- if .Values.registries.dockerConfigSecret }}{{ $_ := set $registries "docker_config" "registry/config.json" }}{{ end }}
 {{- $limits := merge (dict "deadline_seconds" (include "gate.deadlineSeconds" . | float64)) (omit .Values.limits "deadline_seconds") }}
 {{- $policy := dict "engine" "embedded" }}
 {{- if .Values.opa.sidecar.enabled }}
 {{- $policy = dict "engine" "opa" "opa_url" (printf "http://127.0.0.1:%d" (int .Values.opa.sidecar.port)) }}
 {{- end }}
-{{- if .Values.policies.extraRego }}{{ $_ := set $policy "dirs" (list "/etc/gate/policies") }}{{ end }}
+{{- if .Values.policies.extraRego }}{{ $_ := set $policy "dirs" (list "policies") }}{{ end }}
 {{- $config := dict "trust" $trust "registries" $registries "limits" $limits "policy" $policy "scan" .Values.scan "fail_open" .Values.failOpen "mode" .Values.mode }}
 {{- if .Values.rules }}{{ $_ := set $config "rules" .Values.rules }}{{ end }}
 {{- if .Values.namespaces }}{{ $_ := set $config "namespaces" .Values.namespaces }}{{ end }}
