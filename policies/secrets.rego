@@ -1,6 +1,6 @@
 # secret.build-arg, secret.env, secret.file, secret.deleted-file (SPEC §1): secrets the layer,
 # config and history scanners found (`input.findings`, each carrying its rule ID). Findings name
-# the layer (counted from 1 in manifest order), path and history line; values are never in them.
+# the layer (0-based, manifest order), path and history line; values are never in them.
 package gate.rules.secrets
 
 import data.gate.lib

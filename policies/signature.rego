@@ -1,8 +1,9 @@
 # signature.missing: no signature verifies against the configured trust (SPEC §1). The Python
 # side verifies; `input.signatures.verified` lists trusted signers only. The message tells the three
 # cases apart: nothing found, signed only by signers gate does not trust (named), or signatures
-# that failed verification (with why). `rejected[].signer` is set when the signature's identity was
-# established but is not configured in `trust`.
+# that failed verification (with why). A rejected signature is untrusted when its `status` is
+# `untrusted` (sound, but its `signer` is not configured in `trust`); without a `status`, a named
+# `signer` means the same.
 package gate.rules.signature
 
 import data.gate.lib
@@ -12,9 +13,22 @@ verified := object.get(input.signatures, "verified", [])
 
 rejected := object.get(input.signatures, "rejected", [])
 
-untrusted := sort({r.signer | some r in rejected; is_string(r.signer); r.signer != ""})
+untrusted := sort({signer_text(r) | some r in rejected; is_untrusted(r)})
 
-failures := [concat(": ", [lib.text(r.layout), lib.text(r.reason)]) | some r in rejected; not is_string(r.signer)]
+failures := [concat(": ", [lib.text(r.layout), lib.text(r.reason)]) | some r in rejected; not is_untrusted(r)]
+
+is_untrusted(r) if r.status == "untrusted"
+
+is_untrusted(r) if {
+	not r.status
+	is_string(r.signer)
+	r.signer != ""
+}
+
+signer_text(r) := r.signer if {
+	is_string(r.signer)
+	r.signer != ""
+} else := "an unnamed signer"
 
 violations contains v if {
 	count(verified) == 0

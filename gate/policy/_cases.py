@@ -11,6 +11,10 @@ rule): objects merge key by key, anything else (lists, scalars, null) replaces. 
         params: {image.stale: {max_age_days: 30}}    # optional: rules.<id>.<param> as in config
         expect: [user.root]                           # exactly these rule IDs (order ignored)
         messages: ["USER 10001"]                      # optional: each must occur in some message
+      - name: a document of another version fails closed
+        input: {version: 2}
+        invalid_input: true         # optional: the document deliberately breaks docs/input.schema.json
+        expect: [evaluation.error]
       - name: numeric non-root user is allowed
         input: {user: {is_root: false}}
         expect_none: true                             # no violation at all
@@ -45,6 +49,7 @@ class Case:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     expect: tuple[str, ...] = ()
     messages: tuple[str, ...] = ()
+    invalid_input: bool = False
 
     def document(self, default: dict[str, Any]) -> dict[str, Any]:
         """The full input document: this case's facts merged over ``default``."""
@@ -100,18 +105,18 @@ def _case(file: str, index: int, raw: Any) -> Case:
     where = f"{file}: cases[{index}]"
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
         raise PolicyError(f"{where}: a case is a mapping with a string `name`")
-    unknown = set(raw) - {"name", "input", "params", "expect", "expect_none", "messages"}
+    unknown = set(raw) - {"name", "input", "params", "expect", "expect_none", "messages", "invalid_input"}
     if unknown:
         raise PolicyError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     if ("expect" in raw) == bool(raw.get("expect_none")):
         raise PolicyError(f"{where} ({raw['name']}): give exactly one of `expect: [rule IDs]` or `expect_none: true`")
     expect, messages = raw.get("expect", []), raw.get("messages", [])
-    if not _strings(expect) or not expect and "expect" in raw or not _strings(messages):
+    if not _strings(expect) or ("expect" in raw and not expect) or not _strings(messages):
         raise PolicyError(f"{where} ({raw['name']}): `expect` must be a non-empty list of rule IDs, `messages` a list of strings")
     facts, params = raw.get("input", {}), raw.get("params", {})
     if not isinstance(facts, dict) or not isinstance(params, dict) or not all(isinstance(p, dict) for p in params.values()):
         raise PolicyError(f"{where} ({raw['name']}): `input` and `params` must be mappings (params: rule ID to mapping)")
-    return Case(file, raw["name"], facts, params, tuple(expect), tuple(messages))
+    return Case(file, raw["name"], facts, params, tuple(expect), tuple(messages), raw.get("invalid_input") is True)
 
 
 def _strings(value: Any) -> bool:
