@@ -23,10 +23,11 @@ from tests.support.registry_server import (
 )
 
 
-def start_notifying_registry(workdir: Path, endpoint: str, token: str, ca_file: Path) -> RegistryServer:
-    """A registry that POSTs push events to ``endpoint`` with ``Authorization: Bearer <token>``."""
+def start_notifying_registry(workdir: Path, endpoint: str, token: str, ca_file: Path, port: int | None = None) -> RegistryServer:
+    """A registry on ``port`` (default: a free one) that POSTs push events to ``endpoint`` with
+    ``Authorization: Bearer <token>``."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     config = registry_config(port, workdir / "storage")
     config["notifications"] = {
         "endpoints": [

@@ -1,0 +1,97 @@
+"""POST /registry/events: Debian's registry, configured to notify gate, pushes; gate judges ahead."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from gate.admission import create_app
+from tests.admission.notifying_registry import start_notifying_registry
+from tests.admission.reviews import containers, review
+from tests.admission.webhook_server import WebhookServer, start_webhook
+from tests.support.gate_config import config_for
+from tests.support.images import ImageBuilder
+from tests.support.registry_server import RegistryServer, free_port
+
+TOKEN = "push-events-token"
+
+
+def events_seen(server: WebhookServer, outcome: str) -> float:
+    return server.state.metrics.registry.get_sample_value("gate_registry_events_total", {"outcome": outcome}) or 0.0
+
+
+def wait_for(condition, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def notified(ca: trustme.CA, ca_file: Path, tmp_path: Path) -> Iterator[tuple[WebhookServer, RegistryServer]]:
+    """A TLS webhook with an events token, and a registry that notifies it on every push."""
+    port = free_port()  # the webhook's config must name the registry before either starts
+    config = config_for(registries={"insecure": [f"127.0.0.1:{port}"]}, events_token=TOKEN,
+                        rules={"signature.missing": {"action": "off"}, "provenance.missing": {"action": "off"}})
+    server = start_webhook(create_app(config), config, ca, tmp_path)
+    try:
+        registry = start_notifying_registry(tmp_path / "registry", f"{server.url}/registry/events", TOKEN, ca_file, port)
+    except Exception:
+        server.stop()
+        raise
+    try:
+        yield server, registry
+    finally:
+        registry.stop()
+        server.stop()
+
+
+def test_pushed_manifests_are_judged_in_the_background(notified: tuple[WebhookServer, RegistryServer]) -> None:
+    server, registry = notified
+    ImageBuilder().layer({"etc/passwd": "app:x:1000:1000::/:/bin/sh\n"}).config(user="1000").push(registry, "events/app:1")
+    wait_for(lambda: events_seen(server, "judged") + events_seen(server, "failed") >= 1)
+    assert events_seen(server, "failed") == 0
+    assert events_seen(server, "unauthorized") == 0
+    sent = review("Pod", containers(f"{registry.host}/events/app:1"))
+    response = server.review(sent).json()["response"]
+    assert response["uid"] == sent["request"]["uid"]
+
+
+@pytest.mark.parametrize(
+    "headers, body, status",
+    [
+        ({}, b'{"events": []}', 401),
+        ({"Authorization": "Bearer wrong"}, b'{"events": []}', 401),
+        ({"Authorization": f"Bearer {TOKEN}"}, b"{", 400),
+        ({"Authorization": f"Bearer {TOKEN}"}, b'{"events": {}}', 400),
+        ({"Authorization": f"Bearer {TOKEN}"}, b'{"events": []}', 200),
+    ],
+)
+def test_events_need_the_token_and_an_envelope(
+    ca: trustme.CA, tmp_path: Path, headers: dict[str, str], body: bytes, status: int
+) -> None:
+    config = config_for(events_token=TOKEN)
+    server = start_webhook(create_app(config), config, ca, tmp_path)
+    try:
+        response = server.client.post("/registry/events", content=body, headers=headers)
+        assert response.status_code == status
+        if status == 200:
+            assert response.json() == {"queued": 0, "dropped": 0, "ignored": 0}
+    finally:
+        server.stop()
+
+
+def test_events_are_refused_when_no_token_is_configured(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GATE_EVENTS_TOKEN", raising=False)
+    config = config_for()
+    server = start_webhook(create_app(config), config, ca, tmp_path)
+    try:
+        response = server.client.post("/registry/events", content=json.dumps({"events": []}), headers={"Authorization": "Bearer x"})
+        assert response.status_code == 503 and "GATE_EVENTS_TOKEN" in response.json()["error"]
+    finally:
+        server.stop()
