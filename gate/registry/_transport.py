@@ -14,6 +14,7 @@ import email.utils
 import random
 import ssl
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
@@ -40,16 +41,20 @@ class Transport:
         self.limits = config.limits
         self.insecure = frozenset(host.lower() for host in config.registries.insecure)
         self.request_count = 0
+        self.status_counts: Counter[int | str] = Counter()
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(config.limits.timeout_seconds),
             verify=_ssl_context(ca_file),
             follow_redirects=False,
             headers={"User-Agent": "gate/0.1"},
-            event_hooks={"request": [self._count]},
+            event_hooks={"request": [self._count], "response": [self._count_status]},
         )
 
     async def _count(self, request: httpx.Request) -> None:
         self.request_count += 1
+
+    async def _count_status(self, response: httpx.Response) -> None:
+        self.status_counts[response.status_code] += 1
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -94,6 +99,7 @@ class Transport:
                     request = self._client.build_request(method, url, headers=headers, data=data)
                     response = await self._client.send(request, stream=True)
             except RegistryError as error:
+                self.status_counts["error"] += 1
                 if last_try or not _retryable(error.__cause__):
                     raise
                 await asyncio.sleep(self._backoff(attempt))

@@ -46,15 +46,31 @@ class RegistryClient:
 
     def __init__(self, config: Config, *, credentials: CredentialStore | None = None, ca_file: Path | None = None):
         path = config.registries.docker_config
-        from_file = CredentialStore.from_file(path) if path else CredentialStore()
+        self._from_file = CredentialStore.from_file(path) if path else CredentialStore()
         self._limits = config.limits
         self._transport = Transport(config, ca_file)
-        self._auth = Authenticator(self._transport, (credentials or CredentialStore()).chain(from_file))
+        self._owns_transport = True
+        self._auth = Authenticator(self._transport, (credentials or CredentialStore()).chain(self._from_file))
+
+    def with_credentials(self, credentials: CredentialStore) -> "RegistryClient":
+        """A client sharing this one's connection pool (and counters) that tries ``credentials``
+        (e.g. a workload's imagePullSecrets) before ``registries.docker_config``. Closing it
+        leaves the pool open; close the original."""
+        view = object.__new__(RegistryClient)
+        view._from_file, view._limits, view._transport = self._from_file, self._limits, self._transport
+        view._owns_transport = False
+        view._auth = Authenticator(self._transport, credentials.chain(self._from_file))
+        return view
 
     @property
     def request_count(self) -> int:
         """HTTP requests sent so far (token requests and redirect hops included)."""
         return self._transport.request_count
+
+    @property
+    def status_counts(self) -> dict[int | str, int]:
+        """Responses by HTTP status so far, plus ``"error"`` for requests that got no response."""
+        return dict(self._transport.status_counts)
 
     async def __aenter__(self) -> "RegistryClient":
         return self
@@ -63,7 +79,8 @@ class RegistryClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._transport.aclose()
+        if self._owns_transport:
+            await self._transport.aclose()
 
     async def resolve(self, ref: Reference) -> Descriptor:
         """The descriptor (digest, media type, size) ``ref`` points at, by HEAD; GET when HEAD

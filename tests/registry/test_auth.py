@@ -156,3 +156,17 @@ async def test_token_server_failures_are_clear(lying_proxy: LyingRegistryProxyDo
     async with RegistryClient(config_for(lying_proxy, limits={"retries": 0})) as client:
         with pytest.raises(RegistryError, match=fragment):
             await client.manifest(Reference.parse(f"{lying_proxy.host}/shop/api:1"))
+
+
+async def test_with_credentials_shares_the_pool_and_keeps_sources_apart(basic_auth_registry: RegistryServer, repo: str) -> None:
+    pushed = _push(basic_auth_registry, f"{repo}:1.0")
+    ref = Reference.parse(pushed.ref)
+    async with RegistryClient(config_for(basic_auth_registry)) as client:
+        with pytest.raises(RegistryError, match="authentication failed"):
+            await client.manifest(ref)
+        workload = client.with_credentials(_store(basic_auth_registry))
+        async with workload:
+            assert (await workload.manifest(ref)).digest == pushed.digest
+        assert (await workload.resolve(ref)).digest == pushed.digest  # closing the view left the pool open
+        assert client.request_count == workload.request_count == 4
+        assert client.status_counts == {401: 2, 200: 2}
