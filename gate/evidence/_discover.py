@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal, Mapping, TypeVar
 
@@ -51,7 +51,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Artifact:
-    """One attached blob: where it was found, the manifest it hangs from, its descriptor and bytes."""
+    """One attached blob: where it was found, the manifest it hangs from, its descriptor and bytes.
+
+    ``subject`` is the image digest the blob is about; ``manifest`` the manifest that lists the blob;
+    ``reachable_from`` the digest of a manifest that lists ``manifest`` by digest (the index, for
+    BuildKit attestations), so a trusted signature on it covers this blob (SPEC §2).
+    """
 
     store: Store
     subject: str
@@ -59,6 +64,7 @@ class Artifact:
     descriptor: Descriptor
     data: bytes = field(repr=False)
     source: str
+    reachable_from: str | None = None
 
     @property
     def media_type(self) -> str:
@@ -113,29 +119,29 @@ class _Pass:
             self.problems.append(Problem(source, exc.message, MappingProxyType(dict(exc.details))))
             return default
 
-    async def layers(self, store: Store, subject: str, manifest: Manifest, wanted: frozenset[str], cap: int, label: str) -> list[Artifact]:
-        """Fetch the wanted layers of ``manifest`` in parallel, each capped."""
+    async def layers(self, found: Artifact, manifest: Manifest, wanted: frozenset[str], cap: int) -> list[Artifact]:
+        """Fetch the wanted layers of ``manifest`` in parallel, each capped; ``found`` holds the common fields."""
         chosen = [(i, d) for i, d in enumerate(manifest.layers) if media_type_in(d.media_type, wanted)]
-        fetched = await asyncio.gather(*(self._layer(store, subject, manifest, i, d, cap, label) for i, d in chosen))
+        fetched = await asyncio.gather(*(self._layer(found, i, d, cap) for i, d in chosen))
         return [artifact for artifact in fetched if artifact is not None]
 
-    async def _layer(self, store: Store, subject: str, manifest: Manifest, index: int, layer: Descriptor, cap: int, label: str) -> Artifact | None:
-        source = f"{label} layer {index}"
+    async def _layer(self, found: Artifact, index: int, layer: Descriptor, cap: int) -> Artifact | None:
+        source = f"{found.source} layer {index}"
         if layer.size > cap:
             self.problems.append(Problem(source, f"{source} of {self.ref} is {layer.size} bytes, above the {cap}-byte cap; ignored", {"size": layer.size, "cap": cap}))
             return None
         data = await self.attempt(source, lambda: self.client.blob(self.ref, layer, max_bytes=cap), None)
-        return None if data is None else Artifact(store, subject, manifest.digest, layer, data, source)
+        return None if data is None else replace(found, descriptor=layer, data=data, source=source)
 
 
-async def discover(client: RegistryClient, ref: Reference, manifest: Manifest, *, blob_bytes: int) -> AttachedEvidence:
+async def discover(client: RegistryClient, ref: Reference, manifest: Manifest, *, blob_bytes: int = BUILDKIT_MAX_BYTES) -> AttachedEvidence:
     """Find signatures, attestations and SBOMs attached to ``manifest`` (as fetched from ``ref``).
 
     Args:
         client: an open registry client.
         ref: the image reference (its repository is searched).
         manifest: the top manifest or index of the image, already fetched and verified.
-        blob_bytes: the cap for any attached blob (``config.limits.blob_bytes``).
+        blob_bytes: the cap for any attached blob (pass ``config.limits.blob_bytes``; default 40 MiB).
 
     Never raises for what it finds: unreadable stores become :attr:`AttachedEvidence.problems`.
     """
@@ -146,7 +152,7 @@ async def discover(client: RegistryClient, ref: Reference, manifest: Manifest, *
     run.claimed.update(d.digest for d in attestations)  # read through the index, not again as referrers
     jobs = [_cosign_tag(run, subject, suffix, store, wanted) for subject in subjects for suffix, store, wanted in _COSIGN_TAGS]
     jobs += [_referrers(run, subject) for subject in subjects]
-    jobs += [_buildkit(run, descriptor, set(subjects)) for descriptor in attestations]
+    jobs += [_buildkit(run, manifest.digest, descriptor, set(subjects)) for descriptor in attestations]
     found = await asyncio.gather(*jobs)
     artifacts = tuple(artifact for group in found for artifact in group)
     return AttachedEvidence(manifest.digest, tuple(subjects), artifacts, tuple(run.problems))
@@ -160,7 +166,7 @@ async def _cosign_tag(run: _Pass, subject: str, suffix: str, store: Store, wante
     if tagged.is_index:
         run.problems.append(Problem(tag, f"cosign tag {tag} of {run.ref} holds an index, not a manifest; ignored"))
         return []
-    return await run.layers(store, subject, tagged, wanted, run.blob_cap, tag)
+    return await run.layers(_found(store, subject, tagged, tag), tagged, wanted, run.blob_cap)
 
 
 async def _referrers(run: _Pass, subject: str) -> list[Artifact]:
@@ -183,10 +189,10 @@ async def _referrer(run: _Pass, subject: str, descriptor: Descriptor) -> list[Ar
         return []
     store: Store = "buildkit" if referrer.artifact_type == BUILDKIT_ARTIFACT_TYPE else "referrer"
     cap = min(run.blob_cap, BUILDKIT_MAX_BYTES) if store == "buildkit" else run.blob_cap
-    return await run.layers(store, subject, referrer, _REFERRER_LAYERS, cap, label)
+    return await run.layers(_found(store, subject, referrer, label), referrer, _REFERRER_LAYERS, cap)
 
 
-async def _buildkit(run: _Pass, descriptor: Descriptor, subjects: set[str]) -> list[Artifact]:
+async def _buildkit(run: _Pass, index_digest: str, descriptor: Descriptor, subjects: set[str]) -> list[Artifact]:
     label = f"attestation manifest {descriptor.digest}"
     attestation = await run.attempt(label, lambda: run.client.manifest(run.ref.with_digest(descriptor.digest)), None)
     if attestation is None:
@@ -197,7 +203,8 @@ async def _buildkit(run: _Pass, descriptor: Descriptor, subjects: set[str]) -> l
     if subject not in subjects:
         run.problems.append(Problem(label, f"{label} refers to {subject}, which is not a manifest of this index; ignored"))
         return []
-    return await run.layers("buildkit", subject, attestation, frozenset({IN_TOTO}), min(run.blob_cap, BUILDKIT_MAX_BYTES), label)
+    found = replace(_found("buildkit", subject, attestation, label), reachable_from=index_digest)
+    return await run.layers(found, attestation, frozenset({IN_TOTO}), min(run.blob_cap, BUILDKIT_MAX_BYTES))
 
 
 def _buildkit_subject(run: _Pass, descriptor: Descriptor, attestation: Manifest, label: str) -> str | None:
@@ -210,6 +217,11 @@ def _buildkit_subject(run: _Pass, descriptor: Descriptor, attestation: Manifest,
     if not (annotated or declared):
         run.problems.append(Problem(label, f"{label} names no image it attests (no {BUILDKIT_REFERENCE_DIGEST}, no subject); ignored"))
     return annotated or declared
+
+
+def _found(store: Store, subject: str, manifest: Manifest, label: str) -> Artifact:
+    """The fields every layer of ``manifest`` shares; each fetched layer fills in the rest."""
+    return Artifact(store, subject, manifest.digest, manifest.descriptor, b"", label)
 
 
 def media_type_in(media_type: str, types: frozenset[str]) -> bool:

@@ -18,6 +18,7 @@ from gate.errors import EvidenceError, LimitExceeded
 # BuildKit refuses attestation blobs above 40 MiB; nothing we parse needs more.
 MAX_DOCUMENT_BYTES = 40 * 1024 * 1024
 
+_URLSAFE = str.maketrans("-_", "+/")
 _GO_ZERO_TIME = "0001-01-01T00:00:00"  # Go's zero time.Time: the producer never set it
 _RFC3339 = re.compile(
     r"^(?P<base>\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,9}))?(?P<zone>[Zz]|[+-]\d{2}:\d{2})$"
@@ -85,9 +86,9 @@ def opt_str(parent: dict[str, Any], key: str, what: str) -> str | None:
 
 
 def b64(value: str, what: str) -> bytes:
-    """Strict standard base64 (with or without padding), else ``EvidenceError``."""
+    """Strict base64, standard or URL-safe alphabet (DSSE allows both), padding optional; else ``EvidenceError``."""
     try:
-        return base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+        return base64.b64decode(value.translate(_URLSAFE) + "=" * (-len(value) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise EvidenceError(f"{what} is not valid base64") from exc
 

@@ -20,6 +20,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonValidator
 from cyclonedx.validation.xml import XmlValidator
 from defusedxml import DefusedXmlException
+from lxml.etree import LxmlError
 
 from gate.errors import EvidenceError, LimitExceeded
 from gate.evidence import _json
@@ -67,6 +68,7 @@ class Sbom:
             EvidenceError: unknown format or version, schema-invalid, or malformed.
             LimitExceeded: above ``max_bytes``.
         """
+        data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark, common in XML
         if data.lstrip()[:1] == b"<":
             return _cyclonedx_xml(data, what, max_bytes)
         return cls.from_document(_json.load(data, what, max_bytes=max_bytes), what=what)
@@ -107,7 +109,10 @@ def is_sbom_predicate(predicate_type: str) -> bool:
 
 def _cyclonedx_json(document: dict[str, Any], what: str) -> Sbom:
     version = _cyclonedx_version(document.get("specVersion"), what)
-    error = JsonValidator(CYCLONEDX_VERSIONS[version]).validate_str(json.dumps(document))
+    try:
+        error = JsonValidator(CYCLONEDX_VERSIONS[version]).validate_str(json.dumps(document))
+    except RecursionError as exc:  # jsonschema recurses per nesting level; a hostile BOM nests deeply
+        raise EvidenceError(f"{what} nests too deeply to validate as CycloneDX {version} JSON") from exc
     if error is not None:
         raise EvidenceError(f"{what} is not valid CycloneDX {version} JSON: {_first_line(error)}")
     components = tuple(_walk_json_components(_json.opt_list(document, "components", what)))
@@ -115,9 +120,12 @@ def _cyclonedx_json(document: dict[str, Any], what: str) -> Sbom:
 
 
 def _walk_json_components(entries: list[Any]) -> Iterator[Component]:
-    for entry in entries:
+    """Depth-first, without recursion (nesting depth is the document's choice)."""
+    stack = list(reversed(entries))
+    while stack:
+        entry = stack.pop()
         yield Component(entry["name"], entry.get("version") or None, entry.get("purl") or None, entry.get("type"))
-        yield from _walk_json_components(entry.get("components") or [])
+        stack.extend(reversed(entry.get("components") or []))
 
 
 def _cyclonedx_xml(data: bytes, what: str, max_bytes: int) -> Sbom:
@@ -131,7 +139,10 @@ def _cyclonedx_xml(data: bytes, what: str, max_bytes: int) -> Sbom:
     if match is None:
         raise EvidenceError(f"{what} is XML but not a CycloneDX <bom> (root element {root.tag!r})")
     version = _cyclonedx_version(match[1], what)
-    error = XmlValidator(CYCLONEDX_VERSIONS[version]).validate_str(data.decode("utf-8", errors="replace"))
+    try:
+        error = XmlValidator(CYCLONEDX_VERSIONS[version]).validate_str(data.decode("utf-8", errors="replace"))
+    except LxmlError as exc:  # the validator re-parses with lxml, which has its own limits (depth)
+        raise EvidenceError(f"{what} cannot be validated as CycloneDX {version} XML: {exc}") from exc
     if error is not None:
         raise EvidenceError(f"{what} is not valid CycloneDX {version} XML: {_first_line(error)}")
     namespace = root.tag[: -len("bom")]
@@ -139,14 +150,18 @@ def _cyclonedx_xml(data: bytes, what: str, max_bytes: int) -> Sbom:
 
 
 def _walk_xml_components(parent: Element | None, ns: str) -> Iterator[Component]:
-    for element in parent.findall(f"{ns}component") if parent is not None else ():
+    """Depth-first, without recursion (nesting depth is the document's choice)."""
+    stack = list(reversed(parent.findall(f"{ns}component"))) if parent is not None else []
+    while stack:
+        element = stack.pop()
         yield Component(
             (element.findtext(f"{ns}name") or "").strip(),
             (element.findtext(f"{ns}version") or "").strip() or None,
             (element.findtext(f"{ns}purl") or "").strip() or None,
             element.get("type"),
         )
-        yield from _walk_xml_components(element.find(f"{ns}components"), ns)
+        children = element.find(f"{ns}components")
+        stack.extend(reversed(children.findall(f"{ns}component")) if children is not None else [])
 
 
 def _spdx(document: dict[str, Any], what: str) -> Sbom:

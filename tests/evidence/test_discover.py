@@ -90,7 +90,9 @@ def _check_buildkit(registry: RegistryServer, config: Config, repo: str, style: 
     amd64, arm64 = index.images
     attached, manifest, requests = run(config, registry.host, repo, "1")
     assert attached.subjects == (index.digest, amd64.digest, arm64.digest)  # the attestation manifest is no subject
-    assert [(a.store, a.subject, a.manifest) for a in attached.artifacts] == [("buildkit", amd64.digest, index.attestations[0].digest)] * 2
+    assert [(a.store, a.subject, a.manifest, a.reachable_from) for a in attached.artifacts] == [
+        ("buildkit", amd64.digest, index.attestations[0].digest, index.digest)
+    ] * 2
     assert attached.problems == ()
     # 3 subjects x 5 lookups, the attestation manifest, its two in-toto layers
     assert requests == 3 * PER_SUBJECT + 1 + 2
@@ -109,7 +111,7 @@ def test_cosign_att_tag_with_dsse_provenance(registry: RegistryServer, gate_conf
     elsewhere = provenance_v1("sha256:" + "9" * 64, [])
     push_cosign_tag(registry, subject, ".att", [cosign_attestation_layer(dsse(good), good["predicateType"]), cosign_attestation_layer(dsse(elsewhere), good["predicateType"])])
     attached, _, requests = run(gate_config, registry.host, repo, "1")
-    assert [a.store for a in attached.artifacts] == ["cosign-att", "cosign-att"]
+    assert [(a.store, a.subject, a.reachable_from) for a in attached.artifacts] == [("cosign-att", subject.digest, None)] * 2
     assert len(attached.signature_layers()) == 2  # the verifier checks the DSSE envelopes
     assert requests == PER_SUBJECT + 2
     evidence = collect(attached, subject.digest)

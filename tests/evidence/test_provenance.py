@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
 from gate.errors import EvidenceError, LimitExceeded
@@ -102,6 +105,12 @@ def test_scratch_stage() -> None:
 
 def test_dsse_wrapped_provenance() -> None:
     assert Provenance.from_bytes(dsse(provenance_v02(IMAGE, MATERIALS))).builder_id == "https://example.test/builders/ci"
+
+
+def test_dsse_payload_in_url_safe_base64() -> None:
+    envelope = json.loads(dsse(provenance_v02(IMAGE, MATERIALS)))
+    envelope["payload"] = base64.urlsafe_b64encode(base64.b64decode(envelope["payload"])).decode().rstrip("=")
+    assert Provenance.from_bytes(json.dumps(envelope).encode()).builder_id == "https://example.test/builders/ci"
 
 
 @pytest.mark.parametrize(

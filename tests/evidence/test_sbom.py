@@ -86,6 +86,32 @@ def test_bad_sboms(data: bytes, message: str) -> None:
         Sbom.from_bytes(data)
 
 
+def nested_xml(depth: int) -> bytes:
+    inner = "<name>leaf</name><version>1</version>"
+    for level in range(depth):
+        inner = f'<name>n{level}</name><version>1</version><components><component type="library">{inner}</component></components>'
+    return f'<bom xmlns="http://cyclonedx.org/schema/bom/1.5" version="1"><components><component type="library">{inner}</component></components></bom>'.encode()
+
+
+def test_byte_order_mark_and_deep_nesting() -> None:
+    sbom = Sbom.from_bytes(b"\xef\xbb\xbf" + nested_xml(1000))  # deeper than Python's recursion limit
+    assert len(sbom.components) == 1001 and sbom.components[-1].name == "leaf"
+
+
+def test_nesting_beyond_the_xml_validator_limit_is_an_evidence_error() -> None:
+    with pytest.raises(EvidenceError, match="cannot be validated"):
+        Sbom.from_bytes(nested_xml(1100))
+
+
+def test_json_nesting_beyond_the_validator_is_an_evidence_error() -> None:
+    component: dict = {"type": "library", "name": "leaf"}
+    for level in range(300):
+        component = {"type": "library", "name": f"n{level}", "components": [component]}
+    document = {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": [component]}
+    with pytest.raises(EvidenceError, match="nests too deeply"):
+        Sbom.from_bytes(json.dumps(document).encode())
+
+
 def test_size_cap() -> None:
     with pytest.raises(LimitExceeded):
         Sbom.from_bytes(cyclonedx_xml("1.5"), max_bytes=64)
