@@ -40,7 +40,8 @@ def status_error(ref: Reference, status: int, what: str, body: bytes, retries: i
     elif status == 429:
         message, remedy = f"registry {host} is rate limiting requests for {ref} (429) after {retries} retries", "retry later, or authenticate to get a higher pull limit"
     elif status >= 500:
-        message, remedy = f"registry {host} failed with HTTP {status} fetching {what} of {ref} after {retries} retries{suffix}", "retry later; check the registry's health"
+        retried = f" after {retries} retries" if status in (502, 503, 504) else ""
+        message, remedy = f"registry {host} failed with HTTP {status} fetching {what} of {ref}{retried}{suffix}", "retry later; check the registry's health"
     else:
         message, remedy = f"registry {host} answered HTTP {status} fetching {what} of {ref}{suffix}", "check the reference and the registry"
     return RegistryError(message, remedy=remedy, details=details(ref, status, code=code) if code else details(ref, status))
