@@ -101,3 +101,37 @@ def test_concurrent_evaluations_agree(evaluator: PolicyEvaluator) -> None:
     for thread in threads:
         thread.join()
     assert len(results) == 80 and all(result == expected for result in results)
+
+
+HOSTILE = 'a"b\\c\n`d` ünï ✓ {e} %s'
+
+
+@pytest.mark.parametrize(
+    "finding",
+    [
+        {"rule": "secret.build-arg", "detector": HOSTILE, "name": HOSTILE, "layer": 1, "history": HOSTILE},
+        {"rule": "secret.env", "detector": HOSTILE, "name": HOSTILE},
+        {"rule": "secret.file", "detector": HOSTILE, "path": HOSTILE, "layer": 2, "history": HOSTILE},
+        {"rule": "secret.deleted-file", "detector": HOSTILE, "path": HOSTILE, "layer": 2, "deleted_in_layer": 3, "history": HOSTILE},
+        {"rule": "content.source", "detector": HOSTILE, "path": HOSTILE, "layer": 2, "history": HOSTILE},
+        {"rule": "content.toolchain", "detector": HOSTILE, "path": HOSTILE, "layer": 2, "history": HOSTILE},
+    ],
+    ids=lambda finding: finding["rule"],
+)
+def test_quotes_backslashes_and_unicode_in_facts_survive_into_messages(evaluator: PolicyEvaluator, finding: dict) -> None:
+    """regopy's Input() and sprintf mangle such strings (see gate/policy/_embedded.py): the
+    evaluator must hand them through verbatim."""
+    (raw,) = evaluator.evaluate({**default_document(), "findings": [finding]})
+    assert raw.rule == finding["rule"]
+    assert HOSTILE in raw.message
+    assert {k: v for k, v in raw.details.items()} == {k: v for k, v in finding.items() if k != "rule"}
+
+
+def test_hostile_error_message_and_signer_names_survive(evaluator: PolicyEvaluator) -> None:
+    document = deep_merge(default_document(), {
+        "errors": [{"message": HOSTILE, "details": {"why": HOSTILE}}],
+        "signatures": {"found": 1, "verified": [], "rejected": [{"layout": "x", "reason": "r", "signer": HOSTILE, "status": "untrusted"}]},
+    })
+    by_rule = {raw.rule: raw for raw in evaluator.evaluate(document)}
+    assert by_rule["evaluation.error"].message == HOSTILE and by_rule["evaluation.error"].details == {"why": HOSTILE}
+    assert HOSTILE in by_rule["signature.missing"].message

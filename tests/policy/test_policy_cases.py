@@ -3,6 +3,7 @@ with identical output; failures and malformed files are reported and exit 1."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from gate.config import Config, from_mapping
-from gate.policy import SHIPPED_POLICY_DIR, run_policy_tests
+from gate.policy import SHIPPED_POLICY_DIR, PolicyEvaluator, decide, run_policy_tests
+from gate.policy._cases import deep_merge, default_document
 from tests.policy.opa_server_double import OpaServerDouble
+
+NOW = dt.datetime(2026, 11, 26, 14, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +116,13 @@ def test_no_cases_is_a_failure_not_a_pass(tmp_path: Path) -> None:
 
 def test_shipped_directory_is_the_default() -> None:
     assert (SHIPPED_POLICY_DIR / "tests" / "default-input.json").is_file()
+
+
+def test_shipped_example_custom_rule_passes_its_cases_and_defaults_to_warn() -> None:
+    examples = SHIPPED_POLICY_DIR / "examples"
+    code, output = run(examples, from_mapping({}))
+    assert code == 0, output
+    evaluator = PolicyEvaluator.from_config(from_mapping({"policy": {"dirs": [str(examples)]}}))
+    document = deep_merge(default_document(), {"provenance": {"frontend": {"ref": "docker/dockerfile:1", "pinned": False, "digest_used": None}}})
+    raws = evaluator.evaluate(document)
+    assert [v.action for v in decide(raws, from_mapping({}), now=NOW)] == ["warn"]
