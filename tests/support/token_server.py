@@ -73,6 +73,7 @@ class TokenServerDouble:
 
     Attributes:
         issued: number of tokens issued. requests: ``(scope, username or None)`` per token request.
+        token_lifetime: seconds until issued tokens expire (lower it to test token refresh).
     """
 
     service = "gate-test-registry"
@@ -84,6 +85,7 @@ class TokenServerDouble:
         self.username, self.password = username, password
         self.anonymous_actions = frozenset(anonymous_actions)
         self.issued = 0
+        self.token_lifetime = TOKEN_LIFETIME_SECONDS
         self.requests: list[tuple[str, str | None]] = []
         self._lock = threading.Lock()
         self._key = ec.generate_private_key(ec.SECP256R1())
@@ -145,11 +147,11 @@ class TokenServerDouble:
                 return 401, {"errors": [{"code": "UNAUTHORIZED", "message": "credentials required"}]}
             for entry in access:
                 entry["actions"] = [a for a in entry["actions"] if a in self.anonymous_actions]  # type: ignore[union-attr]
-        token = self.sign(user or "", access)
+        token = self.sign(user or "", access, self.token_lifetime)
         with self._lock:
             self.issued += 1
         issued_at = dt.datetime.now(dt.timezone.utc).isoformat()
-        body = {"token": token, "access_token": token, "expires_in": TOKEN_LIFETIME_SECONDS, "issued_at": issued_at}
+        body = {"token": token, "access_token": token, "expires_in": self.token_lifetime, "issued_at": issued_at}
         return 200, body
 
     def _basic_user(self, authorization: str | None) -> str | None:
