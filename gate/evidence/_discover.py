@@ -43,8 +43,12 @@ _COSIGN_TAGS: tuple[tuple[str, Store, frozenset[str]], ...] = (
     (".att", "cosign-att", frozenset({DSSE_ENVELOPE})),
     (".sbom", "cosign-sbom", frozenset(SBOM_MEDIA_TYPES)),
 )
-_REFERRER_LAYERS = frozenset({IN_TOTO, DSSE_ENVELOPE, *BUNDLE_MEDIA_TYPES, *SBOM_MEDIA_TYPES})
-_REFERRER_TYPES = _REFERRER_LAYERS | {BUILDKIT_ARTIFACT_TYPE}
+# cosign's OCI 1.1 mode (--registry-referrers-mode=oci-1-1) stores `.sig`/`.att` content as referrers.
+COSIGN_SIG_ARTIFACT = "application/vnd.dev.cosign.artifact.sig.v1+json"
+COSIGN_ATT_ARTIFACT = "application/vnd.dev.cosign.artifact.att.v1+json"
+_SIGNATURE_MEDIA = frozenset({SIMPLE_SIGNING, DSSE_ENVELOPE, *BUNDLE_MEDIA_TYPES})
+_REFERRER_LAYERS = frozenset({IN_TOTO, *_SIGNATURE_MEDIA, *SBOM_MEDIA_TYPES})
+_REFERRER_TYPES = _REFERRER_LAYERS | {BUILDKIT_ARTIFACT_TYPE, COSIGN_SIG_ARTIFACT, COSIGN_ATT_ARTIFACT}
 
 T = TypeVar("T")
 
@@ -94,10 +98,8 @@ class AttachedEvidence:
     problems: tuple[Problem, ...]
 
     def signature_layers(self) -> tuple[StoredLayer, ...]:
-        """Layers the signature verifier reads: ``.sig``/``.att`` layers and Sigstore bundles."""
-        return tuple(
-            a.stored_layer() for a in self.artifacts if a.store in ("cosign-sig", "cosign-att") or a.media_type in BUNDLE_MEDIA_TYPES
-        )
+        """Layers the signature verifier reads: simple-signing, DSSE and Sigstore bundle layers, from any store."""
+        return tuple(a.stored_layer() for a in self.artifacts if media_type_in(a.media_type, _SIGNATURE_MEDIA))
 
     def about(self, *digests: str) -> tuple[Artifact, ...]:
         """Artifacts hanging from any of ``digests`` (a platform manifest and its index, say)."""

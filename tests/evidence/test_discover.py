@@ -15,16 +15,19 @@ from gate.evidence import AttachedEvidence, collect, discover, pinning
 from gate.registry import Manifest, Reference, RegistryClient
 from tests.evidence._statements import dsse, material, provenance_v02, provenance_v1, statement
 from tests.support.artifacts import (
+    COSIGN_SIMPLESIGNING,
     CYCLONEDX_JSON,
     IN_TOTO,
     SIGSTORE_BUNDLE_V03,
     SPDX_JSON,
     Blob,
     cosign_attestation_layer,
+    cosign_signature_layer,
     in_toto_layer,
     push_artifact,
     push_cosign_tag,
     push_index,
+    simple_signing_payload,
 )
 from tests.support.images import ImageBuilder
 from tests.support.registry_server import RegistryServer
@@ -136,12 +139,14 @@ def test_oci_referrers(registry: RegistryServer, gate_config: Config, repo: str)
     push_artifact(registry, subject, CYCLONEDX_JSON, [Blob(CYCLONEDX, CYCLONEDX_JSON)])
     bundle = {"mediaType": SIGSTORE_BUNDLE_V03, "verificationMaterial": {}, "dsseEnvelope": json.loads(dsse(prov))}
     push_artifact(registry, subject, SIGSTORE_BUNDLE_V03, [Blob(bundle, SIGSTORE_BUNDLE_V03)])
+    signature = cosign_signature_layer(simple_signing_payload(subject), "MEUCIQ==")
+    push_artifact(registry, subject, "application/vnd.dev.cosign.artifact.sig.v1+json", [signature])
     push_artifact(registry, subject, "application/vnd.example.unrelated", [Blob(b"x" * 10, "application/octet-stream")])
     attached, _, requests = run(gate_config, registry.host, repo, "1")
-    assert sorted(a.media_type for a in attached.artifacts) == sorted([IN_TOTO, CYCLONEDX_JSON, SIGSTORE_BUNDLE_V03])
-    # three referrer manifests and their layers; the unrelated artifact type costs nothing
-    assert requests == PER_SUBJECT + 3 + 3
-    assert [layer.media_type for layer in attached.signature_layers()] == [SIGSTORE_BUNDLE_V03]
+    assert sorted(a.media_type for a in attached.artifacts) == sorted([IN_TOTO, CYCLONEDX_JSON, SIGSTORE_BUNDLE_V03, COSIGN_SIMPLESIGNING])
+    # four referrer manifests and their layers; the unrelated artifact type costs nothing
+    assert requests == PER_SUBJECT + 4 + 4
+    assert sorted(layer.media_type for layer in attached.signature_layers()) == sorted([SIGSTORE_BUNDLE_V03, COSIGN_SIMPLESIGNING])
     evidence = collect(attached, subject.digest)
     assert sorted(f.artifact.descriptor.media_type for f in evidence.provenance) == sorted([IN_TOTO, SIGSTORE_BUNDLE_V03])
     assert all(s.pinned for f in evidence.provenance for s in pinning(f.value).stages)
