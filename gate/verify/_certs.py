@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store
 from cryptography.x509.verification import VerificationError as X509VerificationError
@@ -19,6 +20,7 @@ from sigstore._internal.sct import verify_sct
 from sigstore.errors import Error as SigstoreError
 
 from gate.errors import VerificationError
+from gate.verify._keys import PublicKey
 from gate.verify._trust import TrustPolicy
 
 OIDC_ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
@@ -44,6 +46,21 @@ def load_certificate(pem: bytes, what: str) -> x509.Certificate:
         return x509.load_pem_x509_certificate(pem)
     except ValueError as exc:
         raise VerificationError(f"{what} is not a PEM certificate") from exc
+
+
+def certificate_key(cert: x509.Certificate, what: str) -> PublicKey:
+    """The certificate's public key, if it is a kind signatures can use.
+
+    Raises:
+        VerificationError: an unsupported or malformed key.
+    """
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise VerificationError(f"{what} holds an unsupported or malformed public key") from exc
+    if not isinstance(key, PublicKey):
+        raise VerificationError(f"{what} holds a {type(key).__name__}; signatures need ECDSA, RSA or Ed25519")
+    return key
 
 
 def load_chain(pem: bytes | None, what: str) -> list[x509.Certificate]:

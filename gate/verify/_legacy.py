@@ -91,7 +91,7 @@ def _keyless(signed, signature, logged_payload, material: CosignMaterial, trust:
     cert = _certs.load_certificate(material.certificate, f"{source}: certificate annotation")
     if material.rekor is None:
         raise VerificationError(f"{source}: keyless signature has no Rekor entry ({ANNOTATION_BUNDLE}); its time cannot be trusted")
-    if not signature_matches(cert.public_key(), signature, signed):
+    if not signature_matches(_certs.certificate_key(cert, f"{source}: certificate"), signature, signed):
         raise VerificationError(f"{source}: signature does not verify with its certificate's key")
     signed_at = _tlog.verify_set(material.rekor, trust, now)
     _certs.check_validity(cert, signed_at, "Rekor integrated time")

@@ -21,6 +21,7 @@ from typing import Any
 
 import rfc8785
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sigstore._utils import KeyID
 from sigstore.errors import Error as SigstoreError
@@ -44,10 +45,10 @@ def verify_set(entry: RekorSET, trust: TrustPolicy, now: dt.datetime) -> dt.date
     Raises:
         VerificationError: bad signature, unknown log, or an integrated time in the future.
     """
-    canonical = rfc8785.dumps(
-        {"body": entry.body_b64, "integratedTime": entry.integrated_time, "logID": entry.log_id, "logIndex": entry.log_index}
-    )
     try:
+        canonical = rfc8785.dumps(
+            {"body": entry.body_b64, "integratedTime": entry.integrated_time, "logID": entry.log_id, "logIndex": entry.log_index}
+        )
         log_id = KeyID(bytes.fromhex(entry.log_id))
         trust.rekor_keyring.verify(key_id=log_id, signature=entry.signed_entry_timestamp, data=canonical)
     except (SigstoreError, ValueError) as exc:
@@ -65,14 +66,17 @@ def verify_proof(entry: rekor_v1.TransparencyLogEntry, trust: TrustPolicy, now: 
     """
     try:
         TransparencyLogEntry(entry)._verify(trust.rekor_keyring)
-    except (SigstoreError, ValueError) as exc:
+    except (SigstoreError, ValueError, TypeError, IndexError) as exc:
         raise VerificationError(f"transparency-log entry does not verify: {exc}") from exc
     return integrated_at(entry.integrated_time, now) if entry.integrated_time else None
 
 
 def integrated_at(seconds: int, now: dt.datetime) -> dt.datetime:
     """The integrated time as a UTC datetime; refuses one after ``now`` (plus clock skew)."""
-    moment = dt.datetime.fromtimestamp(int(seconds), tz=dt.timezone.utc)
+    try:
+        moment = dt.datetime.fromtimestamp(int(seconds), tz=dt.timezone.utc)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise VerificationError(f"Rekor integrated time {seconds} is not a valid time") from exc
     if moment > now + CLOCK_SKEW:
         raise VerificationError(f"Rekor integrated time {moment.isoformat()} is in the future (now {now.isoformat()})")
     return moment
@@ -97,7 +101,7 @@ def check_binding(body: bytes, *, signature: bytes, signer: Signer, digest: str)
             ok = _intoto(spec["content"], signature, signer, digest)
         else:
             raise VerificationError(f"unsupported Rekor entry kind {kind}/{version}")
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError, binascii.Error, UnsupportedAlgorithm) as exc:
         raise VerificationError(f"Rekor entry body is malformed: {exc!r}") from exc
     if not ok:
         raise VerificationError(f"Rekor {kind} entry records another signature, signer or payload than this one")

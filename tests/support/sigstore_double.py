@@ -287,13 +287,19 @@ class SigstoreInstanceDouble:
         entry = self.append(hashedrekord(payload, signature, verifier_pem), log_time or at) if tlog else None
         return StoredLayer(SIMPLE_SIGNING, self._annotations(signature, verifier_pem, cert, entry), payload, "double.sig")
 
-    def attest_legacy(self, statement: dict[str, Any], signer: Keyless | Keyed, at: dt.datetime, *, tlog: bool = True) -> StoredLayer:
-        """A cosign ``.att`` layer: a DSSE envelope of ``statement`` plus annotations."""
+    def attest_legacy(
+        self, statement: dict[str, Any], signer: Keyless | Keyed, at: dt.datetime, *, tlog: bool = True, entry_kind: str = "intoto"
+    ) -> StoredLayer:
+        """A cosign ``.att`` layer: a DSSE envelope of ``statement`` plus annotations.
+
+        ``entry_kind``: ``intoto`` (0.0.2, what ``cosign attest`` logs) or ``dsse`` (0.0.1).
+        """
         key, verifier_pem, cert = self._material(signer, at)
         payload = json.dumps(statement).encode()
         signature = sign_bytes(key, pae(IN_TOTO, payload))
         envelope = {"payloadType": IN_TOTO, "payload": b64(payload), "signatures": [{"keyid": "", "sig": b64(signature)}]}
-        entry = self.append(dsse_body(payload, signature, verifier_pem), at) if tlog else None
+        body = intoto_body(envelope, payload, signature, verifier_pem) if entry_kind == "intoto" else dsse_body(payload, signature, verifier_pem)
+        entry = self.append(body, at) if tlog else None
         annotations = self._annotations(signature, verifier_pem, cert, entry)
         annotations[ANNOTATION_SIGNATURE] = ""
         return StoredLayer(DSSE_ENVELOPE, annotations, json.dumps(envelope).encode(), "double.att")
@@ -359,6 +365,24 @@ def dsse_body(payload: bytes, signature: bytes, verifier_pem: bytes) -> dict[str
             "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(payload + signature).hexdigest()},
             "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
             "signatures": [{"signature": b64(signature), "verifier": b64(verifier_pem)}],
+        },
+    }
+
+
+def intoto_body(envelope: dict[str, Any], payload: bytes, signature: bytes, verifier_pem: bytes) -> dict[str, Any]:
+    """A Rekor ``intoto`` 0.0.2 body (signature and key base64-encoded once more, as Rekor stores them)."""
+    return {
+        "apiVersion": "0.0.2",
+        "kind": "intoto",
+        "spec": {
+            "content": {
+                "envelope": {
+                    "payloadType": envelope["payloadType"],
+                    "signatures": [{"sig": b64(b64(signature).encode()), "publicKey": b64(verifier_pem)}],
+                },
+                "hash": {"algorithm": "sha256", "value": hashlib.sha256(json.dumps(envelope).encode()).hexdigest()},
+                "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+            }
         },
     }
 

@@ -31,19 +31,20 @@ def trust(double, key) -> TrustPolicy:
 
 def attestation(double, layout: str, signer, digest: str = IMAGE) -> CosignAttestation | SigstoreBundle:
     body = statement(digest, SLSA, {"buildDefinition": {"buildType": "https://example/build"}})
-    if layout == "cosign-attestation":
-        (parsed,) = parse_signature_layers([double.attest_legacy(body, signer, NOW)])
+    if layout.startswith("cosign-attestation"):
+        kind = "dsse" if layout.endswith("dsse") else "intoto"
+        (parsed,) = parse_signature_layers([double.attest_legacy(body, signer, NOW, entry_kind=kind)])
         return parsed
     return SigstoreBundle.from_bytes(double.bundle(body, signer, NOW), source="referrer")
 
 
-@pytest.mark.parametrize("layout", ["cosign-attestation", "sigstore-bundle"])
+@pytest.mark.parametrize("layout", ["cosign-attestation", "cosign-attestation-dsse", "sigstore-bundle"])
 @pytest.mark.parametrize("keyed", [False, True], ids=["keyless", "keyed"])
 def test_attestation_verifies_with_its_statement(double, key, trust, layout, keyed) -> None:
     verified = verify_attestation(attestation(double, layout, Keyed(key) if keyed else SIGNER), IMAGE, trust, NOW)
     assert verified.predicate_type == SLSA
     assert verified.statement.covers(IMAGE)
-    assert verified.signer.layout == layout and verified.signer.kind == ("key" if keyed else "keyless")
+    assert layout.startswith(verified.signer.layout) and verified.signer.kind == ("key" if keyed else "keyless")
     assert json.loads(verified.payload)["predicate"]["buildDefinition"]["buildType"] == "https://example/build"
 
 

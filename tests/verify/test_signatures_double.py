@@ -6,8 +6,10 @@ Each layout is signed keyless and keyed and must verify; each tampering must bec
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
+import random
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -227,3 +229,50 @@ def test_signatures_fact_shape(double, key) -> None:
     ]
     assert [(item["layout"], item["signer"]) for item in fact["rejected"]] == [("sigstore-bundle", None)]
     assert "another artifact" in fact["rejected"][0]["reason"]
+
+
+def _mutations(value, rng: random.Random):
+    """One random structural change somewhere inside a JSON value (nested base64/JSON strings too)."""
+    if isinstance(value, dict) and value:
+        key, copy = rng.choice(sorted(value)), dict(value)
+        choice = rng.random()
+        if choice < 0.15:
+            del copy[key]
+        elif choice < 0.3:
+            copy[key] = rng.choice([None, -1, 10**25, "", [], {}, "x"])
+        else:
+            copy[key] = _mutations(copy[key], rng)
+        return copy
+    if isinstance(value, list) and value:
+        copy = list(value)
+        index = rng.randrange(len(copy))
+        copy[index] = _mutations(copy[index], rng)
+        return copy
+    if isinstance(value, str):
+        for decode, encode in ((lambda s: json.loads(base64.b64decode(s, validate=True)), lambda v: base64.b64encode(json.dumps(v).encode()).decode()),
+                               (json.loads, json.dumps)):
+            try:
+                return encode(_mutations(decode(value), rng))
+            except (ValueError, TypeError):
+                continue
+        index = rng.randrange(len(value) + 1)
+        return value[:index] + rng.choice(["A", "/", "{", "\x00", ""]) + value[index + 1 :]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return rng.choice([0, -1, 10**25, value + 1])
+    return value
+
+
+def test_hostile_inputs_never_raise(double, key) -> None:
+    """Random corruption of every field (SET integers beyond JSON's range, broken certificates,
+    truncated proofs, ...) always ends as failed checks, never as an exception."""
+    rng = random.Random(20261126)
+    trust = trust_for(double, keys=[key])
+    layers = [double.sign_legacy(simple_signing(IMAGE), SIGNER, NOW), double.sign_legacy(simple_signing(IMAGE), Keyed(key), NOW)]
+    bundles = [json.loads(double.bundle(statement(IMAGE), SIGNER, NOW)), json.loads(double.bundle(statement(IMAGE), Keyed(key), NOW))]
+    for _ in range(300):
+        layer = rng.choice(layers)
+        annotations = {name: text if isinstance(text, str) else json.dumps(text) for name, text in _mutations(dict(layer.annotations), rng).items()}
+        corrupted = StoredLayer(layer.media_type, annotations, layer.data, "fuzzed")
+        bundle = StoredLayer("application/vnd.dev.sigstore.bundle.v0.3+json", {}, json.dumps(_mutations(rng.choice(bundles), rng)).encode(), "fuzzed")
+        for check in verify_image_signatures(IMAGE, parse_signature_layers([corrupted, bundle]), trust, NOW):
+            assert check.status in ("verified", "untrusted", "invalid")
