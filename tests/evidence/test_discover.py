@@ -11,7 +11,7 @@ import asyncio
 import json
 
 from gate.config import Config
-from gate.evidence import AttachedEvidence, collect, discover, pinning
+from gate.evidence import Artifact, AttachedEvidence, DenyList, collect, discover, pinning, provenance_section, sbom_section
 from gate.registry import Manifest, Reference, RegistryClient
 from tests.evidence._statements import dsse, material, provenance_v02, provenance_v1, statement
 from tests.support.artifacts import (
@@ -104,6 +104,15 @@ def _check_buildkit(registry: RegistryServer, config: Config, repo: str, style: 
     stages = pinning(evidence.provenance[0].value).stages
     assert [(s.line, s.pinned, s.digest_used) for s in stages] == [("FROM golang:1.22 AS builder", False, f"sha256:{GOLANG}"), ("FROM scratch", True, None)]
     assert evidence.sboms[0].value.components[0].purl == "pkg:npm/lodash@4.17.20"
+
+    def signed_index(artifact: Artifact) -> bool:  # what gate.verify answers when the index is signed
+        return artifact.reachable_from == index.digest
+
+    section, problems = provenance_section(evidence, signed_index)
+    assert problems == () and section["verified"] and [s["pinned"] for s in section["stages"]] == [False, True]
+    deny = DenyList.from_params({"deny": [{"purl": "pkg:npm/lodash", "range": "vers:npm/<4.17.21", "reason": "CVE-2021-23337"}]})
+    sbom = sbom_section(evidence, deny, signed_index)
+    assert (sbom["formats"], sbom["verified"], sbom["denied"][0]["purl"]) == (["spdx"], True, "pkg:npm/lodash@4.17.20")
     other = collect(attached, arm64.digest, index.digest)
     assert (other.provenance, other.sboms) == ((), ())  # amd64's attestations say nothing about arm64
 
