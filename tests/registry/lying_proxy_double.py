@@ -45,7 +45,8 @@ Tamper = Callable[[Seen, Reply], Reply]
 
 
 class LyingRegistryProxyDouble:
-    """Forwards to ``upstream_url``; ``answers`` and ``tampers`` (first match wins) change the story.
+    """Forwards to ``upstream_url``; ``answers`` (first match replaces forwarding) and ``tampers``
+    (applied in order to every reply) change the story.
 
     With ``tls`` (a server context, e.g. from trustme) it serves HTTPS.
 
@@ -152,11 +153,9 @@ class LyingRegistryProxyDouble:
         self.seen.append(seen)
         if self.stall_seconds:
             time.sleep(self.stall_seconds)
-        for answer in self.answers:
-            reply = answer(seen)
-            if reply is not None:
-                return reply
-        reply = self._forward(seen, body)
+        reply = next((r for r in (answer(seen) for answer in self.answers) if r is not None), None)
+        if reply is None:
+            reply = self._forward(seen, body)
         for tamper in self.tampers:
             reply = tamper(seen, reply)
         return reply

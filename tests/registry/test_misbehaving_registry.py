@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import hashlib
 import json
 import re
 import time
@@ -280,3 +281,25 @@ async def test_head_not_allowed_resolves_by_get(registry: RegistryServer, lying_
     lying_proxy.serve("/manifests/", Reply(405), method="HEAD")
     async with RegistryClient(_config(lying_proxy)) as client:
         assert (await client.resolve(_via(lying_proxy, pushed))).digest == pushed.digest
+
+
+# --- sha512 ----------------------------------------------------------------------------------
+
+
+async def test_sha512_digests_are_verified(registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str) -> None:
+    # registry 2.8 stores sha256 only, so the double serves the same bytes under their sha512 names
+    pushed = _push(registry, repo)
+    manifest_512 = "sha512:" + hashlib.sha512(pushed.raw).hexdigest()
+    config = ImageBuilder().layer({"a.txt": "hello"}).config(user="1000").config_bytes()
+    config_512 = "sha512:" + hashlib.sha512(config).hexdigest()
+    lying_proxy.serve(f"/manifests/{manifest_512}", Reply(200, {"Content-Type": OCI_MANIFEST}, pushed.raw))
+    lying_proxy.serve(f"/blobs/{config_512}", Reply(200, {}, config))
+    ref = Reference.parse(f"{lying_proxy.host}/{repo}@{manifest_512}")
+    async with RegistryClient(_config(lying_proxy)) as client:
+        assert (await client.manifest(ref)).digest == manifest_512
+        assert await client.blob(ref, config_512) == config
+        lying_proxy.corrupt_body("/")
+        with pytest.raises(RegistryError, match="digest mismatch: manifest .* hashes to sha512:"):
+            await client.manifest(ref)
+        with pytest.raises(RegistryError, match=f"digest mismatch: blob {config_512}"):
+            await client.blob(ref, config_512)
