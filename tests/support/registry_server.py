@@ -29,11 +29,13 @@ Nothing else in ``validation`` is needed: 2.8's defaults accept everything liste
 from __future__ import annotations
 
 import ctypes
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,8 +112,13 @@ def stop_process(process: subprocess.Popen[bytes], grace_seconds: float = 5.0) -
         process.wait(timeout=grace_seconds)
 
 
-def registry_config(port: int, storage: Path, auth: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The registry's YAML config as a mapping: HTTP on 127.0.0.1, filesystem storage, delete on."""
+def registry_config(
+    port: int, storage: Path, auth: dict[str, Any] | None = None, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The registry's YAML config as a mapping: HTTP on 127.0.0.1, filesystem storage, delete on.
+
+    ``extra`` adds top-level sections (e.g. ``notifications``) or replaces whole ones.
+    """
     config: dict[str, Any] = {
         "version": 0.1,
         "log": {"level": "warn", "accesslog": {"disabled": True}},
@@ -125,6 +132,7 @@ def registry_config(port: int, storage: Path, auth: dict[str, Any] | None = None
     }
     if auth:
         config["auth"] = auth
+    config.update(extra or {})
     return config
 
 
@@ -132,13 +140,17 @@ def start_registry(
     workdir: Path,
     *,
     auth: dict[str, Any] | None = None,
+    extra_config: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
     ready_statuses: tuple[int, ...] = (200,),
     attempts: int = 3,
 ) -> RegistryServer:
     """Start a registry in ``workdir`` and wait until ``GET /v2/`` answers one of ``ready_statuses``.
 
     An auth-enabled registry answers 401 when ready, so pass ``ready_statuses=(401,)`` for it.
-    Retries on a fresh port only if the chosen one was taken in the meantime.
+    ``extra_config`` goes to :func:`registry_config`; ``env`` is added to the process environment
+    (e.g. ``SSL_CERT_FILE`` for notification endpoints on a test CA). Retries on a fresh port only
+    if the chosen one was taken in the meantime.
 
     Raises:
         ServerStartError: it did not become ready in time (the message holds its log).
@@ -150,7 +162,7 @@ def start_registry(
     for attempt in range(attempts):
         port = free_port()
         config_path = workdir / f"config-{attempt}.yml"
-        config_path.write_text(yaml.safe_dump(registry_config(port, workdir / "storage", auth)))
+        config_path.write_text(yaml.safe_dump(registry_config(port, workdir / "storage", auth, extra_config)))
         log_path = workdir / f"registry-{attempt}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -158,6 +170,7 @@ def start_registry(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})},
                 preexec_fn=_die_with_parent,
             )
         server = RegistryServer(host=f"127.0.0.1:{port}", workdir=workdir, process=process, log_path=log_path)

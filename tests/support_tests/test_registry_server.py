@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -128,3 +129,17 @@ def test_registry_refuses(
     """Pins what registry 2.8 refuses, so tests needing such manifests know to use a proxy double."""
     with pytest.raises(PushError, match=f"HTTP 400.*{expected}"):
         push_raw_manifest(registry, repo, canonical_json(document), media_type, "x")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"extra_config": {"log": {"level": "info"}}}, id="extra-config"),
+        pytest.param({"env": {"REGISTRY_LOG_LEVEL": "info"}}, id="env"),
+    ],
+)
+def test_extra_config_and_env_reach_the_registry(tmp_path: Path, options: dict[str, Any]) -> None:
+    server = start_registry(tmp_path, **options)
+    server.stop()
+
+    assert "listening on" in server.log()  # an info line; the default level (warn) hides it
