@@ -34,7 +34,6 @@ class Authenticator:
         self._schemes: dict[str, Challenge] = {}
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self.token_requests = 0
 
     async def headers(self, ref: Reference, scope: str) -> dict[str, str]:
         """The header to send up front, from what this registry asked for before (none at first)."""
@@ -86,7 +85,6 @@ class Authenticator:
         realm = self._realm(ref, challenge)
         credential = self._credentials.lookup(ref.registry)
         service = challenge.params.get("service", "")
-        self.token_requests += 1
         if credential and credential.identity_token:
             form = {"grant_type": "refresh_token", "service": service, "scope": scope, "client_id": "gate", "refresh_token": credential.identity_token}
             response = await self._transport.send(ref, "POST", str(realm), {}, data=form)
