@@ -95,3 +95,43 @@ def render_table(report: Report) -> str:
     allowed = sum(result.decision == "allow" for result in report.results)
     lines.append(f"{allowed} of {len(report.results)} image(s) allowed")
     return "\n".join(lines)
+
+
+_SARIF_LEVEL = {"deny": "error", "warn": "warning"}
+
+
+def render_sarif(report: Report) -> str:
+    """SARIF 2.1.0 for CI code-scanning views: one result per violation, rule metadata from the
+    catalogue (custom rule IDs are added as they occur). Each result's location is the image as
+    an ``oci://`` URI, since an image has no source file."""
+    from urllib.parse import quote
+
+    from gate.rules import RULES
+
+    ids = list(RULES) + sorted({v.rule for r in report.results for v in r.violations} - set(RULES))
+    rules = [
+        {
+            "id": rule_id,
+            "name": rule_id,
+            "shortDescription": {"text": RULES[rule_id].summary if rule_id in RULES else f"Custom rule {rule_id}"},
+            "help": {"text": f"See docs/rules.md, section `{rule_id}`: what it catches, why, how to fix and exempt it."},
+            "defaultConfiguration": {"level": _SARIF_LEVEL[RULES[rule_id].default_action] if rule_id in RULES else "error"},
+        }
+        for rule_id in ids
+    ]
+    results = [
+        {
+            "ruleId": violation.rule,
+            "ruleIndex": ids.index(violation.rule),
+            "level": _SARIF_LEVEL[violation.action],
+            "message": {"text": violation.message},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": "oci://" + quote(result.reference, safe=":/@")}}}],
+            "properties": {"image": result.reference, "digest": result.digest, "action": violation.action, "details": violation.details},
+        }
+        for result in report.results
+        for violation in result.violations
+    ]
+    driver = {"name": "gate", "version": __version__, "rules": rules}
+    run = {"tool": {"driver": driver}, "results": results, "properties": {"policy_digest": report.policy_digest}}
+    log = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": [run]}
+    return json.dumps(log, indent=2)
