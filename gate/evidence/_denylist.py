@@ -57,7 +57,7 @@ class DenyEntry:
             return True, f"{self.reason} (component has no version to compare)".strip()
         try:
             return self.range.version_class(component.version) in self.range, self.reason
-        except (InvalidVersion, ValueError, TypeError):
+        except Exception:  # noqa: BLE001 - univers' version classes each raise their own types (InvalidNuGetVersion, ...)
             return True, f"{self.reason} (version {component.version!r} not comparable in {self.text_range})".strip()
 
 

@@ -19,6 +19,7 @@ Decisions:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote
@@ -30,6 +31,7 @@ from gate.evidence._dockerfile import Dockerfile, FromInstruction
 from gate.evidence._provenance import Material, Provenance
 from gate.registry import Reference
 
+_DIGEST = re.compile(r"^(?:sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
 FRONTEND_IMAGES = frozenset({"docker.io/docker/dockerfile", "docker.io/docker/dockerfile-upstream"})
 AUXILIARY_IMAGES = FRONTEND_IMAGES | {"docker.io/docker/buildkit-syft-scanner"}
 
@@ -140,25 +142,27 @@ def _image_material(material: Material) -> _ImageMaterial | None:
     if material.uri.startswith("pkg:docker/"):
         return _from_purl(material)
     if material.uri.startswith("docker-image://"):
-        ref = _parse(material.uri[len("docker-image://") :])
-        if ref is None:
-            return None
+        text = material.uri[len("docker-image://") :]
+        ref = _parse(text)
+        if ref is None:  # still an image the build pulled: an unpinned stage, never silently dropped
+            return _ImageMaterial(text, text, None, None, material.digest)
         return _ImageMaterial(f"{ref.registry}/{ref.repository}", _display(ref.registry, ref.repository, ref.tag), ref.tag, ref.digest, material.digest or ref.digest)
     return None
 
 
-def _from_purl(material: Material) -> _ImageMaterial | None:
+def _from_purl(material: Material) -> _ImageMaterial:
+    """A ``pkg:docker/…`` material; one that does not parse still counts as an (unpinned) image."""
     try:
         purl = PackageURL.from_string(material.uri)
     except ValueError:
-        return None
-    path = f"{purl.namespace}/{purl.name}" if purl.namespace else purl.name
-    ref = _parse(unquote(path))
-    if ref is None:
-        return None
+        return _ImageMaterial(material.uri, material.uri, None, None, material.digest)
+    path = unquote(f"{purl.namespace}/{purl.name}" if purl.namespace else purl.name)
     qualifiers = purl.qualifiers if isinstance(purl.qualifiers, dict) else {}
-    written = qualifiers.get("digest")
+    written = qualifiers.get("digest") if _DIGEST.match(qualifiers.get("digest") or "") else None
     tag = purl.version or (None if written else "latest")
+    ref = _parse(path)
+    if ref is None:
+        return _ImageMaterial(path, f"{path}:{tag}" if tag else path, tag, written, material.digest or written)
     return _ImageMaterial(f"{ref.registry}/{ref.repository}", _display(ref.registry, ref.repository, tag), tag, written, material.digest or written)
 
 

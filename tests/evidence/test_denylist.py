@@ -14,6 +14,7 @@ DENY = [
     {"purl": "pkg:golang/github.com/dgrijalva/jwt-go", "reason": "unmaintained"},
     {"purl": "pkg:maven/org.apache.logging.log4j/log4j-core", "range": "vers:maven/>=2.0.0|<2.17.1", "reason": "Log4Shell"},
     {"purl": "pkg:deb/debian/openssl?arch=amd64", "range": "vers:deb/<3.0.11-1"},
+    {"purl": "pkg:nuget/Newtonsoft.Json", "range": "vers:nuget/<13.0.1", "reason": "CVE-2024-21907"},
 ]
 
 
@@ -39,6 +40,8 @@ def lib(purl: str | None, version: str | None = None, name: str = "x") -> Compon
         (lib("pkg:maven/org.apache.logging.log4j/log4j-core@1.2.17"), None),
         (lib("pkg:deb/debian/openssl@3.0.9-1?arch=amd64"), ""),
         (lib("pkg:deb/debian/openssl@3.0.9-1?arch=arm64"), None),  # a qualifier in the entry must match
+        (lib("pkg:nuget/Newtonsoft.Json@12.0.3"), "CVE-2024-21907"),
+        (lib("pkg:nuget/Newtonsoft.Json@abc"), "CVE-2024-21907 (version 'abc' not comparable in vers:nuget/<13.0.1)"),
         (lib(None, "4.17.20", name="lodash"), None),  # no purl: nothing to match on
         (lib("not a purl"), None),
     ],

@@ -87,6 +87,17 @@ def test_docker_image_uris_and_other_registries() -> None:
     assert [(s.base, s.pinned) for s in facts.stages] == [("golang:1.22", True), ("ghcr.io/acme/base:1", False), ("ghcr.io/acme/tools:2", False)]
 
 
+def test_unparseable_image_materials_still_count_as_unpinned_stages() -> None:
+    materials = [
+        material("pkg:docker/Upper/Case@1", GOLANG),
+        material("pkg:docker/alpine@3?digest=sha256:zz", ALPINE),
+        material("docker-image://Not A Ref", SCANNER),
+        material("pkg:docker/a@b?digest", FRONTEND),
+    ]
+    facts = pinning(Provenance.from_bytes(to_bytes(provenance_v02(IMAGE, materials))))
+    assert [(s.base, s.pinned) for s in facts.stages] == [("Upper/Case:1", False), ("alpine:3", False), ("Not A Ref", False), ("pkg:docker/a@b?digest", False)]
+
+
 def test_base_by_digest_only_matches_its_material() -> None:
     materials = [material(f"pkg:docker/alpine?digest=sha256:{ALPINE}&platform=linux%2Famd64", ALPINE)]
     facts = pinning(Provenance.from_bytes(to_bytes(provenance_v02(IMAGE, materials, dockerfile=f"FROM alpine@sha256:{ALPINE}\n"))))
