@@ -10,11 +10,12 @@ keyless (Fulcio + CT + Rekor of the trusted root) and keyed (ECDSA, RSA, Ed25519
     signatures_fact(checks)     # policy input ``signatures``
     missing_reason(checks)      # signature.missing message, or None
     statement = verify_attestation(att_or_bundle, subject_digest, trust, now)
+    attestation_trust(artifact, subject_digest, trust, now, covered)   # signed itself, or covered
 """
 
 from gate.verify._bundle import BundleResult, verify_bundle
+from gate.verify._coverage import AttestationTrust, attestation_trust, covered_digests
 from gate.verify._images import (
-    covered_digests,
     missing_reason,
     signatures_fact,
     verify_attestation,
@@ -26,6 +27,7 @@ from gate.verify._model import SignatureCheck, VerifiedSigner, VerifiedStatement
 from gate.verify._trust import TrustedKey, TrustPolicy
 
 __all__ = [
+    "AttestationTrust",
     "BundleResult",
     "ReferenceMatch",
     "SignatureCheck",
@@ -33,6 +35,7 @@ __all__ = [
     "TrustedKey",
     "VerifiedSigner",
     "VerifiedStatement",
+    "attestation_trust",
     "covered_digests",
     "key_id",
     "missing_reason",

@@ -1,4 +1,4 @@
-"""Every stored signature of an image in, one :class:`SignatureCheck` each out; attestations; coverage.
+"""Every stored signature of an image in, one :class:`SignatureCheck` each out; attestations; facts.
 
 Nothing here raises for a bad signature: each becomes a failed check with its reason, so a garbage
 ``.sig`` layer or a tampered bundle is ``signature.missing`` with a message, never a crash.
@@ -10,7 +10,7 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from gate.errors import EvidenceError, VerificationError
@@ -20,9 +20,6 @@ from gate.verify._legacy import ReferenceMatch, verify_cosign_attestation, verif
 from gate.verify._model import INVALID, SignatureCheck, VerifiedSigner, VerifiedStatement
 from gate.verify._statement import COSIGN_SIGN_PREDICATE, in_toto_statement, require_subject
 from gate.verify._trust import TrustPolicy
-
-_INDEX_TYPES = frozenset({"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"})
-
 
 def verify_image_signatures(
     image_digest: str,
@@ -104,20 +101,6 @@ def _is_signature_bundle(bundle: SigstoreBundle) -> bool:
         return not isinstance(statement, dict) or statement.get("predicateType") in (None, COSIGN_SIGN_PREDICATE)
     except (ValueError, TypeError, AttributeError, binascii.Error):
         return True
-
-
-def covered_digests(signed_digest: str, manifest: Mapping[str, Any] | None) -> frozenset[str]:
-    """Digests a trusted signature on ``signed_digest`` vouches for (SPEC §2).
-
-    A signature on an index covers the index and every manifest it lists (platform images and
-    BuildKit attestation manifests); on a single manifest only that manifest. Blobs reachable from a
-    covered manifest are covered through its digest.
-    """
-    listed = manifest.get("manifests") if manifest is not None else None
-    if manifest is None or (manifest.get("mediaType") not in _INDEX_TYPES and listed is None):
-        return frozenset({signed_digest})
-    children = {entry["digest"] for entry in listed if isinstance(entry, dict) and isinstance(entry.get("digest"), str)} if isinstance(listed, list) else set()
-    return frozenset({signed_digest, *children})
 
 
 def signatures_fact(checks: Iterable[SignatureCheck]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from gate.config import Config, KeylessIdentity
 from gate.evidence import discover
 from gate.evidence._signatures import CosignAttestation, SigstoreBundle, StoredLayer, parse_signature_layers
 from gate.registry import Reference, RegistryClient
-from gate.verify import TrustPolicy, covered_digests, missing_reason, verify_attestation, verify_image_signatures
+from gate.verify import TrustPolicy, attestation_trust, covered_digests, missing_reason, verify_attestation, verify_image_signatures
 from tests.support.artifacts import Blob, push_cosign_tag, push_index, push_sigstore_bundle
 from tests.support.images import ImageBuilder
 from tests.support.registry_server import RegistryServer
@@ -84,3 +84,39 @@ def test_signed_index_covers_its_platform_images(registry: RegistryServer, gate_
     assert [check.ok for check in verify_image_signatures(manifest.digest, artifacts, trust, NOW)] == [True]
     assert {amd64.digest, arm64.digest} <= covered_digests(manifest.digest, manifest.json)
     assert covered_digests(amd64.digest, amd64.json) == {amd64.digest}
+
+
+def attached_evidence(config: Config, reference: str):
+    async def scenario():
+        async with RegistryClient(config) as client:
+            ref = Reference.parse(reference)
+            manifest = await client.manifest(ref)
+            return manifest, await discover(client, ref, manifest, blob_bytes=config.limits.blob_bytes)
+
+    return asyncio.run(scenario())
+
+
+def test_buildkit_provenance_counts_only_under_a_trusted_index_signature(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    double = SigstoreInstanceDouble()
+    trust = TrustPolicy.from_parts(identities=[KeylessIdentity(issuer="https://accounts.example", subject="release@example.com")], trusted_root_json=double.trusted_root_json())
+    amd64 = ImageBuilder(platform="linux/amd64").layer({"a": "1"}).push(registry, repo)
+    index = push_index(registry, f"{repo}:1", [amd64], attestations={"linux/amd64": [statement(amd64.digest, SLSA)]})
+    push_cosign_tag(registry, amd64, ".att", [blob(double.attest_legacy(statement(amd64.digest, SLSA), SIGNER, NOW))])
+
+    manifest, attached = attached_evidence(gate_config, f"{registry.host}/{repo}:1")
+    provenance = [a for a in attached.artifacts if a.subject == amd64.digest and a.store in ("buildkit", "cosign-att")]
+    assert sorted(a.store for a in provenance) == ["buildkit", "cosign-att"]
+
+    def verdicts(covered):
+        return {a.store: attestation_trust(a, amd64.digest, trust, NOW, covered) for a in provenance}
+
+    unsigned_index = verdicts(covered=frozenset())
+    assert unsigned_index["cosign-att"].via == "signature" and unsigned_index["cosign-att"].signer.subject == "release@example.com"
+    assert unsigned_index["buildkit"].verified is False
+
+    push_sigstore_bundle(registry, index, double.bundle(statement(index.digest), SIGNER, NOW))
+    _, artifacts = attached_signatures(gate_config, f"{registry.host}/{repo}:1")
+    assert any(check.ok for check in verify_image_signatures(index.digest, artifacts, trust, NOW))
+    signed_index = verdicts(covered=covered_digests(index.digest, manifest.json))
+    assert (signed_index["buildkit"].verified, signed_index["buildkit"].via) == (True, "coverage")
+    assert covered_digests(amd64.digest, amd64.json) == {amd64.digest}  # a platform signature covers no sibling attestation

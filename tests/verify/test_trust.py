@@ -79,8 +79,8 @@ def test_public_surface_is_pinned() -> None:
     assert sorted(gate.verify.__all__) == sorted(
         textwrap.dedent(
             """
-            BundleResult ReferenceMatch SignatureCheck TrustPolicy TrustedKey VerifiedSigner VerifiedStatement
-            covered_digests key_id missing_reason signatures_fact verify_attestation verify_bundle verify_image_signatures
+            AttestationTrust BundleResult ReferenceMatch SignatureCheck TrustPolicy TrustedKey VerifiedSigner VerifiedStatement
+            attestation_trust covered_digests key_id missing_reason signatures_fact verify_attestation verify_bundle verify_image_signatures
             """
         ).split()
     )

@@ -1,0 +1,68 @@
+"""What a trusted signature vouches for (SPEC §2), and whether one attestation counts as verified.
+
+An attestation is verified when it is signed itself by a trusted signer (a DSSE ``.att`` layer or
+a Sigstore bundle), or when it is reachable by digest from a manifest whose digest carries a
+trusted signature: a signature on an index covers its platform manifests and BuildKit attestation
+manifests; a signature on one platform manifest covers only that manifest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from gate.errors import EvidenceError, LimitExceeded, VerificationError
+from gate.evidence._discover import Artifact
+from gate.evidence._signatures import CosignAttestation, SigstoreBundle, parse_signature_layer
+from gate.verify._images import verify_attestation
+from gate.verify._model import VerifiedSigner
+from gate.verify._trust import TrustPolicy
+
+_INDEX_TYPES = frozenset({"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"})
+
+
+def covered_digests(signed_digest: str, manifest: Mapping[str, Any] | None) -> frozenset[str]:
+    """Digests a trusted signature on ``signed_digest`` (whose manifest JSON is ``manifest``) covers.
+
+    Blobs reachable from a covered manifest are covered through that manifest's digest.
+    """
+    listed = manifest.get("manifests") if manifest is not None else None
+    if manifest is None or (manifest.get("mediaType") not in _INDEX_TYPES and listed is None):
+        return frozenset({signed_digest})
+    children = {entry["digest"] for entry in listed if isinstance(entry, dict) and isinstance(entry.get("digest"), str)} if isinstance(listed, list) else set()
+    return frozenset({signed_digest, *children})
+
+
+@dataclass(frozen=True)
+class AttestationTrust:
+    """Whether an attestation counts as verified, how, and (when signed itself) by whom."""
+
+    verified: bool
+    via: Literal["signature", "coverage"] | None = None
+    signer: VerifiedSigner | None = None
+    reason: str = ""
+
+
+def attestation_trust(
+    artifact: Artifact, subject_digest: str, trust: TrustPolicy, now: dt.datetime, covered: Iterable[str]
+) -> AttestationTrust:
+    """Decide for one discovered attestation; ``covered`` is the union of :func:`covered_digests`
+    over every digest whose signature verified.
+
+    Signed envelopes are checked first (their own signer is the stronger evidence); an envelope
+    that fails is still covered when its manifest is.
+    """
+    reason = "no trusted signature covers it and it is not signed itself"
+    try:
+        parsed = parse_signature_layer(artifact.stored_layer())
+        if isinstance(parsed, (CosignAttestation, SigstoreBundle)):
+            statement = verify_attestation(parsed, subject_digest, trust, now)
+            return AttestationTrust(verified=True, via="signature", signer=statement.signer)
+    except (VerificationError, EvidenceError, LimitExceeded) as exc:
+        reason = exc.message
+    covered = set(covered)
+    if artifact.manifest in covered or (artifact.reachable_from is not None and artifact.reachable_from in covered):
+        return AttestationTrust(verified=True, via="coverage")
+    return AttestationTrust(verified=False, reason=reason)
