@@ -54,7 +54,9 @@ class Rendered:
         return self.deployment["spec"]["template"]["spec"]
 
     def container(self, name: str) -> dict[str, Any]:
-        return next(c for c in self.pod_spec["containers"] if c["name"] == name)
+        """A container or (native sidecar) init container of gate's pod, by name."""
+        everything = self.pod_spec["containers"] + self.pod_spec.get("initContainers", [])
+        return next(c for c in everything if c["name"] == name)
 
     @property
     def webhook(self) -> dict[str, Any]:
@@ -77,13 +79,16 @@ def run_helm(*args: str, values: dict[str, Any] | None = None, tmp_dir: Path) ->
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
-def template(values: dict[str, Any], tmp_dir: Path) -> subprocess.CompletedProcess[str]:
-    return run_helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--include-crds", values=values, tmp_dir=tmp_dir)
+def template(values: dict[str, Any], tmp_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *extra, values=values, tmp_dir=tmp_dir)
 
 
-def render(values: dict[str, Any], tmp_dir: Path) -> Rendered:
-    """Render the chart with ``values``; fails the test with helm's message if rendering fails."""
-    result = template(values, tmp_dir)
+def render(values: dict[str, Any], tmp_dir: Path, *extra: str) -> Rendered:
+    """Render the chart with ``values`` (and extra helm flags such as ``--kube-version``).
+
+    Fails the test with helm's message if rendering fails.
+    """
+    result = template(values, tmp_dir, *extra)
     assert result.returncode == 0, f"helm template failed:\n{result.stderr}"
     return Rendered(tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc))
 

@@ -8,7 +8,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from tests.chart._helm import CHART, FULLNAME, NAMESPACE, Rendered, notes, run_helm
+from tests.chart._helm import CHART, FULLNAME, NAMESPACE, Rendered, notes, render, run_helm
 from tests.chart.conftest import IMAGE_DIGEST, OPA_DIGEST, SCENARIOS
 
 KUBERNETES_VERSION = "1.35"
@@ -76,6 +76,18 @@ def test_opa_sidecar_is_pinned_local_and_gate_points_at_it(rendered: dict[str, R
     assert scenario.gate_config["policy"] == {"engine": "opa", "opa_url": "http://127.0.0.1:8181"}
     assert rendered["defaults"].gate_config["policy"] == {"engine": "embedded"}
     assert [c["name"] for c in rendered["defaults"].pod_spec["containers"]] == ["gate"]
+
+
+def test_opa_starts_before_gate_which_pushes_its_policies_to_it(rendered: dict[str, Rendered], tmp_path: Path) -> None:
+    """Native sidecar (1.29+): OPA passes its startup probe before gate starts and pushes policies."""
+    spec = rendered["opa-sidecar"].pod_spec
+    (opa,) = spec["initContainers"]
+    assert opa["name"] == "opa" and opa["restartPolicy"] == "Always"
+    assert opa["startupProbe"]["httpGet"]["path"] == "/health"
+    assert "livenessProbe" not in opa  # a restart would empty OPA of the pushed policies
+    older = render(SCENARIOS["opa-sidecar"], tmp_path, "--kube-version", "1.28.0").pod_spec
+    assert [c["name"] for c in older["containers"]] == ["gate", "opa"]
+    assert "initContainers" not in older
 
 
 def test_opa_sidecar_without_digest_refuses_to_render(tmp_path: Path) -> None:

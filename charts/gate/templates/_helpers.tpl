@@ -134,3 +134,45 @@ credentials and extra Rego beside config.yaml.
 {{- if .Values.exemptions }}{{ $_ := set $config "exemptions" .Values.exemptions }}{{ end }}
 {{- toYaml $config }}
 {{- end }}
+
+{{/* Native sidecars (1.29+: an init container that keeps running) start before gate. */}}
+{{- define "gate.nativeSidecars" -}}
+{{- if semverCompare ">=1.29-0" .Capabilities.KubeVersion.Version }}true{{ end }}
+{{- end }}
+
+{{/*
+The OPA sidecar. No policy files: gate pushes its policies and data through OPA's REST API when it
+starts, so OPA decides with exactly the Rego gate was configured with. No liveness probe: a
+restart would empty OPA of what gate pushed.
+*/}}
+{{- define "gate.opaContainer" -}}
+{{- $opa := .Values.opa.sidecar -}}
+- name: opa
+  image: {{ include "gate.opaImage" . }}
+  imagePullPolicy: {{ $opa.image.pullPolicy }}
+  {{- if include "gate.nativeSidecars" . }}
+  restartPolicy: Always
+  {{- end }}
+  args:
+    - run
+    - --server
+    - --addr=127.0.0.1:{{ $opa.port }}
+    - --diagnostic-addr=0.0.0.0:{{ $opa.diagnosticPort }}
+    - --log-level={{ $opa.logLevel }}
+    - --disable-telemetry
+  ports:
+    - name: opa-diag
+      containerPort: {{ $opa.diagnosticPort }}
+      protocol: TCP
+  startupProbe:
+    httpGet: {path: /health, port: opa-diag}
+    periodSeconds: 1
+    failureThreshold: 60
+  readinessProbe:
+    httpGet: {path: /health, port: opa-diag}
+    periodSeconds: 5
+  securityContext:
+    {{- toYaml .Values.securityContext | nindent 4 }}
+  resources:
+    {{- toYaml $opa.resources | nindent 4 }}
+{{- end }}
