@@ -26,7 +26,8 @@ from gate.errors import VerificationError
 from gate.evidence._signatures import DsseEnvelope, SigstoreBundle
 from gate.verify import _certs, _tlog
 from gate.verify._keys import digest_signature_matches, signature_matches
-from gate.verify._model import INVALID, VerifiedSigner, untrusted
+from gate.verify._model import INVALID, VerifiedSigner
+from gate.verify._signers import keyless_signer, trusted_key
 from gate.verify._trust import TrustPolicy
 
 _LIBRARY_ERRORS = (SigstoreError, ValueError, TypeError, KeyError, InvalidSignature, UnsupportedAlgorithm)
@@ -80,18 +81,14 @@ def _keyless(bundle: SigstoreBundle, trust: TrustPolicy, now: dt.datetime, artif
         else:
             verifier.verify_artifact(_hashed(artifact_digest, bundle.source), parsed, policy)
             payload_type, payload = None, None
-    except VerificationError:
-        raise
     except _LIBRARY_ERRORS as exc:
         raise VerificationError(f"{bundle.source}: Sigstore bundle does not verify: {exc}") from exc
     integrated = parsed.log_entry._inner.integrated_time
     if integrated:
         _tlog.integrated_at(integrated, now)
-    identity = policy.identity
-    assert identity is not None  # the policy ran, or verification raised above
-    if not any(wanted.matches(identity.issuer, identity.subject) for wanted in trust.identities):
-        raise untrusted(f"{bundle.source}: signed by {identity.describe()}, which matches no trust.keyless identity", identity.describe())
-    signer = VerifiedSigner(kind="keyless", layout=bundle.layout, issuer=identity.issuer, subject=identity.subject)
+    if policy.identity is None:  # unreachable: the Verifier runs the policy before it can succeed
+        raise VerificationError(f"{bundle.source}: the bundle's certificate identity was never checked")
+    signer = keyless_signer(policy.identity, trust, bundle.layout, bundle.source)
     return BundleResult(signer=signer, payload_type=payload_type, payload=payload)
 
 
@@ -99,18 +96,16 @@ def _keyed(bundle: SigstoreBundle, document: BundleDocument, trust: TrustPolicy,
     if document.dsse_envelope is not None:
         envelope = _envelope(document, bundle.source)
         signature, logged = envelope.signatures[0], envelope.payload
-        found = next((key for key in trust.keys if signature_matches(key.public_key, signature, envelope.pae())), None)
+        found = trusted_key(trust, lambda key: signature_matches(key, signature, envelope.pae()), bundle.source)
         result_payload: tuple[str | None, bytes | None] = (envelope.payload_type, envelope.payload)
     elif document.message_signature is not None:
         digest = _hashed(artifact_digest, bundle.source).digest
         signature, logged = document.message_signature.signature, None
-        found = next((key for key in trust.keys if digest_signature_matches(key.public_key, signature, digest)), None)
-        result_payload = (None, None)
         _check_message_digest(document, digest, bundle.source)
+        found = trusted_key(trust, lambda key: digest_signature_matches(key, signature, digest), bundle.source)
+        result_payload = (None, None)
     else:
         raise VerificationError(f"{bundle.source}: bundle carries neither a DSSE envelope nor a message signature")
-    if found is None:
-        raise untrusted(f"{bundle.source}: signature verifies with none of the {len(trust.keys)} configured trust.keys", "an unconfigured key")
     _keyed_tlog(document, signature, found.public_key, logged, artifact_digest, trust, now, bundle.source)
     signer = VerifiedSigner(kind="key", layout=bundle.layout, key_id=found.key_id)
     return BundleResult(signer=signer, payload_type=result_payload[0], payload=result_payload[1])

@@ -18,7 +18,8 @@ from gate.evidence._intoto import Statement
 from gate.evidence._signatures import ANNOTATION_BUNDLE, CosignAttestation, CosignMaterial, CosignSignature
 from gate.verify import _certs, _tlog
 from gate.verify._keys import signature_matches
-from gate.verify._model import INVALID, VerifiedSigner, untrusted
+from gate.verify._model import INVALID, VerifiedSigner
+from gate.verify._signers import keyless_signer, trusted_key
 from gate.verify._statement import in_toto_statement, simple_signing_claim
 from gate.verify._trust import TrustPolicy
 
@@ -97,16 +98,11 @@ def _keyless(signed, signature, logged_payload, material: CosignMaterial, trust:
     _certs.check_validity(cert, signed_at, "Rekor integrated time")
     _certs.verify_fulcio_certificate(cert, _certs.load_chain(material.chain, f"{source}: chain annotation"), signed_at, trust)
     _tlog.check_binding(material.rekor.body, signature=signature, signer=cert, digest=hashlib.sha256(logged_payload).hexdigest())
-    identity = _certs.identity_of(cert)
-    if not any(wanted.matches(identity.issuer, identity.subject) for wanted in trust.identities):
-        raise untrusted(f"{source}: signed by {identity.describe()}, which matches no trust.keyless identity", identity.describe())
-    return VerifiedSigner(kind="keyless", layout=layout, issuer=identity.issuer, subject=identity.subject)
+    return keyless_signer(_certs.identity_of(cert), trust, layout, source)
 
 
 def _keyed(signed, signature, logged_payload, material: CosignMaterial, trust: TrustPolicy, now, layout, source) -> VerifiedSigner:
-    key = next((key for key in trust.keys if signature_matches(key.public_key, signature, signed)), None)
-    if key is None:
-        raise untrusted(f"{source}: signature verifies with none of the {len(trust.keys)} configured trust.keys", "an unconfigured key")
+    key = trusted_key(trust, lambda public_key: signature_matches(public_key, signature, signed), source)
     if material.rekor is not None:
         _tlog.verify_set(material.rekor, trust, now)
         _tlog.check_binding(material.rekor.body, signature=signature, signer=key.public_key, digest=hashlib.sha256(logged_payload).hexdigest())

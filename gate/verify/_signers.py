@@ -1,0 +1,33 @@
+"""The last step of every layout: is the signer that just verified one that configuration trusts?"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gate.verify._certs import CertIdentity
+from gate.verify._keys import PublicKey
+from gate.verify._model import VerifiedSigner, untrusted
+from gate.verify._trust import TrustedKey, TrustPolicy
+
+
+def keyless_signer(identity: CertIdentity, trust: TrustPolicy, layout: str, source: str) -> VerifiedSigner:
+    """The verified keyless signer, when ``identity`` matches a ``trust.keyless`` entry.
+
+    Raises:
+        VerificationError: status ``untrusted``, naming the identity found.
+    """
+    if not any(wanted.matches(identity.issuer, identity.subject) for wanted in trust.identities):
+        raise untrusted(f"{source}: signed by {identity.describe()}, which matches no trust.keyless identity", identity.describe())
+    return VerifiedSigner(kind="keyless", layout=layout, issuer=identity.issuer, subject=identity.subject)
+
+
+def trusted_key(trust: TrustPolicy, verifies: Callable[[PublicKey], bool], source: str) -> TrustedKey:
+    """The first configured key under which ``verifies`` holds.
+
+    Raises:
+        VerificationError: status ``untrusted``: no configured key verifies the signature.
+    """
+    found = next((key for key in trust.keys if verifies(key.public_key)), None)
+    if found is None:
+        raise untrusted(f"{source}: signature verifies with none of the {len(trust.keys)} configured trust.keys", "an unconfigured key")
+    return found
