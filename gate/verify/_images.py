@@ -14,7 +14,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from gate.errors import EvidenceError, VerificationError
-from gate.evidence._signatures import CosignAttestation, CosignSignature, MalformedSignature, SignatureArtifact, SigstoreBundle
+from gate.evidence._signatures import (
+    LAYOUT_ATTESTATION,
+    CosignAttestation,
+    CosignSignature,
+    MalformedSignature,
+    SignatureArtifact,
+    SigstoreBundle,
+)
 from gate.verify._bundle import verify_bundle
 from gate.verify._legacy import ReferenceMatch, verify_cosign_attestation, verify_cosign_signature
 from gate.verify._model import INVALID, SignatureCheck, VerifiedSigner, VerifiedStatement
@@ -37,7 +44,7 @@ def verify_image_signatures(
     """
     checks = []
     for artifact in artifacts:
-        if isinstance(artifact, CosignAttestation) or (isinstance(artifact, SigstoreBundle) and not _is_signature_bundle(artifact)):
+        if not _is_signature(artifact):
             continue
         checks.append(_check(artifact, image_digest, trust, now, reference))
     return checks
@@ -86,6 +93,12 @@ def verify_attestation(
         statement = in_toto_statement(payload_type, payload, artifact.source)
     require_subject(statement, subject_digest, artifact.source)
     return VerifiedStatement(payload_type=payload_type, payload=payload, statement=statement, signer=signer)
+
+
+def _is_signature(artifact: SignatureArtifact) -> bool:
+    if isinstance(artifact, CosignAttestation) or (isinstance(artifact, MalformedSignature) and artifact.layout == LAYOUT_ATTESTATION):
+        return False
+    return not isinstance(artifact, SigstoreBundle) or _is_signature_bundle(artifact)
 
 
 def _is_signature_bundle(bundle: SigstoreBundle) -> bool:

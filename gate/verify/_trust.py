@@ -50,7 +50,7 @@ class TrustPolicy:
             ConfigError: a key or the trusted root does not load.
         """
         root = trust.trusted_root.read_bytes() if trust.trusted_root else None
-        pems = [(str(path), path.read_bytes()) for path in trust.keys]
+        pems = list(zip(map(str, trust.keys), trust.key_pems()))
         return cls.from_parts(keys=pems, identities=trust.keyless, trusted_root_json=root, require_tlog=trust.require_tlog)
 
     @classmethod

@@ -201,10 +201,13 @@ def test_integrated_time_in_the_future_is_invalid(double, key) -> None:
     assert check.status == "invalid" and "future" in check.reason
 
 
-def test_attestation_bundle_is_not_counted_as_signature(double) -> None:
+def test_attestations_are_not_counted_as_signatures(double) -> None:
     provenance = SigstoreBundle.from_bytes(double.bundle(statement(IMAGE, "https://slsa.dev/provenance/v1"), SIGNER, NOW), source="slsa")
-    attestation = parse_signature_layers([double.attest_legacy(statement(IMAGE, "https://slsa.dev/provenance/v1"), SIGNER, NOW)])
-    assert verify_image_signatures(IMAGE, [provenance, *attestation], trust_for(double), NOW) == []
+    attestation = double.attest_legacy(statement(IMAGE, "https://slsa.dev/provenance/v1"), SIGNER, NOW)
+    broken = StoredLayer(attestation.media_type, attestation.annotations, b"{not json", "broken.att")
+    artifacts = [provenance, *parse_signature_layers([attestation, broken])]
+    assert len(artifacts) == 3
+    assert verify_image_signatures(IMAGE, artifacts, trust_for(double), NOW) == []
 
 
 def test_missing_reason_distinguishes_the_three_cases(double, key) -> None:
