@@ -6,6 +6,7 @@ server here, so ``lookup`` returns nothing and every render is a first install.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -70,13 +71,17 @@ class Rendered:
 
 
 def run_helm(*args: str, values: dict[str, Any] | None = None, tmp_dir: Path) -> subprocess.CompletedProcess[str]:
-    """helm with ``values`` written to a file in ``tmp_dir`` (so types survive, unlike --set)."""
+    """helm with ``values`` written to a file in ``tmp_dir`` (so types survive, unlike --set).
+
+    HOME is ``tmp_dir``: helm's and client-go's caches stay out of the user's home.
+    """
     command = [helm_binary(), *args]
     if values is not None:
         values_file = tmp_dir / "values.yaml"
         values_file.write_text(yaml.safe_dump(values), encoding="utf-8")
         command += ["-f", str(values_file)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    env = {**os.environ, "HOME": str(tmp_dir)}
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env=env)
 
 
 def template(values: dict[str, Any], tmp_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
