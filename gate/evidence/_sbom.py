@@ -166,7 +166,7 @@ def _walk_xml_components(parent: Element | None, ns: str) -> Iterator[Component]
 
 def _spdx(document: dict[str, Any], what: str) -> Sbom:
     version = document.get("spdxVersion")
-    if version not in SPDX_VERSIONS:
+    if not isinstance(version, str) or version not in SPDX_VERSIONS:
         raise EvidenceError(f"{what}: unsupported spdxVersion {version!r}; expected one of {', '.join(SPDX_VERSIONS)}")
     for field in ("SPDXID", "name", "dataLicense"):
         _json.string(document, field, what)
@@ -191,7 +191,7 @@ def _spdx_purl(package: dict[str, Any], where: str) -> str | None:
 
 
 def _cyclonedx_version(value: Any, what: str) -> str:
-    if value not in CYCLONEDX_VERSIONS:
+    if not isinstance(value, str) or value not in CYCLONEDX_VERSIONS:
         raise EvidenceError(f"{what}: unsupported CycloneDX specVersion {value!r}; expected one of {', '.join(CYCLONEDX_VERSIONS)}")
     return str(value)
 
