@@ -21,15 +21,19 @@ from tests.support.artifacts import (
     SIGSTORE_BUNDLE_V03,
     SPDX_JSON,
     Blob,
+    add_referrer,
     cosign_attestation_layer,
     cosign_signature_layer,
+    cosign_tag,
     in_toto_layer,
     push_artifact,
+    push_attestation_manifest,
     push_cosign_tag,
     push_index,
     simple_signing_payload,
 )
-from tests.support.images import ImageBuilder
+from tests.support.images import ImageBuilder, push_json_manifest
+from tests.support.push import OCI_INDEX, PushedManifest
 from tests.support.registry_server import RegistryServer
 
 PER_SUBJECT = 5
@@ -180,3 +184,46 @@ def test_malformed_attestation_is_reported_not_raised(registry: RegistryServer, 
     assert evidence.provenance == () and len(evidence.problems) == 1 and "not valid JSON" in evidence.problems[0].message
 
 
+
+
+def _attestation_descriptor(attestation: PushedManifest, points_at: str) -> dict:
+    annotations = {"vnd.docker.reference.digest": points_at, "vnd.docker.reference.type": "attestation-manifest"}
+    return attestation.descriptor(annotations=annotations, platform={"architecture": "unknown", "os": "unknown"})
+
+
+def test_inconsistent_buildkit_attestations_are_reported(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    amd64, arm64 = image().push(registry, repo), image("linux/arm64").push(registry, repo)
+    stranger = image("linux/s390x").push(registry, repo)  # in the repository, not in the index
+    provenance = provenance_v02(amd64.digest, [])
+    disagreeing = push_attestation_manifest(registry, amd64, [provenance], style="oci-artifact")  # subject: amd64
+    elsewhere = push_attestation_manifest(registry, stranger, [provenance], style="legacy")
+    document = {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            amd64.descriptor(platform=amd64.platform),
+            arm64.descriptor(platform=arm64.platform),
+            _attestation_descriptor(disagreeing, arm64.digest),
+            _attestation_descriptor(elsewhere, stranger.digest),
+        ],
+    }
+    push_json_manifest(registry, repo, document, "1")
+    attached, _, _ = run(gate_config, registry.host, repo, "1")
+    assert attached.artifacts == ()
+    messages = sorted(problem.message for problem in attached.problems)
+    assert len(messages) == 2
+    assert f"index annotation says {arm64.digest} but the manifest's subject is {amd64.digest}" in messages[0]
+    assert f"refers to {stranger.digest}, which is not a manifest of this index" in messages[1]
+
+
+def test_misplaced_cosign_tag_and_referrer_are_reported(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    subject, other = image().push(registry, f"{repo}:1"), image("linux/arm64").push(registry, repo)
+    push_json_manifest(registry, repo, {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [other.descriptor()]}, cosign_tag(subject.digest, ".sig"))
+    about_other = push_artifact(registry, other, IN_TOTO, [in_toto_layer(provenance_v02(other.digest, []))], referrers_fallback=False)
+    add_referrer(registry, subject, about_other)  # listed for `subject`, but its own subject is `other`
+    attached, _, requests = run(gate_config, registry.host, repo, "1")
+    assert attached.artifacts == ()
+    messages = sorted(problem.message for problem in attached.problems)
+    assert "holds an index, not a manifest" in messages[0]
+    assert f"is listed for {subject.digest} but its subject is {other.digest}" in messages[1]
+    assert requests == PER_SUBJECT + 1  # the listed referrer manifest; none of its layers
