@@ -59,7 +59,7 @@ def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: Pu
     metrics = Metrics(getattr(engine, "stats", None))
     prefetcher = Prefetcher(
         lambda reference: engine.check(reference, WorkloadContext(), deadline=time.monotonic() + PREFETCH_SECONDS),
-        on_outcome=lambda outcome: metrics.events.labels(outcome).inc(),
+        on_outcome=lambda outcome: metrics.count(metrics.events, outcome),
     )
     state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher, pull_secrets)
 
@@ -95,7 +95,7 @@ def _routes(app: FastAPI, state: GateState) -> None:
         answer = await _answer(state, review, started + state.config.limits.deadline_seconds)
         elapsed = time.monotonic() - started
         state.metrics.latency.observe(elapsed)
-        state.metrics.reviews.labels(answer.decision, review.kind or "unknown").inc()
+        state.metrics.count(state.metrics.reviews, answer.decision, review.kind or "unknown")
         _log_review(review, answer, elapsed)
         return Response(answer.to_bytes(review.uid), media_type="application/json")
 
@@ -106,7 +106,7 @@ def _routes(app: FastAPI, state: GateState) -> None:
             return _error(503, "registry events are disabled: set GATE_EVENTS_TOKEN or `events_token` in the config")
         presented = request.headers.get("authorization", "").encode()
         if not hmac.compare_digest(presented, f"Bearer {token.get_secret_value()}".encode()):
-            state.metrics.events.labels("unauthorized").inc()
+            state.metrics.count(state.metrics.events, "unauthorized")
             return _error(401, "missing or wrong bearer token")
         try:
             references, ignored = pushed_references(await _body(request, EVENTS_BYTES))

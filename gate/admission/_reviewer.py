@@ -69,8 +69,9 @@ class Reviewer:
         groups: dict[tuple[Any, ...], list[ImageUse]] = {}
         for use in uses:
             groups.setdefault(use.key, []).append(use)
-        results = await asyncio.gather(*(self._check(group[0], request.namespace, secrets, deadline) for group in groups.values()))
-        self.metrics.record_images(list(results))
+        firsts = [group[0] for group in groups.values()]
+        results = await self._judge_all(firsts, request.namespace, secrets, deadline)
+        self.metrics.record_images(results)
         return judge([Judged(tuple(group), result) for group, result in zip(groups.values(), results)], mode)
 
     def _uses(self, request: AdmissionRequest) -> list[ImageUse]:
@@ -102,21 +103,31 @@ class Reviewer:
             log.warning("no image pull secrets: the Kubernetes API did not answer in time", extra={"uid": request.uid})
             return None
 
-    async def _check(self, use: ImageUse, namespace: str | None, secrets: bytes | None, deadline: float) -> ImageResult:
+    async def _judge_all(self, uses: list[ImageUse], namespace: str | None, secrets: bytes | None, deadline: float) -> list[ImageResult]:
+        """One verdict per use, all due by ``deadline``; one timer for the whole request (cheap when cached)."""
+        engine_deadline = deadline - ENGINE_MARGIN_SECONDS
+        running = [self._start(use, namespace, secrets, engine_deadline) for use in uses]
+        done, _ = await asyncio.wait(running, timeout=max(deadline - time.monotonic(), 0.0))
+        return [self._outcome(use, task, task in done) for use, task in zip(uses, running)]
+
+    def _start(self, use: ImageUse, namespace: str | None, secrets: bytes | None, deadline: float) -> asyncio.Future[ImageResult]:
         context = WorkloadContext(
             namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, pull_secrets=secrets
         )
-        budget = max(deadline - time.monotonic(), 0.0)
         key = (namespace, *use.key, secrets)
-        try:
-            check = self.flight.do(key, lambda: self.engine.check(use.image, context, deadline=deadline - ENGINE_MARGIN_SECONDS))
-            return await asyncio.wait_for(check, budget)
-        except TimeoutError:
+        return self.flight.start(key, lambda: self.engine.check(use.image, context, deadline=deadline))
+
+    def _outcome(self, use: ImageUse, task: asyncio.Future[ImageResult], finished: bool) -> ImageResult:
+        """The verdict, or an ``evaluation.error`` when time ran out (the shared check keeps running
+        and a retry finds it done) or the engine failed."""
+        if not finished:
             self.metrics.timeouts.inc()
             return self._error(use.image, f"timed out fetching evidence for {use.image} from registry {_registry(use.image)}; retry")
-        except Exception:  # noqa: BLE001 - an engine bug must become a verdict, not an HTTP 500
-            log.exception("the engine failed on an image", extra={"image": use.image})
+        if task.cancelled() or task.exception() is not None:
+            error = None if task.cancelled() else task.exception()
+            log.error("the engine failed on an image", exc_info=error, extra={"image": use.image})
             return self._error(use.image, f"internal error evaluating {use.image}; see the gate logs")
+        return task.result()
 
     def _error(self, image: str, message: str) -> ImageResult:
         action = "warn" if self.config.fail_open else "deny"
