@@ -56,7 +56,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "network-policy": {"networkPolicy": {"enabled": True, "ingressFrom": [{"ipBlock": {"cidr": "192.0.2.0/24"}}]}},
     "service-monitor": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}}},
     "object-selector": {"webhook": {"objectSelector": {"matchLabels": {"gate.dev/enforce": "true"}}}},
-    "events": {"events": {"enabled": True}},
+    "events": {"events": {"enabled": True, "service": {"type": "LoadBalancer"}}, "tls": {"extraDnsNames": ["gate-events.example.com"]}},
     "scoped-rbac": {"rbac": {"pullSecrets": {"namespaces": ["shop", "payments"]}}},
     "no-api-access": {"rbac": {"pullSecrets": {"enabled": False}}},
     "full-config": FULL_CONFIG,

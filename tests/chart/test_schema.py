@@ -36,6 +36,7 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
     "public keys as list": ({"trust": {"publicKeys": ["cosign.pub"]}}, "/trust/publicKeys"),
     "env without name": ({"env": [{"value": "x"}]}, "/env/0"),
     "tolerations as map": ({"tolerations": {"key": "x"}}, "/tolerations"),
+    "DNS name with a scheme": ({"tls": {"extraDnsNames": ["https://gate.example.com"]}}, "/tls/extraDnsNames/0"),
 }
 
 

@@ -112,6 +112,7 @@ def test_ca_bundle_is_the_ca_that_signed_the_served_certificate(rendered: dict[s
     names = served.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
     for service in (FULLNAME, f"{FULLNAME}-events", f"{FULLNAME}-metrics"):
         assert f"{service}.{NAMESPACE}.svc" in names
+    assert "gate-events.example.com" in names  # tls.extraDnsNames, for a registry outside the cluster
     usages = served.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert ExtendedKeyUsageOID.SERVER_AUTH in usages
     now = dt.datetime.now(dt.timezone.utc)

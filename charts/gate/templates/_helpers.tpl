@@ -65,7 +65,8 @@ app.kubernetes.io/part-of: gate
 {{- default (printf "%s-events" (include "gate.fullname" .)) .Values.events.existingSecret }}
 {{- end }}
 
-{{/* DNS names the serving certificate must cover: every Service that fronts gate's 8443. */}}
+{{/* DNS names the serving certificate must cover: every Service that fronts gate's 8443, plus
+tls.extraDnsNames (e.g. the events Service's load balancer name for a registry outside the cluster). */}}
 {{- define "gate.dnsNames" -}}
 {{- $names := list }}
 {{- $ns := .Release.Namespace }}
@@ -75,7 +76,7 @@ app.kubernetes.io/part-of: gate
 {{- range $services }}
 {{- $names = concat $names (list . (printf "%s.%s" . $ns) (printf "%s.%s.svc" . $ns) (printf "%s.%s.svc.cluster.local" . $ns)) }}
 {{- end }}
-{{- toJson $names }}
+{{- toJson (concat $names .Values.tls.extraDnsNames) }}
 {{- end }}
 
 {{/* Fail in enforce mode, Ignore when nothing would be denied anyway or when failing open. */}}
