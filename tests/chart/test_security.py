@@ -92,8 +92,10 @@ def test_api_token_mounted_only_when_gate_reads_pull_secrets(rendered: dict[str,
     assert not no_api.all("ClusterRole") and not no_api.all("Role")
 
 
-def test_registry_credentials_are_projected_owner_and_group_readable_only(rendered: dict[str, Rendered]) -> None:
-    config = next(v for v in rendered["full-config"].pod_spec["volumes"] if v["name"] == "config")["projected"]
+def test_private_keys_and_credentials_are_owner_and_group_readable_only(rendered: dict[str, Rendered]) -> None:
+    volumes = {v["name"]: v for v in rendered["full-config"].pod_spec["volumes"]}
+    assert volumes["tls"]["secret"]["defaultMode"] == 0o440
+    config = volumes["config"]["projected"]
     assert config["defaultMode"] == 0o440
     secret = next(s["secret"] for s in config["sources"] if "secret" in s)
     assert secret == {"name": "registry-creds", "items": [{"key": ".dockerconfigjson", "path": "registry/config.json"}]}
