@@ -2,7 +2,10 @@
 
 With the Dockerfile text (BuildKit ``mode=max``): every ``FROM`` is a stage; it is pinned when the
 base, after ARG expansion with the recorded build args, carries ``@sha256:…``; the digest the build
-actually used comes from the material with the same normalised name and tag (or digest).
+actually used comes from the material with the same normalised name and tag (or digest). Image
+materials no ``FROM`` accounts for (``COPY --from=<image>``, ``RUN --mount=from=<image>``, or a
+``FROM`` this reader did not see) follow as extra stages decided from their URIs, so a reading
+difference can only add stages, never hide one.
 Without it: each image material is a stage; ``pkg:docker/…?digest=…`` (BuildKit writes the
 qualifier only when the Dockerfile named a digest) or ``docker-image://…@sha256:…`` means pinned,
 a tag-only URI means not.
@@ -93,16 +96,20 @@ def pinning(provenance: Provenance) -> Pinning:
     if provenance.dockerfile is None:
         return _from_materials(images)
     dockerfile = Dockerfile.parse(provenance.dockerfile, provenance.build_args)
-    stages = tuple(_stage_from_dockerfile(instruction, dockerfile, images) for instruction in dockerfile.stages)
+    matched: set[_ImageMaterial] = set()
+    stages = [_stage_from_dockerfile(instruction, dockerfile, images, matched) for instruction in dockerfile.stages]
+    unmatched = [image for image in images if image not in matched and image.name not in AUXILIARY_IMAGES]
+    stages += [_material_stage(len(stages) + offset, image) for offset, image in enumerate(unmatched)]
     frontend = None
     if dockerfile.syntax:
         ref = _parse(dockerfile.syntax)
         used = _find(images, ref) if ref else None
         frontend = FrontendFact(dockerfile.syntax, bool(ref and ref.digest), used.resolved if used else None)
-    return Pinning(stages, frontend, "dockerfile")
+    return Pinning(tuple(stages), frontend, "dockerfile")
 
 
-def _stage_from_dockerfile(instruction: FromInstruction, dockerfile: Dockerfile, images: list[_ImageMaterial]) -> StageFact:
+def _stage_from_dockerfile(instruction: FromInstruction, dockerfile: Dockerfile, images: list[_ImageMaterial], matched: set[_ImageMaterial]) -> StageFact:
+    """One ``FROM``; the material it resolved to is added to ``matched``."""
     common = {"index": instruction.index, "name": instruction.name, "line": instruction.text, "line_no": instruction.line_no, "base": instruction.base}
     earlier = {stage.name for stage in dockerfile.stages[: instruction.index] if stage.name}
     if instruction.base.lower() in earlier:
@@ -111,18 +118,20 @@ def _stage_from_dockerfile(instruction: FromInstruction, dockerfile: Dockerfile,
         return StageFact(**common, pinned=True, digest_used=None, scratch=True)
     ref = _parse(instruction.base)
     used = _find(images, ref) if ref else None
+    if used is not None:
+        matched.add(used)
     return StageFact(**common, pinned=bool(ref and ref.digest), digest_used=used.resolved if used else None)
 
 
 def _from_materials(images: list[_ImageMaterial]) -> Pinning:
-    stages, frontend = [], None
-    for image in images:
-        if image.name in FRONTEND_IMAGES and frontend is None:
-            frontend = FrontendFact(image.display, image.written_digest is not None, image.resolved)
-        if image.name in AUXILIARY_IMAGES:
-            continue
-        stages.append(StageFact(len(stages), None, None, None, image.display, image.written_digest is not None, image.resolved))
-    return Pinning(tuple(stages), frontend, "materials")
+    frontend = next((FrontendFact(i.display, i.written_digest is not None, i.resolved) for i in images if i.name in FRONTEND_IMAGES), None)
+    stages = [image for image in images if image.name not in AUXILIARY_IMAGES]
+    return Pinning(tuple(_material_stage(index, image) for index, image in enumerate(stages)), frontend, "materials")
+
+
+def _material_stage(index: int, image: _ImageMaterial) -> StageFact:
+    """A stage known only from its material URI: pinned when the URI carries the written digest."""
+    return StageFact(index, None, None, None, image.display, image.written_digest is not None, image.resolved)
 
 
 def _find(images: list[_ImageMaterial], ref: Reference) -> _ImageMaterial | None:

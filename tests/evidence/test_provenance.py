@@ -104,9 +104,24 @@ def test_base_by_digest_only_matches_its_material() -> None:
     assert [(s.pinned, s.digest_used) for s in facts.stages] == [(True, f"sha256:{ALPINE}")]
 
 
+def test_images_no_from_accounts_for_become_extra_stages() -> None:
+    dockerfile = f"FROM golang:1.22 AS build\nCOPY --from=ghcr.io/acme/assets:2 /a /a\nFROM alpine:3.19@{PINNED_ALPINE}\n"
+    materials = [*MATERIALS, material("pkg:docker/ghcr.io/acme/assets@2?platform=linux%2Famd64", SCANNER)]
+    stages = pinning(Provenance.from_bytes(to_bytes(provenance_v02(IMAGE, materials, dockerfile=dockerfile)))).stages
+    assert [(s.index, s.line, s.base, s.pinned) for s in stages] == [
+        (0, "FROM golang:1.22 AS build", "golang:1.22", False),
+        (1, f"FROM alpine:3.19@{PINNED_ALPINE}", f"alpine:3.19@{PINNED_ALPINE}", True),
+        (2, None, "ghcr.io/acme/assets:2", False),
+    ]
+
+
 def test_unresolvable_base_is_not_pinned() -> None:
     facts = pinning(Provenance.from_bytes(to_bytes(provenance_v02(IMAGE, MATERIALS, dockerfile="FROM golang:${MISSING}\n"))))
-    assert [(s.base, s.pinned, s.digest_used) for s in facts.stages] == [("golang:", False, None)]
+    assert [(s.base, s.pinned, s.digest_used) for s in facts.stages] == [
+        ("golang:", False, None),
+        ("golang:1.22", False, f"sha256:{GOLANG}"),  # what the build really pulled, from the materials
+        ("alpine:3.19", True, f"sha256:{ALPINE}"),
+    ]
 
 
 def test_scratch_stage() -> None:
