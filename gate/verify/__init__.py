@@ -7,6 +7,8 @@ keyless (Fulcio + CT + Rekor of the trusted root) and keyed (ECDSA, RSA, Ed25519
 
     trust = TrustPolicy.from_config(config.trust)
     checks = verify_image_signatures(image_digest, artifacts, trust, now)
+    checks = verify_attached_signatures(attached, platform_digest, trust, now, index_digest=index_digest)
+    covered = trusted_coverage(checks, {index_digest: index_json, platform_digest: manifest_json})
     signatures_fact(checks)     # policy input ``signatures``
     missing_reason(checks)      # signature.missing message, or None
     statement = verify_attestation(att_or_bundle, subject_digest, trust, now)
@@ -14,7 +16,13 @@ keyless (Fulcio + CT + Rekor of the trusted root) and keyed (ECDSA, RSA, Ed25519
 """
 
 from gate.verify._bundle import BundleResult, verify_bundle
-from gate.verify._coverage import AttestationTrust, attestation_trust, covered_digests
+from gate.verify._coverage import (
+    AttestationTrust,
+    attestation_trust,
+    covered_digests,
+    trusted_coverage,
+    verify_attached_signatures,
+)
 from gate.verify._images import (
     missing_reason,
     signatures_fact,
@@ -40,6 +48,8 @@ __all__ = [
     "key_id",
     "missing_reason",
     "signatures_fact",
+    "trusted_coverage",
+    "verify_attached_signatures",
     "verify_attestation",
     "verify_bundle",
     "verify_image_signatures",

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gate.errors import EvidenceError, LimitExceeded, VerificationError
-from gate.evidence._discover import Artifact
-from gate.evidence._signatures import CosignAttestation, SigstoreBundle, parse_signature_layer
-from gate.verify._images import verify_attestation
-from gate.verify._model import VerifiedSigner
+from gate.evidence._discover import Artifact, AttachedEvidence
+from gate.evidence._signatures import CosignAttestation, SigstoreBundle, parse_signature_layer, parse_signature_layers
+from gate.verify._images import verify_attestation, verify_image_signatures
+from gate.verify._model import SignatureCheck, VerifiedSigner
 from gate.verify._trust import TrustPolicy
 
 _INDEX_TYPES = frozenset({"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"})
@@ -33,6 +33,27 @@ def covered_digests(signed_digest: str, manifest: Mapping[str, Any] | None) -> f
         return frozenset({signed_digest})
     children = {entry["digest"] for entry in listed if isinstance(entry, dict) and isinstance(entry.get("digest"), str)} if isinstance(listed, list) else set()
     return frozenset({signed_digest, *children})
+
+
+def verify_attached_signatures(
+    attached: AttachedEvidence, image_digest: str, trust: TrustPolicy, now: dt.datetime, *, index_digest: str | None = None
+) -> list[SignatureCheck]:
+    """Check the signatures discovered on a (platform) image and, when it came from an index, on
+    that index (which covers it); each against the digest it hangs from."""
+    checks = []
+    for digest in (image_digest, index_digest) if index_digest else (image_digest,):
+        layers = [artifact.stored_layer() for artifact in attached.about(digest)]
+        checks += verify_image_signatures(digest, parse_signature_layers(layers), trust, now)
+    return checks
+
+
+def trusted_coverage(checks: Iterable[SignatureCheck], manifests: Mapping[str, Mapping[str, Any] | None]) -> frozenset[str]:
+    """Every digest some verified check covers; ``manifests`` maps a signed digest to its manifest JSON."""
+    covered: set[str] = set()
+    for check in checks:
+        if check.ok:
+            covered |= covered_digests(check.digest, manifests.get(check.digest))
+    return frozenset(covered)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def verify_image_signatures(
 
 def _check(artifact: SignatureArtifact, image_digest: str, trust: TrustPolicy, now: dt.datetime, reference: ReferenceMatch | None) -> SignatureCheck:
     if isinstance(artifact, MalformedSignature):
-        return SignatureCheck(source=artifact.source, layout=artifact.layout, status=INVALID, reason=f"malformed: {artifact.reason}")
+        return SignatureCheck(source=artifact.source, layout=artifact.layout, status=INVALID, digest=image_digest, reason=f"malformed: {artifact.reason}")
     try:
         if isinstance(artifact, CosignSignature):
             signer = verify_cosign_signature(artifact, image_digest, trust, now, reference)
@@ -60,10 +60,10 @@ def _check(artifact: SignatureArtifact, image_digest: str, trust: TrustPolicy, n
             signer = _image_bundle(artifact, image_digest, trust, now)
     except (VerificationError, EvidenceError) as exc:
         return SignatureCheck(
-            source=artifact.source, layout=artifact.layout, status=exc.details.get("status", INVALID),
+            source=artifact.source, layout=artifact.layout, status=exc.details.get("status", INVALID), digest=image_digest,
             found=exc.details.get("found"), reason=exc.message,
         )
-    return SignatureCheck(source=artifact.source, layout=artifact.layout, status="verified", signer=signer)
+    return SignatureCheck(source=artifact.source, layout=artifact.layout, status="verified", digest=image_digest, signer=signer)
 
 
 def _image_bundle(bundle: SigstoreBundle, image_digest: str, trust: TrustPolicy, now: dt.datetime) -> VerifiedSigner:

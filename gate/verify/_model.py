@@ -51,7 +51,7 @@ class VerifiedSigner:
 
 @dataclass(frozen=True)
 class SignatureCheck:
-    """The outcome for one stored signature.
+    """The outcome for one stored signature, checked as a signature on ``digest``.
 
     ``status``: ``verified`` (``signer`` set), ``untrusted`` (sound, but ``found`` names a signer
     that is not configured) or ``invalid`` (``reason`` says which check failed).
@@ -60,6 +60,7 @@ class SignatureCheck:
     source: str
     layout: str
     status: Status
+    digest: str = ""
     signer: VerifiedSigner | None = None
     found: str | None = None
     reason: str = ""

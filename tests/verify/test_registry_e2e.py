@@ -12,7 +12,16 @@ from gate.config import Config, KeylessIdentity
 from gate.evidence import discover
 from gate.evidence._signatures import CosignAttestation, SigstoreBundle, StoredLayer, parse_signature_layers
 from gate.registry import Reference, RegistryClient
-from gate.verify import TrustPolicy, attestation_trust, covered_digests, missing_reason, verify_attestation, verify_image_signatures
+from gate.verify import (
+    TrustPolicy,
+    attestation_trust,
+    covered_digests,
+    missing_reason,
+    trusted_coverage,
+    verify_attached_signatures,
+    verify_attestation,
+    verify_image_signatures,
+)
 from tests.support.artifacts import Blob, push_cosign_tag, push_index, push_sigstore_bundle
 from tests.support.images import ImageBuilder
 from tests.support.registry_server import RegistryServer
@@ -115,8 +124,10 @@ def test_buildkit_provenance_counts_only_under_a_trusted_index_signature(registr
     assert unsigned_index["buildkit"].verified is False
 
     push_sigstore_bundle(registry, index, double.bundle(statement(index.digest), SIGNER, NOW))
-    _, artifacts = attached_signatures(gate_config, f"{registry.host}/{repo}:1")
-    assert any(check.ok for check in verify_image_signatures(index.digest, artifacts, trust, NOW))
-    signed_index = verdicts(covered=covered_digests(index.digest, manifest.json))
+    _, attached = attached_evidence(gate_config, f"{registry.host}/{repo}:1")
+    checks = verify_attached_signatures(attached, amd64.digest, trust, NOW, index_digest=index.digest)
+    assert [(check.digest, check.ok) for check in checks] == [(index.digest, True)]  # the .att on amd64 is no signature
+    covered = trusted_coverage(checks, {index.digest: manifest.json, amd64.digest: amd64.json})
+    signed_index = verdicts(covered=covered)
     assert (signed_index["buildkit"].verified, signed_index["buildkit"].via) == (True, "coverage")
     assert covered_digests(amd64.digest, amd64.json) == {amd64.digest}  # a platform signature covers no sibling attestation
