@@ -1,0 +1,137 @@
+"""Secrets in the image config: ``Env`` and ``Labels`` (secret.env) and build arguments visible in
+history ``created_by`` or provenance (secret.build-arg).
+
+History forms handled (BuildKit and the legacy builder)::
+
+    RUN |2 NPM_TOKEN=npm_… VERSION=1 /bin/sh -c npm ci      BuildKit RUN with build args in scope
+    |1 TOKEN=abc /bin/sh -c make                             legacy builder, same idea
+    ARG GITHUB_TOKEN=ghp_…                                   BuildKit ARG with a default
+    /bin/sh -c #(nop)  ARG TOKEN=…                           legacy ARG
+    ENV K=V / /bin/sh -c #(nop)  ENV K=V                     ENV later overridden is only in history
+
+Any token with a known shape anywhere in a ``created_by`` line (``RUN curl -H "Authorization: …"``)
+is reported too. History text in findings is redacted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from gate.errors import EvidenceError
+from gate.scan._assign import Verdict, judge
+from gate.scan._finding import SECRET_BUILD_ARG, SECRET_ENV, Finding, redact, redact_in
+from gate.scan._matcher import ContentMatcher
+
+_RUN_ARGS = re.compile(r"^(?:RUN )?\|(\d+) (.*)$", re.DOTALL)
+_NOP = re.compile(r"^/bin/sh -c #\(nop\)\s+")
+_NAME_EQ = re.compile(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_.-]*)=")
+_HISTORY_CAP = 512
+
+
+def scan_config(matcher: ContentMatcher, config: Mapping[str, Any]) -> list[Finding]:
+    """Findings from an image config's ``config.Env``, ``config.Labels`` and ``history``.
+
+    Raises:
+        EvidenceError: a field has the wrong type (the config is malformed).
+    """
+    container = config.get("config") or {}
+    if not isinstance(container, Mapping):
+        raise EvidenceError("image config field `config` is not an object", remedy="rebuild or re-push the image")
+    env_pairs = [_split(item, "config.Env") for item in _list(container.get("Env"), "config.Env")]
+    labels = container.get("Labels") or {}
+    if not isinstance(labels, Mapping):
+        raise EvidenceError("image config field `config.Labels` is not an object", remedy="rebuild the image")
+    findings = _judge_all(matcher, env_pairs, SECRET_ENV, history=None)
+    findings += _judge_all(matcher, [(str(k), str(v)) for k, v in labels.items()], SECRET_ENV, history=None)
+    seen = {(f.name, f.preview) for f in findings}
+    for entry in _list(config.get("history"), "history"):
+        if not isinstance(entry, Mapping):
+            raise EvidenceError("image config `history` holds a non-object entry", remedy="rebuild the image")
+        for finding in scan_history_line(matcher, str(entry.get("created_by") or "")):
+            if (finding.name, finding.preview) not in seen:
+                seen.add((finding.name, finding.preview))
+                findings.append(finding)
+    return findings
+
+
+def scan_build_args(matcher: ContentMatcher, args: Mapping[str, str], source: str) -> list[Finding]:
+    """secret.build-arg findings for build arguments recorded elsewhere (e.g. provenance ``args``)."""
+    return _judge_all(matcher, [(str(k), str(v)) for k, v in args.items()], SECRET_BUILD_ARG, history=source)
+
+
+def scan_history_line(matcher: ContentMatcher, created_by: str) -> list[Finding]:
+    """Findings for one history ``created_by`` line: build args, ARG/ENV defaults, inline tokens."""
+    line = _NOP.sub("", created_by.strip())
+    rule, (pairs, command) = SECRET_BUILD_ARG, _run_args(line)
+    keyword, _, rest = line.partition(" ")
+    if keyword in ("ARG", "ENV"):
+        rule = SECRET_ENV if keyword == "ENV" else SECRET_BUILD_ARG
+        pairs, command = _assignments(rest), ""
+    verdicts = [(name, judge(matcher, name, value)) for name, value in pairs]
+    named = [(name, v) for name, v in verdicts if v is not None]
+    explained = {v.secret for _, v in named}
+    inline = [m for m in matcher.scan(command.encode("utf-8", "surrogateescape")) if m.preview_text() not in explained]
+    secrets = [v.secret for _, v in named] + [m.preview_text() for m in inline]
+    history = redact_in(created_by, secrets)[:_HISTORY_CAP] if secrets else None
+    findings = [Finding(rule, v.detector, name=name, history=history, preview=redact(v.secret)) for name, v in named]
+    findings += [
+        Finding(SECRET_BUILD_ARG, m.detector, history=history, preview=redact(m.preview_text())) for m in inline
+    ]
+    return findings
+
+
+def _judge_all(
+    matcher: ContentMatcher, pairs: Iterable[tuple[str, str]], rule: str, history: str | None
+) -> list[Finding]:
+    findings = []
+    for name, value in pairs:
+        verdict: Verdict | None = judge(matcher, name, value)
+        if verdict is not None:
+            findings.append(Finding(rule, verdict.detector, name=name, history=history, preview=redact(verdict.secret)))
+    return findings
+
+
+def _run_args(line: str) -> tuple[list[tuple[str, str]], str]:
+    """``|N K=v … cmd``: the first N assignments are build args, the rest is the command.
+
+    BuildKit joins ``K=v`` without quoting, so a value holding spaces cannot be split exactly; each
+    value runs to the next ``NAME=``.
+    """
+    match = _RUN_ARGS.match(line)
+    if not match:
+        return [], line
+    count, text = int(match.group(1)), match.group(2)
+    starts = list(_NAME_EQ.finditer(text))[: count + 1]
+    pairs = _assignments(text[: starts[count].start()] if len(starts) > count else text)[:count]
+    last_value_end = text.find(" ", starts[count - 1].end()) if 0 < count <= len(starts) else -1
+    return pairs, text[last_value_end:] if last_value_end >= 0 else ""
+
+
+def _assignments(text: str) -> list[tuple[str, str]]:
+    """``A=1 B=two words C=3``: each value runs to the next ``NAME=`` (or to the first space for the last)."""
+    starts = list(_NAME_EQ.finditer(text))
+    pairs = []
+    for index, match in enumerate(starts):
+        value_end = starts[index + 1].start() if index + 1 < len(starts) else len(text)
+        value = text[match.end() : value_end]
+        if index + 1 == len(starts):
+            value = value.split(" ", 1)[0] if " /bin/" in value or " [" in value else value
+        pairs.append((match.group(1), value.strip()))
+    return pairs
+
+
+def _list(value: Any, field: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise EvidenceError(f"image config field `{field}` is not a list", remedy="rebuild or re-push the image")
+    return value
+
+
+def _split(item: Any, field: str) -> tuple[str, str]:
+    if not isinstance(item, str):
+        raise EvidenceError(f"image config field `{field}` holds a non-string entry", remedy="rebuild the image")
+    name, _, value = item.partition("=")
+    return name, value

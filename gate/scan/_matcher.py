@@ -1,0 +1,148 @@
+"""Find tokens in bytes fast: one hyperscan pass over every rule's prefilter, then ``re`` confirms.
+
+Python ``re`` running rule after rule manages ~11 MB/s here; hyperscan runs all prefilters at once
+at GB/s and reports only end offsets, so the exact (slow) regex runs on a small window around each
+hit. Prefilters are compiled with ``HS_FLAG_PREFILTER``: hyperscan may report more than the pattern
+matches, never less, which is exactly what a prefilter needs.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+
+import hyperscan
+
+from gate.scan._rules import RULES, ContentRule, is_placeholder, shannon_entropy
+
+_MAX_WINDOWS_PER_RULE = 256
+_LINE_SLACK = 512
+# Rules whose matches are assignments of any value: dropped when a specific token rule already
+# explains the same bytes (``GITHUB_TOKEN=ghp_…`` is one github-pat, not also a generic key).
+_GENERIC = frozenset({"generic-api-key", "url-password", "curl-auth-user", "curl-auth-header"})
+
+
+@dataclass(frozen=True)
+class Match:
+    """A confirmed secret: which rule, the secret bytes (kept in memory only) and where it starts."""
+
+    detector: str
+    secret: bytes
+    start: int
+
+    def preview_text(self) -> str:
+        return self.secret.decode("utf-8", "replace")
+
+
+class ContentMatcher:
+    """Holds the compiled hyperscan database (built once) and a scratch space per thread."""
+
+    def __init__(self, rules: tuple[ContentRule, ...] = RULES):
+        self._rules = rules
+        self._database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        flags = [
+            hyperscan.HS_FLAG_PREFILTER | (hyperscan.HS_FLAG_CASELESS if rule.caseless_prefilter else 0)
+            for rule in rules
+        ]
+        self._database.compile(
+            expressions=[rule.prefilter for rule in rules], ids=list(range(len(rules))), flags=flags
+        )
+        self._local = threading.local()
+
+    def _scratch(self) -> hyperscan.Scratch:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = hyperscan.Scratch(self._database)
+        return scratch
+
+    def prefilter_hits(self, data: bytes) -> dict[int, list[int]]:
+        """Rule index -> end offsets of prefilter hits (capped per rule)."""
+        hits: dict[int, list[int]] = defaultdict(list)
+
+        def on_match(rule_id: int, _start: int, end: int, _flags: int, _context: object) -> None:
+            ends = hits[rule_id]
+            if len(ends) < _MAX_WINDOWS_PER_RULE:
+                ends.append(end)
+
+        self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
+        return hits
+
+    def scan(self, data: bytes, path: str = "") -> list[Match]:
+        """Every confirmed secret in ``data``, specific token rules first, generic ones if not overlapping."""
+        hits = self.prefilter_hits(data)
+        if not hits:
+            return []
+        specific: list[Match] = []
+        generic: list[Match] = []
+        for rule_index in sorted(hits):
+            rule = self._rules[rule_index]
+            if rule.path is not None and not rule.path.search(path):
+                continue
+            found = _confirm(rule, data, hits[rule_index])
+            (generic if rule.id in _GENERIC else specific).extend(found)
+        spans = [(m.start, m.start + len(m.secret)) for m in specific]
+        return specific + [m for m in generic if not _overlaps(m, spans)]
+
+
+def _overlaps(match: Match, spans: list[tuple[int, int]]) -> bool:
+    end = match.start + len(match.secret)
+    return any(start < end and match.start < stop for start, stop in spans)
+
+
+def _windows(data: bytes, ends: list[int], rule: ContentRule) -> list[tuple[int, int]]:
+    """Merge the regions around each hit, widened to whole lines within a little slack."""
+    size = len(data)
+    merged: list[tuple[int, int]] = []
+    for end in sorted(ends):
+        low, high = max(0, end - rule.before), min(size, end + rule.after)
+        newline = data.rfind(b"\n", max(0, low - _LINE_SLACK), low)
+        low = newline + 1 if newline >= 0 else max(0, low - _LINE_SLACK)
+        newline = data.find(b"\n", high, min(size, high + _LINE_SLACK))
+        high = newline if newline >= 0 else min(size, high + _LINE_SLACK)
+        if merged and low <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
+        else:
+            merged.append((low, high))
+    return merged
+
+
+def _confirm(rule: ContentRule, data: bytes, ends: list[int]) -> list[Match]:
+    found: dict[int, Match] = {}
+    for low, high in _windows(data, ends, rule):
+        for match in rule.regex.finditer(data, low, high):
+            secret, start = _secret_of(match)
+            if start not in found and _accepted(rule, data, match, secret):
+                found[start] = Match(rule.id, secret, start)
+    return list(found.values())
+
+
+def _secret_of(match: re.Match[bytes]) -> tuple[bytes, int]:
+    """The first non-empty capture group is the secret (gitleaks' convention), else the whole match."""
+    for index, group in enumerate(match.groups(), start=1):
+        if group:
+            return group, match.start(index)
+    return match.group(0), match.start()
+
+
+def _accepted(rule: ContentRule, data: bytes, match: re.Match[bytes], secret: bytes) -> bool:
+    if rule.entropy and shannon_entropy(secret) <= rule.entropy:
+        return False
+    if rule.needs_digit and not any(48 <= byte <= 57 for byte in secret):
+        return False
+    if any(pattern.search(secret) for pattern in rule.allow_secret):
+        return False
+    if any(pattern.search(match.group(0)) for pattern in rule.allow_match):
+        return False
+    if rule.allow_line:
+        line_start = data.rfind(b"\n", 0, match.start()) + 1
+        line_end = data.find(b"\n", match.end())
+        line = data[line_start : line_end if line_end >= 0 else len(data)]
+        if any(pattern.search(line) for pattern in rule.allow_line):
+            return False
+    if rule.stopwords:
+        lowered = secret.lower()
+        if any(word in lowered for word in rule.stopwords):
+            return False
+    return not is_placeholder(secret)
