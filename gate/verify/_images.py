@@ -28,6 +28,7 @@ from gate.verify._model import INVALID, SignatureCheck, VerifiedSigner, Verified
 from gate.verify._statement import COSIGN_SIGN_PREDICATE, in_toto_statement, require_subject
 from gate.verify._trust import TrustPolicy
 
+
 def verify_image_signatures(
     image_digest: str,
     artifacts: Iterable[SignatureArtifact],
