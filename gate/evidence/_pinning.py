@@ -103,8 +103,8 @@ def pinning(provenance: Provenance) -> Pinning:
     frontend = None
     if dockerfile.syntax:
         ref = _parse(dockerfile.syntax)
-        used = _find(images, ref) if ref else None
-        frontend = FrontendFact(dockerfile.syntax, bool(ref and ref.digest), used.resolved if used else None)
+        used = _candidates(images, ref) if ref else []
+        frontend = FrontendFact(dockerfile.syntax, bool(ref and ref.digest), used[0].resolved if used else None)
     return Pinning(tuple(stages), frontend, "dockerfile")
 
 
@@ -117,9 +117,9 @@ def _stage_from_dockerfile(instruction: FromInstruction, dockerfile: Dockerfile,
     if instruction.base.lower() == "scratch":
         return StageFact(**common, pinned=True, digest_used=None, scratch=True)
     ref = _parse(instruction.base)
-    used = _find(images, ref) if ref else None
-    if used is not None:
-        matched.add(used)
+    candidates = _candidates(images, ref) if ref else []
+    matched.update(candidates)  # every platform's pull of this base
+    used = candidates[0] if candidates else None
     return StageFact(**common, pinned=bool(ref and ref.digest), digest_used=used.resolved if used else None)
 
 
@@ -134,9 +134,10 @@ def _material_stage(index: int, image: _ImageMaterial) -> StageFact:
     return StageFact(index, None, None, None, image.display, image.written_digest is not None, image.resolved)
 
 
-def _find(images: list[_ImageMaterial], ref: Reference) -> _ImageMaterial | None:
+def _candidates(images: list[_ImageMaterial], ref: Reference) -> list[_ImageMaterial]:
+    """The materials that are ``ref`` (one per platform the build pulled it for)."""
     name = f"{ref.registry}/{ref.repository}"
-    return next((image for image in images if image.name == name and image.matches(ref)), None)
+    return [image for image in images if image.name == name and image.matches(ref)]
 
 
 def _parse(text: str) -> Reference | None:

@@ -115,6 +115,15 @@ def test_images_no_from_accounts_for_become_extra_stages() -> None:
     ]
 
 
+def test_a_base_pulled_for_two_platforms_is_one_stage() -> None:
+    materials = [
+        material("pkg:docker/golang@1.22?platform=linux%2Famd64", GOLANG),
+        material("pkg:docker/golang@1.22?platform=linux%2Farm64", ALPINE),
+    ]
+    stages = pinning(Provenance.from_bytes(to_bytes(provenance_v02(IMAGE, materials, dockerfile="FROM golang:1.22\n")))).stages
+    assert [(s.base, s.digest_used) for s in stages] == [("golang:1.22", f"sha256:{GOLANG}")]
+
+
 def test_unresolvable_base_is_not_pinned() -> None:
     facts = pinning(Provenance.from_bytes(to_bytes(provenance_v02(IMAGE, MATERIALS, dockerfile="FROM golang:${MISSING}\n"))))
     assert [(s.base, s.pinned, s.digest_used) for s in facts.stages] == [
