@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 V01 = "https://in-toto.io/Statement/v0.1"
@@ -26,56 +27,54 @@ def statement(predicate_type: str, predicate: dict[str, Any], subject_digest: st
     return {"_type": statement_type, "predicateType": predicate_type, "subject": subject, "predicate": predicate}
 
 
-def provenance_v02(
-    subject_digest: str,
-    materials: list[dict[str, Any]],
-    *,
-    dockerfile: str | None = None,
-    args: dict[str, str] | None = None,
-    secrets: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """A BuildKit SLSA v0.2 provenance statement (``mode=max`` when ``dockerfile`` is given)."""
-    infos = [{"filename": "Dockerfile", "language": "Dockerfile", "data": _b64(dockerfile)}] if dockerfile is not None else []
+@dataclass(frozen=True)
+class Build:
+    """What a BuildKit build records: its image materials, Dockerfile (``mode=max``), build args and secret ids."""
+
+    materials: list[dict[str, Any]]
+    dockerfile: str | None = None
+    args: dict[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+
+    @property
+    def infos(self) -> list[dict[str, str]]:
+        return [] if self.dockerfile is None else [{"filename": "Dockerfile", "data": base64.b64encode(self.dockerfile.encode()).decode()}]
+
+    @property
+    def request(self) -> dict[str, Any]:
+        args = {f"build-arg:{k}": v for k, v in self.args.items()} | {"label:org.opencontainers.image.title": "app"}
+        return {"frontend": "dockerfile.v0", "args": args, "secrets": [{"id": s, "optional": False} for s in self.secrets]}
+
+
+def provenance_v02(subject_digest: str, materials: list[dict[str, Any]], **build: Any) -> dict[str, Any]:
+    """A BuildKit SLSA v0.2 provenance statement (``mode=max`` when ``dockerfile=`` is given)."""
+    recorded = Build(materials, **build)
     predicate = {
         "builder": {"id": "https://example.test/builders/ci"},
         "buildType": "https://mobyproject.org/buildkit@v1",
         "materials": materials,
-        "invocation": {
-            "configSource": {"entryPoint": "Dockerfile"},
-            "parameters": {"frontend": "dockerfile.v0", "args": _args(args), "secrets": [{"id": s, "optional": False} for s in secrets]},
-            "environment": {"platform": "linux/amd64"},
-        },
+        "invocation": {"configSource": {"entryPoint": "Dockerfile"}, "parameters": recorded.request, "environment": {"platform": "linux/amd64"}},
         "metadata": {
             "buildStartedOn": STARTED,
             "buildFinishedOn": FINISHED,
-            "https://mobyproject.org/buildkit@v1#metadata": {"source": {"infos": infos}},
+            "https://mobyproject.org/buildkit@v1#metadata": {"source": {"infos": recorded.infos}},
         },
     }
     return statement("https://slsa.dev/provenance/v0.2", predicate, subject_digest)
 
 
-def provenance_v1(
-    subject_digest: str,
-    materials: list[dict[str, Any]],
-    *,
-    dockerfile: str | None = None,
-    args: dict[str, str] | None = None,
-    secrets: tuple[str, ...] = (),
-) -> dict[str, Any]:
+def provenance_v1(subject_digest: str, materials: list[dict[str, Any]], **build: Any) -> dict[str, Any]:
     """A BuildKit SLSA v1 provenance statement in an in-toto v1 Statement."""
-    infos = [{"filename": "Dockerfile", "data": _b64(dockerfile)}] if dockerfile is not None else []
+    recorded = Build(materials, **build)
     predicate = {
         "buildDefinition": {
             "buildType": "https://github.com/moby/buildkit/blob/master/docs/attestations/slsa-definitions.md",
-            "externalParameters": {
-                "configSource": {"path": "Dockerfile"},
-                "request": {"frontend": "dockerfile.v0", "args": _args(args), "secrets": [{"id": s} for s in secrets]},
-            },
+            "externalParameters": {"configSource": {"path": "Dockerfile"}, "request": recorded.request},
             "resolvedDependencies": materials,
         },
         "runDetails": {
             "builder": {"id": ""},
-            "metadata": {"startedOn": STARTED, "finishedOn": FINISHED, "buildkit_metadata": {"source": {"infos": infos}}},
+            "metadata": {"startedOn": STARTED, "finishedOn": FINISHED, "buildkit_metadata": {"source": {"infos": recorded.infos}}},
         },
     }
     return statement("https://slsa.dev/provenance/v1", predicate, subject_digest, V1)
@@ -90,10 +89,3 @@ def dsse(document: dict[str, Any]) -> bytes:
     payload = base64.b64encode(to_bytes(document)).decode()
     return to_bytes({"payloadType": "application/vnd.in-toto+json", "payload": payload, "signatures": [{"keyid": "", "sig": "AAAA"}]})
 
-
-def _args(args: dict[str, str] | None) -> dict[str, str]:
-    return {f"build-arg:{k}": v for k, v in (args or {}).items()} | {"label:org.opencontainers.image.title": "app"}
-
-
-def _b64(text: str | None) -> str:
-    return base64.b64encode((text or "").encode()).decode()
