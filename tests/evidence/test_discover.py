@@ -37,6 +37,7 @@ from tests.support.push import OCI_INDEX, PushedManifest
 from tests.support.registry_server import RegistryServer
 
 PER_SUBJECT = 5
+VULN = "https://cosign.sigstore.dev/attestation/vuln/v1"
 GOLANG = "2" * 64
 DOCKERFILE = "FROM golang:1.22 AS builder\nRUN go build\nFROM scratch\nCOPY --from=builder /app /app\n"
 SPDX = {
@@ -125,14 +126,19 @@ def test_cosign_att_tag_with_dsse_provenance(registry: RegistryServer, gate_conf
     subject = image().push(registry, f"{repo}:1")
     good = provenance_v1(subject.digest, [material("pkg:docker/golang@1.22?platform=linux%2Famd64", GOLANG)])
     elsewhere = provenance_v1("sha256:" + "9" * 64, [])
-    push_cosign_tag(registry, subject, ".att", [cosign_attestation_layer(dsse(good), good["predicateType"]), cosign_attestation_layer(dsse(elsewhere), good["predicateType"])])
+    vuln = statement(VULN, {"scanner": {"uri": "pkg:github/aquasecurity/trivy", "version": "0.50.0", "db": {"uri": "", "version": ""}}}, subject.digest)
+    custom = statement("https://cosign.sigstore.dev/attestation/v1", {"Data": "hello"}, subject.digest)
+    layers = [cosign_attestation_layer(dsse(document), document["predicateType"]) for document in (good, elsewhere, vuln, custom)]
+    push_cosign_tag(registry, subject, ".att", layers)
     attached, _, requests = run(gate_config, registry.host, repo, "1")
-    assert [(a.store, a.subject, a.reachable_from) for a in attached.artifacts] == [("cosign-att", subject.digest, None)] * 2
-    assert len(attached.signature_layers()) == 2  # the verifier checks the DSSE envelopes
-    assert requests == PER_SUBJECT + 2
+    assert [(a.store, a.subject, a.reachable_from) for a in attached.artifacts] == [("cosign-att", subject.digest, None)] * 4
+    assert len(attached.signature_layers()) == 4  # the verifier checks the DSSE envelopes
+    assert requests == PER_SUBJECT + 4
     evidence = collect(attached, subject.digest)
     assert len(evidence.provenance) == 1 and evidence.provenance[0].value.predicate_type == "https://slsa.dev/provenance/v1"
     assert [s.base for s in pinning(evidence.provenance[0].value).stages] == ["golang:1.22"]
+    assert [(f.value.scanner_uri, f.value.scanner_version) for f in evidence.vulns] == [("pkg:github/aquasecurity/trivy", "0.50.0")]
+    assert evidence.other_predicates == ("https://cosign.sigstore.dev/attestation/v1",)
     assert len(evidence.problems) == 1 and "not " + subject.digest in evidence.problems[0].message
 
 
