@@ -1,0 +1,9 @@
+"""The engine: one image reference to one verdict (resolve, gather, verify, scan, decide).
+
+    async with Engine(config) as engine:
+        result = await engine.check("registry.example/shop/api:1.4", WorkloadContext(namespace="shop"))
+"""
+
+from gate.engine._engine import Engine, WorkloadContext
+
+__all__ = ["Engine", "WorkloadContext"]

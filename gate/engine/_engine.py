@@ -1,0 +1,242 @@
+"""One image reference in, one verdict out: resolve, gather, verify, scan, decide.
+
+This is the only place a ``GateError`` becomes an ``evaluation.error`` violation: everything below
+raises, the engine reports. A multi-arch index is judged on every platform it lists (or the one
+asked for); the worst decision wins and each violation names its platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from gate.config import Config
+from gate.engine._evidence import EvidenceFacts, Subject, evidence_facts
+from gate.engine._image import ImageScanner
+from gate.errors import GateError, LimitExceeded
+from gate.evidence import AttachedEvidence, DenyList, discover
+from gate.facts import Facts, ImageIdentity, evidence_summary, input_document
+from gate.policy import PolicyEvaluator, decide
+from gate.registry import CredentialStore, Manifest, Reference, RegistryClient
+from gate.report import ImageResult, Violation
+from gate.rules import EVALUATION_ERROR
+from gate.verify import TrustPolicy
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WorkloadContext:
+    """What the admission request tells about how the image will run (empty for the CLI).
+
+    ``pull_secrets`` holds a docker ``config.json`` document merged from the pod's imagePullSecrets;
+    it grants access but never changes a verdict, so it is not part of any cache key.
+    """
+
+    namespace: str | None = None
+    run_as_non_root: bool | None = None
+    run_as_user: int | None = None
+    pull_secrets: bytes | None = None
+
+    def policy_view(self) -> dict[str, Any]:
+        """The ``input.context`` object the policies see."""
+        return {"namespace": self.namespace, "run_as_non_root": self.run_as_non_root, "run_as_user": self.run_as_user}
+
+
+@dataclass(frozen=True)
+class _Target:
+    """One platform manifest to judge."""
+
+    reference: Reference
+    manifest: Manifest
+    platform: str | None
+    subject: Subject
+
+
+class Engine:
+    """Judges images against the loaded policies; create once, use for many images.
+
+    Use as ``async with Engine(config) as engine: await engine.check(ref)``. Trust, deny lists and
+    policies are loaded in the constructor, so bad configuration fails at start-up.
+
+    Raises:
+        ConfigError, PolicyError: from the constructor, when trust, parameters or policies do not load.
+    """
+
+    def __init__(self, config: Config, *, policy: PolicyEvaluator | None = None, scanner: ImageScanner | None = None) -> None:
+        self.config = config
+        self.policy = policy or PolicyEvaluator.from_config(config)
+        self.trust = TrustPolicy.from_config(config.trust)
+        self.deny_list = DenyList.from_params(config.rule_params().get("sbom.denied-component"))
+        self.scanner = scanner or ImageScanner(config)
+        self._client: RegistryClient | None = None
+
+    @property
+    def policy_digest(self) -> str:
+        return self.policy.digest
+
+    @property
+    def client(self) -> RegistryClient:
+        """The pooled registry client (opened lazily)."""
+        if self._client is None:
+            self._client = RegistryClient(self.config)
+        return self._client
+
+    async def __aenter__(self) -> "Engine":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Open the registry connection pool now rather than on the first check."""
+        _ = self.client
+
+    async def close(self) -> None:
+        """Close the registry client and its connections."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    async def check(
+        self,
+        reference: str,
+        context: WorkloadContext = WorkloadContext(),
+        *,
+        platform: str | None = None,
+        deadline: float | None = None,
+    ) -> ImageResult:
+        """Judge one image reference; never raises for bad input, registries or evidence.
+
+        Args:
+            reference: the image reference as the user or pod spec wrote it.
+            context: the workload context from an admission request.
+            platform: judge only this ``os/arch[/variant]`` of an index.
+            deadline: ``time.monotonic()`` value by which a verdict is due.
+        """
+        now = dt.datetime.now(dt.timezone.utc)
+        try:
+            return await _within(deadline, self._check(reference, context, platform, now))
+        except GateError as exc:
+            return self.error_result(reference, exc)
+
+    def error_result(self, reference: str, error: GateError) -> ImageResult:
+        """The fail-closed verdict for an image that could not be evaluated (``warn`` when fail-open)."""
+        action = "warn" if self.config.fail_open else "deny"
+        violation = Violation(EVALUATION_ERROR, action, f"{reference}: {error.diagnostics()}", dict(error.details))
+        return ImageResult(reference=reference, digest=error.details.get("digest"), violations=(violation,))
+
+    async def _check(self, text: str, context: WorkloadContext, platform: str | None, now: dt.datetime) -> ImageResult:
+        reference = Reference.parse(text)
+        client = self._client_for(context)
+        top = await client.manifest(reference)
+        targets, attached = await asyncio.gather(
+            self._targets(client, reference, top, platform),
+            discover(client, reference, top, blob_bytes=self.config.limits.blob_bytes),
+        )
+        judged = await asyncio.gather(*(self._judge(client, target, attached, text, context, now) for target in targets))
+        violations = tuple(v for violations, _ in judged for v in violations)
+        if len(judged) == 1:
+            evidence = judged[0][1]
+        else:
+            evidence = {"platforms": {target.platform: found for target, (_, found) in zip(targets, judged)}}
+        return ImageResult(reference=text, digest=top.digest, violations=violations, evidence=evidence)
+
+    def _client_for(self, context: WorkloadContext) -> RegistryClient:
+        if not context.pull_secrets:
+            return self.client
+        return self.client.with_credentials(CredentialStore.from_docker_config(context.pull_secrets, source="imagePullSecrets"))
+
+    async def _targets(self, client: RegistryClient, reference: Reference, top: Manifest, platform: str | None) -> list[_Target]:
+        if not top.is_index:
+            subject = Subject(top.digest, None, None)
+            return [_Target(reference.with_digest(top.digest), top, platform, subject)]
+        entries = [entry for entry in top.manifests if _is_platform_image(entry.annotations, entry.platform, entry.media_type)]
+        if platform is not None:
+            entries = [entry for entry in entries if _matches(_platform_name(entry.platform), platform)]
+        if not entries:
+            wanted = f"platform {platform}" if platform else "any runnable platform"
+            raise GateError(f"index {top.digest} lists no image for {wanted}", details={"digest": top.digest})
+        manifests = await asyncio.gather(*(client.manifest(reference.with_digest(entry.digest)) for entry in entries))
+        subject_of = lambda manifest: Subject(manifest.digest, top.digest, top.json)  # noqa: E731
+        return [
+            _Target(reference.with_digest(entry.digest), manifest, _platform_name(entry.platform), subject_of(manifest))
+            for entry, manifest in zip(entries, manifests)
+        ]
+
+    async def _judge(
+        self, client: RegistryClient, target: _Target, attached: AttachedEvidence, text: str, context: WorkloadContext, now: dt.datetime
+    ) -> tuple[list[Violation], dict[str, Any]]:
+        found = evidence_facts(attached, target.subject, self.trust, self.deny_list, now)
+        facts = await self._facts(client, target, found, text)
+        document = input_document(facts, context.policy_view(), now)
+        raws = await asyncio.to_thread(self.policy.evaluate, document)
+        violations = decide(raws, self.config, namespace=context.namespace, image=text, now=now)
+        summary = evidence_summary(document) | {"problems": [problem.message for problem in found.problems]}
+        return [_with_platform(v, target.platform) for v in violations], summary
+
+    async def _facts(self, client: RegistryClient, target: _Target, found: EvidenceFacts, text: str) -> Facts:
+        image = await self.scanner.scan(client, target.reference, target.manifest, found.build_args)
+        identity = ImageIdentity(
+            reference=text,
+            registry=target.reference.registry,
+            repository=target.reference.repository,
+            digest=target.manifest.digest,
+            platform=target.platform,
+            index_digest=target.subject.index_digest,
+        )
+        return Facts(
+            image=identity,
+            config=image.config,
+            user=image.user,
+            signatures=found.signatures,
+            provenance=found.provenance,
+            sbom=found.sbom,
+            findings=image.findings,
+        )
+
+
+async def _within(deadline: float | None, work: Awaitable[T]) -> T:
+    """Await ``work`` until ``deadline``; past it, raise ``LimitExceeded`` (fail closed, retry later)."""
+    if deadline is None:
+        return await work
+    budget = deadline - time.monotonic()
+    try:
+        return await asyncio.wait_for(work, timeout=max(budget, 0.0))
+    except TimeoutError as exc:
+        raise LimitExceeded(
+            f"timed out after {max(budget, 0):.1f}s gathering evidence",
+            remedy="retry; if it persists, check the registry's health or raise limits.deadline_seconds",
+        ) from exc
+
+
+def _platform_name(platform: dict[str, Any] | None) -> str:
+    platform = platform or {}
+    parts = [platform.get("os", ""), platform.get("architecture", "")]
+    if platform.get("variant"):
+        parts.append(platform["variant"])
+    return "/".join(parts)
+
+
+def _matches(name: str, wanted: str) -> bool:
+    """``linux/arm64`` matches ``linux/arm64/v8``; an exact name always matches."""
+    return name == wanted or name.startswith(wanted + "/")
+
+
+def _is_platform_image(annotations: dict[str, str], platform: dict[str, Any] | None, media_type: str) -> bool:
+    """Index entries a node could pull: not BuildKit attestation manifests, not unknown/unknown, not nested indexes."""
+    if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+        return False
+    if (platform or {}).get("os") == "unknown":
+        return False
+    return media_type not in ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
+
+
+def _with_platform(violation: Violation, platform: str | None) -> Violation:
+    if platform is None:
+        return violation
+    return Violation(violation.rule, violation.action, f"[{platform}] {violation.message}", violation.details | {"platform": platform})

@@ -1,0 +1,85 @@
+"""Turns what discovery found for one platform image into verified ``signatures``, ``provenance`` and
+``sbom`` facts.
+
+A platform image counts as signed when a trusted signature is on its own digest or on the index
+that lists it; an attestation counts as verified when it is signed itself by a trusted signer or
+reachable from a manifest whose signature verified (SPEC §2). Unverified evidence is reported but
+never satisfies a rule that asks for evidence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from gate.evidence import Artifact, AttachedEvidence, DenyList, Problem, collect, provenance_section, sbom_section
+from gate.evidence._signatures import parse_signature_layers
+from gate.verify import SignatureCheck, TrustPolicy, attestation_trust, covered_digests, signatures_fact, verify_image_signatures
+
+_SIGNATURE_MEDIA_PREFIXES = (
+    "application/vnd.dev.cosign.simplesigning",
+    "application/vnd.dsse.envelope",
+    "application/vnd.dev.sigstore.bundle",
+)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The digests a platform image is judged under: its own and (for an index) the index's."""
+
+    digest: str
+    index_digest: str | None
+    index_manifest: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class EvidenceFacts:
+    """The verified evidence sections of the input document, plus what could not be read."""
+
+    signatures: dict[str, Any]
+    provenance: dict[str, Any] | None
+    sbom: dict[str, Any] | None
+    build_args: Mapping[str, str]
+    problems: tuple[Problem, ...]
+
+
+def evidence_facts(
+    attached: AttachedEvidence, subject: Subject, trust: TrustPolicy, deny: DenyList, now: dt.datetime
+) -> EvidenceFacts:
+    """Verify signatures and attestations about ``subject`` and shape them as facts."""
+    checks = _signature_checks(attached, subject, trust, now)
+    covered = _covered(checks, subject)
+
+    def verified(artifact: Artifact) -> bool:
+        return attestation_trust(artifact, artifact.subject, trust, now, covered).verified
+
+    evidence = collect(attached, subject.digest, subject.index_digest)
+    provenance, provenance_problems = provenance_section(evidence, verified)
+    # Build arguments can only add findings, so they are read from any provenance, verified or not.
+    build_args = {key: value for found in evidence.provenance for key, value in found.value.build_args.items()}
+    return EvidenceFacts(
+        signatures=signatures_fact(checks),
+        provenance=provenance,
+        sbom=sbom_section(evidence, deny, verified),
+        build_args=build_args,
+        problems=(*evidence.problems, *provenance_problems),
+    )
+
+
+def _signature_checks(attached: AttachedEvidence, subject: Subject, trust: TrustPolicy, now: dt.datetime) -> list[SignatureCheck]:
+    checks: list[SignatureCheck] = []
+    for digest in filter(None, (subject.digest, subject.index_digest)):
+        layers = [a.stored_layer() for a in attached.about(digest) if a.media_type.startswith(_SIGNATURE_MEDIA_PREFIXES)]
+        checks.extend(verify_image_signatures(digest, parse_signature_layers(layers), trust, now))
+    return checks
+
+
+def _covered(checks: list[SignatureCheck], subject: Subject) -> frozenset[str]:
+    """Digests vouched for by a verified signature (an index signature covers what it lists)."""
+    covered: set[str] = set()
+    for check in checks:
+        if check.ok:
+            manifest = subject.index_manifest if check.digest == subject.index_digest else None
+            covered |= covered_digests(check.digest, manifest)
+    return frozenset(covered)

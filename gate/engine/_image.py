@@ -1,0 +1,104 @@
+"""Reads the image itself: its config and history, and every layer streamed through the scanner.
+
+Layers stream from the registry into a scanner running in a worker thread; the thread pulls each
+chunk from the event loop, so a layer is never held whole in memory and its digest is checked
+when its stream ends. Scans are cached by layer digest (``gate.scan``), so a layer shared by many
+images is read once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gate.config import Config
+from gate.errors import EvidenceError
+from gate.facts import config_facts
+from gate.registry import Descriptor, Manifest, Reference, RegistryClient
+from gate.scan import ImageBudget, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """The ``config``, ``user`` and ``findings`` sections of the input document."""
+
+    config: dict[str, Any]
+    user: dict[str, Any]
+    findings: tuple[dict[str, Any], ...]
+
+
+class ImageScanner:
+    """Turns one platform manifest into image facts; shares one layer cache across images."""
+
+    def __init__(self, config: Config, *, cache: LayerScanCache | None = None, progress: Progress | None = None) -> None:
+        self.config = config
+        self.layers = LayerScanner(config.limits)
+        self.cache = cache or LayerScanCache()
+        self.progress = progress
+
+    async def scan(self, client: RegistryClient, ref: Reference, manifest: Manifest, build_args: Mapping[str, str]) -> ImageFacts:
+        """Read config, history and (unless disabled) every layer of ``manifest``.
+
+        Raises:
+            RegistryError, EvidenceError, LimitExceeded: a blob cannot be fetched, parsed or is too big.
+        """
+        image_config = await _image_config(client, ref, manifest, self.config.limits.blob_bytes)
+        findings = [*scan_config(image_config), *scan_build_args(build_args, source="provenance build arguments")]
+        passwd = None
+        if self.config.scan.layers:
+            budget = ImageBudget(self.config.limits.scan_bytes_per_image)
+            layer_scans = await asyncio.gather(*(self._layer(client, ref, d, i, budget) for i, d in enumerate(manifest.layers)))
+            combined = combine_layers(list(layer_scans), image_config.get("history") or [])
+            findings.extend(combined.findings)
+            passwd = combined.passwd
+        facts = config_facts(image_config)
+        user = resolve_user(facts["user"], passwd)
+        return ImageFacts(config=facts, user=user.to_fact(), findings=tuple(f.to_fact() for f in findings))
+
+    async def _layer(self, client: RegistryClient, ref: Reference, descriptor: Descriptor, index: int, budget: ImageBudget) -> LayerScan:
+        async def fetch_and_scan() -> LayerScan:
+            loop = asyncio.get_running_loop()
+            async with client.stream_blob(ref, descriptor) as stream:
+                chunks = _pull(stream, loop)
+                return await asyncio.to_thread(
+                    self.layers.scan, chunks, descriptor.media_type, index, descriptor.digest, progress=self.progress, budget=budget
+                )
+
+        return await self.cache.get_or_scan(descriptor.digest, fetch_and_scan)
+
+
+def _pull(stream: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
+    """A blocking iterator (for a worker thread) over an async chunk stream owned by ``loop``."""
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await anext(stream)
+        except StopAsyncIteration:
+            return None
+
+    while (chunk := asyncio.run_coroutine_threadsafe(next_chunk(), loop).result()) is not None:
+        yield chunk
+
+
+async def _image_config(client: RegistryClient, ref: Reference, manifest: Manifest, max_bytes: int) -> dict[str, Any]:
+    """The manifest's config blob, digest-checked and parsed.
+
+    Raises:
+        EvidenceError: the manifest has no config, or the config is not a JSON object.
+    """
+    descriptor = manifest.config
+    if descriptor is None:
+        raise EvidenceError(f"manifest {manifest.digest} of {ref} has no config descriptor")
+    data = await client.blob(ref, descriptor, max_bytes=max_bytes)
+    try:
+        image_config = json.loads(data)
+    except ValueError as exc:
+        raise EvidenceError(f"config {descriptor.digest} of {ref} is not valid JSON") from exc
+    if not isinstance(image_config, dict):
+        raise EvidenceError(f"config {descriptor.digest} of {ref} is not a JSON object")
+    return image_config

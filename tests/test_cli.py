@@ -1,0 +1,153 @@
+"""`gate check image` end to end: real images on the real test registry, SPEC §2 JSON and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gate.cli import main
+from tests.support.artifacts import push_index
+from tests.support.images import ImageBuilder
+from tests.support.registry_server import RegistryServer, free_port
+
+PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001::/home/app:/sbin/nologin\ntoor:x:0:0::/root:/bin/sh\n"
+# These tests are about the image itself; evidence rules are judged in their own suites.
+EVIDENCE_OFF = {rule: {"action": "off"} for rule in ("signature.missing", "provenance.missing", "sbom.missing")}
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, registry: RegistryServer) -> Path:
+    path = tmp_path / "gate.yaml"
+    path.write_text(yaml.safe_dump({"registries": {"insecure": [registry.host]}, "rules": EVIDENCE_OFF}))
+    return path
+
+
+def _image(user: str | None, platform: str = "linux/amd64", media: str = "oci") -> ImageBuilder:
+    image = ImageBuilder(platform=platform, media=media)  # type: ignore[arg-type]
+    image.layer({"etc/passwd": PASSWD, "app/server": "#!/bin/sh\necho ok\n"}, created_by="COPY app /app # buildkit")
+    return image.config(user=user, created="2026-11-01T00:00:00Z")
+
+
+def _check(capsys: pytest.CaptureFixture[str], config: Path, *refs: str, extra: tuple[str, ...] = ()) -> tuple[int, dict[str, Any]]:
+    code = main(["check", "image", *refs, "--config", str(config), "--output", "json", *extra])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _rules(result: dict[str, Any]) -> list[str]:
+    return [violation["rule"] for violation in result["violations"]]
+
+
+@pytest.mark.parametrize("user", [None, "", "root", "0", "0:0", "toor"])
+def test_root_user_is_denied(user: str | None, registry: RegistryServer, repo: str, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pushed = _image(user).push(registry, f"{repo}:1")
+    code, report = _check(capsys, config_file, pushed.ref)
+    (result,) = report["results"]
+    assert code == 1
+    assert result["decision"] == "deny"
+    assert result["digest"] == pushed.digest
+    assert _rules(result) == ["user.root"]
+
+
+@pytest.mark.parametrize("media", ["oci", "docker"])
+def test_non_root_image_is_allowed(media: str, registry: RegistryServer, repo: str, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pushed = _image("10001", media=media).push(registry, f"{repo}:1")
+    code, report = _check(capsys, config_file, pushed.ref)
+    (result,) = report["results"]
+    assert (code, result["decision"], result["violations"]) == (0, "allow", [])
+    assert report["gate_version"] and report["policy_digest"].startswith("sha256:")
+    assert result["evidence"]["config"]["user"] == "10001"
+
+
+def test_named_user_resolves_through_passwd(registry: RegistryServer, repo: str, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pushed = _image("app").push(registry, f"{repo}:1")
+    code, report = _check(capsys, config_file, pushed.ref)
+    assert code == 0, report
+
+
+def test_index_is_judged_on_every_platform(registry: RegistryServer, repo: str, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    index = push_index(registry, f"{repo}:multi", [_image("10001", "linux/amd64"), _image("0", "linux/arm64")])
+    code, report = _check(capsys, config_file, index.ref)
+    (violation,) = report["results"][0]["violations"]
+    assert code == 1
+    assert violation["rule"] == "user.root"
+    assert violation["details"]["platform"] == "linux/arm64"
+    assert "linux/arm64" in violation["message"]
+
+    code, report = _check(capsys, config_file, index.ref, extra=("--platform", "linux/amd64"))
+    assert (code, report["results"][0]["decision"]) == (0, "allow")
+
+
+def test_several_references_worst_exit_code_wins(registry: RegistryServer, repo: str, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = _image("10001").push(registry, f"{repo}:good")
+    bad = _image("root").push(registry, f"{repo}:bad")
+    code, report = _check(capsys, config_file, good.ref, bad.ref)
+    assert code == 1
+    assert [r["decision"] for r in report["results"]] == ["allow", "deny"]
+    code, report = _check(capsys, config_file, good.ref, f"{registry.host}/{repo}:missing")
+    assert code == 2
+
+
+def _error_of(capsys: pytest.CaptureFixture[str], config: Path, ref: str) -> dict[str, Any]:
+    code, report = _check(capsys, config, ref)
+    (result,) = report["results"]
+    assert code == 2
+    assert result["decision"] == "deny"
+    (violation,) = result["violations"]
+    assert violation["rule"] == "evaluation.error" and violation["action"] == "deny"
+    return violation
+
+
+def test_unparseable_reference(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    violation = _error_of(capsys, config_file, "Not A Reference!!")
+    assert "Not A Reference!!" in violation["message"]
+
+
+def test_missing_tag(registry: RegistryServer, repo: str, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    violation = _error_of(capsys, config_file, f"{registry.host}/{repo}:nope")
+    assert "not found" in violation["message"].lower()
+
+
+def test_registry_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    host = f"127.0.0.1:{free_port()}"
+    config = tmp_path / "gate.yaml"
+    config.write_text(yaml.safe_dump({"registries": {"insecure": [host]}, "limits": {"retries": 0}}))
+    violation = _error_of(capsys, config, f"{host}/shop/api:1")
+    assert host in violation["message"]
+
+
+def test_config_that_is_not_json(registry: RegistryServer, repo: str, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pushed = _image("10001").config(raw=b"\x00 not json").push(registry, f"{repo}:1")
+    violation = _error_of(capsys, config_file, pushed.ref)
+    assert pushed.config_digest in violation["message"] and "JSON" in violation["message"]
+
+
+def test_fail_open_turns_errors_into_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "gate.yaml"
+    config.write_text(yaml.safe_dump({"fail_open": True}))
+    code, report = _check(capsys, config, "Not A Reference!!")
+    (result,) = report["results"]
+    assert code == 2, "an image that was not evaluated still exits 2"
+    assert result["decision"] == "allow"
+    assert result["violations"][0]["action"] == "warn"
+
+
+def test_bad_config_names_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "gate.yaml"
+    config.write_text(yaml.safe_dump({"trust": {"keyless": [{"issuer": "https://issuer.example"}]}}))
+    code = main(["check", "image", "example.com/a:1", "--config", str(config)])
+    assert code == 2
+    assert "trust.keyless[0]" in capsys.readouterr().err
+
+
+def test_table_output_and_console_script(registry: RegistryServer, repo: str, config_file: Path) -> None:
+    pushed = _image("root").push(registry, f"{repo}:1")
+    gate = Path(sys.executable).with_name("gate")
+    done = subprocess.run([str(gate), "check", "image", pushed.ref, "--config", str(config_file)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "DENY" in done.stdout and "user.root" in done.stdout and pushed.ref in done.stdout
