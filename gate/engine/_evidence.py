@@ -14,14 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from gate.evidence import Artifact, AttachedEvidence, DenyList, Problem, collect, provenance_section, sbom_section
-from gate.evidence._signatures import parse_signature_layers
-from gate.verify import SignatureCheck, TrustPolicy, attestation_trust, covered_digests, signatures_fact, verify_image_signatures
-
-_SIGNATURE_MEDIA_PREFIXES = (
-    "application/vnd.dev.cosign.simplesigning",
-    "application/vnd.dsse.envelope",
-    "application/vnd.dev.sigstore.bundle",
-)
+from gate.verify import TrustPolicy, attestation_trust, signatures_fact, trusted_coverage, verify_attached_signatures
 
 
 @dataclass(frozen=True)
@@ -48,11 +41,16 @@ def evidence_facts(
     attached: AttachedEvidence, subject: Subject, trust: TrustPolicy, deny: DenyList, now: dt.datetime
 ) -> EvidenceFacts:
     """Verify signatures and attestations about ``subject`` and shape them as facts."""
-    checks = _signature_checks(attached, subject, trust, now)
-    covered = _covered(checks, subject)
+    checks = verify_attached_signatures(attached, subject.digest, trust, now, index_digest=subject.index_digest)
+    manifests = {subject.index_digest: subject.index_manifest} if subject.index_digest else {}
+    covered = trusted_coverage(checks, manifests)
+
+    answers: dict[int, bool] = {}
 
     def verified(artifact: Artifact) -> bool:
-        return attestation_trust(artifact, artifact.subject, trust, now, covered).verified
+        if id(artifact) not in answers:
+            answers[id(artifact)] = attestation_trust(artifact, artifact.subject, trust, now, covered).verified
+        return answers[id(artifact)]
 
     evidence = collect(attached, subject.digest, subject.index_digest)
     provenance, provenance_problems = provenance_section(evidence, verified)
@@ -65,21 +63,3 @@ def evidence_facts(
         build_args=build_args,
         problems=(*evidence.problems, *provenance_problems),
     )
-
-
-def _signature_checks(attached: AttachedEvidence, subject: Subject, trust: TrustPolicy, now: dt.datetime) -> list[SignatureCheck]:
-    checks: list[SignatureCheck] = []
-    for digest in filter(None, (subject.digest, subject.index_digest)):
-        layers = [a.stored_layer() for a in attached.about(digest) if a.media_type.startswith(_SIGNATURE_MEDIA_PREFIXES)]
-        checks.extend(verify_image_signatures(digest, parse_signature_layers(layers), trust, now))
-    return checks
-
-
-def _covered(checks: list[SignatureCheck], subject: Subject) -> frozenset[str]:
-    """Digests vouched for by a verified signature (an index signature covers what it lists)."""
-    covered: set[str] = set()
-    for check in checks:
-        if check.ok:
-            manifest = subject.index_manifest if check.digest == subject.index_digest else None
-            covered |= covered_digests(check.digest, manifest)
-    return frozenset(covered)
