@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from tests.chart._helm import FULLNAME, RELEASE, Rendered, render
+from tests.chart._helm import FULLNAME, NAMESPACE, RELEASE, Rendered, render
 from tests.chart.kubernetes_lookup_double import KubernetesLookupDouble
 
 TLS_SECRET = f"{FULLNAME}-tls"
@@ -54,6 +54,19 @@ def test_without_an_existing_secret_each_install_generates_a_new_ca(cluster: Kub
     """Guards the test above: the reuse comes from lookup, not from deterministic generation."""
     first, second = against(cluster, {}, tmp_path), against(cluster, {}, tmp_path)
     assert _ca(first).fingerprint(_ca(first).signature_hash_algorithm) != _ca(second).fingerprint(_ca(second).signature_hash_algorithm)
+
+
+def test_new_service_names_get_a_new_certificate_from_the_same_ca(cluster: KubernetesLookupDouble, tmp_path: Path) -> None:
+    """Enabling events adds a Service: the certificate must name it, and the caBundle must not move."""
+    installed = against(cluster, {}, tmp_path)
+    cluster.put(installed.one("Secret", TLS_SECRET), RELEASE)
+    upgraded = against(cluster, {"events": {"enabled": True}}, tmp_path)
+    assert upgraded.webhook["clientConfig"]["caBundle"] == installed.webhook["clientConfig"]["caBundle"]
+    data = upgraded.one("Secret", TLS_SECRET)["data"]
+    served = x509.load_pem_x509_certificate(base64.b64decode(data["tls.crt"]))
+    served.verify_directly_issued_by(_ca(installed))
+    names = served.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert f"{FULLNAME}-events.{NAMESPACE}.svc" in names
 
 
 def test_an_incomplete_secret_is_replaced_by_a_consistent_pair(cluster: KubernetesLookupDouble, tmp_path: Path) -> None:

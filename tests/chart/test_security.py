@@ -95,6 +95,7 @@ def test_api_token_mounted_only_when_gate_reads_pull_secrets(rendered: dict[str,
 def test_private_keys_and_credentials_are_owner_and_group_readable_only(rendered: dict[str, Rendered]) -> None:
     volumes = {v["name"]: v for v in rendered["full-config"].pod_spec["volumes"]}
     assert volumes["tls"]["secret"]["defaultMode"] == 0o440
+    assert [item["key"] for item in volumes["tls"]["secret"]["items"]] == ["tls.crt", "tls.key"]  # never the CA key
     config = volumes["config"]["projected"]
     assert config["defaultMode"] == 0o440
     secret = next(s["secret"] for s in config["sources"] if "secret" in s)

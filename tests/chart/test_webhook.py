@@ -119,6 +119,8 @@ def test_ca_bundle_is_the_ca_that_signed_the_served_certificate(rendered: dict[s
     assert served.not_valid_before_utc <= now < served.not_valid_after_utc
     key = serialization.load_pem_private_key(_pem(secret["data"]["tls.key"]), password=None)
     assert key.public_key().public_numbers() == served.public_key().public_numbers()
+    ca_key = serialization.load_pem_private_key(_pem(secret["data"]["ca.key"]), password=None)
+    assert ca_key.public_key().public_numbers() == ca.public_key().public_numbers()  # kept to re-issue on upgrade
 
 
 def test_cert_manager_issues_the_certificate_and_injects_the_ca(rendered: dict[str, Rendered]) -> None:
