@@ -9,6 +9,7 @@ dependencies; its required fields are checked here.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -110,7 +111,7 @@ def is_sbom_predicate(predicate_type: str) -> bool:
 def _cyclonedx_json(document: dict[str, Any], what: str) -> Sbom:
     version = _cyclonedx_version(document.get("specVersion"), what)
     try:
-        error = JsonValidator(CYCLONEDX_VERSIONS[version]).validate_str(json.dumps(document))
+        error = _json_validator(version).validate_str(json.dumps(document))
     except RecursionError as exc:  # jsonschema recurses per nesting level; a hostile BOM nests deeply
         raise EvidenceError(f"{what} nests too deeply to validate as CycloneDX {version} JSON") from exc
     if error is not None:
@@ -140,7 +141,7 @@ def _cyclonedx_xml(data: bytes, what: str, max_bytes: int) -> Sbom:
         raise EvidenceError(f"{what} is XML but not a CycloneDX <bom> (root element {root.tag!r})")
     version = _cyclonedx_version(match[1], what)
     try:
-        error = XmlValidator(CYCLONEDX_VERSIONS[version]).validate_str(data.decode("utf-8", errors="replace"))
+        error = _xml_validator(version).validate_str(data.decode("utf-8", errors="replace"))
     except LxmlError as exc:  # the validator re-parses with lxml, which has its own limits (depth)
         raise EvidenceError(f"{what} cannot be validated as CycloneDX {version} XML: {exc}") from exc
     if error is not None:
@@ -188,6 +189,18 @@ def _spdx_purl(package: dict[str, Any], where: str) -> str | None:
         if ref.get("referenceType") == "purl" and isinstance(ref.get("referenceLocator"), str):
             return ref["referenceLocator"]
     return None
+
+
+@functools.cache
+def _json_validator(version: str) -> JsonValidator:
+    """One validator per spec version: building one compiles the schema (milliseconds each time)."""
+    return JsonValidator(CYCLONEDX_VERSIONS[version])
+
+
+@functools.cache
+def _xml_validator(version: str) -> XmlValidator:
+    """One validator per spec version, as for JSON."""
+    return XmlValidator(CYCLONEDX_VERSIONS[version])
 
 
 def _cyclonedx_version(value: Any, what: str) -> str:
