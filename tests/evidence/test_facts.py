@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from gate.errors import EvidenceError
@@ -76,3 +78,20 @@ def test_vulnerability_section_leaves_out_raw_results() -> None:
 def test_vuln_predicate_without_scanner_is_refused() -> None:
     with pytest.raises(EvidenceError, match="no `scanner`"):
         VulnScan.from_predicate({"invocation": {}})
+
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "input.schema.json").read_text())
+
+
+@pytest.mark.parametrize("section", ["provenance", "sbom"])
+def test_sections_match_the_documented_input_schema(section: str) -> None:
+    """What this package computes is what docs/input.schema.json promises user Rego."""
+    found = [
+        Found(artifact("a"), prov(f"# syntax=docker/dockerfile:1\nFROM golang:1.22 AS b\nFROM b\nFROM scratch\nCOPY --from=ghcr.io/x/y:1 / /\n", "https://b")),
+        Found(artifact("b"), prov(None, "https://c")),
+    ]
+    cdx = json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [{"type": "library", "name": "lodash", "version": "1", "purl": "pkg:npm/lodash@1"}]})
+    collected = evidence(found, [Found(artifact("s"), Sbom.from_bytes(cdx.encode()))])
+    deny = DenyList.from_params({"deny": [{"purl": "pkg:npm/lodash"}]})
+    value = provenance_section(collected, lambda a: True)[0] if section == "provenance" else sbom_section(collected, deny, lambda a: False)
+    jsonschema.validate(value, {"$defs": SCHEMA["$defs"], **SCHEMA["properties"][section]})
