@@ -32,7 +32,6 @@ from gate.rules import EVALUATION_ERROR, RULES
 
 log = logging.getLogger("gate.admission")
 
-ENGINE_MARGIN_SECONDS = 0.05  # the engine's own deadline comes first so its message wins
 
 
 class Reviewer:
@@ -105,7 +104,9 @@ class Reviewer:
 
     async def _judge_all(self, uses: list[ImageUse], namespace: str | None, secrets: bytes | None, deadline: float) -> list[ImageResult]:
         """One verdict per use, all due by ``deadline``; one timer for the whole request (cheap when cached)."""
-        engine_deadline = deadline - ENGINE_MARGIN_SECONDS
+        # The engine may run on past the answer (one more budget): its result is then cached for the
+        # retry, and hundreds of checks cancelled at once never delay the answers that are due.
+        engine_deadline = deadline + self.config.limits.deadline_seconds
         running = [self._start(use, namespace, secrets, engine_deadline) for use in uses]
         done, _ = await asyncio.wait(running, timeout=max(deadline - time.monotonic(), 0.0))
         return [self._outcome(use, task, task in done) for use, task in zip(uses, running)]
