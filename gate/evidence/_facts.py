@@ -2,7 +2,7 @@
 
 Which artifacts count as verified is ``gate.verify``'s answer, passed in as a predicate; these
 functions only pick and shape. Provenance: a verified statement wins over an unverified one, then
-the first found. SBOM: deny-list matches are taken from every SBOM found, verified or not — an
+one that recorded the Dockerfile, then one with materials, then the first found. SBOM: deny-list matches are taken from every SBOM found, verified or not — an
 unverified SBOM can only add denials, never remove them.
 """
 
@@ -28,7 +28,7 @@ def provenance_section(evidence: Evidence, verified: Verified) -> tuple[dict[str
     """
     if not evidence.provenance:
         return None, ()
-    chosen = min(evidence.provenance, key=lambda found: not verified(found.artifact))
+    chosen = min(evidence.provenance, key=lambda found: (not verified(found.artifact), found.value.dockerfile is None, not found.value.materials))
     value = chosen.value
     problems: tuple[Problem, ...] = ()
     try:

@@ -49,6 +49,12 @@ def test_verified_provenance_wins() -> None:
     json.dumps(section)  # JSON-able for the policy engine
 
 
+def test_among_equals_the_provenance_with_the_dockerfile_wins() -> None:
+    found = [Found(artifact("min"), prov(None, "https://min")), Found(artifact("max"), prov("FROM golang:1.22\n", "https://max"))]
+    section, _ = provenance_section(evidence(found), lambda a: False)
+    assert section["builder_id"] == "https://max" and section["stages"][0]["line"] == "FROM golang:1.22"
+
+
 def test_unreadable_dockerfile_is_a_problem_not_a_crash() -> None:
     section, problems = provenance_section(evidence([Found(artifact("s"), prov("# nothing here\n", "https://b"))]), lambda a: False)
     assert section["stages"] == [] and section["verified"] is False
