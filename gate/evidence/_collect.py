@@ -23,6 +23,8 @@ from gate.evidence._vuln import VULN_PREDICATE, VulnScan
 COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"  # an image signature, read by gate.verify
 _STATEMENT_MEDIA = frozenset({IN_TOTO, DSSE_ENVELOPE, *BUNDLE_MEDIA_TYPES})
 _SBOM_MEDIA = frozenset(SBOM_MEDIA_TYPES)
+# BuildKit annotates its in-toto layers, cosign its `.att` layers, with the predicate type inside.
+PREDICATE_ANNOTATIONS = ("in-toto.io/predicate-type", "predicateType")
 
 M = TypeVar("M")
 
@@ -58,7 +60,8 @@ def collect(attached: AttachedEvidence, image_digest: str, index_digest: str | N
         try:
             out.add(artifact)
         except (EvidenceError, LimitExceeded) as exc:
-            out.problems.append(Problem(artifact.source, f"{artifact.source}: {exc.message}; ignored"))
+            message = exc.message if exc.message.startswith(artifact.source) else f"{artifact.source}: {exc.message}"
+            out.problems.append(Problem(artifact.source, f"{message}; ignored"))
     return Evidence(tuple(out.provenance), tuple(out.sboms), tuple(out.vulns), tuple(out.other), (*attached.problems, *out.problems))
 
 
@@ -98,13 +101,17 @@ def _statement(artifact: Artifact) -> Statement | None:
     """The statement inside an artifact; None for a bundle over a plain message signature.
 
     Raises:
-        EvidenceError: malformed, or its subjects do not include the digest it hangs from.
+        EvidenceError: malformed, its layer annotation declares another predicate type, or its
+            subjects do not include the digest it hangs from.
     """
     if media_type_in(artifact.media_type, BUNDLE_MEDIA_TYPES):
         bundle = _json.obj(_json.load(artifact.data, artifact.source), artifact.source)
         if "messageSignature" in bundle:
             return None  # a signature over the image digest itself: gate.verify's business
     statement = Statement.from_bytes(artifact.data, what=artifact.source)
+    declared = next((artifact.descriptor.annotations[k] for k in PREDICATE_ANNOTATIONS if k in artifact.descriptor.annotations), None)
+    if declared is not None and declared != statement.predicate_type:
+        raise EvidenceError(f"the layer declares predicate type {declared!r} but the statement holds {statement.predicate_type!r}")
     if not statement.covers(artifact.subject):
         names = ", ".join(f"{k}:{v}" for s in statement.subjects for k, v in s.digests.items())
         raise EvidenceError(f"statement is about {names}, not {artifact.subject} it is attached to")

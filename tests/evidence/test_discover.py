@@ -181,6 +181,18 @@ def test_over_cap_blob_is_reported_without_fetching(registry: RegistryServer, ga
     assert len(attached.problems) == 1 and "above the 64-byte cap" in attached.problems[0].message
 
 
+def test_layer_declaring_another_predicate_type_is_reported(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    amd64 = image().push(registry, repo)
+    mislabelled = in_toto_layer(provenance_v02(amd64.digest, []), predicate_type="https://spdx.dev/Document")
+    index = push_index(registry, f"{repo}:1", [amd64], attestations={0: [mislabelled]})
+    attached, _, _ = run(gate_config, registry.host, repo, "1")
+    evidence = collect(attached, amd64.digest, index.digest)
+    assert evidence.provenance == () and evidence.sboms == ()
+    assert [p.message.split(": ", 1)[1] for p in evidence.problems] == [
+        "the layer declares predicate type 'https://spdx.dev/Document' but the statement holds 'https://slsa.dev/provenance/v0.2'; ignored"
+    ]
+
+
 def test_malformed_attestation_is_reported_not_raised(registry: RegistryServer, gate_config: Config, repo: str) -> None:
     amd64 = image().push(registry, repo)
     bad = Blob(b"{not json", IN_TOTO, {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"})
