@@ -6,23 +6,26 @@ package gate.rules.errors
 import data.gate.lib
 import rego.v1
 
-violations contains v if {
+# Arrays, not a partial set: see secrets.rego.
+violations := array.concat(array.concat(recorded, unhandled), wrong_version)
+
+recorded := [v |
 	some err in input.errors
 	v := {
 		"rule": "evaluation.error",
 		"message": error_message(err),
 		"details": object.get(err, "details", {}),
 	}
-}
+]
 
-violations contains v if {
+wrong_version := [v |
 	not input.version == 1
 	v := {
 		"rule": "evaluation.error",
 		"message": "the policy document is not version 1: upgrade gate or the policies so both speak the same schema version",
 		"details": {"expected_version": 1},
 	}
-}
+]
 
 # Findings are turned into messages by secrets.rego and content.rego; any other rule ID would
 # otherwise vanish silently.
@@ -31,7 +34,7 @@ handled := {
 	"content.source", "content.toolchain",
 }
 
-violations contains v if {
+unhandled := [v |
 	some f in input.findings
 	not f.rule in handled
 	v := {
@@ -39,7 +42,7 @@ violations contains v if {
 		"message": concat("", ["a finding carries the rule ID `", lib.text(f.rule), "`, which no policy handles: upgrade the policies to match the scanners"]),
 		"details": {k: val | some k, val in f; val != null},
 	}
-}
+]
 
 error_message(err) := err.message if {
 	is_string(err.message)

@@ -7,7 +7,10 @@ package gate.rules.sbom
 import data.gate.lib
 import rego.v1
 
-violations contains v if {
+# One violation per denied component: an array, not a partial set (see secrets.rego).
+violations := array.concat([v | some v in missing], denied)
+
+missing contains v if {
 	not input.sbom.present == true
 	v := {
 		"rule": "sbom.missing",
@@ -21,7 +24,7 @@ violations contains v if {
 
 formats := [f | some f in object.get(input.sbom, "formats", [])]
 
-violations contains v if {
+missing contains v if {
 	input.sbom.present == true
 	not input.sbom.verified == true
 	v := {
@@ -34,7 +37,7 @@ violations contains v if {
 	}
 }
 
-violations contains v if {
+denied := [v |
 	some d in object.get(input.sbom, "denied", [])
 	v := {
 		"rule": "sbom.denied-component",
@@ -44,4 +47,4 @@ violations contains v if {
 		]),
 		"details": {k: val | some k, val in d; val != null},
 	}
-}
+]

@@ -6,6 +6,10 @@ package gate.rules.secrets
 import data.gate.lib
 import rego.v1
 
+# Arrays, not `violations contains`: one violation per finding, and regopy inserts into a partial
+# set in quadratic time (200 findings: ~190 ms as a set, ~35 ms as an array; measured).
+violations := array.concat(array.concat(build_args, envs), array.concat(files, deleted_files))
+
 # mount_id(f): an id for the `--mount=type=secret,id=…` remedy, from the variable or file name.
 mount_id(f) := lower(regex.replace(trim_left(base_name(f), "."), "[^A-Za-z0-9]+", "_"))
 
@@ -17,7 +21,7 @@ base_name(f) := f.name if {
 	name := parts[count(parts) - 1]
 } else := "secret"
 
-violations contains v if {
+build_args := [v |
 	some f in lib.findings("secret.build-arg")
 	v := {
 		"rule": "secret.build-arg",
@@ -27,13 +31,13 @@ violations contains v if {
 		]),
 		"details": lib.details(f),
 	}
-}
+]
 
 recorded_in(f) := concat("", ["the history of ", lib.layer_text(f)]) if {
 	is_number(f.layer)
 } else := "the image history or the provenance build arguments"
 
-violations contains v if {
+envs := [v |
 	some f in lib.findings("secret.env")
 	v := {
 		"rule": "secret.env",
@@ -43,9 +47,9 @@ violations contains v if {
 		]),
 		"details": lib.details(f),
 	}
-}
+]
 
-violations contains v if {
+files := [v |
 	some f in lib.findings("secret.file")
 	v := {
 		"rule": "secret.file",
@@ -55,9 +59,9 @@ violations contains v if {
 		]),
 		"details": lib.details(f),
 	}
-}
+]
 
-violations contains v if {
+deleted_files := [v |
 	some f in lib.findings("secret.deleted-file")
 	v := {
 		"rule": "secret.deleted-file",
@@ -67,4 +71,4 @@ violations contains v if {
 		]),
 		"details": lib.details(f),
 	}
-}
+]
