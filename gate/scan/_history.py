@@ -22,7 +22,7 @@ from typing import Any
 from gate.errors import EvidenceError
 from gate.scan._assign import Verdict, judge
 from gate.scan._finding import SECRET_BUILD_ARG, SECRET_ENV, Finding, redact, redact_in
-from gate.scan._matcher import ContentMatcher
+from gate.scan._matcher import ContentMatcher, default_matcher
 
 _RUN_ARGS = re.compile(r"^(?:RUN )?\|(\d+) (.*)$", re.DOTALL)
 _NOP = re.compile(r"^/bin/sh -c #\(nop\)\s+")
@@ -30,12 +30,13 @@ _NAME_EQ = re.compile(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_.-]*)=")
 _HISTORY_CAP = 512
 
 
-def scan_config(matcher: ContentMatcher, config: Mapping[str, Any]) -> list[Finding]:
+def scan_config(config: Mapping[str, Any], *, matcher: ContentMatcher | None = None) -> list[Finding]:
     """Findings from an image config's ``config.Env``, ``config.Labels`` and ``history``.
 
     Raises:
         EvidenceError: a field has the wrong type (the config is malformed).
     """
+    matcher = matcher or default_matcher()
     container = config.get("config") or {}
     if not isinstance(container, Mapping):
         raise EvidenceError("image config field `config` is not an object", remedy="rebuild or re-push the image")
@@ -56,9 +57,13 @@ def scan_config(matcher: ContentMatcher, config: Mapping[str, Any]) -> list[Find
     return findings
 
 
-def scan_build_args(matcher: ContentMatcher, args: Mapping[str, str], source: str) -> list[Finding]:
-    """secret.build-arg findings for build arguments recorded elsewhere (e.g. provenance ``args``)."""
-    return _judge_all(matcher, [(str(k), str(v)) for k, v in args.items()], SECRET_BUILD_ARG, history=source)
+def scan_build_args(
+    args: Mapping[str, str], source: str, *, matcher: ContentMatcher | None = None
+) -> list[Finding]:
+    """secret.build-arg findings for build arguments recorded elsewhere (e.g. provenance ``args``);
+    ``source`` names where they were found and becomes the findings' ``history``."""
+    pairs = [(str(k), str(v)) for k, v in args.items()]
+    return _judge_all(matcher or default_matcher(), pairs, SECRET_BUILD_ARG, history=source)
 
 
 def scan_history_line(matcher: ContentMatcher, created_by: str) -> list[Finding]:
@@ -80,6 +85,12 @@ def scan_history_line(matcher: ContentMatcher, created_by: str) -> list[Finding]
         Finding(SECRET_BUILD_ARG, m.detector, history=history, preview=redact(m.preview_text())) for m in inline
     ]
     return findings
+
+
+def safe_history(matcher: ContentMatcher, created_by: str) -> str:
+    """A history line fit for a report: secrets in it redacted, length capped."""
+    findings = scan_history_line(matcher, created_by)
+    return (findings[0].history or "") if findings else created_by[:_HISTORY_CAP]
 
 
 def _judge_all(

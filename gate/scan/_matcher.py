@@ -8,6 +8,9 @@ matches, never less, which is exactly what a prefilter needs.
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 import re
 import threading
 from collections import defaultdict
@@ -36,6 +39,12 @@ class Match:
         return self.secret.decode("utf-8", "replace")
 
 
+@functools.lru_cache(maxsize=1)
+def default_matcher() -> "ContentMatcher":
+    """The process-wide matcher (compiling the hyperscan database takes ~100 ms, so once)."""
+    return ContentMatcher()
+
+
 class ContentMatcher:
     """Holds the compiled hyperscan database (built once) and a scratch space per thread."""
 
@@ -59,19 +68,31 @@ class ContentMatcher:
 
     def prefilter_hits(self, data: bytes) -> dict[int, list[int]]:
         """Rule index -> end offsets of prefilter hits (capped per rule)."""
-        hits: dict[int, list[int]] = defaultdict(list)
+        return self.prefilter_many([data])[0]
+
+    def prefilter_many(self, blobs: list[bytes]) -> list[dict[int, list[int]]]:
+        """``prefilter_hits`` for many small files in one hyperscan call (the per-call cost, ~6 us,
+        dominates for small files). Files are joined with newlines and hits mapped back by offset."""
+        joined = b"\n".join(blobs)
+        starts = list(itertools.accumulate((len(blob) + 1 for blob in blobs[:-1]), initial=0))
+        hits: list[dict[int, list[int]]] = [defaultdict(list) for _ in blobs]
 
         def on_match(rule_id: int, _start: int, end: int, _flags: int, _context: object) -> None:
-            ends = hits[rule_id]
+            index = bisect.bisect_right(starts, end - 1) - 1
+            ends = hits[index][rule_id]
             if len(ends) < _MAX_WINDOWS_PER_RULE:
-                ends.append(end)
+                ends.append(min(end - starts[index], len(blobs[index])))
 
-        self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
+        self._database.scan(joined, match_event_handler=on_match, scratch=self._scratch())
         return hits
 
-    def scan(self, data: bytes, path: str = "") -> list[Match]:
-        """Every confirmed secret in ``data``, specific token rules first, generic ones if not overlapping."""
-        hits = self.prefilter_hits(data)
+    def scan(self, data: bytes, path: str = "", hits: dict[int, list[int]] | None = None) -> list[Match]:
+        """Every confirmed secret in ``data``, specific token rules first, generic ones if not overlapping.
+
+        ``hits`` are this data's prefilter hits when already computed (``prefilter_many``).
+        """
+        if hits is None:
+            hits = self.prefilter_hits(data)
         if not hits:
             return []
         specific: list[Match] = []

@@ -148,10 +148,11 @@ def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[
         pax, long_name, long_link = {}, None, None
         padded = (entry.size + BLOCK - 1) // BLOCK * BLOCK if kind_flag not in (b"1", b"2", b"3", b"4", b"5", b"6") else 0
         if entry.kind == "file" and entry.size <= want:
-            data = stream.read(padded) if padded else b""
+            data = stream.read(entry.size) if entry.size else b""
             if data is None:
                 raise _Truncated()
-            yield entry, data[: entry.size]
+            stream.skip(padded - entry.size)
+            yield entry, data
         else:
             stream.skip(padded)
             yield entry, None
