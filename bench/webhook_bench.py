@@ -174,6 +174,13 @@ async def warm_path(port: int, context: ssl.SSLContext, body: bytes, clients: in
     }
 
 
+def slower_than_10s(url: str, context: ssl.SSLContext) -> int:
+    """Reviews the server itself took more than 10 s to answer (its latency histogram)."""
+    text = httpx.get(f"{url}/metrics", verify=context, timeout=60).text
+    buckets = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("gate_admission_review_seconds_bucket"))
+    return int(float(buckets['gate_admission_review_seconds_bucket{le="+Inf"}']) - float(buckets['gate_admission_review_seconds_bucket{le="10.0"}']))
+
+
 async def in_flight(port: int, context: ssl.SSLContext, bodies: list[bytes], pid: int) -> dict[str, Any]:
     connections = await asyncio.gather(*(Connection.open(port, context) for _ in bodies))
     before = rss_kib(pid)
@@ -220,6 +227,7 @@ def main() -> None:
             proxy.stall_seconds = 0.5
             bodies = [review_body("Pod", [image]) for image in at(many)]
             report["memory_cold"] = asyncio.run(in_flight(port, context, bodies, process.pid))
+            report["memory_cold"]["server_answers_over_10s"] = slower_than_10s(url, context)
             print(json.dumps(report, indent=2))
         finally:
             if process is not None:
