@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -225,5 +226,43 @@ def test_concurrent_identical_reviews_share_one_evaluation(start: Start, registr
         proxy.seen.clear()
         assert burst(start(relaxed(proxy), tls=False), 16) == [True] * 16
         assert single > 0 and len(proxy.seen) == single, [s.path for s in proxy.seen]
+    finally:
+        proxy.stop()
+
+
+def test_private_images_are_read_with_the_pods_pull_secrets(
+    start: Start, basic_auth_registry: RegistryServer, kubernetes_api: Any, kubernetes_client: Any
+) -> None:
+    """Credentials exist only as a Secret the pod names; the KubernetesApiDouble serves it."""
+    from gate.admission._pull_secrets import PullSecretReader
+
+    ImageBuilder().layer({"etc/passwd": PASSWD}).config(user="1000").push(basic_auth_registry, "private/app:1")
+    image = f"{basic_auth_registry.host}/private/app:1"
+    user, password = basic_auth_registry.credentials or ("", "")
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    kubernetes_api.docker_secret("shop", "regcred", {basic_auth_registry.host: {"auth": auth}})
+    server = start(relaxed(basic_auth_registry), tls=False, pull_secrets=PullSecretReader(kubernetes_client))
+    with_secret = review("Pod", containers(image, imagePullSecrets=[{"name": "regcred"}]))
+    assert answer(server.review(with_secret), with_secret)["allowed"] is True
+    without = review("Pod", containers(image))
+    response = answer(server.review(without), without)
+    assert response["allowed"] is False and "[evaluation.error]" in response["status"]["message"]
+
+
+def test_shutdown_lets_an_in_flight_review_finish(start: Start, registry: RegistryServer, images: dict[str, str]) -> None:
+    proxy = LyingRegistryProxyDouble(registry.url)
+    proxy.stall_seconds = 0.5
+    try:
+        server = start(relaxed(proxy, limits={"deadline_seconds": 3.0}), tls=False)
+        sent = review("Pod", containers(images["nonroot"].replace(registry.host, proxy.host)))
+        outcome: list[httpx.Response] = []
+        worker = threading.Thread(target=lambda: outcome.append(httpx.post(f"{server.url}/validate", json=sent, timeout=30)))
+        worker.start()
+        time.sleep(0.2)
+        server.server.should_exit = True
+        worker.join()
+        assert answer(outcome[0], sent)["allowed"] is True
+        server.thread.join(timeout=10)
+        assert not server.thread.is_alive() and server.state.serving is False
     finally:
         proxy.stop()

@@ -1,0 +1,33 @@
+"""JSON log lines carry the review's fields so log pipelines can index them."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from gate.admission._logging import JsonFormatter, log_config
+
+
+def test_records_become_one_json_object_with_extras() -> None:
+    record = logging.makeLogRecord({"name": "gate.admission", "levelname": "INFO", "msg": "answered %s", "args": ("x",)})
+    record.uid = "705ab4f5-6393-11e8-b7cc-42010a800002"
+    record.decision = "deny"
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["message"] == "answered x" and entry["uid"] == record.uid and entry["decision"] == "deny"
+    assert entry["level"] == "info" and entry["logger"] == "gate.admission"
+
+
+def test_exceptions_are_kept_in_the_line() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("gate.admission", logging.ERROR, __file__, 1, "failed", None, exc_info=__import__("sys").exc_info())
+    assert "ValueError: boom" in json.loads(JsonFormatter().format(record))["exception"]
+
+
+def test_uvicorn_access_lines_are_off_and_gate_logs_json() -> None:
+    config = log_config()
+    assert config["loggers"]["uvicorn.access"]["handlers"] == []
+    assert config["formatters"]["json"]["()"] is JsonFormatter
