@@ -1,8 +1,8 @@
 """Prometheus metrics of one webhook app, in its own registry (several apps may share a process in tests).
 
-Cache and registry counters live in the engine; they are read at scrape time from
-``engine.stats()`` when the engine offers it: ``{"caches": {name: CacheStats},
-"registry_requests": {status: count}}``.
+Cache and registry counters live in the engine; they are read at scrape time from a callable
+returning ``{"caches": {name: CacheStats}, "registry_requests": {status: count}}`` (the app builds
+it from ``engine.stats()`` when the engine offers one, and the registry client's ``status_counts``).
 """
 
 from __future__ import annotations

@@ -81,6 +81,18 @@ def test_health_ready_and_metrics_over_tls(start: Start, registry: RegistryServe
     metrics = server.client.get("/metrics").text
     assert 'gate_admission_reviews_total{decision="allow",kind="Pod"} 1.0' in metrics
     assert "gate_admission_review_seconds_bucket" in metrics
+    assert 'gate_registry_requests_total{status="200"}' not in metrics, "nothing was fetched yet"
+
+
+def test_metrics_count_images_violations_and_registry_responses(start: Start, registry: RegistryServer, images: dict[str, str]) -> None:
+    server = start(relaxed(registry), tls=False)
+    sent = review("Pod", containers(images["root"]))
+    assert answer(server.review(sent), sent)["allowed"] is False
+    metrics = server.client.get("/metrics").text
+    assert 'gate_admission_reviews_total{decision="deny",kind="Pod"} 1.0' in metrics
+    assert 'gate_admission_images_total{decision="deny"} 1.0' in metrics
+    assert 'gate_violations_total{action="deny",rule="user.root"} 1.0' in metrics
+    assert 'gate_registry_requests_total{status="200"}' in metrics
 
 
 @pytest.mark.parametrize(
