@@ -27,6 +27,7 @@ _NETRC = re.compile(rb"\bpassword\s+(\S+)")
 _AWS = re.compile(rb"(?im)^\s*aws_(?:secret_access_key|session_token)\s*=\s*(\S+)")
 _KUBECONFIG = re.compile(rb"(?m)^\s*(?:token|client-key-data|password|auth-provider-token):\s*[\"']?([^\s\"']+)")
 _PRIVATE_KEY_HEADER = re.compile(rb"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY")
+_PRIVATE_KEY_BLOCK = re.compile(rb"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S]{0,65536}?KEY(?: BLOCK)?-----")
 _SSH_KEY_NAMES = frozenset({"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk", "identity"})
 _DOTENV = re.compile(r"^\.env(?:\.(?!example$|sample$|template$|dist$|defaults?$|schema$)[\w.-]+)?$")
 _DOCKER_CONFIG = re.compile(r"(?:^|/)(?:\.docker/config\.json|\.dockercfg|containers/auth\.json)$")
@@ -87,7 +88,9 @@ def _docker(_matcher: ContentMatcher, content: bytes) -> list[Hit]:
 
 
 def _ssh(_matcher: ContentMatcher, content: bytes) -> list[Hit]:
-    return [("ssh-private-key", "")] if _PRIVATE_KEY_HEADER.search(content) else []
+    """The key block itself is the secret, so the generic private-key content rule does not repeat it."""
+    block = _PRIVATE_KEY_BLOCK.search(content) or _PRIVATE_KEY_HEADER.search(content)
+    return [("ssh-private-key", block.group(0).decode("ascii", "replace"))] if block else []
 
 
 _CHECKERS: dict[str, tuple[str, Callable[[ContentMatcher, bytes], list[Hit]]]] = {

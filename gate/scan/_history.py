@@ -37,11 +37,13 @@ def scan_config(config: Mapping[str, Any], *, matcher: ContentMatcher | None = N
         EvidenceError: a field has the wrong type (the config is malformed).
     """
     matcher = matcher or default_matcher()
-    container = config.get("config") or {}
+    container = config.get("config")
+    container = {} if container is None else container
     if not isinstance(container, Mapping):
         raise EvidenceError("image config field `config` is not an object", remedy="rebuild or re-push the image")
     env_pairs = [_split(item, "config.Env") for item in _list(container.get("Env"), "config.Env")]
-    labels = container.get("Labels") or {}
+    labels = container.get("Labels")
+    labels = {} if labels is None else labels
     if not isinstance(labels, Mapping):
         raise EvidenceError("image config field `config.Labels` is not an object", remedy="rebuild the image")
     findings = _judge_all(matcher, env_pairs, SECRET_ENV, history=None)
