@@ -9,6 +9,7 @@ samples test beyond that is *which* images are judged and that every answer is w
   agrees for 28; for 29 upstream re-validates a Deployment marked for deletion, gate re-judges only
   changed images, so it admits); v1beta1 reviews are refused as sent and judged once re-labelled v1.
 - kubewarden (index ``request_catalog``): DELETE admitted, everything else judged.
+- gatekeeper-library (index ``cases``, plain Pods): every image of every container list judged.
 """
 
 from __future__ import annotations
@@ -83,3 +84,20 @@ def test_kubewarden(server: WebhookServer, case: dict[str, Any]) -> None:
         assert response["allowed"] is True
     elif case["operation"] == "CREATE":
         assert response["allowed"] is False and denied_images(response)
+
+
+GATEKEEPER_PODS = [case for case in vectors.index("gatekeeper-library")["cases"] if case["object_kind"] == "Pod"]
+
+
+@pytest.mark.parametrize("case", GATEKEEPER_PODS, ids=vectors.case_id)
+def test_gatekeeper_pods(server: WebhookServer, case: dict[str, Any]) -> None:
+    """gator wraps plain objects as CREATE; every image of every list is judged (and, offline, denied)."""
+    pod = vectors.load("gatekeeper-library", case["object"])
+    sent = vectors.pod_review(pod, uid=f"gatekeeper-{case['case']}")
+    http = server.client.post("/validate", json=sent)
+    assert http.status_code == 200
+    response = http.json()["response"]
+    assert response["uid"] == sent["request"]["uid"] and response["allowed"] is False
+    spec = pod["spec"]
+    listed = {c["image"] for name in ("initContainers", "containers", "ephemeralContainers") for c in spec.get(name, [])}
+    assert denied_images(response) == listed
