@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote
 
 from gate import __version__
-from gate.rules import EVALUATION_ERROR
+from gate.rules import EVALUATION_ERROR, RULES
 
 Decision = Literal["allow", "deny"]
 
@@ -104,21 +105,7 @@ def render_sarif(report: Report) -> str:
     """SARIF 2.1.0 for CI code-scanning views: one result per violation, rule metadata from the
     catalogue (custom rule IDs are added as they occur). Each result's location is the image as
     an ``oci://`` URI, since an image has no source file."""
-    from urllib.parse import quote
-
-    from gate.rules import RULES
-
     ids = list(RULES) + sorted({v.rule for r in report.results for v in r.violations} - set(RULES))
-    rules = [
-        {
-            "id": rule_id,
-            "name": rule_id,
-            "shortDescription": {"text": RULES[rule_id].summary if rule_id in RULES else f"Custom rule {rule_id}"},
-            "help": {"text": f"See docs/rules.md, section `{rule_id}`: what it catches, why, how to fix and exempt it."},
-            "defaultConfiguration": {"level": _SARIF_LEVEL[RULES[rule_id].default_action] if rule_id in RULES else "error"},
-        }
-        for rule_id in ids
-    ]
     results = [
         {
             "ruleId": violation.rule,
@@ -131,7 +118,24 @@ def render_sarif(report: Report) -> str:
         for result in report.results
         for violation in result.violations
     ]
-    driver = {"name": "gate", "version": __version__, "rules": rules}
+    driver = {"name": "gate", "version": __version__, "rules": [_sarif_rule(rule_id) for rule_id in ids]}
     run = {"tool": {"driver": driver}, "results": results, "properties": {"policy_digest": report.policy_digest}}
     log = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": [run]}
     return json.dumps(log, indent=2)
+
+
+def _sarif_rule(rule_id: str) -> dict[str, Any]:
+    """A SARIF reportingDescriptor: catalogue rules point at docs/rules.md, custom ones at their policy."""
+    rule = RULES.get(rule_id)
+    if rule is None:
+        summary, help_text, level = f"Custom rule {rule_id}", "A rule from a site policy directory (policy.dirs); see its Rego.", "error"
+    else:
+        summary, level = rule.summary, _SARIF_LEVEL[rule.default_action]
+        help_text = f"See docs/rules.md, section `{rule_id}`: what it catches, why, how to fix and exempt it."
+    return {
+        "id": rule_id,
+        "name": rule_id,
+        "shortDescription": {"text": summary},
+        "help": {"text": help_text},
+        "defaultConfiguration": {"level": level},
+    }
