@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -51,7 +51,6 @@ class GateState:
     prefetcher: Prefetcher
     pull_secrets: PullSecretReader | None = None
     serving: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: PullSecretReader | None = None) -> FastAPI:
