@@ -3,8 +3,9 @@
 `builder.unpinned` is computed the way gate computes it for any image: the provenance BuildKit
 attaches with `--provenance=mode=max` (the real statement from BuildKit's docs, shared vectors
 `attestations/buildkit/provenance_statement-v1_slsa-v1_mode-max.json`) carrying this Dockerfile,
-parsed by gate.evidence and judged by gate.evidence.pinning. No image is built here (no
-container runtime); the USER and .dockerignore checks read the files.
+parsed by gate.evidence and judged by gate.evidence.pinning. USER and ENV/LABEL/history secrets
+are judged by gate.scan on the image config this Dockerfile produces. No image is built here (no
+container runtime).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import json
 import os
 import shlex
 from pathlib import Path
+from typing import Any
 
 from gate.evidence import Dockerfile, Provenance, pinning
 from gate.registry import Reference
+from gate.scan import resolve_user, scan_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
@@ -69,8 +72,11 @@ def test_pinning_check_is_not_vacuous() -> None:
     assert all(stage.pinned for stage in stages[1:])
 
 
-def _final_stage_instructions(text: str) -> list[tuple[str, str]]:
-    """(keyword, arguments) of the final stage, continuation lines joined, comments dropped."""
+def _instructions(text: str) -> list[list[tuple[str, str]]]:
+    """(KEYWORD, arguments) per stage, continuation lines joined, comments dropped.
+
+    gate.evidence.Dockerfile reads only FROM and ARG; the history lines below need every instruction.
+    """
     logical, current = [], ""
     for line in text.splitlines():
         stripped = line.strip()
@@ -81,39 +87,60 @@ def _final_stage_instructions(text: str) -> list[tuple[str, str]]:
             continue
         logical.append(current + stripped)
         current = ""
-    instructions = [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "") for line in logical]
-    last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
-    return instructions[last_from:]
+    stages: list[list[tuple[str, str]]] = []
+    for line in logical:
+        keyword, _, args = line.partition(" ")
+        if keyword.upper() == "FROM":
+            stages.append([])
+        stages[-1].append((keyword.upper(), args.strip()))
+    return stages
+
+
+def image_config(text: str) -> dict[str, Any]:
+    """The config BuildKit would write: Env, Labels and User of the final stage; history lines
+    (`ENV …`, `RUN /bin/sh -c … # buildkit`) for every instruction of every stage, so nothing a
+    builder stage sets escapes the scan either."""
+    env, labels, user, history = [], {}, "", []
+    stages = _instructions(text)
+    for index, stage in enumerate(stages):
+        for keyword, args in stage:
+            suffix = " # buildkit" if keyword in {"RUN", "COPY", "ADD"} else ""
+            command = f"/bin/sh -c {args}" if keyword == "RUN" else args
+            history.append({"created_by": f"{keyword} {command}{suffix}"})
+            if index < len(stages) - 1:
+                continue
+            if keyword == "ENV":
+                env += shlex.split(args)
+            elif keyword == "LABEL":
+                labels.update(pair.split("=", 1) for pair in shlex.split(args))
+            elif keyword == "USER":
+                user = args
+    return {"config": {"Env": env, "Labels": labels, "User": user}, "history": history}
 
 
 def test_runs_as_a_numeric_non_root_user() -> None:
-    """user.root: the final stage's USER is uid:gid, both numeric and not 0 (no passwd lookup needed)."""
-    users = [args for keyword, args in _final_stage_instructions(DOCKERFILE) if keyword == "USER"]
-    assert users, "the final stage sets no USER: the image would run as root"
-    uid, _, gid = users[-1].strip().partition(":")
-    assert uid.isdigit() and int(uid) != 0, users[-1]
-    assert gid.isdigit() and int(gid) != 0, users[-1]
+    """user.root, decided by gate.scan.resolve_user on the final stage's USER (no passwd needed)."""
+    user = resolve_user(image_config(DOCKERFILE)["config"]["User"], passwd_text=None)
+    assert user.resolved_by == "numeric", user.reason
+    assert not user.is_root, user.reason
+    assert resolve_user(image_config(DOCKERFILE.replace("USER 65532:65532", "USER root"))["config"]["User"], None).is_root
+
+
+def test_no_secrets_in_env_labels_or_build_history() -> None:
+    """secret.env / secret.build-arg, decided by gate.scan.scan_config as for any image."""
+    assert scan_config(image_config(DOCKERFILE)) == []
+    leaky = DOCKERFILE.replace("USER 65532:65532", "ARG NPM_TOKEN=npm_Q7vX2kLp9RtZ4mWb8NcY1dHf6JsA3gUe0TqP\nUSER 65532:65532")
+    assert [f.rule for f in scan_config(image_config(leaky))] == ["secret.build-arg"]
 
 
 def test_final_stage_copies_only_from_the_builder_or_named_paths() -> None:
     """content.source: no broad `COPY . ...` into the final image."""
-    for keyword, args in _final_stage_instructions(DOCKERFILE):
+    for keyword, args in _instructions(DOCKERFILE)[-1]:
         if keyword in {"COPY", "ADD"}:
             assert keyword == "COPY", "ADD can fetch URLs and unpack archives: use COPY"
             words = shlex.split(args)
             sources = [w for w in words[:-1] if not w.startswith("--")]
             assert all(source not in {".", "./", "*"} for source in sources), args
-
-
-def test_no_secret_bearing_build_inputs() -> None:
-    """secret.build-arg / secret.env: the recipe declares no ARG and sets no credential-like ENV."""
-    keywords = [(keyword, args) for keyword, args in _final_stage_instructions(DOCKERFILE)]
-    all_keywords = [line.split(None, 1)[0].upper() for line in DOCKERFILE.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    assert "ARG" not in all_keywords
-    for keyword, args in keywords:
-        if keyword == "ENV":
-            names = [pair.split("=", 1)[0] for pair in shlex.split(args)]
-            assert not [n for n in names if any(word in n.upper() for word in ("TOKEN", "SECRET", "PASSWORD", "KEY"))]
 
 
 def _context_files(ignore_lines: list[str]) -> set[str]:
