@@ -128,6 +128,7 @@ class PolicyConfig(_Frozen):
 
     engine: Literal["embedded", "opa"] = "embedded"
     opa_url: str | None = None
+    opa_push: bool = True  # false: the OPA server has the policies and data.gate.params pre-loaded
     dirs: tuple[Path, ...] = ()
 
     @model_validator(mode="after")
@@ -138,9 +139,11 @@ class PolicyConfig(_Frozen):
 
 
 class ScanConfig(_Frozen):
-    """Whether layers are opened (config and history are always read)."""
+    """Whether layers are opened (config and history are always read), and where the CLI keeps
+    layer scans between runs (``None``: in memory only, as the webhook does)."""
 
     layers: bool = True
+    cache_dir: Path | None = None
 
 
 class Config(_Frozen):
@@ -182,6 +185,12 @@ def _check_rule_ids(rules: dict[str, Any]) -> None:
     unknown = sorted(set(rules) - set(RULES))
     if unknown:
         raise ValueError(f"unknown rule ID(s) {', '.join(unknown)}; known: {', '.join(sorted(RULES))}")
+
+
+def default_cache_dir() -> Path:
+    """Where the CLI keeps layer scans when ``scan.cache_dir`` is not set: ``$XDG_CACHE_HOME/gate/layers``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gate" / "layers"
 
 
 def load(path: str | Path) -> Config:
@@ -241,7 +250,8 @@ def _resolve_paths(config: Config, base: Path) -> Config:
         update={"docker_config": absolute(config.registries.docker_config) if config.registries.docker_config else None}
     )
     policy = config.policy.model_copy(update={"dirs": tuple(absolute(d) for d in config.policy.dirs)})
-    return config.model_copy(update={"trust": trust, "registries": registries, "policy": policy})
+    scan = config.scan.model_copy(update={"cache_dir": absolute(config.scan.cache_dir) if config.scan.cache_dir else None})
+    return config.model_copy(update={"trust": trust, "registries": registries, "policy": policy, "scan": scan})
 
 
 def _check_files(config: Config, source: str) -> None:

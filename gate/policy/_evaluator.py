@@ -43,7 +43,9 @@ class PolicyEvaluator:
     def from_config(cls, config: Config, *, extra_dirs: tuple[Path, ...] = ()) -> "PolicyEvaluator":
         """Shipped policies, then ``config.policy.dirs``, then ``extra_dirs`` (e.g. ``--policy``).
 
-        The engine is embedded regopy unless ``config.policy.engine`` is ``opa``.
+        The engine is embedded regopy unless ``config.policy.engine`` is ``opa``. The digest is
+        always computed from the local modules, also when OPA has them pre-loaded
+        (``policy.opa_push: false``): keep both copies the same.
 
         Raises:
             PolicyError: a directory has no Rego, a module does not compile, or OPA refuses it.
@@ -55,7 +57,8 @@ class PolicyEvaluator:
         if config.policy.engine == "opa":
             from gate.policy._opa import OpaBackend  # only OPA deployments need requests
 
-            backend: Backend = OpaBackend(config.policy.opa_url or "", modules, data, timeout=config.limits.timeout_seconds)
+            policy = config.policy
+            backend: Backend = OpaBackend(policy.opa_url or "", modules, data, timeout=config.limits.timeout_seconds, push=policy.opa_push)
         else:
             backend = EmbeddedBackend(modules, data)
         return cls(modules, data, backend)

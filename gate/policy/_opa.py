@@ -2,7 +2,9 @@
 
 At construction the loaded modules are pushed with OPA's Policy API (``PUT /v1/policies/gate/…``;
 modules gate pushed earlier and no longer loaded are deleted) and the rule parameters with the
-Data API (``PUT /v1/data/gate/params``). Each evaluation is one Data API decision,
+Data API (``PUT /v1/data/gate/params``) — unless ``push`` is false (``policy.opa_push``), when the
+server is expected to hold them already (e.g. from a bundle) and is only checked to answer. Each
+evaluation is one Data API decision,
 ``POST /v1/data/gate/violations`` with ``{"input": …}``. Every client error is re-raised as
 ``PolicyError`` naming the server.
 """
@@ -34,10 +36,13 @@ class OpaBackend:
         PolicyError: the URL is unusable, the server is unreachable or refuses a module.
     """
 
-    def __init__(self, url: str, modules: tuple[Module, ...], data: dict[str, Any], *, timeout: float):
+    def __init__(self, url: str, modules: tuple[Module, ...], data: dict[str, Any], *, timeout: float, push: bool = True):
         self._url = url
         self._client = _client(url, timeout)
-        self._call("push the policies", self._push, modules, data)
+        if push:
+            self._call("push the policies", self._push, modules, data)
+        else:
+            self._call("list the pre-loaded policies", self._client.get_policies_list)
 
     def _push(self, modules: tuple[Module, ...], data: dict[str, Any]) -> None:
         wanted = {_ID_PREFIX + module.name: module.source for module in modules}

@@ -24,6 +24,14 @@ def double() -> Iterator[OpaServerDouble]:
         yield server
 
 
+@pytest.fixture
+def unreachable_url() -> str:
+    """A loopback URL nothing listens on (the port was bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
 def opa_config(url: str, **policy: object):
     return from_mapping({"policy": {"engine": "opa", "opa_url": url, **policy}, "rules": {"image.stale": {"max_age_days": 7}}})
 
@@ -61,12 +69,9 @@ def test_an_undefined_decision_is_refused(double: OpaServerDouble) -> None:
         evaluator.evaluate(default_document())
 
 
-def test_an_unreachable_server_is_a_policy_error_naming_it() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    with pytest.raises(PolicyError, match=f"OPA server {url}: cannot push the policies") as raised:
-        PolicyEvaluator.from_config(opa_config(url))
+def test_an_unreachable_server_is_a_policy_error_naming_it(unreachable_url: str) -> None:
+    with pytest.raises(PolicyError, match=f"OPA server {unreachable_url}: cannot push the policies") as raised:
+        PolicyEvaluator.from_config(opa_config(unreachable_url))
     assert "policy.opa_url" in raised.value.remedy
 
 
@@ -74,3 +79,20 @@ def test_an_unreachable_server_is_a_policy_error_naming_it() -> None:
 def test_unusable_urls_are_refused(url: str) -> None:
     with pytest.raises(PolicyError, match="policy.opa_url"):
         OpaBackend(url, (), {"gate": {"params": {}}}, timeout=1)
+
+
+def test_preloaded_mode_pushes_nothing_and_uses_what_the_server_has(double: OpaServerDouble) -> None:
+    PolicyEvaluator.from_config(opa_config(double.url)).close()  # stands in for a bundle the server loaded
+    double.requests.clear()
+    evaluator = PolicyEvaluator.from_config(opa_config(double.url, opa_push=False))
+    try:
+        root = {**default_document(), "user": {"name": "root", "uid": 0, "is_root": True, "resolved_by": "default"}}
+        assert [raw.rule for raw in evaluator.evaluate(root)] == ["user.root"]
+        assert {method for method, _ in double.requests} == {"GET", "POST"}
+    finally:
+        evaluator.close()
+
+
+def test_preloaded_mode_checks_the_server_at_start_up(unreachable_url: str) -> None:
+    with pytest.raises(PolicyError, match="cannot list the pre-loaded policies"):
+        PolicyEvaluator.from_config(opa_config(unreachable_url, opa_push=False))
