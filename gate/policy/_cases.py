@@ -116,6 +116,8 @@ def _case(file: str, index: int, raw: Any) -> Case:
     facts, params = raw.get("input", {}), raw.get("params", {})
     if not isinstance(facts, dict) or not isinstance(params, dict) or not all(isinstance(p, dict) for p in params.values()):
         raise PolicyError(f"{where} ({raw['name']}): `input` and `params` must be mappings (params: rule ID to mapping)")
+    if any("action" in values for values in params.values()):
+        raise PolicyError(f"{where} ({raw['name']}): `params` holds rule parameters; actions are applied after the policies and are not tested here")
     return Case(file, raw["name"], facts, params, tuple(expect), tuple(messages), raw.get("invalid_input") is True)
 
 

@@ -101,6 +101,7 @@ cases:
         ("cases:\n  - name: empty\n    expect: []", "non-empty list of rule IDs"),
         ("cases:\n  - name: typo\n    expext: [x]\n    expect_none: true", "unknown key(s) expext"),
         ("cases: [", "cannot read policy test file"),
+        ("cases:\n  - name: act\n    params: {user.root: {action: warn}}\n    expect_none: true", "actions are applied after"),
     ],
 )
 def test_malformed_case_files_fail(tmp_path: Path, cases: str, complaint: str) -> None:
