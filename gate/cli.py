@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from gate import __version__
+from gate._progress import terminal_progress
 from gate import config as config_module
 from gate.config import Config
 from gate.errors import GateError
@@ -65,7 +67,12 @@ def _check_config(args: argparse.Namespace) -> Config:
     return config.model_copy(
         update={
             "policy": config.policy.model_copy(update={"dirs": config.policy.dirs + extra_dirs}),
-            "scan": config.scan.model_copy(update={"layers": config.scan.layers and not args.no_layer_scan}),
+            "scan": config.scan.model_copy(
+                update={
+                    "layers": config.scan.layers and not args.no_layer_scan,
+                    "cache_dir": config.scan.cache_dir or config_module.default_cache_dir(),
+                }
+            ),
         }
     )
 
@@ -73,9 +80,11 @@ def _check_config(args: argparse.Namespace) -> Config:
 async def _check_images(config: Config, references: Sequence[str], platform: str | None) -> Report:
     from gate.engine import Engine
 
-    async with Engine(config) as engine:
-        results = await asyncio.gather(*(engine.check(ref, platform=platform) for ref in references))
-        return Report(policy_digest=engine.policy_digest, results=tuple(results))
+    progress = terminal_progress() if config.scan.layers else None
+    with progress or contextlib.nullcontext():
+        async with Engine(config, progress=progress) as engine:
+            results = await asyncio.gather(*(engine.check(ref, platform=platform) for ref in references))
+    return Report(policy_digest=engine.policy_digest, results=tuple(results))
 
 
 def _render(report: Report, output: str) -> str:

@@ -9,6 +9,7 @@ repository name of your own.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 
@@ -89,3 +90,15 @@ def repo(request: pytest.FixtureRequest) -> str:
     nodeid = request.node.nodeid
     tail = re.sub(r"[^a-z0-9]+", "-", nodeid.lower())[-100:].strip("-")
     return f"t/{tail}-{hashlib.sha256(nodeid.encode()).hexdigest()[:8]}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the CLI's on-disk layer cache out of the user's home during tests."""
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous

@@ -5,5 +5,6 @@
 """
 
 from gate.engine._engine import Engine, WorkloadContext
+from gate.engine._image import LayerProgress
 
-__all__ = ["Engine", "WorkloadContext"]
+__all__ = ["Engine", "LayerProgress", "WorkloadContext"]

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from gate.config import Config
 from gate.engine._evidence import EvidenceFacts, Subject, evidence_facts
-from gate.engine._image import ImageScanner
+from gate.engine._image import ImageScanner, LayerProgress
 from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
 from gate.facts import Facts, ImageIdentity, evidence_summary, input_document
@@ -67,12 +67,12 @@ class Engine:
         ConfigError, PolicyError: from the constructor, when trust, parameters or policies do not load.
     """
 
-    def __init__(self, config: Config, *, policy: PolicyEvaluator | None = None, scanner: ImageScanner | None = None) -> None:
+    def __init__(self, config: Config, *, policy: PolicyEvaluator | None = None, progress: LayerProgress | None = None) -> None:
         self.config = config
         self.policy = policy or PolicyEvaluator.from_config(config)
         self.trust = TrustPolicy.from_config(config.trust)
         self.deny_list = DenyList.from_params(config.rule_params().get("sbom.denied-component"))
-        self.scanner = scanner or ImageScanner(config)
+        self.scanner = ImageScanner(config, progress=progress)
         self._client: RegistryClient | None = None
 
     @property

@@ -12,7 +12,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from gate.config import Config
 from gate.errors import EvidenceError
@@ -20,7 +20,12 @@ from gate.facts import config_facts
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
 from gate.scan import ImageBudget, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
 
-Progress = Callable[[int], None]
+
+
+class LayerProgress(Protocol):
+    """Receives scan progress: one callback per layer, called with the compressed bytes read so far."""
+
+    def layer(self, digest: str, size: int) -> Callable[[int], None]: ...
 
 
 @dataclass(frozen=True)
@@ -35,10 +40,10 @@ class ImageFacts:
 class ImageScanner:
     """Turns one platform manifest into image facts; shares one layer cache across images."""
 
-    def __init__(self, config: Config, *, cache: LayerScanCache | None = None, progress: Progress | None = None) -> None:
+    def __init__(self, config: Config, *, progress: LayerProgress | None = None) -> None:
         self.config = config
         self.layers = LayerScanner(config.limits)
-        self.cache = cache or LayerScanCache()
+        self.cache = LayerScanCache(max_entries=config.limits.cache_entries, directory=config.scan.cache_dir)
         self.progress = progress
 
     async def scan(self, client: RegistryClient, ref: Reference, manifest: Manifest, build_args: Mapping[str, str]) -> ImageFacts:
@@ -48,7 +53,8 @@ class ImageScanner:
             RegistryError, EvidenceError, LimitExceeded: a blob cannot be fetched, parsed or is too big.
         """
         image_config = await _image_config(client, ref, manifest, self.config.limits.blob_bytes)
-        findings = [*scan_config(image_config), *scan_build_args(build_args, source="provenance build arguments")]
+        matcher = self.layers.matcher
+        findings = [*scan_config(image_config, matcher=matcher), *scan_build_args(build_args, "provenance build arguments", matcher=matcher)]
         passwd = None
         if self.config.scan.layers:
             budget = ImageBudget(self.config.limits.scan_bytes_per_image)
@@ -63,10 +69,11 @@ class ImageScanner:
     async def _layer(self, client: RegistryClient, ref: Reference, descriptor: Descriptor, index: int, budget: ImageBudget) -> LayerScan:
         async def fetch_and_scan() -> LayerScan:
             loop = asyncio.get_running_loop()
+            progress = self.progress.layer(descriptor.digest, descriptor.size) if self.progress else None
             async with client.stream_blob(ref, descriptor) as stream:
                 chunks = _pull(stream, loop)
                 return await asyncio.to_thread(
-                    self.layers.scan, chunks, descriptor.media_type, index, descriptor.digest, progress=self.progress, budget=budget
+                    self.layers.scan, chunks, descriptor.media_type, index, descriptor.digest, progress=progress, budget=budget
                 )
 
         return await self.cache.get_or_scan(descriptor.digest, fetch_and_scan)

@@ -1,0 +1,45 @@
+"""A progress bar for long layer scans, drawn on a terminal only (quiet when output is piped)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+
+class TerminalProgress:
+    """One bar over all layers being scanned; implements ``gate.engine.LayerProgress``."""
+
+    def __init__(self) -> None:
+        self._bar = Progress(
+            TextColumn("scanning layers"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+            console=Console(stderr=True), transient=True,
+        )
+        self._task = self._bar.add_task("layers", total=0)
+        self._done: dict[str, int] = {}
+
+    def layer(self, digest: str, size: int) -> Callable[[int], None]:
+        """Register a layer of ``size`` compressed bytes; the callback takes bytes read so far."""
+        self._bar.update(self._task, total=(self._bar.tasks[0].total or 0) + size)
+        self._done.setdefault(digest, 0)
+
+        def advance(read: int) -> None:
+            step, self._done[digest] = read - self._done[digest], read
+            self._bar.advance(self._task, step)
+
+        return advance
+
+    def __enter__(self) -> "TerminalProgress":
+        self._bar.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._bar.stop()
+
+
+def terminal_progress() -> TerminalProgress | None:
+    """A progress bar when stderr is a terminal, else ``None`` (CI logs and pipes stay clean)."""
+    return TerminalProgress() if sys.stderr.isatty() else None
