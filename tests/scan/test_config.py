@@ -9,10 +9,8 @@ import pytest
 
 from gate.errors import EvidenceError
 from gate.scan import scan_build_args, scan_config
+from tests.scan._tokens import AWS, GITHUB, NPM
 
-GITHUB = "ghp_Q7rT2vX9kLm4Np8Rs3Wu6Yz1Bc5Df0Gh2Jk9"
-NPM = "npm_Q7rT2vX9kLm4Np8Rs3Wu6Yz1Bc5Df0Gh2Jk9"
-AWS = "AKIAQ7RT2VX4LMNPRSWU"
 GOLDEN = Path("/work/shared/vectors/formats/image-config-history-buildkit-golden.json")
 
 

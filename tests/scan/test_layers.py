@@ -12,9 +12,8 @@ from gate.config import Limits
 from tests.scan._scan import Scanned, chunked, scan_builder
 from tests.support.images import ImageBuilder
 from tests.support.layers import Dir, Hardlink, Opaque, Symlink, compress, tar_bytes
+from tests.scan._tokens import AWS, GITHUB, NPM
 
-NPM = "npm_Q7rT2vX9kLm4Np8Rs3Wu6Yz1Bc5Df0Gh2Jk9"
-GITHUB = "ghp_Q7rT2vX9kLm4Np8Rs3Wu6Yz1Bc5Df0Gh2Jk9"
 NPMRC = f"//registry.npmjs.org/:_authToken={NPM}\n"
 BASE = {"etc/": Dir(), "etc/passwd": "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n",
         "usr/bin/apt": b"\x7fELF\0binary", "usr/bin/dpkg": b"\x7fELF\0binary", "root/": Dir()}
@@ -117,7 +116,7 @@ def _public_pem() -> str:
         ("root/.docker/config.json", '{"auths": {"registry.example.com": {"auth": "dXNlcjpodW50ZXIyMjI="}}}', "docker-config"),
         ("root/.git-credentials", "https://ci:Zp8qLmR2vX9t@git.example.com\n", "git-credentials"),
         ("root/.netrc", "machine api.example.com login ci password Zp8qLmR2vX9t\n", "netrc"),
-        ("root/.aws/credentials", "[default]\naws_access_key_id = AKIAQ7RT2VX4LMNPRSWU\n"
+        ("root/.aws/credentials", f"[default]\naws_access_key_id = {AWS}\n"
                                   "aws_secret_access_key = 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\n", "aws-credentials"),
         ("root/.kube/config", "apiVersion: v1\nkind: Config\nusers:\n- name: ci\n  user:\n    token: Zp8qLmR2vX9tQ7rT2vX9\n", "kubeconfig"),
         ("root/.pypirc", "[pypi]\nusername = __token__\npassword = Zp8qLmR2vX9tQ7rT2vX9\n", "pypirc"),

@@ -1,0 +1,140 @@
+"""Hostile and broken layers: each ends in a clear EvidenceError or LimitExceeded naming the layer,
+or is handled safely; never a crash, a hang or a silent pass."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import tarfile
+
+import pytest
+import zstandard
+
+from gate.config import Limits
+from gate.errors import EvidenceError, LimitExceeded
+from gate.scan import ImageBudget, LayerScanner
+from tests.scan._scan import chunked
+from tests.support.layers import Device, Raw, compress, tar_bytes
+from tests.scan._tokens import NPM
+
+DIGEST = "sha256:" + "d" * 64
+NPMRC = "//registry.npmjs.org/:_authToken=" + NPM + "\n"
+
+
+def _scan(blob: bytes, limits: Limits | None = None, **kwargs: object):  # type: ignore[no-untyped-def]
+    return LayerScanner(limits or Limits()).scan(chunked(blob), "application/vnd.oci.image.layer.v1.tar+gzip", 3,
+                                                 DIGEST, **kwargs)  # type: ignore[arg-type]
+
+
+def _raw(name: str, data: bytes = b"", kind: bytes = tarfile.REGTYPE) -> Raw:
+    info = tarfile.TarInfo(name)
+    info.type, info.size = kind, len(data)
+    return Raw(info, data)
+
+
+def _error(exc_type: type[Exception], blob: bytes, limits: Limits | None = None) -> str:
+    with pytest.raises(exc_type) as caught:
+        _scan(blob, limits)
+    message = str(caught.value)
+    assert f"layer 3 ({DIGEST})" in message
+    return message
+
+
+@pytest.mark.parametrize("name", ["../etc/passwd", "app/../../etc/shadow", "/../../x"])
+def test_path_traversal_is_refused(name: str) -> None:
+    assert "path traversal" in _error(EvidenceError, compress(tar_bytes({name: _raw(name, b"x")}), "gzip"))
+
+
+def test_absolute_and_dot_paths_are_normalised() -> None:
+    scan = _scan(compress(tar_bytes({"/root/.npmrc": NPMRC, "./app/./x/../.git/HEAD": "ref\n"}), "gzip"))
+    assert {(h.detector, h.path) for h in scan.hits} == {("npmrc", "root/.npmrc"), ("vcs-metadata", "app/.git")}
+
+
+def test_corrupt_gzip() -> None:
+    blob = bytearray(compress(tar_bytes({"a": "x" * 5000}), "gzip"))
+    blob[20:40] = b"\xff" * 20
+    assert "corrupt gzip" in _error(EvidenceError, bytes(blob))
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd", "none"])
+def test_truncated_layers(compression: str) -> None:
+    blob = compress(tar_bytes({"a": "x" * 50_000, "b": "y" * 50_000}), compression)  # type: ignore[arg-type]
+    assert "truncated" in _error(EvidenceError, blob[: len(blob) // 2])
+
+
+def test_garbage_after_gzip_stream() -> None:
+    assert "after the end" in _error(EvidenceError, compress(tar_bytes({"a": "x"}), "gzip") + b"MORE DATA")
+
+
+def test_not_a_tar() -> None:
+    assert "not a tar" in _error(EvidenceError, gzip.compress(b"hello world, this is not a tar archive" * 40))
+
+
+def test_empty_blob_is_refused() -> None:
+    assert "truncated" in _error(EvidenceError, b"")
+
+
+def test_gzip_bomb_hits_the_ratio_cap_with_bounded_memory() -> None:
+    bomb = gzip.compress(bytes(200 * 1024 * 1024), compresslevel=9)
+    assert "decompression bomb" in _error(LimitExceeded, bomb)
+
+
+def test_zstd_bomb_hits_the_per_layer_cap() -> None:
+    bomb = zstandard.ZstdCompressor(level=19).compress(bytes(64 * 1024 * 1024))
+    assert "uncompressed bytes" in _error(LimitExceeded, bomb, Limits(scan_bytes_per_layer=32 * 1024 * 1024))
+
+
+def test_entry_cap() -> None:
+    blob = compress(tar_bytes({f"f{i}": "" for i in range(50)}), "gzip")
+    assert "more than 10 tar entries" in _error(LimitExceeded, blob, Limits(entries_per_layer=10))
+
+
+def test_image_budget_is_shared_across_layers() -> None:
+    blob = compress(tar_bytes({"a": "x" * 40_000}), "gzip")
+    budget = ImageBudget(60_000)
+    _scan(blob, budget=budget)
+    with pytest.raises(LimitExceeded, match="image exceeds 60000"):
+        _scan(blob, budget=budget)
+
+
+def test_devices_and_fifos_are_counted_not_read() -> None:
+    blob = compress(tar_bytes({"dev/null": Device("char", 1, 3), "dev/sda": Device("block", 8, 0),
+                               "tmp/pipe": Device("fifo"), "root/.npmrc": NPMRC}), "gzip")
+    scan = _scan(blob)
+    assert scan.skipped["special"] == 3
+    assert [h.path for h in scan.hits] == ["root/.npmrc"]
+
+
+def test_oversized_pax_record_is_refused() -> None:
+    info = tarfile.TarInfo("a")
+    info.pax_headers = {"comment": "x" * (2 * 1024 * 1024)}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        archive.addfile(info, io.BytesIO(b""))
+    assert "pax or long-name record" in _error(LimitExceeded, compress(buffer.getvalue(), "gzip"))
+
+
+def test_long_names_via_pax_and_gnu_are_read() -> None:
+    long_dir = "app/" + "d" * 150
+    pax = tar_bytes({f"{long_dir}/.npmrc": NPMRC})
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        data = NPMRC.encode()
+        info = tarfile.TarInfo(f"{long_dir}/gnu/.npmrc")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    for blob, expected in ((pax, f"{long_dir}/.npmrc"), (buffer.getvalue(), f"{long_dir}/gnu/.npmrc")):
+        assert [h.path for h in _scan(compress(blob, "zstd")).hits] == [expected]
+
+
+def test_bad_header_checksum() -> None:
+    blob = bytearray(tar_bytes({"a": "x"}))
+    blob[0:1] = b"b"
+    assert "checksum" in _error(EvidenceError, bytes(blob))
+
+
+def test_progress_reports_compressed_bytes() -> None:
+    blob = compress(tar_bytes({"a": "x" * 100_000}), "gzip")
+    seen: list[int] = []
+    _scan(blob, progress=seen.append)
+    assert seen and seen[-1] == len(blob) and seen == sorted(seen)
