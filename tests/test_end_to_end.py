@@ -268,6 +268,11 @@ def test_buildkit_provenance_counts_only_under_a_trusted_index_signature(style: 
     assert "https://slsa.dev/provenance/v0.2" in unverified["message"] and "[linux/amd64]" in unverified["message"]
     assert "provenance.missing" not in rule_ids(unsigned)
 
+    signing.sign(index.images[0], signing.keyed, "sig")  # the platform image's own signature covers no sibling
+    _, platform_signed = check(index.ref)
+    assert rule_ids(platform_signed) >= {"provenance.unverified", "sbom.missing"}
+    assert "signature.missing" not in rule_ids(platform_signed)
+
     signing.sign(index, signing.keyless, "bundle")
     code, signed = check(index.ref)
     assert (code, signed["decision"], signed["violations"]) == (0, "allow", [])
@@ -370,6 +375,18 @@ def test_a_secret_build_arg_in_history(check: CheckCli, registry: RegistryServer
     _, result = check(image.push(registry, f"{repo}:1").ref)
     (leak,) = violations(result, "secret.build-arg")
     assert leak["action"] == "deny" and "NPM_TOKEN" in leak["message"]
+    assert NPM_TOKEN not in json.dumps(result)
+
+
+def test_a_secret_build_arg_in_provenance(check: CheckCli, registry: RegistryServer, repo: str) -> None:
+    """BuildKit ``mode=max`` records build arguments: the leak shows even with a clean history."""
+
+    def leaky(digest: str) -> list[dict[str, Any]]:
+        return [buildkit.provenance_v02(digest, PINNED_MATERIALS, dockerfile=PINNED_DOCKERFILE, args={"NPM_TOKEN": NPM_TOKEN})]
+
+    _, result = check(buildkit_index(registry, repo, leaky).ref)
+    (leak,) = violations(result, "secret.build-arg")
+    assert leak["details"]["name"] == "NPM_TOKEN" and leak["details"]["history"] == "provenance build arguments"
     assert NPM_TOKEN not in json.dumps(result)
 
 
