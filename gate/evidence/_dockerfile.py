@@ -19,7 +19,7 @@ from gate.errors import EvidenceError
 
 _DIRECTIVE = re.compile(r"^\s*#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$")
 _KNOWN_DIRECTIVES = ("syntax", "escape", "check")
-_HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z0-9_.-]+)\2")
+_HEREDOC = re.compile(r"(?<!<)<<(?!<)(-?)\s*([\"']?)([A-Za-z0-9_.-]+)\2")  # not a `<<<` here-string
 _HEREDOC_INSTRUCTIONS = ("run", "copy", "add")
 _VARIABLE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+?])(?P<word>(?:\$\{[^}]*\}|[^}])*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
 

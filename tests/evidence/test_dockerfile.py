@@ -39,6 +39,7 @@ CASES = [
     ("escape directive", "# escape=`\nFROM `\n  alpine:3\n", {}, [("alpine:3", None, None, 2)]),
     ("leading comments and blank lines", "# a comment\n\n# syntax=docker/dockerfile:1\nFROM alpine\n", {}, [("alpine", None, None, 4)]),
     ("heredoc body is not an instruction", "FROM alpine\nRUN <<EOF\nFROM evil:latest\nEOF\nFROM busybox\n", {}, [("alpine", None, None, 1), ("busybox", None, None, 5)]),
+    ("here-string is no heredoc", 'FROM alpine\nRUN cat <<< "word"\nFROM busybox\nword\n', {}, [("alpine", None, None, 1), ("busybox", None, None, 3)]),
     ("quoted ARG default", 'ARG IMG="alpine:3.20"\nFROM ${IMG}\n', {}, [("alpine:3.20", None, None, 2)]),
 ]
 
