@@ -347,6 +347,17 @@ def test_a_stale_build(check: CheckCli, registry: RegistryServer, repo: str) -> 
     assert "image.stale" not in rule_ids(result)
 
 
+def test_verified_provenance_gives_the_build_time(signing: Signing, check: CheckCli, repo: str) -> None:
+    """A reproducible build (``SOURCE_DATE_EPOCH``) keeps ``created`` old; signed provenance tells the real build time."""
+    image = app_image(created="1970-01-01T00:00:00Z").push(signing.registry, repo)
+    index = push_index(signing.registry, f"{repo}:1", [image], attestations={"linux/amd64": [provenance(image.digest)]})
+    _, unsigned = check(index.ref)
+    assert "by the image config's `created`" in violations(unsigned, "image.stale")[0]["message"]  # unverified time does not count
+    signing.sign(index, signing.keyed, "sig")
+    _, signed = check(index.ref)
+    assert "image.stale" not in rule_ids(signed)
+
+
 def test_one_platform_leaking_a_secret_is_named(check: CheckCli, registry: RegistryServer, repo: str) -> None:
     leaky = app_image("linux/arm64").layer({"root/.npmrc": NPMRC}, created_by="COPY .npmrc /root/ # buildkit")
     index = push_index(registry, f"{repo}:1", [app_image("linux/amd64"), leaky])
