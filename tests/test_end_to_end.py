@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from gate import config as config_module
 from gate.cli import main
 from gate.engine import Engine
+from gate.evidence._signatures import StoredLayer
 from tests.evidence import _statements as buildkit
 from tests.support.artifacts import Blob, push_cosign_tag, push_index, push_sigstore_bundle
 from tests.support.images import ImageBuilder
@@ -87,14 +88,19 @@ class Signing:
         if layout == "sig":
             payload = simple_signing(digest, f"{subject.host}/{subject.repository}")
             layer = self.double.sign_legacy(payload, signer, _signing_time())
-            push_cosign_tag(self.registry, subject, ".sig", [Blob(layer.data, layer.media_type, dict(layer.annotations))])
+            push_cosign_tag(self.registry, subject, ".sig", [_pushable(layer)])
         else:
             push_sigstore_bundle(self.registry, subject, self.double.bundle(statement(digest), signer, _signing_time()))
 
     def attest(self, subject: PushedManifest, document: dict[str, Any], signer: Keyed | Keyless) -> None:
         """A signed DSSE attestation in the ``.att`` tag (``cosign attest``)."""
         layer = self.double.attest_legacy(document, signer, _signing_time())
-        push_cosign_tag(self.registry, subject, ".att", [Blob(layer.data, layer.media_type, dict(layer.annotations))])
+        push_cosign_tag(self.registry, subject, ".att", [_pushable(layer)])
+
+
+def _pushable(layer: StoredLayer) -> Blob:
+    """A layer the double signed, as a blob for the factory's cosign tags."""
+    return Blob(layer.data, layer.media_type, dict(layer.annotations))
 
 
 def _signing_time() -> dt.datetime:
