@@ -385,6 +385,22 @@ def test_copy_then_delete_npmrc(check: CheckCli, registry: RegistryServer, repo:
     assert "secret.file" not in rule_ids(result)  # gone from the final view
 
 
+def test_a_layer_shared_by_two_platforms_is_named_by_its_place_in_each(check: CheckCli, registry: RegistryServer, repo: str) -> None:
+    """Layer scans are cached by digest; the layer numbers in messages must still be per image."""
+
+    def image(platform: str, *, extra_layer: bool) -> ImageBuilder:
+        builder = ImageBuilder(platform=platform)
+        if extra_layer:
+            builder.layer({"etc/os-release": "ID=debian\n"}, created_by="debian base")
+        builder.layer({"root/.npmrc": NPMRC}, created_by="COPY .npmrc /root/ # buildkit")
+        return builder.layer(whiteouts=["root/.npmrc"], created_by="RUN rm /root/.npmrc # buildkit").config(user="10001", created=recent())
+
+    index = push_index(registry, f"{repo}:1", [image("linux/amd64", extra_layer=False), image("linux/arm64", extra_layer=True)])
+    _, result = check(index.ref)
+    placed = sorted((v["details"]["platform"], v["details"]["layer"], v["details"]["deleted_in_layer"]) for v in violations(result, "secret.deleted-file"))
+    assert placed == [("linux/amd64", 0, 1), ("linux/arm64", 1, 2)]
+
+
 def test_a_secret_build_arg_in_history(check: CheckCli, registry: RegistryServer, repo: str) -> None:
     image = app_image().step("ARG NPM_TOKEN").layer(
         {"app/node_modules/.package-lock.json": "{}\n"}, created_by=f"RUN |1 NPM_TOKEN={NPM_TOKEN} /bin/sh -c npm ci # buildkit"
