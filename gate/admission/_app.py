@@ -84,7 +84,6 @@ def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: Pu
 
 
 def _routes(app: FastAPI, state: GateState) -> None:
-    @app.post("/validate")
     async def validate(request: Request) -> Response:
         started = time.monotonic()
         try:
@@ -98,6 +97,9 @@ def _routes(app: FastAPI, state: GateState) -> None:
         state.metrics.count(state.metrics.reviews, answer.decision, review.kind or "unknown")
         _log_review(review, answer, elapsed)
         return Response(answer.to_bytes(review.uid), media_type="application/json")
+
+    # A plain Starlette route: the hot path needs no dependency injection or response model.
+    app.add_route("/validate", validate, methods=["POST"])
 
     @app.post("/registry/events")
     async def registry_events(request: Request) -> Response:
