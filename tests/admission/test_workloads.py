@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gate.admission._review import parse_review
+from gate.admission._review import BadReview, parse_review
 from gate.admission._workloads import POD_SPEC_PATHS, ImageUse, WorkloadError, changed_uses, image_uses
 from tests.admission import vectors
 from tests.admission.reviews import workload
@@ -43,9 +43,12 @@ def test_connaisseur_objects_without_a_pod_spec_are_refused(case: dict[str, Any]
     """Upstream: "unknown workload kind" errors; gate: no uid (HTTP 400) or WorkloadError (deny)."""
     document = vectors.load("connaisseur", case["file"])
     request = document["request"]
-    if "uid" in request:
-        with pytest.raises(WorkloadError):
-            image_uses(request["kind"]["kind"], request["object"])
+    if "uid" not in request:
+        with pytest.raises(BadReview, match="uid"):
+            parse_review(vectors.json_bytes(document))
+        return
+    with pytest.raises(WorkloadError):
+        image_uses(request["kind"]["kind"], request["object"])
 
 
 @pytest.mark.parametrize("case", [c for c in KUBEWARDEN if c["operation"] != "DELETE"], ids=vectors.case_id)
