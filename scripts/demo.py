@@ -258,16 +258,18 @@ def run(directory: Path) -> int:
         unsafe = push_unsafe(registry)
         print(f"{unsafe.ref}  ({unsafe.digest})")
 
+        step("5. Write .demo/gate.yaml")
         config = write_config(directory, registry)
-        step("5. gate check image on the safe image (expect ALLOW)")
+        print(config.read_text(), end="")
+        step("6. gate check image on the safe image (expect ALLOW)")
         safe_code = gate_check(config, safe.ref)
-        step("6. gate check image on the unsafe image (expect DENY)")
+        step("7. gate check image on the unsafe image (expect DENY)")
         unsafe_code = gate_check(config, unsafe.ref)
     finally:
         registry.stop()
         close_clients()
     ok, sentence = verdict(safe_code, unsafe_code)
-    step("7. Registry stopped; result")
+    step("8. Registry stopped; result")
     print(sentence)
     return 0 if ok else 1
 
