@@ -8,7 +8,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from tests.chart._helm import CHART, FULLNAME, NAMESPACE, Rendered, notes, render, run_helm
+from tests.chart._helm import CHART, FULLNAME, NAMESPACE, Rendered, notes, render, render_error, run_helm
 from tests.chart.conftest import IMAGE_DIGEST, OPA_DIGEST, SCENARIOS
 
 KUBERNETES_VERSION = "1.35"
@@ -91,8 +91,6 @@ def test_opa_starts_before_gate_which_pushes_its_policies_to_it(rendered: dict[s
 
 
 def test_opa_sidecar_without_digest_refuses_to_render(tmp_path: Path) -> None:
-    from tests.chart._helm import render_error
-
     message = render_error({"opa": {"sidecar": {"enabled": True, "image": {"digest": ""}}}}, tmp_path)
     assert "opa.sidecar.image.digest is required" in message
 
@@ -123,6 +121,18 @@ def test_metrics_service_and_service_monitor_verify_gate_certificate(rendered: d
     metrics = scenario.one("Service", f"{FULLNAME}-metrics")
     assert monitor["spec"]["selector"]["matchLabels"].items() <= metrics["metadata"]["labels"].items()
     assert "ServiceMonitor" not in rendered["defaults"].kinds()
+
+
+def test_service_monitor_needs_the_metrics_service(tmp_path: Path) -> None:
+    values = {"metrics": {"service": {"enabled": False}, "serviceMonitor": {"enabled": True}}}
+    assert "needs metrics.service.enabled" in render_error(values, tmp_path)
+
+
+def test_an_existing_service_account_is_bound_instead_of_created(tmp_path: Path) -> None:
+    scenario = render({"serviceAccount": {"create": False, "name": "gate-reader"}}, tmp_path)
+    assert not scenario.all("ServiceAccount")
+    assert scenario.pod_spec["serviceAccountName"] == "gate-reader"
+    assert scenario.one("ClusterRoleBinding")["subjects"][0]["name"] == "gate-reader"
 
 
 def test_network_policy_opens_only_the_webhook_port_and_needed_egress(rendered: dict[str, Rendered]) -> None:
