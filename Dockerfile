@@ -6,7 +6,8 @@
 #       docker buildx imagetools inspect python:3.11.14-slim-bookworm   (or: crane digest ...)
 #   then rebuild, check and sign: `gate check image <new ref>` must pass before it ships.
 # - Dependencies come only from the hash-locked requirements.txt (--require-hashes, wheels only:
-#   nothing is compiled, no compiler in any stage).
+#   nothing is compiled, no compiler in any stage). Build for linux/amd64: the locked hyperscan
+#   publishes no arm64 wheel, and building it from source would need a compiler.
 # - No ARG or ENV carries a secret; the build needs no credentials (rule secret.build-arg/env).
 # - Only explicit paths are copied; .dockerignore keeps the rest of the repository (.git, tests,
 #   caches) out of the build context (rule content.source).
