@@ -105,6 +105,7 @@ _AWS_CHECK = ("aws-credentials", _by_pattern("aws-credentials", _AWS))
 _DOCKER_CHECK = ("docker-config", _docker)
 _KUBE_CHECK = ("kubeconfig", _by_pattern("kubeconfig", _KUBECONFIG))
 _DOTENV_CHECK = ("dotenv", _dotenv)
+_PKCS12_CHECK = ("pkcs12-file", lambda _matcher, _content: [("pkcs12-file", "")])
 # Every name the checks below can accept contains one of these; most paths are rejected here.
 _MAYBE = re.compile(r"credentials|config|\.dockercfg|auth\.json|kube|\.env")
 
@@ -115,6 +116,8 @@ def credential_checker(path: str) -> tuple[str, Callable[[ContentMatcher, bytes]
     known = _CHECKERS.get(base)
     if known is not None:
         return known
+    if base[-4:].lower() in (".p12", ".pfx"):
+        return _PKCS12_CHECK
     if not _MAYBE.search(base):
         return None
     if path.endswith(".aws/credentials"):
@@ -145,8 +148,6 @@ def detect(
     ``content`` is None when the file was not read (too large, or not a regular file); ``text``
     and the ``prefiltered`` hits may be passed when the caller already computed them.
     """
-    if path[-4:].lower() in (".p12", ".pfx"):
-        return [("pkcs12-file", "")]
     checker = credential_checker(path)
     if text is None:
         text = content is not None and is_text(content)

@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - isal ships wheels for every platform w
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _STEP = 4 * 1024 * 1024
+_COALESCE = 1024 * 1024
 _RATIO_GRACE = 64 * 1024 * 1024
 MAX_RATIO = 1024
 _ERRORS = (zlib.error, getattr(_gzip_impl, "error", zlib.error), zstandard.ZstdError)
@@ -76,7 +77,7 @@ def inflate(chunks: Iterable[bytes], meter: _Meter) -> tuple[str, Iterator[bytes
         EvidenceError: corrupt or truncated compressed data.
         LimitExceeded: the per-layer cap or the ratio cap was hit.
     """
-    source = iter(chunks)
+    source = _coalesced(iter(chunks))
     head = b""
     while len(head) < 4:
         chunk = next(source, None)
@@ -90,6 +91,25 @@ def inflate(chunks: Iterable[bytes], meter: _Meter) -> tuple[str, Iterator[bytes
     if kind == "zstd":
         return kind, _unzstd(head, source, meter)
     return kind, _plain(head, source, meter)
+
+
+def _coalesced(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Join small network chunks into ~1 MiB pieces.
+
+    Each decompressor call releases the GIL; with several layers scanned in threads, every
+    release can cost a thread switch interval (5 ms) to get it back, so fewer, larger calls keep
+    concurrent scans from stalling one another.
+    """
+    pending: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= _COALESCE:
+            yield b"".join(pending) if len(pending) > 1 else pending[0]
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 def _plain(head: bytes, source: Iterator[bytes], meter: _Meter) -> Iterator[bytes]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from gate.config import Limits
 from gate.errors import EvidenceError, LimitExceeded
-from gate.scan._files import detect, is_text
+from gate.scan._files import credential_checker, detect, is_text
 from gate.scan._finding import redact
 from gate.scan._inflate import inflate, new_meter
 from gate.scan._leftovers import leftover
@@ -32,7 +32,7 @@ _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
 _PASSWD = "etc/passwd"
 _PASSWD_CAP = 1024 * 1024
-_BATCH_BYTES = 1024 * 1024
+_BATCH_BYTES = 4 * 1024 * 1024
 
 
 def path_hash(path: str) -> int:
@@ -167,7 +167,7 @@ class _Collector:
             self.skipped["binary"] += 1
         if path == _PASSWD and content is not None and size <= _PASSWD_CAP:
             self.passwd = content.decode("utf-8", "replace")
-        if text and content is not None:
+        if text and content is not None and credential_checker(path) is None:
             self.pending.append((path, content))
             self.pending_bytes += len(content)
             if self.pending_bytes >= _BATCH_BYTES:
@@ -180,7 +180,8 @@ class _Collector:
         if not self.pending:
             return
         for (path, content), hits in zip(self.pending, self.matcher.prefilter_many([c for _, c in self.pending])):
-            self._secrets(path, detect(self.matcher, path, content, True, hits))
+            if hits:  # most files have no prefilter hit and no credential-file name: nothing to do
+                self._secrets(path, detect(self.matcher, path, content, True, hits))
         self.pending.clear()
         self.pending_bytes = 0
 

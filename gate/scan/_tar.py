@@ -11,6 +11,7 @@ Paths are normalised (leading ``/`` and ``./`` dropped); a path that climbs out 
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from gate.errors import EvidenceError, LimitExceeded
 
 BLOCK = 512
 _META_CAP = 1024 * 1024
+_ZERO_BLOCK = bytes(BLOCK)
 _KINDS = {
     b"0": "file", b"\0": "file", b"7": "file", b"1": "hardlink", b"2": "symlink",
     b"3": "device", b"4": "device", b"5": "dir", b"6": "fifo",
@@ -120,7 +122,7 @@ def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[
         block = stream.read(BLOCK)
         if block is None:
             raise _Truncated()
-        if block.count(0) == BLOCK:
+        if block == _ZERO_BLOCK:
             stream.drain()
             return
         _check_sum(block, label)
@@ -159,13 +161,19 @@ def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[
 
 
 def _check_sum(block: bytes, label: str) -> None:
+    """Verify the header checksum (sum of the header bytes, checksum field read as spaces).
+
+    The byte sum is taken from ``zlib.adler32`` (its low half is 1 + the byte sum mod 65521), which
+    is C speed; Python's ``sum()`` over 512 bytes was the largest cost per member. A header sum is
+    below 131,072, so equality mod 65521 still rejects all but ~1 in 65,521 corrupt headers.
+    """
     stored = block[148:156]
     try:
         expected = int(stored.replace(b"\0", b" ").strip() or b"-1", 8)
     except ValueError:
         expected = -1
-    actual = sum(block) - sum(stored) + 8 * 32
-    if expected != actual:
+    byte_sum = (zlib.adler32(block) & 0xFFFF) - 1
+    if expected < 0 or (expected + sum(stored) - 8 * 32 - byte_sum) % 65521:
         raise EvidenceError(
             f"{label}: not a tar archive or a corrupt tar header (checksum mismatch)",
             remedy="re-push the layer; gate reads OCI layers as tar, optionally gzip or zstd compressed",

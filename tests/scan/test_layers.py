@@ -200,3 +200,8 @@ def test_large_and_binary_files_are_skipped_but_names_still_checked() -> None:
                                     "app/bin": b"\x7fELF\0" + GITHUB.encode()})
     scanned = scan_builder(builder, limits)
     assert {(f.detector, f.path) for f in scanned.findings} == {("npmrc", "root/.npmrc")}
+
+
+def test_pkcs12_bundle_is_reported_by_name_even_when_it_looks_like_text() -> None:
+    scanned = _image(BASE, {"app/certs/client.pfx": "MIIKcQIBAzCCCjcGCSqGSIb3DQEHAaCCCigEggokMIIKIDCCBNcGCSqGSIb3\n"})
+    assert [(f.detector, f.path) for f in scanned.findings] == [("pkcs12-file", "app/certs/client.pfx")]
