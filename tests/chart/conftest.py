@@ -39,7 +39,7 @@ FULL_CONFIG: dict[str, Any] = {
     "policies": {"extraRego": {"team.rego": "package gate.team\n\nimport rego.v1\n\nviolations := set()\n"}},
     "env": [{"name": "GATE_LOG_LEVEL", "value": "debug"}],
     "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "security", "effect": "NoSchedule"}],
-    "nodeSelector": {"kubernetes.io/os": "linux"},
+    "nodeSelector": {"disktype": "ssd"},
     "podAnnotations": {"example.com/team": "security"},
     "priorityClassName": "system-cluster-critical",
 }

@@ -149,7 +149,7 @@ def test_network_policy_opens_only_the_webhook_port_and_needed_egress(rendered: 
 def test_scheduling_and_pod_options_pass_through(rendered: dict[str, Rendered]) -> None:
     spec = rendered["full-config"].pod_spec
     assert spec["tolerations"][0]["key"] == "dedicated"
-    assert spec["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert spec["nodeSelector"] == {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "disktype": "ssd"}
     assert spec["priorityClassName"] == "system-cluster-critical"
     annotations = rendered["full-config"].deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["example.com/team"] == "security"
