@@ -121,6 +121,7 @@ class Limits(_Frozen):
     retries: int = Field(3, ge=0)
     cache_ttl_seconds: float = Field(300.0, ge=0)
     cache_entries: int = Field(10_000, gt=0)
+    cache_bytes: int = Field(64 * MiB, gt=0)
 
 
 class PolicyConfig(_Frozen):

@@ -11,11 +11,12 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from gate.cache import LoadingCache, TTLCache
 from gate.config import Config
-from gate.engine._evidence import EvidenceFacts, Subject, evidence_facts
+from gate.engine._evidence import Subject, evidence_facts
 from gate.engine._image import ImageScanner, LayerProgress
 from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
@@ -27,6 +28,8 @@ from gate.rules import EVALUATION_ERROR
 from gate.verify import TrustPolicy
 
 T = TypeVar("T")
+TAG_TTL_SECONDS = 30.0  # a tag can move: its digest is trusted this long at most
+NEGATIVE_TTL_SECONDS = 5.0  # a failing registry is asked again this soon, not on every request
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,14 @@ class WorkloadContext:
     def policy_view(self) -> dict[str, Any]:
         """The ``input.context`` object the policies see."""
         return {"namespace": self.namespace, "run_as_non_root": self.run_as_non_root, "run_as_user": self.run_as_user}
+
+
+@dataclass(frozen=True)
+class _Gathered:
+    """The facts of one platform image and what could not be read about it (cached by digest)."""
+
+    facts: Facts
+    problems: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,17 @@ class Engine:
         self.deny_list = DenyList.from_params(config.rule_params().get("sbom.denied-component"))
         self.scanner = ImageScanner(config, progress=progress)
         self._client: RegistryClient | None = None
+        self._context_read = tuple(sorted(self.policy.reads_context - {"namespace"}))
+        limits = config.limits
+        self._verdicts: LoadingCache[tuple[Any, ...], ImageResult] = LoadingCache(
+            _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds), is_negative=lambda result: not result.evaluated
+        )
+        self._facts: LoadingCache[tuple[Any, ...], tuple[_Gathered, ...]] = LoadingCache(
+            _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds), negative_exceptions=(GateError,)
+        )
+        self._digests: LoadingCache[tuple[str, str, str | None], str] = LoadingCache(
+            _ttl_cache(limits.cache_entries, limits.cache_bytes, min(limits.cache_ttl_seconds, TAG_TTL_SECONDS))
+        )
 
     @property
     def policy_digest(self) -> str:
@@ -112,6 +134,10 @@ class Engine:
     ) -> ImageResult:
         """Judge one image reference; never raises for bad input, registries or evidence.
 
+        Verdicts are cached by (digest, reference, platform, the workload context the policies
+        read); the expensive part, the gathered facts, by digest alone, so a push event or another
+        namespace warms it for everyone. Concurrent identical checks share one evaluation.
+
         Args:
             reference: the image reference as the user or pod spec wrote it.
             context: the workload context from an admission request.
@@ -130,21 +156,41 @@ class Engine:
         violation = Violation(EVALUATION_ERROR, action, f"{reference}: {error.diagnostics()}", dict(error.details))
         return ImageResult(reference=reference, digest=error.details.get("digest"), violations=(violation,))
 
+    def stats(self) -> dict[str, Any]:
+        """Cache counters for the metrics endpoint."""
+        return {"caches": {"verdicts": self._verdicts.stats, "facts": self._facts.stats, "digests": self._digests.stats}}
+
     async def _check(self, text: str, context: WorkloadContext, platform: str | None, now: dt.datetime) -> ImageResult:
         reference = Reference.parse(text)
         client = self._client_for(context)
+        digest = reference.digest or await self._digests.get_or_load(
+            (reference.registry, reference.repository, reference.tag), lambda: _resolve(client, reference)
+        )
+        pinned = reference.with_digest(digest)
+        key = (digest, text, platform, context.namespace, *(getattr(context, name) for name in self._context_read))
+        return await self._verdicts.get_or_load(key, lambda: self._verdict(client, pinned, text, context, platform, now))
+
+    async def _verdict(
+        self, client: RegistryClient, reference: Reference, text: str, context: WorkloadContext, platform: str | None, now: dt.datetime
+    ) -> ImageResult:
+        key = (reference.registry, reference.repository, reference.digest, platform)
+        gathered = await self._facts.get_or_load(key, lambda: self._gather(client, reference, platform, now))
+        judged = await asyncio.gather(*(self._judge(item, text, context, now) for item in gathered))
+        violations = tuple(v for violations, _ in judged for v in violations)
+        if len(judged) == 1:
+            evidence = judged[0][1]
+        else:
+            evidence = {"platforms": {item.facts.image.platform: found for item, (_, found) in zip(gathered, judged)}}
+        return ImageResult(reference=text, digest=reference.digest, violations=violations, evidence=evidence)
+
+    async def _gather(self, client: RegistryClient, reference: Reference, platform: str | None, now: dt.datetime) -> tuple[_Gathered, ...]:
+        """Everything known about the image at ``reference`` (pinned by digest), per platform."""
         top = await client.manifest(reference)
         targets, attached = await asyncio.gather(
             self._targets(client, reference, top, platform),
             discover(client, reference, top, blob_bytes=self.config.limits.blob_bytes),
         )
-        judged = await asyncio.gather(*(self._judge(client, target, attached, text, context, now) for target in targets))
-        violations = tuple(v for violations, _ in judged for v in violations)
-        if len(judged) == 1:
-            evidence = judged[0][1]
-        else:
-            evidence = {"platforms": {target.platform: found for target, (_, found) in zip(targets, judged)}}
-        return ImageResult(reference=text, digest=top.digest, violations=violations, evidence=evidence)
+        return tuple(await asyncio.gather(*(self._gather_target(client, target, attached, now) for target in targets)))
 
     def _client_for(self, context: WorkloadContext) -> RegistryClient:
         if not context.pull_secrets:
@@ -168,28 +214,18 @@ class Engine:
             for entry, manifest in zip(entries, manifests)
         ]
 
-    async def _judge(
-        self, client: RegistryClient, target: _Target, attached: AttachedEvidence, text: str, context: WorkloadContext, now: dt.datetime
-    ) -> tuple[list[Violation], dict[str, Any]]:
+    async def _gather_target(self, client: RegistryClient, target: _Target, attached: AttachedEvidence, now: dt.datetime) -> _Gathered:
         found = evidence_facts(attached, target.subject, self.trust, self.deny_list, now)
-        facts = await self._facts(client, target, found, text)
-        document = input_document(facts, context.policy_view(), now)
-        raws = await asyncio.to_thread(self.policy.evaluate, document)
-        violations = decide(raws, self.config, namespace=context.namespace, image=text, now=now)
-        summary = evidence_summary(document) | {"problems": [problem.message for problem in found.problems]}
-        return [_with_platform(v, target.platform) for v in violations], summary
-
-    async def _facts(self, client: RegistryClient, target: _Target, found: EvidenceFacts, text: str) -> Facts:
         image = await self.scanner.scan(client, target.reference, target.manifest, found.build_args)
         identity = ImageIdentity(
-            reference=text,
+            reference=str(target.reference),
             registry=target.reference.registry,
             repository=target.reference.repository,
             digest=target.manifest.digest,
             platform=target.platform,
             index_digest=target.subject.index_digest,
         )
-        return Facts(
+        facts = Facts(
             image=identity,
             config=image.config,
             user=image.user,
@@ -198,6 +234,20 @@ class Engine:
             sbom=found.sbom,
             findings=image.findings,
         )
+        return _Gathered(facts, tuple(problem.message for problem in found.problems))
+
+    async def _judge(self, item: _Gathered, text: str, context: WorkloadContext, now: dt.datetime) -> tuple[list[Violation], dict[str, Any]]:
+        facts = replace(item.facts, image=replace(item.facts.image, reference=text))
+        document = input_document(facts, context.policy_view(), now)
+        raws = await asyncio.to_thread(self.policy.evaluate, document)
+        violations = decide(raws, self.config, namespace=context.namespace, image=text, now=now)
+        summary = evidence_summary(document) | {"problems": list(item.problems)}
+        platform = facts.image.platform if facts.image.index_digest else None
+        return [_with_platform(v, platform) for v in violations], summary
+
+
+async def _resolve(client: RegistryClient, reference: Reference) -> str:
+    return (await client.resolve(reference)).digest
 
 
 async def _within(deadline: float | None, work: Awaitable[T]) -> T:
@@ -212,6 +262,10 @@ async def _within(deadline: float | None, work: Awaitable[T]) -> T:
             f"timed out after {max(budget, 0):.1f}s gathering evidence",
             remedy="retry; if it persists, check the registry's health or raise limits.deadline_seconds",
         ) from exc
+
+
+def _ttl_cache(entries: int, max_bytes: int, ttl: float) -> TTLCache[Any, Any]:
+    return TTLCache(max_entries=entries, max_bytes=max_bytes, ttl=ttl, negative_ttl=min(ttl, NEGATIVE_TTL_SECONDS))
 
 
 def _platform_name(platform: dict[str, Any] | None) -> str:

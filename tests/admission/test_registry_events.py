@@ -62,7 +62,6 @@ def test_pushed_manifests_are_judged_in_the_background(notified: tuple[WebhookSe
     assert response["uid"] == sent["request"]["uid"]
 
 
-@pytest.mark.xfail(strict=True, reason="the engine's verdict cache (gate.cache.LoadingCache) is not wired into Engine.check yet")
 def test_admission_after_a_push_is_a_cache_hit(notified: tuple[WebhookServer, RegistryServer]) -> None:
     server, registry = notified
     ImageBuilder().layer({"etc/passwd": "app:x:1000:1000::/:/bin/sh\n"}).config(user="1000").push(registry, "events/warm:1")
