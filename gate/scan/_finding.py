@@ -70,6 +70,8 @@ def redact(secret: str) -> str:
     it is a short tag ending in ``_``/``-``/``.``/``:`` and the value is at least 20 long.
     """
     secret = secret.strip()
+    if "PRIVATE KEY" in secret[:128]:
+        return "-----BEGIN … PRIVATE KEY-----"
     if len(secret) < 16:
         return "…"
     prefix = ""
