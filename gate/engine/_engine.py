@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
@@ -93,8 +94,9 @@ class Engine:
         self._facts: LoadingCache[tuple[Any, ...], tuple[_Gathered, ...]] = LoadingCache(
             _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds), negative_exceptions=(GateError,)
         )
-        self._digests: LoadingCache[tuple[str, str, str | None], str] = LoadingCache(
-            _ttl_cache(limits.cache_entries, limits.cache_bytes, min(limits.cache_ttl_seconds, TAG_TTL_SECONDS))
+        self._digests: LoadingCache[tuple[str, str, str | None, str | None], str] = LoadingCache(
+            _ttl_cache(limits.cache_entries, limits.cache_bytes, min(limits.cache_ttl_seconds, TAG_TTL_SECONDS)),
+            negative_exceptions=(GateError,),
         )
 
     @property
@@ -163,18 +165,34 @@ class Engine:
     async def _check(self, text: str, context: WorkloadContext, platform: str | None, now: dt.datetime) -> ImageResult:
         reference = Reference.parse(text)
         client = self._client_for(context)
-        digest = reference.digest or await self._digests.get_or_load(
-            (reference.registry, reference.repository, reference.tag), lambda: _resolve(client, reference)
-        )
+        # Read with the workload's own credentials (cached per credential set), also for digest
+        # references: a pod that cannot read an image never borrows another pod's access.
+        credentials = hashlib.sha256(context.pull_secrets).hexdigest() if context.pull_secrets else None
+        access_key = (reference.registry, reference.repository, reference.digest or reference.tag, credentials)
+        fetched: list[Manifest] = []  # the manifest read by a cache miss here is reused below
+
+        async def read_manifest() -> str:
+            fetched.append(await client.manifest(reference))
+            return fetched[0].digest
+
+        digest = await self._digests.get_or_load(access_key, read_manifest)
         pinned = reference.with_digest(digest)
+        top = fetched[0] if fetched else None
         key = (digest, text, platform, context.namespace, *(getattr(context, name) for name in self._context_read))
-        return await self._verdicts.get_or_load(key, lambda: self._verdict(client, pinned, text, context, platform, now))
+        return await self._verdicts.get_or_load(key, lambda: self._verdict(client, pinned, top, text, context, platform, now))
 
     async def _verdict(
-        self, client: RegistryClient, reference: Reference, text: str, context: WorkloadContext, platform: str | None, now: dt.datetime
+        self,
+        client: RegistryClient,
+        reference: Reference,
+        top: Manifest | None,
+        text: str,
+        context: WorkloadContext,
+        platform: str | None,
+        now: dt.datetime,
     ) -> ImageResult:
         key = (reference.registry, reference.repository, reference.digest, platform)
-        gathered = await self._facts.get_or_load(key, lambda: self._gather(client, reference, platform, now))
+        gathered = await self._facts.get_or_load(key, lambda: self._gather(client, reference, top, platform, now))
         judged = await asyncio.gather(*(self._judge(item, text, context, now) for item in gathered))
         violations = tuple(v for violations, _ in judged for v in violations)
         if len(judged) == 1:
@@ -183,9 +201,11 @@ class Engine:
             evidence = {"platforms": {item.facts.image.platform: found for item, (_, found) in zip(gathered, judged)}}
         return ImageResult(reference=text, digest=reference.digest, violations=violations, evidence=evidence)
 
-    async def _gather(self, client: RegistryClient, reference: Reference, platform: str | None, now: dt.datetime) -> tuple[_Gathered, ...]:
+    async def _gather(
+        self, client: RegistryClient, reference: Reference, top: Manifest | None, platform: str | None, now: dt.datetime
+    ) -> tuple[_Gathered, ...]:
         """Everything known about the image at ``reference`` (pinned by digest), per platform."""
-        top = await client.manifest(reference)
+        top = top or await client.manifest(reference)
         targets, attached = await asyncio.gather(
             self._targets(client, reference, top, platform),
             discover(client, reference, top, blob_bytes=self.config.limits.blob_bytes),
@@ -244,10 +264,6 @@ class Engine:
         summary = evidence_summary(document) | {"problems": list(item.problems)}
         platform = facts.image.platform if facts.image.index_digest else None
         return [_with_platform(v, platform) for v in violations], summary
-
-
-async def _resolve(client: RegistryClient, reference: Reference) -> str:
-    return (await client.resolve(reference)).digest
 
 
 async def _within(deadline: float | None, work: Awaitable[T]) -> T:
