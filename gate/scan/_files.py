@@ -133,7 +133,7 @@ def credential_checker(path: str) -> tuple[str, Callable[[ContentMatcher, bytes]
 
 def is_text(content: bytes) -> bool:
     """Text files are scanned for content; a NUL byte early on means a binary (names still checked)."""
-    return b"\0" not in content[:8192]
+    return content.find(b"\0", 0, 8192) < 0
 
 
 def detect(

@@ -5,6 +5,7 @@ The token shapes, entropy thresholds and allowlists follow gitleaks' default con
 patterns, so ``\\w`` stays ASCII like RE2). Each rule also has a ``prefilter``: a looser pattern
 for the hyperscan multi-pattern pass, which must match wherever the rule can (it may match more).
 ``before``/``after`` bound how far the full match may reach around the prefilter's end offset.
+``lead_in`` stands for gitleaks' leading ``[\\w.-]{0,N}?`` (see ``_matcher._lead_in``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gate.scan._stopwords import STOPWORDS
 
 _END = rb"(?:[\x60'\"\s;]|\\[nr]|$)"
+# Package-managed system trees: headers, docs and data files are full of ``key = value`` words that
+# the generic assignment rule would report; token-shaped rules still run there.
+SYSTEM_PATHS = re.compile(r"^usr/(?:share|include|lib|lib64|libexec|src)/")
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,10 @@ class ContentRule:
     allow_line: tuple[re.Pattern[bytes], ...] = ()
     stopwords: frozenset[bytes] = frozenset()
     path: re.Pattern[str] | None = None
+    skip_paths: re.Pattern[str] | None = None
     needs_digit: bool = False
     caseless_prefilter: bool = False
-    keywords: tuple[bytes, ...] = field(default=())
+    lead_in: int = 0
 
 
 def _c(pattern: bytes, flags: int = 0) -> re.Pattern[bytes]:
@@ -170,19 +175,24 @@ RULES: tuple[ContentRule, ...] = (
     ),
     ContentRule(
         "generic-api-key",
-        _c(rb"(?i)[\w.-]{0,50}?(?:access|auth|(?-i:[Aa]pi|API)|credential|creds|key|passw(?:or)?d|secret|token)"
+        _c(rb"(?i)(?:access|auth|(?-i:[Aa]pi|API)|credential|creds|key|passw(?:or)?d|secret|token)"
            rb"(?:[ \t\w.-]{0,20})[\s'\"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[\x60'\"\s=]{0,5}"
            rb"([\w.=-]{10,150}|[a-z0-9][a-z0-9+/]{11,}={0,3})" + _END),
         rb"(?:access|auth|api|credential|creds|key|passw(?:or)?d|secret|token)[ \t\w.-]{0,20}[\s'\"]{0,3}"
         rb"(?:=>?|>|:{1,3}=?|\|\||\?=|,)[\x60'\"\s=]{0,5}[\w.=+/-]{10}",
         3.5,
-        before=160, after=180,
-        allow_secret=(_c(rb"^[a-zA-Z_.-]+$"),),
+        before=110, after=160,
+        # gitleaks: letters only. gate adds snake_case/SCREAMING_CASE code identifiers
+        # (``sqlite3_int64``, ``CKK_NSS_ROUND1``): each segment a one-case word with at most four
+        # trailing digits, which random keys (``CLOJARS_34bf0e88…``) are not.
+        allow_secret=(_c(rb"^[a-zA-Z_.-]+$"), _c(rb"^(?:[A-Z]+\d{0,4}|[a-z]+\d{0,4})(?:[_.](?:[A-Z]+\d{0,4}|[a-z]+\d{0,4}|\d{1,4}))+$")),
         allow_match=(_GENERIC_ALLOW_MATCH,),
         allow_line=(_c(rb"--mount=type=secret,"), _c(rb"import[ \t]+{[ \t\w,]+}[ \t]+from[ \t]+['\"][^'\"]+['\"]")),
         stopwords=STOPWORDS,
         needs_digit=True,
         caseless_prefilter=True,
+        lead_in=50,
+        skip_paths=SYSTEM_PATHS,
     ),
     ContentRule(
         "curl-auth-user",
@@ -254,7 +264,7 @@ GLOBAL_STOPWORDS: tuple[bytes, ...] = (b"014df517-39d1-4453-b7b3-9930c563627c", 
 # Paths whose contents are third-party code and test fixtures, not the image author's secrets
 # (gitleaks' global path allowlist, trimmed to what occurs in images).
 ALLOWED_PATHS = re.compile(
-    r"(?:^|/)node_modules/|(?:^|/)vendor/|(?:^|/)bower_components/|\.dist-info/|"
+    r"(?:^|/)node_modules/|(?:^|/)vendor/|(?:^|/)bower_components/|\.dist-info/|\.egg-info/|(?:site|dist)-packages/|"
     r"(?:^|/)(?:lib(?:64)?/python[23](?:\.\d{1,2})+|python/[23](?:\.\d{1,2})+/lib(?:64)?)/|"
     r"(?:^|/)(?:v?env|virtualenv)/lib(?:64)?/|(?:^|/)(?:deno\.lock|npm-shrinkwrap\.json|package-lock\.json|"
     r"pnpm-lock\.yaml|yarn\.lock|go\.sum|Pipfile\.lock|poetry\.lock)$|(?:^|/)usr/share/(?:doc|man|info|locale)/|"
