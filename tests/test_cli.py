@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ import yaml
 from gate.cli import main
 from tests.support.artifacts import push_index
 from tests.support.images import ImageBuilder
+from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
 from tests.support.registry_server import RegistryServer, free_port
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001::/home/app:/sbin/nologin\ntoor:x:0:0::/root:/bin/sh\n"
@@ -151,3 +153,35 @@ def test_table_output_and_console_script(registry: RegistryServer, repo: str, co
     done = subprocess.run([str(gate), "check", "image", pushed.ref, "--config", str(config_file)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert "DENY" in done.stdout and "user.root" in done.stdout and pushed.ref in done.stdout
+
+
+@pytest.fixture
+def lying_proxy(registry: RegistryServer) -> Iterator[LyingRegistryProxyDouble]:
+    proxy = LyingRegistryProxyDouble(registry.url)
+    yield proxy
+    proxy.stop()
+
+
+def _proxy_config(tmp_path: Path, proxy: LyingRegistryProxyDouble) -> Path:
+    config = tmp_path / "gate.yaml"
+    config.write_text(yaml.safe_dump({"registries": {"insecure": [proxy.host]}, "rules": EVIDENCE_OFF, "limits": {"retries": 0}}))
+    return config
+
+
+def test_registry_failing_during_signature_lookup_fails_closed(
+    lying_proxy: LyingRegistryProxyDouble, registry: RegistryServer, repo: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Evidence the registry could not serve is unknown, not absent: evaluation.error, not a verdict."""
+    pushed = _image("10001").push(registry, f"{repo}:1")
+    lying_proxy.fail(times=100, status=503, path_contains=".sig")
+    violation = _error_of(capsys, _proxy_config(tmp_path, lying_proxy), pushed.ref.replace(registry.host, lying_proxy.host))
+    assert "503" in violation["message"]
+
+
+def test_registry_lying_about_a_layer_fails_closed(
+    lying_proxy: LyingRegistryProxyDouble, registry: RegistryServer, repo: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pushed = _image("10001").push(registry, f"{repo}:1")
+    lying_proxy.corrupt_body(pushed.layer_digests[0])
+    violation = _error_of(capsys, _proxy_config(tmp_path, lying_proxy), pushed.ref.replace(registry.host, lying_proxy.host))
+    assert pushed.layer_digests[0] in violation["message"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal, Mapping, TypeVar
 
-from gate.errors import GateError
+from gate.errors import GateError, RegistryError
 from gate.evidence._signatures import BUNDLE_MEDIA_TYPES, DSSE_ENVELOPE, SIMPLE_SIGNING, StoredLayer
 from gate.evidence._sbom import SBOM_MEDIA_TYPES
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
@@ -81,7 +81,7 @@ class Artifact:
 
 @dataclass(frozen=True)
 class Problem:
-    """Something attached that could not be read; reported as an evaluation error, not raised."""
+    """Something attached that is malformed or over a cap: ignored, and reported beside the verdict."""
 
     source: str
     message: str
@@ -115,8 +115,16 @@ class _Pass:
         self.claimed: set[str] = set()  # manifests some job already fetches (each is read once)
 
     async def attempt(self, source: str, action: Callable[[], Awaitable[T]], default: T) -> T:
+        """Run one store's fetch; malformed or oversized content becomes a :class:`Problem`.
+
+        Raises:
+            RegistryError: the registry failed or lied (5xx, auth, timeout, digest mismatch): the
+                evidence is unknown, not absent, so the whole evaluation fails closed and is retried.
+        """
         try:
             return await action()
+        except RegistryError:
+            raise
         except GateError as exc:
             self.problems.append(Problem(source, exc.message, MappingProxyType(dict(exc.details))))
             return default
