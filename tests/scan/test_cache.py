@@ -13,8 +13,8 @@ from gate.config import Limits
 from gate.errors import EvidenceError
 from gate.scan import LayerScan, LayerScanCache, LayerScanner
 from tests.scan._scan import chunked
-from tests.support.layers import compress, tar_bytes
 from tests.scan._tokens import NPM
+from tests.support.layers import compress, tar_bytes
 
 BLOB = compress(tar_bytes({"root/.npmrc": "//r/:_authToken=" + NPM + "\n",
                            "app/a.txt": "hello\n"}), "gzip")

@@ -14,8 +14,8 @@ from gate.config import Limits
 from gate.errors import EvidenceError, LimitExceeded
 from gate.scan import ImageBudget, LayerScanner
 from tests.scan._scan import chunked
-from tests.support.layers import Device, Raw, compress, tar_bytes
 from tests.scan._tokens import NPM
+from tests.support.layers import Device, Raw, compress, tar_bytes
 
 DIGEST = "sha256:" + "d" * 64
 NPMRC = "//registry.npmjs.org/:_authToken=" + NPM + "\n"
@@ -138,3 +138,23 @@ def test_progress_reports_compressed_bytes() -> None:
     seen: list[int] = []
     _scan(blob, progress=seen.append)
     assert seen and seen[-1] == len(blob) and seen == sorted(seen)
+
+
+def test_hardlink_climbing_out_of_the_root_is_refused() -> None:
+    info = tarfile.TarInfo("app/shadow")
+    info.type, info.linkname = tarfile.LNKTYPE, "../../etc/shadow"
+    assert "path traversal" in _error(EvidenceError, compress(tar_bytes({"app/shadow": Raw(info)}), "gzip"))
+
+
+def test_symlinks_are_recorded_never_followed() -> None:
+    blob = compress(tar_bytes({"app/escape": _symlink("app/escape", "../../../../etc/shadow"),
+                               "etc/passwd": _symlink("etc/passwd", "/proc/self/x")}), "gzip")
+    scan = _scan(blob)
+    assert scan.hits == () and scan.passwd is None
+    assert scan.has_file("app/escape") and scan.has_file("etc/passwd")
+
+
+def _symlink(name: str, target: str) -> Raw:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.SYMTYPE, target
+    return Raw(info)

@@ -7,12 +7,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from gate.scan import LayerScanner
 from gate.config import Limits
+from gate.errors import LimitExceeded
+from gate.scan import LayerScanner, combine_layers
 from tests.scan._scan import Scanned, chunked, scan_builder
+from tests.scan._tokens import AWS, GITHUB, NPM
 from tests.support.images import ImageBuilder
 from tests.support.layers import Dir, Hardlink, Opaque, Symlink, compress, tar_bytes
-from tests.scan._tokens import AWS, GITHUB, NPM
 
 NPMRC = f"//registry.npmjs.org/:_authToken={NPM}\n"
 BASE = {"etc/": Dir(), "etc/passwd": "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n",
@@ -205,3 +206,24 @@ def test_large_and_binary_files_are_skipped_but_names_still_checked() -> None:
 def test_pkcs12_bundle_is_reported_by_name_even_when_it_looks_like_text() -> None:
     scanned = _image(BASE, {"app/certs/client.pfx": "MIIKcQIBAzCCCjcGCSqGSIb3DQEHAaCCCigEggokMIIKIDCCBNcGCSqGSIb3\n"})
     assert [(f.detector, f.path) for f in scanned.findings] == [("pkcs12-file", "app/certs/client.pfx")]
+
+
+def test_history_is_left_out_when_it_cannot_be_matched_to_layers() -> None:
+    builder = ImageBuilder().layer(BASE).layer({"root/.npmrc": NPMRC})
+    builder.config(history=[{"created_by": "only one entry"}])
+    [finding] = scan_builder(builder).findings
+    assert finding.history is None and finding.layer == 1
+
+
+def test_history_lines_in_findings_are_redacted() -> None:
+    builder = ImageBuilder().layer(BASE).layer({"root/.npmrc": NPMRC}, created_by=f"RUN |1 NPM_TOKEN={NPM} /bin/sh -c x")
+    findings = scan_builder(builder).findings
+    assert {f.rule for f in findings} == {"secret.file", "secret.build-arg"}
+    assert all(NPM not in (f.history or "") for f in findings)
+
+
+def test_combined_layers_above_the_image_cap_are_refused() -> None:
+    builder = ImageBuilder().layer(BASE)
+    scan = LayerScanner(Limits()).scan(chunked(builder.layers[0].blob), "gzip", 0, builder.layers[0].digest)
+    with pytest.raises(LimitExceeded, match="above the 100 cap"):
+        combine_layers([scan, scan], max_image_bytes=100)
