@@ -102,9 +102,10 @@ def _run_check(args: argparse.Namespace) -> int:
 def _run_serve(args: argparse.Namespace) -> int:
     from gate.admission import serve
 
+    config = _load_config(args.config)
     if not args.insecure_http and (args.tls_cert is None or args.tls_key is None):
         raise config_module.ConfigError("--tls-cert and --tls-key are required (or --insecure-http for local testing)")
-    serve(_load_config(args.config), args.host, args.port, args.tls_cert, args.tls_key, insecure_http=args.insecure_http)
+    serve(config, args.host, args.port, args.tls_cert, args.tls_key, insecure_http=args.insecure_http)
     return 0
 
 
