@@ -14,6 +14,9 @@ both share the machine's cores.
    keep-alive connections, until ``--requests`` answers or ``--seconds`` pass; reviews/s, p50, p99.
 3. memory: the server's peak RSS with 500 reviews in flight at once (500 connections, each a
    different image tag, the registry stalled 0.5 s so they overlap), and with 500 warm ones.
+
+The report is JSON on stdout; the proxy's threads log broken pipes on stderr when the server
+gives up on stalled requests (run with ``2>/dev/null`` for the report alone).
 """
 
 from __future__ import annotations

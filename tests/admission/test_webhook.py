@@ -93,6 +93,9 @@ def test_metrics_count_images_violations_and_registry_responses(start: Start, re
     assert 'gate_admission_images_total{decision="deny"} 1.0' in metrics
     assert 'gate_violations_total{action="deny",rule="user.root"} 1.0' in metrics
     assert 'gate_registry_requests_total{status="200"}' in metrics
+    assert 'gate_cache_lookups_total{cache="verdicts",result="miss"} 1.0' in metrics
+    assert answer(server.review(sent), sent)["allowed"] is False
+    assert 'gate_cache_lookups_total{cache="verdicts",result="hit"} 1.0' in server.client.get("/metrics").text
 
 
 @pytest.mark.parametrize(
