@@ -181,7 +181,8 @@ def test_registry_failing_during_signature_lookup_fails_closed(
 def test_registry_lying_about_a_layer_fails_closed(
     lying_proxy: LyingRegistryProxyDouble, registry: RegistryServer, repo: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pushed = _image("10001").push(registry, f"{repo}:1")
-    lying_proxy.corrupt_body(pushed.layer_digests[0])
+    image = _image("10001").layer({"app/unique": repo}, created_by="COPY unique /app/")  # not in the layer cache yet
+    pushed = image.push(registry, f"{repo}:1")
+    lying_proxy.corrupt_body(pushed.layer_digests[-1])
     violation = _error_of(capsys, _proxy_config(tmp_path, lying_proxy), pushed.ref.replace(registry.host, lying_proxy.host))
-    assert pushed.layer_digests[0] in violation["message"]
+    assert pushed.layer_digests[-1] in violation["message"]
