@@ -8,6 +8,7 @@ treated as a lying registry. Blobs are hashed while they stream. Every read has 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,6 +30,7 @@ from gate.registry._transport import Transport, too_large
 
 _ERROR_BODY_BYTES = 64 * 1024
 _MAX_REFERRER_PAGES = 64
+NO_REFERRERS_API_TTL = 600.0  # seconds a registry without the referrers API is not asked again
 
 
 class RegistryClient:
@@ -51,6 +53,7 @@ class RegistryClient:
         self._transport = Transport(config, ca_file)
         self._owns_transport = True
         self._auth = Authenticator(self._transport, (credentials or CredentialStore()).chain(self._from_file))
+        self._no_referrers_api: dict[str, float] = {}  # registry -> monotonic time it answered 404/405
 
     def with_credentials(self, credentials: CredentialStore) -> "RegistryClient":
         """A client sharing this one's connection pool (and counters) that tries ``credentials``
@@ -59,6 +62,7 @@ class RegistryClient:
         view = object.__new__(RegistryClient)
         view._from_file, view._limits, view._transport = self._from_file, self._limits, self._transport
         view._owns_transport = False
+        view._no_referrers_api = self._no_referrers_api
         view._auth = Authenticator(self._transport, credentials.chain(self._from_file))
         return view
 
@@ -171,14 +175,20 @@ class RegistryClient:
         ``<alg>-<hex>`` tag-schema index (OCI distribution-spec 1.1); filtered by ``artifact_type``.
 
         The list is the registry's (or the publisher's) word; fetch each by digest to verify it.
+        A registry that has no referrers API is remembered for ``NO_REFERRERS_API_TTL`` seconds,
+        saving one request per subject.
 
         Raises:
             RegistryError, EvidenceError, LimitExceeded: as :meth:`manifest`.
         """
         if digest_problem(digest):
             raise EvidenceError(f"cannot list referrers of {ref}: {digest_problem(digest)}", details=details(ref))
-        found = await self._referrers_api(ref, digest, artifact_type)
+        learnt = self._no_referrers_api.get(ref.registry)
+        api_known_missing = learnt is not None and time.monotonic() - learnt < NO_REFERRERS_API_TTL
+        found = None if api_known_missing else await self._referrers_api(ref, digest, artifact_type)
         if found is None:
+            if not api_known_missing:
+                self._no_referrers_api[ref.registry] = time.monotonic()
             index = await self.tag_manifest(ref, _fallback_tag(digest))
             if index is not None and not index.is_index:
                 raise EvidenceError(f"referrers tag {_fallback_tag(digest)} of {ref} is a {index.media_type}, not an index", details=details(ref))

@@ -138,7 +138,9 @@ async def test_referrers_fall_back_to_the_tag_schema_on_registry_2_8(registry: R
         only = await client.referrers(ref, subject.digest, artifact_type="application/vnd.cyclonedx+json")
         assert [d.digest for d in only] == [sbom.digest]
         other = _image(payload="other").push(registry, f"{repo}:2.0")
+        before = client.request_count
         assert await client.referrers(ref, other.digest) == []
+        assert client.request_count - before == 1, "the missing referrers API is remembered: only the fallback tag is read"
 
 
 async def test_request_count_counts_every_request(registry: RegistryServer, gate_config: Config, repo: str) -> None:
