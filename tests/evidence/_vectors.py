@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from tests.support.vectors import VECTORS
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors"
 ATTESTATIONS = VECTORS / "attestations"
 FORMATS = VECTORS / "formats"
 

@@ -10,8 +10,9 @@ import pytest
 from gate.errors import EvidenceError
 from gate.scan import scan_build_args, scan_config
 from tests.scan._tokens import AWS, GITHUB, NPM
+from tests.support.vectors import VECTORS
 
-GOLDEN = Path("/work/shared/vectors/formats/image-config-history-buildkit-golden.json")
+GOLDEN = VECTORS / "formats" / "image-config-history-buildkit-golden.json"
 
 
 def _config(env: list[str] | None = None, labels: dict[str, str] | None = None, history: list[str] | None = None) -> dict:

@@ -23,11 +23,9 @@ from pathlib import Path
 import pytest
 
 from gate.scan import scan_file
+from tests.support.vectors import VECTORS as SHARED_VECTORS
 
-VECTORS = Path("/work/shared/vectors/secrets")
-if not VECTORS.is_dir():
-    VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "secrets"
-pytestmark = pytest.mark.skipif(not VECTORS.is_dir(), reason="shared vectors not present")
+VECTORS = SHARED_VECTORS / "secrets"
 
 DETECT_SECRETS_PLUGINS = {
     "AWSKeyDetector", "GitHubTokenDetector", "GitLabTokenDetector", "JwtTokenDetector", "NpmDetector",

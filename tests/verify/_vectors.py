@@ -7,8 +7,8 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Any
+from tests.support.vectors import VECTORS
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors"
 # A fixed evaluation time after every vector was made: certificates are judged at signing time.
 NOW = dt.datetime(2026, 11, 26, 14, 0, tzinfo=dt.timezone.utc)
 
