@@ -45,7 +45,7 @@ from tests.admission.reviews import containers, review  # noqa: E402
 from tests.admission.webhook_server import write_cert  # noqa: E402
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble  # noqa: E402
 from tests.support.images import ImageBuilder  # noqa: E402
-from tests.support.registry_server import free_port, start_registry, stop_process  # noqa: E402
+from tests.support.registry_server import free_port, start_registry  # noqa: E402
 
 SERVER = (  # what `gate serve --config F --host H --port P --tls-cert C --tls-key K` runs
     "import sys; from gate.admission import serve; from gate.config import load; "

@@ -15,7 +15,6 @@ samples test beyond that is *which* images are judged and that every answer is w
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest

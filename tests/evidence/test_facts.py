@@ -93,7 +93,7 @@ SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "input.schem
 def test_sections_match_the_documented_input_schema(section: str) -> None:
     """What this package computes is what docs/input.schema.json promises user Rego."""
     found = [
-        Found(artifact("a"), prov(f"# syntax=docker/dockerfile:1\nFROM golang:1.22 AS b\nFROM b\nFROM scratch\nCOPY --from=ghcr.io/x/y:1 / /\n", "https://b")),
+        Found(artifact("a"), prov("# syntax=docker/dockerfile:1\nFROM golang:1.22 AS b\nFROM b\nFROM scratch\nCOPY --from=ghcr.io/x/y:1 / /\n", "https://b")),
         Found(artifact("b"), prov(None, "https://c")),
     ]
     cdx = json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [{"type": "library", "name": "lodash", "version": "1", "purl": "pkg:npm/lodash@1"}]})

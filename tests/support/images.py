@@ -17,7 +17,6 @@ layers unless a test overrides them to build a broken image on purpose.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
