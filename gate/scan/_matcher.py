@@ -20,8 +20,9 @@ import hyperscan
 
 from gate.scan._rules import RULES, ContentRule, is_placeholder, shannon_entropy
 
-_MAX_WINDOWS_PER_RULE = 256
 _LINE_SLACK = 128
+_MAX_WINDOW = 64 * 1024
+_ENOUGH = 32
 _WORD_DOT_DASH = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 # Rules whose matches are assignments of any value: dropped when a specific token rule already
 # explains the same bytes (``GITHUB_TOKEN=ghp_…`` is one github-pat, not also a generic key).
@@ -80,9 +81,7 @@ class ContentMatcher:
 
         def on_match(rule_id: int, _start: int, end: int, _flags: int, _context: object) -> None:
             index = bisect.bisect_right(starts, end - 1) - 1
-            ends = hits[index][rule_id]
-            if len(ends) < _MAX_WINDOWS_PER_RULE:
-                ends.append(min(end - starts[index], len(blobs[index])))
+            hits[index][rule_id].append(min(end - starts[index], len(blobs[index])))
 
         self._database.scan(joined, match_event_handler=on_match, scratch=self._scratch())
         return hits
@@ -110,13 +109,51 @@ class ContentMatcher:
         return specific + [m for m in generic if not _overlaps(m, spans)]
 
 
+_STOPWORD_DATABASES: dict[str, hyperscan.Database] = {}
+_STOPWORD_LOCK = threading.Lock()
+_STOPWORD_SCRATCH = threading.local()
+
+
+def _has_stopword(rule: ContentRule, secret: bytes) -> bool:
+    """Whether ``secret`` contains one of the rule's stopwords (caseless).
+
+    A hyperscan literal set: the generic rule has 1,446 stopwords, and checking them one by one
+    in Python dominated files with many candidate assignments.
+    """
+    with _STOPWORD_LOCK:
+        database = _STOPWORD_DATABASES.get(rule.id)
+        if database is None:
+            database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            words = sorted(rule.stopwords)
+            database.compile(expressions=[re.escape(word) for word in words], ids=list(range(len(words))),
+                             flags=[hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH] * len(words))
+            _STOPWORD_DATABASES[rule.id] = database
+    scratches = getattr(_STOPWORD_SCRATCH, "by_rule", None)
+    if scratches is None:
+        scratches = _STOPWORD_SCRATCH.by_rule = {}
+    scratch = scratches.get(rule.id)
+    if scratch is None:
+        scratch = scratches[rule.id] = hyperscan.Scratch(database)
+    found: list[int] = []
+
+    def on_match(_id: int, _start: int, _end: int, _flags: int, _context: object) -> None:
+        found.append(1)
+
+    database.scan(secret, match_event_handler=on_match, scratch=scratch)
+    return bool(found)
+
+
 def _overlaps(match: Match, spans: list[tuple[int, int]]) -> bool:
     end = match.start + len(match.secret)
     return any(start < end and match.start < stop for start, stop in spans)
 
 
 def _windows(data: bytes, ends: list[int], rule: ContentRule) -> list[tuple[int, int]]:
-    """Merge the regions around each hit, widened to whole lines within a little slack."""
+    """Merge the regions around each hit, widened to whole lines within a little slack.
+
+    Merged windows stay below ``_MAX_WINDOW`` so a file dense with hits (one long line of
+    ``curl curl curl…``) gives many bounded windows rather than one file-sized one.
+    """
     size = len(data)
     merged: list[tuple[int, int]] = []
     for end in sorted(ends):
@@ -125,7 +162,7 @@ def _windows(data: bytes, ends: list[int], rule: ContentRule) -> list[tuple[int,
         low = newline + 1 if newline >= 0 else max(0, low - _LINE_SLACK)
         newline = data.find(b"\n", high, min(size, high + _LINE_SLACK))
         high = newline if newline >= 0 else min(size, high + _LINE_SLACK)
-        if merged and low <= merged[-1][1]:
+        if merged and low <= merged[-1][1] and high - merged[-1][0] <= _MAX_WINDOW:
             merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
         else:
             merged.append((low, high))
@@ -133,14 +170,52 @@ def _windows(data: bytes, ends: list[int], rule: ContentRule) -> list[tuple[int,
 
 
 def _confirm(rule: ContentRule, data: bytes, ends: list[int]) -> list[Match]:
+    """Confirmed matches of one rule in one file; stops after ``_ENOUGH`` (one is enough to deny,
+    a few help a person, thousands only cost time: a dense file must not stall the scan)."""
+    if rule.anchor:
+        return _confirm_anchored(rule, data, ends)
     found: dict[int, Match] = {}
     for low, high in _windows(data, ends, rule):
         for match in rule.regex.finditer(data, low, high):
-            secret, start = _secret_of(match)
-            whole = (_lead_in(data, match.start(), low, rule.lead_in), match.end())
-            if start not in found and _accepted(rule, data, whole, secret):
-                found[start] = Match(rule.id, secret, start)
+            _keep(rule, data, match, low, found)
+            if len(found) >= _ENOUGH:
+                return list(found.values())
     return list(found.values())
+
+
+def _confirm_anchored(rule: ContentRule, data: bytes, ends: list[int]) -> list[Match]:
+    """Try the regex only where a prefilter hit says a match starts (``end - anchor``).
+
+    For rules whose regex scans far ahead of its keyword (``curl … -u user:pass``), trying every
+    position of a dense window is quadratic; one attempt per hit is linear in the hits, and an
+    attempt is skipped unless the rule's ``requires`` pattern (``-u``) occurs in reach.
+    """
+    found: dict[int, Match] = {}
+    reached = 0
+    marks = [mark.start() for mark in rule.requires.finditer(data)] if rule.requires is not None else None
+    for end in sorted(set(ends)):
+        start, stop = end - rule.anchor, min(len(data), end + rule.after)
+        if start < reached or (marks is not None and not _any_between(marks, start, stop)):
+            continue
+        match = rule.regex.match(data, start, stop)
+        if match:
+            _keep(rule, data, match, start, found)
+            reached = match.end()
+            if len(found) >= _ENOUGH:
+                break
+    return list(found.values())
+
+
+def _any_between(marks: list[int], low: int, high: int) -> bool:
+    index = bisect.bisect_left(marks, low)
+    return index < len(marks) and marks[index] < high
+
+
+def _keep(rule: ContentRule, data: bytes, match: re.Match[bytes], low: int, found: dict[int, Match]) -> None:
+    secret, start = _secret_of(match)
+    whole = (_lead_in(data, match.start(), low, rule.lead_in), match.end())
+    if start not in found and _accepted(rule, data, whole, secret):
+        found[start] = Match(rule.id, secret, start)
 
 
 def _lead_in(data: bytes, start: int, low: int, limit: int) -> int:
@@ -179,8 +254,6 @@ def _accepted(rule: ContentRule, data: bytes, whole: tuple[int, int], secret: by
         line = data[line_start : line_end if line_end >= 0 else len(data)]
         if any(pattern.search(line) for pattern in rule.allow_line):
             return False
-    if rule.stopwords:
-        lowered = secret.lower()
-        if any(word in lowered for word in rule.stopwords):
-            return False
+    if rule.stopwords and _has_stopword(rule, secret):
+        return False
     return not is_placeholder(secret)

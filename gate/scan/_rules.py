@@ -5,6 +5,8 @@ The token shapes, entropy thresholds and allowlists follow gitleaks' default con
 patterns, so ``\\w`` stays ASCII like RE2). Each rule also has a ``prefilter``: a looser pattern
 for the hyperscan multi-pattern pass, which must match wherever the rule can (it may match more).
 ``before``/``after`` bound how far the full match may reach around the prefilter's end offset.
+``anchor`` makes the regex run only at ``hit end - anchor`` instead of over a window, and only
+when the ``requires`` pattern occurs within reach.
 ``lead_in`` stands for gitleaks' leading ``[\\w.-]{0,N}?`` (see ``_matcher._lead_in``).
 """
 
@@ -42,6 +44,8 @@ class ContentRule:
     needs_digit: bool = False
     caseless_prefilter: bool = False
     lead_in: int = 0
+    anchor: int = 0
+    requires: re.Pattern[bytes] | None = None
 
 
 def _c(pattern: bytes, flags: int = 0) -> re.Pattern[bytes]:
@@ -78,6 +82,8 @@ _GENERIC_ALLOW_MATCH = _c(
     rb"(?-i:(?:[A-Z_]+=\n[A-Z_]+=|[a-z_]+=\n[a-z_]+=)(?:\n|\Z))|(?-i:(?:[A-Z.]+=\n[A-Z.]+=|[a-z.]+=\n[a-z.]+=)(?:\n|\Z)))"
 )
 
+# gitleaks' curl rules use unbounded ``.*``; lines are bounded here so one attempt stays linear.
+_LINE = rb"[^\r\n]{0,1024}"
 _CURL_HEADER_VALUE = (
     rb"(?i:Authorization:[ \t]{0,5}(?:Basic[ \t]([a-z0-9+/]{8,}={0,3})|(?:Bearer|(?:Api-)?Token)[ \t]([\w=~@.+/-]{8,})"
     rb"|([\w=~@.+/-]{8,}))|(?:(?:X-(?:[a-z]+-)?)?(?:Api-?)?(?:Key|Token)):[ \t]{0,5}([\w=~@.+/-]{8,}))"
@@ -196,10 +202,10 @@ RULES: tuple[ContentRule, ...] = (
     ),
     ContentRule(
         "curl-auth-user",
-        _c(rb"\bcurl\b(?:.*|.*(?:[\r\n]{1,2}.*){1,5})[ \t\n\r](?:-u|--user)(?:=|[ \t]{0,5})"
+        _c(rb"\bcurl\b(?:" + _LINE + rb"|" + _LINE + rb"(?:[\r\n]{1,2}" + _LINE + rb"){1,5})[ \t\n\r](?:-u|--user)(?:=|[ \t]{0,5})"
            rb"(\"(:[^\"]{3,}|[^:\"]{3,}:|[^:\"]{3,}:[^\"]{3,})\"|'([^:']{3,}:[^']{3,})'|"
            rb"((?:\"[^\"]{3,}\"|'[^']{3,}'|[\w$@.-]+):(?:\"[^\"]{3,}\"|'[^']{3,}'|[\w${}@.-]+)))(?:\s|\Z)"),
-        rb"\bcurl\b", 2.0, before=8, after=4096,
+        rb"\bcurl\b", 2.0, before=8, after=6 * 1024 + 512, anchor=4, requires=_c(rb"-u|--user"),
         allow_secret=(
             _c(rb"[^:]+:(?:change(?:it|me)|pass(?:word)?|pwd|test|token|\*+|x+)"),
             _c(rb"['\"]?<[^>]+>['\"]?:['\"]?<[^>]+>|<[^:]+:[^>]+>['\"]?"),
@@ -211,9 +217,9 @@ RULES: tuple[ContentRule, ...] = (
     ),
     ContentRule(
         "curl-auth-header",
-        _c(rb"\bcurl\b(?:.*?|.*?(?:[\r\n]{1,2}.*?){1,5})[ \t\n\r](?:-H|--header)(?:=|[ \t]{0,5})"
+        _c(rb"\bcurl\b(?:" + _LINE + rb"?|" + _LINE + rb"?(?:[\r\n]{1,2}" + _LINE + rb"?){1,5})[ \t\n\r](?:-H|--header)(?:=|[ \t]{0,5})"
            rb"(?:\"" + _CURL_HEADER_VALUE + rb"\"|'" + _CURL_HEADER_VALUE + rb"')(?:\B|\s|\Z)"),
-        rb"\bcurl\b", 2.75, before=8, after=4096,
+        rb"\bcurl\b", 2.75, before=8, after=6 * 1024 + 512, anchor=4, requires=_c(rb"-H|--header"),
     ),
     ContentRule("sidekiq-sensitive-url",
                 _c(rb"(?i)\bhttps?://([a-f0-9]{8}:[a-f0-9]{8})@(?:gems.contribsys.com|enterprise.contribsys.com)"

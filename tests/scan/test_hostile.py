@@ -158,3 +158,18 @@ def _symlink(name: str, target: str) -> Raw:
     info = tarfile.TarInfo(name)
     info.type, info.linkname = tarfile.SYMTYPE, target
     return Raw(info)
+
+
+@pytest.mark.parametrize(
+    ("decoy", "secret", "detector"),
+    [
+        (b"api_key = docker_value_%05d\n", b"api_key = Zq81mX0vT4rL9sK2\n", "generic-api-key"),
+        (b"curl -X GET https://example.com/%05d\n", b"curl -u admin:Zq81mX0vT4rL https://example.com\n", "curl-auth-user"),
+        (b"kind: Secret # %05d\n", b"token: " + NPM.encode() + b"\n", "npm-access-token"),
+    ],
+)
+def test_a_secret_after_thousands_of_decoys_is_still_found(decoy: bytes, secret: bytes, detector: str) -> None:
+    """No per-file cap on candidate matches that could be used to hide a secret behind decoys."""
+    content = b"".join(decoy % number for number in range(20_000)) + secret
+    scan = _scan(compress(tar_bytes({"app/notes.yaml": content}), "gzip"))
+    assert detector in {hit.detector for hit in scan.hits}
