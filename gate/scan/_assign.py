@@ -44,7 +44,7 @@ def judge(matcher: ContentMatcher, name: str, value: str) -> Verdict | None:
         return None
     for match in matcher.scan(f"{name}={value}".encode("utf-8", "surrogateescape")):
         if match.detector not in ("generic-api-key", "curl-auth-user", "curl-auth-header"):
-            return Verdict(match.detector, match.preview_text())
+            return Verdict(match.detector, match.secret_text())
     if _SECRET_NAME.search(name) and not _REFERENCE_NAME.search(name) and _looks_real(value):
         return Verdict(NAME_DETECTOR, value)
     return None

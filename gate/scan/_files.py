@@ -9,7 +9,6 @@ file is reported by name: unknown means deny. ``.p12``/``.pfx`` bundles are repo
 from __future__ import annotations
 
 import json
-import posixpath
 import re
 from collections.abc import Callable
 
@@ -159,7 +158,7 @@ def detect(
     if matches and not ALLOWED_PATHS.search(path):
         reported = {secret for _, secret in hits}
         for match in matches:
-            secret = match.preview_text()
+            secret = match.secret_text()
             if secret not in reported and not any(secret in known or known in secret for known in reported if known):
                 reported.add(secret)
                 hits.append((match.detector, secret))

@@ -54,10 +54,6 @@ class Finding:
         """Everything, preview included (for the on-disk cache and the report's evidence)."""
         return {**self.to_fact(), "preview": self.preview}
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Finding":
-        return cls(**{key: data.get(key) for key in cls.__dataclass_fields__})
-
     def at(self, **changes: Any) -> "Finding":
         """A copy with some fields changed (layer placement, classification)."""
         return replace(self, **changes)

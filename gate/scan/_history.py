@@ -79,12 +79,12 @@ def scan_history_line(matcher: ContentMatcher, created_by: str) -> list[Finding]
     verdicts = [(name, judge(matcher, name, value)) for name, value in pairs]
     named = [(name, v) for name, v in verdicts if v is not None]
     explained = {v.secret for _, v in named}
-    inline = [m for m in matcher.scan(command.encode("utf-8", "surrogateescape")) if m.preview_text() not in explained]
-    secrets = [v.secret for _, v in named] + [m.preview_text() for m in inline]
+    inline = [m for m in matcher.scan(command.encode("utf-8", "surrogateescape")) if m.secret_text() not in explained]
+    secrets = [v.secret for _, v in named] + [m.secret_text() for m in inline]
     history = redact_in(created_by, secrets)[:_HISTORY_CAP] if secrets else None
     findings = [Finding(rule, v.detector, name=name, history=history, preview=redact(v.secret)) for name, v in named]
     findings += [
-        Finding(SECRET_BUILD_ARG, m.detector, history=history, preview=redact(m.preview_text())) for m in inline
+        Finding(SECRET_BUILD_ARG, m.detector, history=history, preview=redact(m.secret_text())) for m in inline
     ]
     return findings
 

@@ -37,7 +37,7 @@ class Match:
     secret: bytes
     start: int
 
-    def preview_text(self) -> str:
+    def secret_text(self) -> str:
         return self.secret.decode("utf-8", "replace")
 
 

@@ -6,22 +6,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gate.config import Limits
-from gate.scan import Finding, ImageScan, LayerScanner, UserFact, combine_layers, resolve_user, scan_config
+from gate.scan import Finding, LayerScanner, UserFact, combine_layers, resolve_user, scan_config
 from tests.support.images import ImageBuilder
 
 
 @dataclass(frozen=True)
 class Scanned:
     findings: list[Finding]
-    image: ImageScan
     user: UserFact
-
-    def rules(self) -> set[tuple[str, str | None]]:
-        """``(rule, path or name)`` pairs, the shape most assertions want."""
-        return {(f.rule, f.path or f.name) for f in self.findings}
-
-    def by_rule(self, rule: str) -> list[Finding]:
-        return [f for f in self.findings if f.rule == rule]
 
 
 def chunked(blob: bytes, size: int = 7919) -> Iterator[bytes]:
@@ -37,4 +29,4 @@ def scan_builder(builder: ImageBuilder, limits: Limits | None = None) -> Scanned
     config = builder.config_document()
     image = combine_layers(layers, config["history"])
     user = resolve_user(config["config"].get("User"), image.passwd)
-    return Scanned([*scan_config(config), *image.findings], image, user)
+    return Scanned([*scan_config(config), *image.findings], user)
