@@ -118,7 +118,9 @@ def _run_args(line: str) -> tuple[list[tuple[str, str]], str]:
     count, text = int(match.group(1)), match.group(2)
     starts = list(_NAME_EQ.finditer(text))[: count + 1]
     pairs = _assignments(text[: starts[count].start()] if len(starts) > count else text)[:count]
-    last_value_end = text.find(" ", starts[count - 1].end()) if 0 < count <= len(starts) else -1
+    if not starts:
+        return pairs, text
+    last_value_end = text.find(" ", starts[min(count, len(starts)) - 1].end())
     return pairs, text[last_value_end:] if last_value_end >= 0 else ""
 
 

@@ -58,6 +58,19 @@ def test_value_decides_not_the_name() -> None:
     assert [(f.detector, f.name) for f in findings] == [("npm-access-token", "HARMLESS")]
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (f"RUN |2 A=1 /bin/sh -c echo {GITHUB}", [("github-pat", None)]),       # fewer args than announced
+        (f"RUN |3 T={GITHUB} /bin/sh -c make", [("github-pat", "T")]),
+        ("RUN |2 GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D", []),       # no command at all
+        (f"RUN |1 {GITHUB}", [("github-pat", None)]),                          # no NAME= at all
+    ],
+)
+def test_malformed_run_arg_counts(line: str, expected: list) -> None:
+    assert [(f.detector, f.name) for f in scan_config(_config(history=[line]))] == expected
+
+
 def test_inline_token_in_run_command_is_a_build_arg_leak() -> None:
     findings = scan_config(_config(history=[f"RUN /bin/sh -c echo //registry.npmjs.org/:_authToken={NPM} > ~/.npmrc"]))
     assert {(f.rule, f.detector) for f in findings} == {("secret.build-arg", "npm-access-token")}
