@@ -13,7 +13,7 @@ import hashlib
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from gate.cache import LoadingCache, TTLCache
 from gate.config import Config
@@ -154,7 +154,7 @@ class Engine:
 
     def error_result(self, reference: str, error: GateError) -> ImageResult:
         """The fail-closed verdict for an image that could not be evaluated (``warn`` when fail-open)."""
-        action = "warn" if self.config.fail_open else "deny"
+        action: Literal["deny", "warn"] = "warn" if self.config.fail_open else "deny"
         violation = Violation(EVALUATION_ERROR, action, f"{reference}: {error.diagnostics()}", dict(error.details))
         return ImageResult(reference=reference, digest=error.details.get("digest"), violations=(violation,))
 
