@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import logging
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
@@ -29,6 +30,7 @@ from gate.rules import EVALUATION_ERROR
 from gate.verify import TrustPolicy
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 TAG_TTL_SECONDS = 30.0  # a tag can move: its digest is trusted this long at most
 NEGATIVE_TTL_SECONDS = 5.0  # a failing registry is asked again this soon, not on every request
 
@@ -151,6 +153,10 @@ class Engine:
             return await _within(deadline, self._check(reference, context, platform, now))
         except GateError as exc:
             return self.error_result(reference, exc)
+        except Exception as exc:  # a defect must neither admit the image nor abort the other checks
+            log.exception("internal error evaluating %s", reference)
+            internal = GateError(f"internal error ({type(exc).__name__}) while evaluating", remedy="see the gate logs and report it")
+            return self.error_result(reference, internal)
 
     def error_result(self, reference: str, error: GateError) -> ImageResult:
         """The fail-closed verdict for an image that could not be evaluated (``warn`` when fail-open)."""
