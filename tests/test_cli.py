@@ -186,3 +186,17 @@ def test_registry_lying_about_a_layer_fails_closed(
     lying_proxy.corrupt_body(pushed.layer_digests[-1])
     violation = _error_of(capsys, _proxy_config(tmp_path, lying_proxy), pushed.ref.replace(registry.host, lying_proxy.host))
     assert pushed.layer_digests[-1] in violation["message"]
+
+
+def test_a_layer_that_cannot_be_scanned_denies_and_the_rest_is_still_judged(
+    registry: RegistryServer, repo: str, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = ImageBuilder().layer({"etc/passwd": PASSWD}).config(user="root", created="2026-11-01T00:00:00Z")
+    image.raw_layer(b"\x1f\x8b\x08\x00 this is not gzip", "application/vnd.oci.image.layer.v1.tar+gzip", "sha256:" + "0" * 64)
+    pushed = image.push(registry, f"{repo}:1")
+    code, report = _check(capsys, config_file, pushed.ref)
+    (result,) = report["results"]
+    assert code == 2 and result["decision"] == "deny"
+    assert sorted(_rules(result)) == ["evaluation.error", "user.root"]
+    error = next(v for v in result["violations"] if v["rule"] == "evaluation.error")
+    assert "could not be scanned" in error["message"] and pushed.layer_digests[1] in error["message"]

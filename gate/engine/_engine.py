@@ -94,7 +94,9 @@ class Engine:
             _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds), is_negative=lambda result: not result.evaluated
         )
         self._facts: LoadingCache[tuple[Any, ...], tuple[_Gathered, ...]] = LoadingCache(
-            _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds), negative_exceptions=(GateError,)
+            _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds),
+            is_negative=lambda gathered: any(item.facts.errors for item in gathered),
+            negative_exceptions=(GateError,),
         )
         self._digests: LoadingCache[tuple[str, str, str | None, str | None], str] = LoadingCache(
             _ttl_cache(limits.cache_entries, limits.cache_bytes, min(limits.cache_ttl_seconds, TAG_TTL_SECONDS)),
@@ -259,6 +261,7 @@ class Engine:
             provenance=found.provenance,
             sbom=found.sbom,
             findings=image.findings,
+            errors=image.errors,
         )
         return _Gathered(facts, tuple(problem.message for problem in found.problems))
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gate.config import Config
-from gate.errors import EvidenceError
+from gate.errors import EvidenceError, LimitExceeded
 from gate.facts import config_facts
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
-from gate.scan import ImageBudget, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
+from gate.scan import ImageBudget, ImageScan, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
 
 
 
@@ -35,6 +35,7 @@ class ImageFacts:
     config: dict[str, Any]
     user: dict[str, Any]
     findings: tuple[dict[str, Any], ...]
+    errors: tuple[dict[str, Any], ...] = ()
 
 
 class ImageScanner:
@@ -49,22 +50,35 @@ class ImageScanner:
     async def scan(self, client: RegistryClient, ref: Reference, manifest: Manifest, build_args: Mapping[str, str]) -> ImageFacts:
         """Read config, history and (unless disabled) every layer of ``manifest``.
 
+        A layer that cannot be scanned (corrupt, hostile, over a cap) becomes an ``errors`` entry;
+        a config that cannot be read, or a registry that fails, raises.
+
         Raises:
-            RegistryError, EvidenceError, LimitExceeded: a blob cannot be fetched, parsed or is too big.
+            RegistryError: a blob cannot be fetched or does not match its digest.
+            EvidenceError, LimitExceeded: the config blob is malformed or too big.
         """
         image_config = await _image_config(client, ref, manifest, self.config.limits.blob_bytes)
         matcher = self.layers.matcher
         findings = [*scan_config(image_config, matcher=matcher), *scan_build_args(build_args, "provenance build arguments", matcher=matcher)]
-        passwd = None
+        passwd, errors = None, []
         if self.config.scan.layers:
-            budget = ImageBudget(self.config.limits.scan_bytes_per_image)
-            layer_scans = await asyncio.gather(*(self._layer(client, ref, d, i, budget) for i, d in enumerate(manifest.layers)))
-            combined = combine_layers(list(layer_scans), image_config.get("history") or [])
-            findings.extend(combined.findings)
-            passwd = combined.passwd
+            try:
+                combined = await self._scan_layers(client, ref, manifest, image_config)
+            except (EvidenceError, LimitExceeded) as exc:
+                # The layers' content is unknown, but the rest of the image can still be judged:
+                # the error denies it (evaluation.error), and the report shows every other finding.
+                errors.append({"message": f"layers of {manifest.digest} could not be scanned: {exc.diagnostics()}", "details": dict(exc.details)})
+            else:
+                findings.extend(combined.findings)
+                passwd = combined.passwd
         facts = config_facts(image_config)
         user = resolve_user(facts["user"], passwd)
-        return ImageFacts(config=facts, user=user.to_fact(), findings=tuple(f.to_fact() for f in findings))
+        return ImageFacts(config=facts, user=user.to_fact(), findings=tuple(f.to_fact() for f in findings), errors=tuple(errors))
+
+    async def _scan_layers(self, client: RegistryClient, ref: Reference, manifest: Manifest, image_config: dict[str, Any]) -> ImageScan:
+        budget = ImageBudget(self.config.limits.scan_bytes_per_image)
+        layer_scans = await asyncio.gather(*(self._layer(client, ref, d, i, budget) for i, d in enumerate(manifest.layers)))
+        return combine_layers(list(layer_scans), image_config.get("history") or [])
 
     async def _layer(self, client: RegistryClient, ref: Reference, descriptor: Descriptor, index: int, budget: ImageBudget) -> LayerScan:
         async def fetch_and_scan() -> LayerScan:
