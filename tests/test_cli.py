@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from tests.support.images import ImageBuilder
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
 from tests.support.registry_server import RegistryServer, free_port
 
+RECENT = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")  # never stale
 PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001::/home/app:/sbin/nologin\ntoor:x:0:0::/root:/bin/sh\n"
 # These tests are about the image itself; evidence rules are judged in their own suites.
 EVIDENCE_OFF = {rule: {"action": "off"} for rule in ("signature.missing", "provenance.missing", "sbom.missing")}
@@ -33,7 +35,7 @@ def config_file(tmp_path: Path, registry: RegistryServer) -> Path:
 def _image(user: str | None, platform: str = "linux/amd64", media: str = "oci") -> ImageBuilder:
     image = ImageBuilder(platform=platform, media=media)  # type: ignore[arg-type]
     image.layer({"etc/passwd": PASSWD, "app/server": "#!/bin/sh\necho ok\n"}, created_by="COPY app /app # buildkit")
-    return image.config(user=user, created="2026-11-01T00:00:00Z")
+    return image.config(user=user, created=RECENT)
 
 
 def _check(capsys: pytest.CaptureFixture[str], config: Path, *refs: str, extra: tuple[str, ...] = ()) -> tuple[int, dict[str, Any]]:
@@ -191,7 +193,7 @@ def test_registry_lying_about_a_layer_fails_closed(
 def test_a_layer_that_cannot_be_scanned_denies_and_the_rest_is_still_judged(
     registry: RegistryServer, repo: str, config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    image = ImageBuilder().layer({"etc/passwd": PASSWD}).config(user="root", created="2026-11-01T00:00:00Z")
+    image = ImageBuilder().layer({"etc/passwd": PASSWD}).config(user="root", created=RECENT)
     image.raw_layer(b"\x1f\x8b\x08\x00 this is not gzip", "application/vnd.oci.image.layer.v1.tar+gzip", "sha256:" + "0" * 64)
     pushed = image.push(registry, f"{repo}:1")
     code, report = _check(capsys, config_file, pushed.ref)
