@@ -9,7 +9,7 @@ because the embedded engine's cost grows with the input's size.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 INPUT_VERSION = 1
@@ -42,7 +42,8 @@ class Facts:
     provenance: dict[str, Any] | None = None
     sbom: dict[str, Any] | None = None
     findings: tuple[dict[str, Any], ...] = ()
-    errors: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    errors: tuple[dict[str, Any], ...] = ()
+    vulnerability_scans: tuple[dict[str, Any], ...] = ()
 
 
 def config_facts(image_config: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +109,7 @@ def input_document(facts: Facts, context: dict[str, Any], now: dt.datetime) -> d
         "sbom": facts.sbom if facts.sbom is not None else _absent_sbom(),
         "findings": list(facts.findings),
         "errors": list(facts.errors),
+        "vulnerability_scans": list(facts.vulnerability_scans),
     }
 
 
@@ -119,4 +121,5 @@ def evidence_summary(document: dict[str, Any]) -> dict[str, Any]:
         "sbom": document["sbom"],
         "config": document["config"] | {"effective_user": document["user"]},
         "findings": document["findings"],
+        "vulnerability_scans": document["vulnerability_scans"],
     }

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from gate import config as config_module
 from gate.cli import main
 from gate.engine import Engine
+from gate.evidence._vuln import VULN_PREDICATE
 from gate.evidence._signatures import StoredLayer
 from tests.evidence import _statements as buildkit
 from tests.support.artifacts import Blob, push_cosign_tag, push_index, push_sigstore_bundle
@@ -33,6 +34,7 @@ from tests.support.images import ImageBuilder
 from tests.support.push import PushedManifest
 from tests.support.registry_server import RegistryServer
 from tests.support.sigstore_double import Keyed, Keyless, SigstoreInstanceDouble, pem_public, simple_signing, statement
+from tests.support.vectors import VECTORS
 
 ISSUER = "https://accounts.example"
 SUBJECT = "release@example.com"
@@ -337,6 +339,17 @@ def test_a_denied_component(signing: Signing, check: CheckCli, repo: str) -> Non
     assert code == 1 and "pkg:npm/lodash@4.17.20" in denied["message"] and "CVE-2021-23337" in denied["message"]
     _, allowed = check(index.ref)
     assert "sbom.denied-component" not in rule_ids(allowed)
+
+
+def test_a_vulnerability_scan_attestation_reaches_the_facts(signing: Signing, check: CheckCli, repo: str) -> None:
+    predicate = json.loads((VECTORS / "formats" / "cosign-vuln-predicate.json").read_text())
+    index = buildkit_index(signing.registry, repo, lambda digest: [provenance(digest), buildkit.statement(VULN_PREDICATE, predicate, digest)])
+    _, unsigned = check(index.ref)
+    signing.sign(index, signing.keyed, "sig")
+    _, signed = check(index.ref)
+    (scan,) = signed["evidence"]["vulnerability_scans"]
+    assert scan["scanner_uri"] == "fakescanner.example.com/cosign-testing" and scan["verified"] is True
+    assert [s["verified"] for s in unsigned["evidence"]["vulnerability_scans"]] == [False]
 
 
 # --- the image itself -------------------------------------------------------------------------

@@ -262,6 +262,7 @@ class Engine:
             sbom=found.sbom,
             findings=image.findings,
             errors=image.errors,
+            vulnerability_scans=found.vulnerability_scans,
         )
         return _Gathered(facts, tuple(problem.message for problem in found.problems))
 

@@ -13,7 +13,16 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from gate.evidence import Artifact, AttachedEvidence, DenyList, Problem, collect, provenance_section, sbom_section
+from gate.evidence import (
+    Artifact,
+    AttachedEvidence,
+    DenyList,
+    Problem,
+    collect,
+    provenance_section,
+    sbom_section,
+    vulnerability_section,
+)
 from gate.verify import TrustPolicy, attestation_trust, signatures_fact, trusted_coverage, verify_attached_signatures
 
 
@@ -34,6 +43,7 @@ class EvidenceFacts:
     provenance: dict[str, Any] | None
     sbom: dict[str, Any] | None
     build_args: Mapping[str, str]
+    vulnerability_scans: tuple[dict[str, Any], ...]
     problems: tuple[Problem, ...]
 
 
@@ -61,5 +71,6 @@ def evidence_facts(
         provenance=provenance,
         sbom=sbom_section(evidence, deny, verified),
         build_args=build_args,
+        vulnerability_scans=tuple(vulnerability_section(evidence, verified)),
         problems=(*evidence.problems, *provenance_problems),
     )
