@@ -1,4 +1,4 @@
-"""The ``gate`` command: parse arguments, load config, call the engine, render, exit 0/1/2 (SPEC §2)."""
+"""The ``gate`` command: parse arguments, load config, call the engine, render, exit 0/1/2 (docs/report.md)."""
 
 from __future__ import annotations
 

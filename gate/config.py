@@ -1,6 +1,6 @@
 """The one typed, frozen configuration object, loaded and checked once at start-up.
 
-The YAML schema is SPEC §4; pydantic does the validation so every error names its field path
+The YAML schema is docs/configuration.md; pydantic does the validation so every error names its field path
 (``trust.keyless[0].subject_regex: ...``). Paths in the file are relative to the file. Only this
 module reads settings; everything else receives the ``Config`` it is given.
 """

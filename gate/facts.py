@@ -114,7 +114,7 @@ def input_document(facts: Facts, context: dict[str, Any], now: dt.datetime) -> d
 
 
 def evidence_summary(document: dict[str, Any]) -> dict[str, Any]:
-    """The report's ``evidence`` object (SPEC §2), taken from the input document the policies saw."""
+    """The report's ``evidence`` object (docs/report.md), taken from the input document the policies saw."""
     return {
         "signatures": document["signatures"]["verified"],
         "provenance": document["provenance"],

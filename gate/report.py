@@ -1,4 +1,4 @@
-"""Result types and their JSON and table forms (SPEC §2). No I/O: callers print what this returns."""
+"""Result types and their JSON and table forms (docs/report.md). No I/O: callers print what this returns."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ class Report:
     results: tuple[ImageResult, ...]
 
     def exit_code(self) -> int:
-        """SPEC §2: 2 if any image could not be evaluated, else 1 if any was denied, else 0."""
+        """docs/report.md: 2 if any image could not be evaluated, else 1 if any was denied, else 0."""
         if not all(result.evaluated for result in self.results):
             return 2
         return 1 if any(result.decision == "deny" for result in self.results) else 0
@@ -77,7 +77,7 @@ class Report:
 
 
 def render_json(report: Report) -> str:
-    """The SPEC §2 JSON document."""
+    """The JSON report (docs/report.md)."""
     return json.dumps(report.to_json(), indent=2, sort_keys=False)
 
 

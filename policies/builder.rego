@@ -1,4 +1,4 @@
-# builder.unpinned / builder.untrusted (SPEC §1): every stage's base (`FROM`) of a multi-stage
+# builder.unpinned / builder.untrusted (docs/rules.md): every stage's base (`FROM`) of a multi-stage
 # build, as recorded in the provenance (`input.provenance.stages`). A floating tag means the next
 # build may silently get a different (or hostile) base, and the builder stage's output is copied
 # into the final image. `scratch` and stages built `FROM` an earlier stage are not images.

@@ -1,4 +1,4 @@
-# content.source / content.toolchain (SPEC §1): a broad `COPY . .` in the final stage drags VCS
+# content.source / content.toolchain (docs/rules.md): a broad `COPY . .` in the final stage drags VCS
 # metadata, source trees and package caches into production; a final stage built on the builder
 # keeps compilers and package managers. Both enlarge the attack surface and leak internals.
 package gate.rules.content

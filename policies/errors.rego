@@ -1,4 +1,4 @@
-# evaluation.error: the image could not be evaluated (SPEC §1). Fail closed: every error the
+# evaluation.error: the image could not be evaluated (docs/rules.md). Fail closed: every error the
 # Python side recorded while gathering evidence becomes a violation, and so do a document whose
 # version these policies do not understand and a finding whose rule ID no policy handles.
 package gate.rules.errors

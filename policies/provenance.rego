@@ -1,6 +1,6 @@
-# provenance.missing / provenance.unverified (SPEC §1): without build provenance nobody can say
+# provenance.missing / provenance.unverified (docs/rules.md): without build provenance nobody can say
 # how the image was built; provenance that no trusted signature covers may have been written by
-# anyone, so it never satisfies this rule (SPEC §2, "Unverified evidence ...").
+# anyone, so it never satisfies this rule (docs/report.md, "Unverified evidence ...").
 package gate.rules.provenance
 
 import data.gate.lib

@@ -1,4 +1,4 @@
-# sbom.missing / sbom.denied-component (SPEC §1): without an SBOM nobody can answer "are we
+# sbom.missing / sbom.denied-component (docs/rules.md): without an SBOM nobody can answer "are we
 # affected?" when the next CVE lands; an unsigned SBOM may be fabricated, so it does not count.
 # Denied components are matched in Python (purl + version range from `rules.sbom.denied-component`)
 # and reported even from an unverified SBOM: bad news needs no signature.

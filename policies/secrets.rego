@@ -1,4 +1,4 @@
-# secret.build-arg, secret.env, secret.file, secret.deleted-file (SPEC §1): secrets the layer,
+# secret.build-arg, secret.env, secret.file, secret.deleted-file (docs/rules.md): secrets the layer,
 # config and history scanners found (`input.findings`, each carrying its rule ID). Findings name
 # the layer (0-based, manifest order), path and history line; values are never in them.
 package gate.rules.secrets

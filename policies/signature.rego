@@ -1,4 +1,4 @@
-# signature.missing: no signature verifies against the configured trust (SPEC §1). The Python
+# signature.missing: no signature verifies against the configured trust (docs/rules.md). The Python
 # side verifies; `input.signatures.verified` lists trusted signers only. The message tells the three
 # cases apart: nothing found, signed only by signers gate does not trust (named), or signatures
 # that failed verification (with why). A rejected signature is untrusted when its `status` is

@@ -1,4 +1,4 @@
-# image.stale (SPEC §1): an old image carries an old base and an old dependency cache, so fixes
+# image.stale (docs/rules.md): an old image carries an old base and an old dependency cache, so fixes
 # released since never reached it. The build time is the verified provenance's finish time, else
 # the config's `created`; neither known counts as stale (unknown means deny). Maximum age:
 # `rules.image.stale.max_age_days` (default 90).

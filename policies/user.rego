@@ -1,4 +1,4 @@
-# user.root: the image runs as root (SPEC §1) — config `User` empty, `root`, `0` or `0:…`, the name
+# user.root: the image runs as root (docs/rules.md) — config `User` empty, `root`, `0` or `0:…`, the name
 # resolved through the image's /etc/passwd by the Python side (`input.user`). Allowed when the
 # workload itself enforces a non-root user (`runAsNonRoot: true` or a positive `runAsUser`).
 # An unresolved user (`is_root` missing or null) counts as root: unknown means deny.

@@ -1,4 +1,4 @@
-"""`gate check image` end to end: real images on the real test registry, SPEC §2 JSON and exit codes."""
+"""`gate check image` end to end: real images on the real test registry, JSON report and exit codes."""
 
 from __future__ import annotations
 

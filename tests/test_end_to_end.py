@@ -4,7 +4,7 @@ Images are built and pushed with the image factory; signatures and attestations 
 ``SigstoreInstanceDouble`` (``tests/support/sigstore_double.py``), the test double of a private
 Sigstore instance (Fulcio CA, CT log, Rekor log) whose ``trusted_root.json`` the config trusts,
 because the public Sigstore services cannot run here. Every test goes through
-``gate.cli.main([... "--output", "json"])`` and asserts on the SPEC §2 JSON: the rule IDs, the
+``gate.cli.main([... "--output", "json"])`` and asserts on the JSON report: the rule IDs, the
 messages people read and the details tools read.
 """
 

@@ -1,4 +1,4 @@
-"""The Kubernetes validating admission webhook (SPEC §3): AdmissionReview in, verdicts out.
+"""The Kubernetes validating admission webhook (docs/webhook.md): AdmissionReview in, verdicts out.
 
     serve(config, host, port, tls_cert, tls_key, insecure_http=False)   # blocking; `gate serve`
     app = create_app(config, engine=None)                               # FastAPI app (tests, embedding)

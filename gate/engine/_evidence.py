@@ -3,7 +3,7 @@
 
 A platform image counts as signed when a trusted signature is on its own digest or on the index
 that lists it; an attestation counts as verified when it is signed itself by a trusted signer or
-reachable from a manifest whose signature verified (SPEC §2). Unverified evidence is reported but
+reachable from a manifest whose signature verified (docs/report.md). Unverified evidence is reported but
 never satisfies a rule that asks for evidence.
 """
 

@@ -1,6 +1,6 @@
 """``sbom.denied-component``: SBOM components against a configured deny list of purls + version ranges.
 
-Configuration (``rules`` section, SPEC §4)::
+Configuration (``rules`` section, docs/configuration.md)::
 
     rules:
       sbom.denied-component:

@@ -59,7 +59,7 @@ class Artifact:
 
     ``subject`` is the image digest the blob is about; ``manifest`` the manifest that lists the blob;
     ``reachable_from`` the digest of a manifest that lists ``manifest`` by digest (the index, for
-    BuildKit attestations), so a trusted signature on it covers this blob (SPEC §2).
+    BuildKit attestations), so a trusted signature on it covers this blob (docs/report.md).
     """
 
     store: Store

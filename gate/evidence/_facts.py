@@ -1,4 +1,4 @@
-"""The ``provenance`` and ``sbom`` sections of the policy input document (CONTRACTS / facts.py).
+"""The ``provenance`` and ``sbom`` sections of the policy input document (docs/input.schema.json, built by facts.py).
 
 Which artifacts count as verified is ``gate.verify``'s answer, passed in as a predicate; these
 functions only pick and shape. Provenance: a verified statement wins over an unverified one, then

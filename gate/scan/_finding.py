@@ -38,7 +38,7 @@ class Finding:
     preview: str | None = None
 
     def to_fact(self) -> dict[str, Any]:
-        """The policy input ``findings`` item (CONTRACTS shape); the preview stays out of it."""
+        """The policy input ``findings`` item (docs/input.schema.json); the preview stays out of it."""
         return {
             "rule": self.rule,
             "detector": self.detector,

@@ -23,7 +23,7 @@ class UserFact:
     reason: str
 
     def to_fact(self) -> dict[str, Any]:
-        """The policy input ``user`` object (CONTRACTS shape)."""
+        """The policy input ``user`` object (docs/input.schema.json)."""
         return {"name": self.name, "uid": self.uid, "is_root": self.is_root, "resolved_by": self.resolved_by}
 
 

@@ -1,4 +1,4 @@
-"""What a trusted signature vouches for (SPEC §2), and whether one attestation counts as verified.
+"""What a trusted signature vouches for (docs/report.md), and whether one attestation counts as verified.
 
 An attestation is verified when it is signed itself by a trusted signer (a DSSE ``.att`` layer or
 a Sigstore bundle), or when it is reachable by digest from a manifest whose digest carries a

@@ -110,7 +110,7 @@ tls.extraDnsNames (e.g. the events Service's load balancer name for a registry o
 {{- end }}
 
 {{/*
-gate's config file (SPEC §4) rendered from values. Paths are relative to the file (SPEC §4), i.e.
+gate's config file (docs/configuration.md) rendered from values. Paths are relative to the file (docs/configuration.md), i.e.
 to /etc/gate, where the Deployment's projected volume puts keys, trusted root, registry
 credentials and extra Rego beside config.yaml.
 */}}
