@@ -14,13 +14,12 @@ from typing import Generic, TypeVar
 from gate.errors import EvidenceError, LimitExceeded
 from gate.evidence import _json
 from gate.evidence._discover import IN_TOTO, Artifact, AttachedEvidence, Problem, media_type_in
-from gate.evidence._intoto import Statement
+from gate.evidence._intoto import COSIGN_SIGN_PREDICATE, Statement
 from gate.evidence._provenance import PROVENANCE_TYPES, Provenance
 from gate.evidence._sbom import SBOM_MEDIA_TYPES, Sbom, is_sbom_predicate
 from gate.evidence._signatures import BUNDLE_MEDIA_TYPES, DSSE_ENVELOPE
 from gate.evidence._vuln import VULN_PREDICATE, VulnScan
 
-COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"  # an image signature, read by gate.verify
 _STATEMENT_MEDIA = frozenset({IN_TOTO, DSSE_ENVELOPE, *BUNDLE_MEDIA_TYPES})
 _SBOM_MEDIA = frozenset(SBOM_MEDIA_TYPES)
 # BuildKit annotates its in-toto layers, cosign its `.att` layers, with the predicate type inside.

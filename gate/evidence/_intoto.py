@@ -19,6 +19,8 @@ from gate.evidence import _json
 STATEMENT_TYPES = ("https://in-toto.io/Statement/v0.1", "https://in-toto.io/Statement/v1")
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 BUNDLE_MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
+# cosign v3 signs an image as an in-toto statement of this predicate type: a signature, not evidence.
+COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 
 Wrapper = Literal["bare", "dsse", "sigstore-bundle"]
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from gate.errors import EvidenceError, LimitExceeded, VerificationError
-from gate.evidence._intoto import INTOTO_PAYLOAD_TYPE, Statement
 
-# cosign v3 signs an image as an in-toto statement of this predicate type (cosign does not check it).
-COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
+from gate.errors import EvidenceError, LimitExceeded, VerificationError
+from gate.evidence._intoto import COSIGN_SIGN_PREDICATE, INTOTO_PAYLOAD_TYPE, Statement
+
 SIMPLE_SIGNING_TYPE = "cosign container image signature"
 
 
