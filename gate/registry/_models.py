@@ -79,12 +79,20 @@ class Descriptor:
 
 @dataclass(frozen=True)
 class Manifest:
-    """A manifest or index whose bytes matched ``digest``. Build it with :meth:`from_bytes`."""
+    """A manifest or index whose bytes matched ``digest``. Build it with :meth:`from_bytes`.
+
+    Its descriptors are read and validated once, when it is built: ``manifests`` (the entries of
+    an index), ``config`` and ``layers`` (of an image manifest) and ``subject`` (OCI 1.1).
+    """
 
     digest: str
     media_type: str
     raw: bytes
     json: dict[str, Any] = field(repr=False)
+    manifests: tuple[Descriptor, ...] = field(default=(), repr=False, compare=False)
+    config: Descriptor | None = field(default=None, repr=False, compare=False)
+    layers: tuple[Descriptor, ...] = field(default=(), repr=False, compare=False)
+    subject: Descriptor | None = field(default=None, repr=False, compare=False)
 
     def __hash__(self) -> int:
         return hash(self.digest)
@@ -99,9 +107,17 @@ class Manifest:
         """
         document = _parse_json(raw, where)
         media_type = _media_type(document, content_type, where)
-        manifest = cls(digest=digest, media_type=media_type, raw=raw, json=document)
-        manifest._check(where)
-        return manifest
+        _check_shape(document, media_type in INDEX_TYPES, where)
+        return cls(
+            digest=digest,
+            media_type=media_type,
+            raw=raw,
+            json=document,
+            manifests=_descriptors(document, "manifests", where),
+            config=_descriptor(document, "config", where),
+            layers=_descriptors(document, "layers", where),
+            subject=_descriptor(document, "subject", where),
+        )
 
     @property
     def is_index(self) -> bool:
@@ -113,32 +129,6 @@ class Manifest:
         return Descriptor(self.media_type, self.digest, len(self.raw), self.annotations, self.artifact_type)
 
     @property
-    def manifests(self) -> tuple[Descriptor, ...]:
-        """The entries of an index (empty for an image manifest)."""
-        return self._descriptors("manifests", f"manifest {self.digest}")
-
-    @property
-    def config(self) -> Descriptor | None:
-        """The config descriptor of an image manifest (None for an index)."""
-        return self._descriptor("config", f"manifest {self.digest}")
-
-    @property
-    def layers(self) -> tuple[Descriptor, ...]:
-        return self._descriptors("layers", f"manifest {self.digest}")
-
-    @property
-    def subject(self) -> Descriptor | None:
-        """The manifest this one refers to (OCI 1.1 ``subject``), if any."""
-        return self._descriptor("subject", f"manifest {self.digest}")
-
-    def _descriptors(self, key: str, where: str) -> tuple[Descriptor, ...]:
-        return tuple(Descriptor.from_json(d, f"{where}: {key}[{i}]") for i, d in enumerate(self.json.get(key) or ()))
-
-    def _descriptor(self, key: str, where: str) -> Descriptor | None:
-        value = self.json.get(key)
-        return None if value is None else Descriptor.from_json(value, f"{where}: {key}")
-
-    @property
     def annotations(self) -> dict[str, str]:
         return dict(self.json.get("annotations") or {})
 
@@ -148,24 +138,28 @@ class Manifest:
         explicit = self.json.get("artifactType")
         if explicit:
             return explicit
-        config = self.config
-        return config.media_type if config is not None else None
+        return self.config.media_type if self.config is not None else None
 
-    def _check(self, where: str) -> None:
-        if self.json.get("schemaVersion") != 2:
-            raise EvidenceError(f"{where}: schemaVersion must be 2, got {self.json.get('schemaVersion')!r}")
-        _string_map(self.json.get("annotations"), f"{where}: annotations")
-        _optional_str(self.json.get("artifactType"), f"{where}: artifactType")
-        if self.is_index:
-            if not isinstance(self.json.get("manifests"), list):
-                raise EvidenceError(f"{where}: index has no `manifests` list")
-        else:
-            if self.json.get("config") is None or not isinstance(self.json.get("layers", []), list):
-                raise EvidenceError(f"{where}: image manifest needs `config` and a `layers` list")
-        for key in ("manifests", "layers"):
-            self._descriptors(key, where)
-        for key in ("config", "subject"):
-            self._descriptor(key, where)
+
+def _check_shape(document: dict[str, Any], is_index: bool, where: str) -> None:
+    if document.get("schemaVersion") != 2:
+        raise EvidenceError(f"{where}: schemaVersion must be 2, got {document.get('schemaVersion')!r}")
+    _string_map(document.get("annotations"), f"{where}: annotations")
+    _optional_str(document.get("artifactType"), f"{where}: artifactType")
+    if is_index:
+        if not isinstance(document.get("manifests"), list):
+            raise EvidenceError(f"{where}: index has no `manifests` list")
+    elif document.get("config") is None or not isinstance(document.get("layers", []), list):
+        raise EvidenceError(f"{where}: image manifest needs `config` and a `layers` list")
+
+
+def _descriptors(document: dict[str, Any], key: str, where: str) -> tuple[Descriptor, ...]:
+    return tuple(Descriptor.from_json(d, f"{where}: {key}[{i}]") for i, d in enumerate(document.get(key) or ()))
+
+
+def _descriptor(document: dict[str, Any], key: str, where: str) -> Descriptor | None:
+    value = document.get(key)
+    return None if value is None else Descriptor.from_json(value, f"{where}: {key}")
 
 
 def _parse_json(raw: bytes, where: str) -> dict[str, Any]:
