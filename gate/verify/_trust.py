@@ -81,10 +81,6 @@ class TrustPolicy:
             require_tlog=require_tlog,
         )
 
-    def key_named(self, wanted: str) -> TrustedKey | None:
-        """The configured key with this key id, if any."""
-        return next((key for key in self.keys if key.key_id == wanted), None)
-
     @cached_property
     def rekor_keyring(self):
         """Rekor keys of the trusted root (sigstore's keyring: key-id lookup, then every key)."""
