@@ -25,13 +25,12 @@ from gate.admission._workloads import ImageUse, WorkloadError, changed_uses, ima
 from gate.cache import SingleFlight
 from gate.config import Config
 from gate.engine import Engine, WorkloadContext
-from gate.errors import ReferenceError
+from gate.errors import GateError, LimitExceeded, ReferenceError
 from gate.registry import Reference
-from gate.report import ImageResult, Violation
-from gate.rules import EVALUATION_ERROR, RULES
+from gate.report import ImageResult
+from gate.rules import RULES
 
 log = logging.getLogger("gate.admission")
-
 
 
 class Reviewer:
@@ -123,16 +122,13 @@ class Reviewer:
         and a retry finds it done) or the engine failed."""
         if not finished:
             self.metrics.timeouts.inc()
-            return self._error(use.image, f"timed out fetching evidence for {use.image} from registry {_registry(use.image)}; retry")
+            late = LimitExceeded(f"timed out fetching evidence for {use.image} from registry {_registry(use.image)}", remedy="retry")
+            return self.engine.error_result(use.image, late)
         if task.cancelled() or task.exception() is not None:
             error = None if task.cancelled() else task.exception()
             log.error("the engine failed on an image", exc_info=error, extra={"image": use.image})
-            return self._error(use.image, f"internal error evaluating {use.image}; see the gate logs")
+            return self.engine.error_result(use.image, GateError(f"internal error evaluating {use.image}", remedy="see the gate logs"))
         return task.result()
-
-    def _error(self, image: str, message: str) -> ImageResult:
-        action = "warn" if self.config.fail_open else "deny"
-        return ImageResult(reference=image, digest=None, violations=(Violation(EVALUATION_ERROR, action, message),))
 
 
 def _registry(image: str) -> str:
