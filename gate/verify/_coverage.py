@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from gate.errors import EvidenceError, LimitExceeded, VerificationError
 from gate.evidence._discover import Artifact, AttachedEvidence
-from gate.evidence._signatures import CosignAttestation, SigstoreBundle, parse_signature_layer, parse_signature_layers
+from gate.evidence._signatures import DSSE_ENVELOPE, CosignAttestation, SigstoreBundle, parse_signature_layer, parse_signature_layers
 from gate.verify._images import verify_attestation, verify_image_signatures
 from gate.verify._model import SignatureCheck, VerifiedSigner
 from gate.verify._trust import TrustPolicy
@@ -42,7 +42,8 @@ def verify_attached_signatures(
     that index (which covers it); each against the digest it hangs from."""
     checks = []
     for digest in (image_digest, index_digest) if index_digest else (image_digest,):
-        layers = [artifact.stored_layer() for artifact in attached.about(digest)]
+        # DSSE envelopes (.att layers) are attestations, never image signatures: not parsed here.
+        layers = [artifact.stored_layer() for artifact in attached.about(digest) if artifact.media_type != DSSE_ENVELOPE]
         checks += verify_image_signatures(digest, parse_signature_layers(layers), trust, now)
     return checks
 
