@@ -103,11 +103,10 @@ def _statement(artifact: Artifact) -> Statement | None:
         EvidenceError: malformed, its layer annotation declares another predicate type, or its
             subjects do not include the digest it hangs from.
     """
-    if media_type_in(artifact.media_type, BUNDLE_MEDIA_TYPES):
-        bundle = _json.obj(_json.load(artifact.data, artifact.source), artifact.source)
-        if "messageSignature" in bundle:
-            return None  # a signature over the image digest itself: gate.verify's business
-    statement = Statement.from_bytes(artifact.data, what=artifact.source)
+    document = _json.obj(_json.load(artifact.data, artifact.source), artifact.source)
+    if media_type_in(artifact.media_type, BUNDLE_MEDIA_TYPES) and "messageSignature" in document:
+        return None  # a signature over the image digest itself: gate.verify's business
+    statement = Statement.from_json(document, what=artifact.source)
     declared = next((artifact.descriptor.annotations[k] for k in PREDICATE_ANNOTATIONS if k in artifact.descriptor.annotations), None)
     if declared is not None and declared != statement.predicate_type:
         raise EvidenceError(f"the layer declares predicate type {declared!r} but the statement holds {statement.predicate_type!r}")

@@ -56,7 +56,16 @@ class Statement:
             EvidenceError: not JSON, not an in-toto statement, or a required field is wrong.
             LimitExceeded: above ``max_bytes``.
         """
-        document = _json.obj(_json.load(data, what, max_bytes=max_bytes), what)
+        return cls.from_json(_json.load(data, what, max_bytes=max_bytes), what=what, max_bytes=max_bytes)
+
+    @classmethod
+    def from_json(cls, document: Any, *, what: str = "attestation", max_bytes: int = _json.MAX_DOCUMENT_BYTES) -> Statement:
+        """As :meth:`from_bytes`, for a document already decoded from JSON.
+
+        Raises:
+            EvidenceError, LimitExceeded: as :meth:`from_bytes`.
+        """
+        document = _json.obj(document, what)
         wrapper: Wrapper = "bare"
         if isinstance(document.get("mediaType"), str) and document["mediaType"].startswith(BUNDLE_MEDIA_PREFIX):
             if "dsseEnvelope" not in document:
