@@ -256,4 +256,6 @@ def _accepted(rule: ContentRule, data: bytes, whole: tuple[int, int], secret: by
             return False
     if rule.stopwords and _has_stopword(rule, secret):
         return False
+    if rule.valid is not None and not rule.valid(secret):
+        return False
     return not is_placeholder(secret)

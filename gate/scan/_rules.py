@@ -15,9 +15,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gate.scan._stopwords import STOPWORDS
+from gate.scan._structure import jwt_is_json, macaroon_is_complete
 
 _END = rb"(?:[\x60'\"\s;]|\\[nr]|$)"
 # Package-managed system trees: headers, docs and data files are full of ``key = value`` words that
@@ -46,16 +48,51 @@ class ContentRule:
     lead_in: int = 0
     anchor: int = 0
     requires: re.Pattern[bytes] | None = None
+    valid: Callable[[bytes], bool] | None = None
 
 
 def _c(pattern: bytes, flags: int = 0) -> re.Pattern[bytes]:
     return re.compile(pattern, flags)
 
 
+_NOT_TOKEN_CHAR = rb"(?![0-9a-zA-Z_-])"
+# A GitLab token run followed by ``.`` and nine characters is a routable token (its own rule).
+_NOT_GITLAB_CHAR = rb"(?![0-9a-zA-Z_-]|\.[0-9a-z]{9}\b)"
+
+
 def _token(rule_id: str, body: bytes, entropy: float = 3.0) -> ContentRule:
     """A fixed-length token (``ghp_[0-9a-zA-Z]{36}``): real ones are exactly that long, so the
     confirming regex refuses a longer run of token characters (fewer false positives than gitleaks)."""
-    return ContentRule(rule_id, _c(body + rb"(?![0-9a-zA-Z_-])"), body, entropy)
+    return ContentRule(rule_id, _c(body + _NOT_TOKEN_CHAR), body, entropy)
+
+
+def _gitlab(rule_id: str, body: bytes, prefilter: bytes | None = None, after: int = 256) -> ContentRule:
+    """A GitLab token with GitLab's length rule: fixed (``glimt-`` 25) or a range where GitLab issues
+    several lengths (``glpat-`` 20 to 50, as detect-secrets; gitleaks knows only 20). A longer run of
+    token characters is not one; ``prefilter`` is the shortest form of a ranged ``body``."""
+    return ContentRule(rule_id, _c(body + _NOT_GITLAB_CHAR), prefilter or body, 3.0, after=after)
+
+
+_PEM_HEADER_END = re.compile(rb"(?i)PRIVATE KEY(?: BLOCK)?-----")
+_ESCAPED_BREAKS = re.compile(rb"(?:\\[nr]|\s)+")
+_LONE_WORD = re.compile(rb"^[A-Za-z]+$")
+
+
+def _key_body(block: bytes) -> bool:
+    """Whether a ``-----BEGIN … PRIVATE KEY-----`` block has a body that could be a key.
+
+    Any body counts (short, truncated, odd), except none, a stand-in (``...``, ``<key>``, one word
+    such as ``anything``) or a quote right after the header (a string constant in code, like
+    ``HEADER = "-----BEGIN RSA PRIVATE KEY-----\\n"``). ``\\n`` escapes count as line breaks.
+    """
+    start = _PEM_HEADER_END.search(block)
+    if start is None:
+        return False
+    end = block.find(b"-----END", start.end())
+    body = _ESCAPED_BREAKS.sub(b" ", block[start.end() : end if end >= 0 else len(block)]).strip()
+    if not body or body[:1] in b"\"'\x60":
+        return False
+    return not _LONE_WORD.match(body) and not is_placeholder(body)
 
 
 _GCP_EXAMPLES = (
@@ -102,14 +139,16 @@ RULES: tuple[ContentRule, ...] = (
     _token("github-oauth", rb"gho_[0-9a-zA-Z]{36}"),
     _token("github-app-token", rb"(?:ghu|ghs)_[0-9a-zA-Z]{36}"),
     _token("github-refresh-token", rb"ghr_[0-9a-zA-Z]{36}"),
-    _token("gitlab-cicd-job-token", rb"glcbt-[0-9a-zA-Z]{1,5}_[0-9a-zA-Z_-]{20}"),
-    _token("gitlab-deploy-token", rb"gldt-[0-9a-zA-Z_\-]{20}"),
-    _token("gitlab-feature-flag-client-token", rb"glffct-[0-9a-zA-Z_\-]{20}"),
-    _token("gitlab-feed-token", rb"glft-[0-9a-zA-Z_\-]{20}"),
-    _token("gitlab-incoming-mail-token", rb"glimt-[0-9a-zA-Z_\-]{25}"),
-    _token("gitlab-kubernetes-agent-token", rb"glagent-[0-9a-zA-Z_\-]{50}"),
-    _token("gitlab-oauth-app-secret", rb"gloas-[0-9a-zA-Z_\-]{64}"),
-    _token("gitlab-pat", rb"glpat-[\w-]{20}"),
+    # CI/CD job tokens carry an optional partition (``glcbt-64_…``).
+    _gitlab("gitlab-cicd-job-token", rb"glcbt-(?:[0-9a-zA-Z]{1,5}_)?[0-9a-zA-Z_-]{20,50}", rb"glcbt-[0-9a-zA-Z_-]{20}"),
+    _gitlab("gitlab-deploy-token", rb"gldt-[0-9a-zA-Z_-]{20,50}", rb"gldt-[0-9a-zA-Z_-]{20}"),
+    _gitlab("gitlab-feature-flag-client-token", rb"glffct-[0-9a-zA-Z_-]{20}"),
+    _gitlab("gitlab-feed-token", rb"glft-[0-9a-zA-Z_-]{20,50}", rb"glft-[0-9a-zA-Z_-]{20}"),
+    _gitlab("gitlab-incoming-mail-token", rb"glimt-[0-9a-zA-Z_-]{25}"),
+    _gitlab("gitlab-kubernetes-agent-token", rb"glagent-[0-9a-zA-Z_-]{50,1024}", rb"glagent-[0-9a-zA-Z_-]{50}",
+            after=1100),
+    _gitlab("gitlab-oauth-app-secret", rb"gloas-[0-9a-zA-Z_-]{64}"),
+    _gitlab("gitlab-pat", rb"glpat-[\w-]{20,50}", rb"glpat-[\w-]{20}"),
     ContentRule(
         "gitlab-pat-routable",
         _c(rb"\bglpat-[0-9a-zA-Z_-]{27,300}\.[0-9a-z]{2}[0-9a-z]{7}\b"),
@@ -117,9 +156,9 @@ RULES: tuple[ContentRule, ...] = (
         4.0,
         after=320,
     ),
-    _token("gitlab-ptt", rb"glptt-[0-9a-f]{40}"),
-    _token("gitlab-rrt", rb"GR1348941[\w-]{20}"),
-    _token("gitlab-runner-authentication-token", rb"glrt-[0-9a-zA-Z_\-]{20}"),
+    _gitlab("gitlab-ptt", rb"glptt-[0-9a-zA-Z_-]{40}"),
+    _gitlab("gitlab-rrt", rb"GR1348941[\w-]{20,50}", rb"GR1348941[\w-]{20}"),
+    _gitlab("gitlab-runner-authentication-token", rb"glrt-[0-9a-zA-Z_-]{20,50}", rb"glrt-[0-9a-zA-Z_-]{20}"),
     ContentRule(
         "gitlab-runner-authentication-token-routable",
         _c(rb"\bglrt-t\d_[0-9a-zA-Z_\-]{27,300}\.[0-9a-z]{2}[0-9a-z]{7}\b"),
@@ -127,7 +166,7 @@ RULES: tuple[ContentRule, ...] = (
         4.0,
         after=320,
     ),
-    _token("gitlab-scim-token", rb"glsoat-[0-9a-zA-Z_\-]{20}"),
+    _gitlab("gitlab-scim-token", rb"glsoat-[0-9a-zA-Z_-]{20,50}", rb"glsoat-[0-9a-zA-Z_-]{20}"),
     _token("gitlab-session-cookie", rb"_gitlab_session=[0-9a-z]{32}"),
     ContentRule("slack-app-token", _c(rb"(?i)xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+"), rb"xapp-\d-", 2.0,
                 after=512, caseless_prefilter=True),
@@ -142,7 +181,8 @@ RULES: tuple[ContentRule, ...] = (
     ContentRule("slack-legacy-token", _c(rb"xox[os]-\d+-\d+-\d+-[a-fA-F\d]+"), rb"xox[os]-\d", 2.0, after=512),
     ContentRule("slack-legacy-workspace-token", _c(rb"xox[ar]-(?:\d-)?[0-9a-zA-Z]{8,48}"), rb"xox[ar]-", 2.0,
                 after=64),
-    ContentRule("slack-token", _c(rb"xox[abposr]-\d{6,}-\d{6,}(?:-\d{6,})?-(?=[0-9]*[a-fA-F])[0-9a-fA-F]{10,64}\b"),
+    # The numeric parts are workspace and user IDs, not random: the entropy floor judges the hex secret.
+    ContentRule("slack-token", _c(rb"xox[abposr]-\d{6,}-\d{6,}(?:-\d{6,})?-((?=[0-9]*[a-fA-F])[0-9a-fA-F]{10,64})\b"),
                 rb"xox[abposr]-\d{6,}-\d{6,}-",
                 3.0, after=160),
     ContentRule("slack-user-token", _c(rb"xox[pe](?:-[0-9]{10,13}){3}-[a-zA-Z0-9-]{28,34}"), rb"xox[pe]-[0-9]{10}",
@@ -154,14 +194,16 @@ RULES: tuple[ContentRule, ...] = (
                 rb"\b(?:sk|rk)_(?:test|live|prod)_[a-zA-Z0-9]{10}", 2.0, after=128),
     ContentRule("gcp-api-key", _c(rb"\b(AIza[\w-]{35})(?:[\x60'\"\s;]|\\[nr]|$)"), rb"\bAIza[\w-]{35}", 4.0,
                 allow_secret=(_c(_GCP_EXAMPLES),)),
+    # The header, then the body up to the footer (or the end of what is read: a truncated key counts).
     ContentRule("private-key",
-                _c(rb"(?i)-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S-]{64,}?KEY(?: BLOCK)?-----"),
+                _c(rb"(?i)-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+                   rb"(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|\Z)"),
                 rb"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY", 0.0, before=140, after=65536,
-                caseless_prefilter=True),
+                caseless_prefilter=True, valid=_key_body),
     ContentRule("npm-access-token", _c(rb"(?i)\b(npm_[a-z0-9]{36})" + _END), rb"\bnpm_[a-z0-9]{36}", 2.0,
                 caseless_prefilter=True),
     ContentRule("pypi-upload-token", _c(rb"pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)[\w-]{50,1000}"),
-                rb"pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)", 3.0, after=1100),
+                rb"pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)", 3.0, after=1100, valid=macaroon_is_complete),
     ContentRule("npm-legacy-token",
                 _c(rb"(?i)_authToken\s*=\s*['\"]?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b"),
                 rb"_authToken\s*=\s*['\"]?[0-9a-f]{8}-", 3.0, before=64, after=64, caseless_prefilter=True),
@@ -169,7 +211,7 @@ RULES: tuple[ContentRule, ...] = (
                 3.0, after=96),
     ContentRule("jwt",
                 _c(rb"\b(ey[a-zA-Z0-9]{17,}\.ey[a-zA-Z0-9/\\_-]{17,}(?:\.(?:[a-zA-Z0-9/\\_-]{10,}={0,2})?)?)" + _END),
-                rb"\bey[a-zA-Z0-9]{17}", 3.0, after=16384),
+                rb"\bey[a-zA-Z0-9]{17}", 3.0, after=16384, valid=jwt_is_json),
     ContentRule(
         "jwt-base64",
         _c(rb"\bZXlK(?:aGJHY2lPaU|aGNIVWlPaU|aGNIWWlPaU|aGRXUWlPaU|aU5qUWlP|amNtbDBJanBi|amRIa2lPaU|bGNHc2lPbn|"
@@ -241,7 +283,8 @@ RULES: tuple[ContentRule, ...] = (
         "url-password",
         _c(rb"\b[a-z][a-z0-9+.-]{1,20}://[^\s/:@'\"]{1,100}:([^\s/@'\"<>{}$]{3,100})@[\w.-]+"),
         rb"://[^\s/:@'\"]{1,100}:[^\s/@'\"<>{}$]{3,100}@", 2.5, before=140, after=128,
-        allow_secret=(_c(rb"(?i)^(?:pass(?:word)?|pwd|secret|changeme|x+|\*+|test|example|dummy)$"),),
+        # ``user:password@`` is reported: ``password`` is a real (weak) password as often as a stand-in.
+        allow_secret=(_c(rb"(?i)^(?:changeme|x+|\*+|test|example|dummy)$"),),
         caseless_prefilter=True,
     ),
 )

@@ -49,7 +49,7 @@ def resolve_user(config_user: str | None, passwd_text: str | None) -> UserFact:
         return UserFact(known or name, uid, uid == 0, "numeric", f"USER {user} is uid {uid}")
     for entry, uid in entries:
         if entry == name:
-            alias = f" (an alias of uid 0)" if uid == 0 and name != "root" else ""
+            alias = " (an alias of uid 0)" if uid == 0 and name != "root" else ""
             return UserFact(name, uid, uid == 0, "passwd", f"/etc/passwd maps {name} to uid {uid}{alias}")
     if name == "root":
         return UserFact(name, 0, True, "default", "USER root is uid 0")
