@@ -160,7 +160,9 @@ async def discover(client: RegistryClient, ref: Reference, manifest: Manifest, *
     attestations = [d for d in entries if _is_buildkit_attestation(d)]
     subjects = [manifest.digest, *(d.digest for d in entries if not _is_buildkit_attestation(d))]
     run.claimed.update(d.digest for d in attestations)  # read through the index, not again as referrers
-    jobs = [_cosign_tag(run, subject, suffix, store, wanted) for subject in subjects for suffix, store, wanted in _COSIGN_TAGS]
+    # cosign's `<alg>-<hex>.sig` tag of a sha512 digest is longer than a tag may be: none can exist.
+    tagged = [subject for subject in subjects if subject.startswith("sha256:")]
+    jobs = [_cosign_tag(run, subject, suffix, store, wanted) for subject in tagged for suffix, store, wanted in _COSIGN_TAGS]
     jobs += [_referrers(run, subject) for subject in subjects]
     jobs += [_buildkit(run, manifest.digest, descriptor, set(subjects)) for descriptor in attestations]
     found = await asyncio.gather(*jobs)

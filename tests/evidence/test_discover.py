@@ -8,6 +8,7 @@ fallback. Everything beyond that is one request per manifest or blob that is par
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 
 from gate.config import Config
@@ -33,7 +34,7 @@ from tests.support.artifacts import (
     simple_signing_payload,
 )
 from tests.support.images import ImageBuilder, push_json_manifest
-from tests.support.push import OCI_INDEX, PushedManifest
+from tests.support.push import OCI_INDEX, OCI_MANIFEST, PushedManifest
 from tests.support.registry_server import RegistryServer
 
 PER_SUBJECT = 5
@@ -202,6 +203,22 @@ def test_malformed_attestation_is_reported_not_raised(registry: RegistryServer, 
     assert evidence.provenance == () and len(evidence.problems) == 1 and "not valid JSON" in evidence.problems[0].message
 
 
+
+def test_sha512_platform_manifest_has_no_cosign_tags_to_look_up(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    """A cosign tag for a sha512 digest would be 139 characters, past the 128 a tag may have: no
+    such tag can exist, so discovery skips it instead of failing the whole evaluation."""
+    amd64 = image().push(registry, f"{repo}:1")
+    sha512 = "sha512:" + "ab" * 64
+    document = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [amd64.descriptor(platform=amd64.platform), {"mediaType": OCI_MANIFEST, "digest": sha512, "size": 2}]}
+    raw = json.dumps(document).encode()
+    index = Manifest.from_bytes(raw, "sha256:" + hashlib.sha256(raw).hexdigest(), OCI_INDEX, "test index")
+
+    async def scenario() -> AttachedEvidence:
+        async with RegistryClient(gate_config) as client:
+            return await discover(client, Reference.parse(f"{registry.host}/{repo}:1"), index)
+
+    attached = asyncio.run(scenario())
+    assert (attached.subjects, attached.artifacts, attached.problems) == ((index.digest, amd64.digest, sha512), (), ())
 
 
 def _attestation_descriptor(attestation: PushedManifest, points_at: str) -> dict:
