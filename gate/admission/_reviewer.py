@@ -5,8 +5,8 @@ reference or security context changed (a scale or a label edit costs nothing). D
 are judged concurrently; each verdict is due before the request's deadline, and an image not
 judged by then gets an ``evaluation.error`` (deny, or warn when ``fail_open``), so the API server
 always gets an answer before its own ``timeoutSeconds``. Identical checks of concurrent requests
-(same image, context and credentials: a ReplicaSet creating fifty Pods) share one engine call,
-which keeps running when a waiter's deadline passes so a retry finds it done.
+(a ReplicaSet creating fifty Pods) share one evaluation: the engine coalesces them per cache key,
+and its evaluation keeps running when a waiter's deadline passes, so a retry finds it done.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from gate.admission._metrics import Metrics
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest
 from gate.admission._workloads import ImageUse, WorkloadError, changed_uses, image_uses, is_workload, pod_spec
-from gate.cache import SingleFlight
 from gate.config import Config
 from gate.engine import Engine, WorkloadContext
 from gate.errors import GateError, LimitExceeded, ReferenceError
@@ -41,7 +40,6 @@ class Reviewer:
         self.engine = engine
         self.metrics = metrics
         self.pull_secrets = pull_secrets
-        self.flight: SingleFlight[tuple[Any, ...], ImageResult] = SingleFlight()
 
     async def review(self, request: AdmissionRequest, deadline: float) -> Answer:
         """The answer for one request; never raises for anything the request contains."""
@@ -114,12 +112,11 @@ class Reviewer:
         context = WorkloadContext(
             namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, pull_secrets=secrets
         )
-        key = (namespace, *use.key, secrets)
-        return self.flight.start(key, lambda: self.engine.check(use.image, context, deadline=deadline))
+        return asyncio.ensure_future(self.engine.check(use.image, context, deadline=deadline))
 
     def _outcome(self, use: ImageUse, task: asyncio.Future[ImageResult], finished: bool) -> ImageResult:
-        """The verdict, or an ``evaluation.error`` when time ran out (the shared check keeps running
-        and a retry finds it done) or the engine failed."""
+        """The verdict, or an ``evaluation.error`` when time ran out (the check keeps running and a
+        retry finds its verdict cached) or the engine failed."""
         if not finished:
             self.metrics.timeouts.inc()
             late = LimitExceeded(f"timed out fetching evidence for {use.image} from registry {_registry(use.image)}", remedy="retry")
