@@ -24,7 +24,7 @@ from gate.evidence._signatures import (
 )
 from gate.verify._bundle import verify_bundle
 from gate.verify._legacy import ReferenceMatch, verify_cosign_attestation, verify_cosign_signature
-from gate.verify._model import INVALID, SignatureCheck, VerifiedSigner, VerifiedStatement
+from gate.verify._model import INVALID, UNTRUSTED, SignatureCheck, VerifiedSigner, VerifiedStatement
 from gate.verify._statement import COSIGN_SIGN_PREDICATE, in_toto_statement, require_subject
 from gate.verify._trust import TrustPolicy
 
@@ -60,9 +60,11 @@ def _check(artifact: SignatureArtifact, image_digest: str, trust: TrustPolicy, n
         else:
             signer = _image_bundle(artifact, image_digest, trust, now)
     except (VerificationError, EvidenceError) as exc:
+        # Only an explicit "untrusted" is read from the error; anything else is a failed check, so
+        # no error's details can ever say "verified".
+        status = UNTRUSTED if exc.details.get("status") == UNTRUSTED else INVALID
         return SignatureCheck(
-            source=artifact.source, layout=artifact.layout, status=exc.details.get("status", INVALID), digest=image_digest,
-            found=exc.details.get("found"), reason=exc.message,
+            source=artifact.source, layout=artifact.layout, status=status, digest=image_digest, found=exc.details.get("found"), reason=exc.message
         )
     return SignatureCheck(source=artifact.source, layout=artifact.layout, status="verified", digest=image_digest, signer=signer)
 
