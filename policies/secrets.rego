@@ -33,8 +33,16 @@ build_args := [v |
 	}
 ]
 
+# recorded_in(f): where a build argument was seen. A history entry that produced a layer names it;
+# one that did not (`ARG`, `ENV`) is quoted; build arguments read from the provenance attestation
+# carry `history: "provenance build arguments"` (the scanner's source name, never a history line).
 recorded_in(f) := concat("", ["the history of ", lib.layer_text(f)]) if {
 	is_number(f.layer)
+} else := "the provenance build arguments" if {
+	f.history == "provenance build arguments"
+} else := concat("", ["the image history (`", lib.history_line(f.history), "`)"]) if {
+	is_string(f.history)
+	f.history != ""
 } else := "the image history or the provenance build arguments"
 
 envs := [v |

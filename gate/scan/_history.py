@@ -33,6 +33,10 @@ _HISTORY_CAP = 512
 def scan_config(config: Mapping[str, Any], *, matcher: ContentMatcher | None = None) -> list[Finding]:
     """Findings from an image config's ``config.Env``, ``config.Labels`` and ``history``.
 
+    A history finding carries ``layer``, the index of the layer its entry produced (entries
+    without ``empty_layer``, counted in order), so a message can name it; ``ARG``/``ENV`` entries
+    produce no layer and leave it None, as do Env and Labels findings.
+
     Raises:
         EvidenceError: a field has the wrong type (the config is malformed).
     """
@@ -48,22 +52,48 @@ def scan_config(config: Mapping[str, Any], *, matcher: ContentMatcher | None = N
         raise EvidenceError("image config field `config.Labels` is not an object", remedy="rebuild the image")
     findings = _judge_all(matcher, env_pairs, SECRET_ENV, history=None)
     findings += _judge_all(matcher, [(str(k), str(v)) for k, v in labels.items()], SECRET_ENV, history=None)
-    seen = {(f.name, f.preview) for f in findings}
-    for entry in _list(config.get("history"), "history"):
-        if not isinstance(entry, Mapping):
-            raise EvidenceError("image config `history` holds a non-object entry", remedy="rebuild the image")
+    seen = {(f.rule, f.name, f.preview): index for index, f in enumerate(findings)}
+    entries = _list(config.get("history"), "history")
+    if not all(isinstance(entry, Mapping) for entry in entries):
+        raise EvidenceError("image config `history` holds a non-object entry", remedy="rebuild the image")
+    for entry, layer in zip(entries, _entry_layers(entries, config.get("rootfs"))):
         for finding in scan_history_line(matcher, str(entry.get("created_by") or "")):
-            if (finding.name, finding.preview) not in seen:
-                seen.add((finding.name, finding.preview))
+            finding = finding.at(layer=layer)
+            key = (finding.rule, finding.name, finding.preview)
+            index = seen.get(key)
+            if index is None:
+                seen[key] = len(findings)
                 findings.append(finding)
+            elif layer is not None and findings[index].layer is None and findings[index].history is not None:
+                # ``ARG T=…`` (no layer) then ``RUN |1 T=… cmd``: name the layer the secret went into.
+                findings[index] = finding
     return findings
+
+
+def _entry_layers(entries: list[Mapping[str, Any]], rootfs: Any) -> list[int | None]:
+    """The index of the layer each history entry produced: None for ``empty_layer`` entries, and for
+    every entry when the non-empty ones are not as many as ``rootfs.diff_ids`` (a guess would name
+    the wrong layer)."""
+    layers: list[int | None] = []
+    produced = 0
+    for entry in entries:
+        if entry.get("empty_layer"):
+            layers.append(None)
+        else:
+            layers.append(produced)
+            produced += 1
+    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, Mapping) else None
+    if isinstance(diff_ids, list) and len(diff_ids) != produced:
+        return [None] * len(entries)
+    return layers
 
 
 def scan_build_args(
     args: Mapping[str, str], source: str, *, matcher: ContentMatcher | None = None
 ) -> list[Finding]:
     """secret.build-arg findings for build arguments recorded elsewhere (e.g. provenance ``args``);
-    ``source`` names where they were found and becomes the findings' ``history``."""
+    ``source`` names where they were found and becomes the findings' ``history`` (the engine passes
+    ``provenance build arguments``, which the secrets policy recognises); ``layer`` stays None."""
     pairs = [(str(k), str(v)) for k, v in args.items()]
     return _judge_all(matcher or default_matcher(), pairs, SECRET_BUILD_ARG, history=source)
 

@@ -94,9 +94,32 @@ def test_env_overridden_later_is_still_found_in_history_once() -> None:
     assert sorted((f.rule, f.name) for f in findings) == [("secret.env", "GITHUB_TOKEN"), ("secret.env", "OTHER_TOKEN")]
 
 
+def _history(*entries: tuple[str, bool], layers: int | None = None) -> dict:
+    config: dict = {"history": [{"created_by": line, **({"empty_layer": True} if empty else {})} for line, empty in entries]}
+    if layers is not None:
+        config["rootfs"] = {"type": "layers", "diff_ids": [f"sha256:{i:064x}" for i in range(layers)]}
+    return config
+
+
+def test_history_findings_name_the_layer_their_entry_produced() -> None:
+    config = _history(("ADD rootfs.tar /", False), (f"ARG GITHUB_TOKEN={GITHUB}", True),
+                      (f"ENV NPM_TOKEN={NPM}", True), (f"RUN |1 GITHUB_TOKEN={GITHUB} /bin/sh -c make", False),
+                      (f"RUN /bin/sh -c echo {AWS} > /etc/key", False), layers=3)
+    assert [(f.rule, f.name, f.layer) for f in scan_config(config)] == [
+        ("secret.build-arg", "GITHUB_TOKEN", 1),     # ARG (no layer) then the RUN |1 that made layer 1
+        ("secret.env", "NPM_TOKEN", None),           # ENV produces no layer
+        ("secret.build-arg", None, 2),               # inline in the RUN that made layer 2
+    ]
+
+
+def test_history_layers_are_not_guessed_when_the_counts_disagree() -> None:
+    config = _history(("ADD rootfs.tar /", False), (f"RUN |1 GITHUB_TOKEN={GITHUB} /bin/sh -c make", False), layers=3)
+    assert [f.layer for f in scan_config(config)] == [None]
+
+
 def test_provenance_build_args() -> None:
     findings = scan_build_args({"NPM_TOKEN": NPM, "VERSION": "1.0", "SECRET_FILE": "/run/secrets/s"}, source="provenance")
-    assert [(f.rule, f.name, f.history) for f in findings] == [("secret.build-arg", "NPM_TOKEN", "provenance")]
+    assert [(f.rule, f.name, f.history, f.layer) for f in findings] == [("secret.build-arg", "NPM_TOKEN", "provenance", None)]
 
 
 def test_fact_shape_is_the_contract() -> None:
