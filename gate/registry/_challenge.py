@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _SPACE = re.compile(r"[ \t]*")
+_UNQUOTED = re.compile(r"[^,\s]*")
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def _value(header: str, pos: int) -> tuple[str, int]:
             out.append(header[pos])
             pos += 1
         return "".join(out), pos + 1
-    token = re.compile(r"[^,\s]*").match(header, pos)
+    token = _UNQUOTED.match(header, pos)
     return token.group(), token.end()
 
 
