@@ -152,11 +152,6 @@ class TTLCache(Generic[K, V]):
         if entry is not None:
             self._bytes -= entry.size
 
-    def clear(self) -> None:
-        """Forget everything (statistics are kept)."""
-        self._entries.clear()
-        self._bytes = 0
-
     def _live(self, key: K) -> _Entry[V] | None:
         entry = self._entries.get(key)
         if entry is None:
@@ -178,10 +173,6 @@ class SingleFlight(Generic[K, V]):
 
     def __init__(self) -> None:
         self._running: dict[K, asyncio.Future[V]] = {}
-        self.started = 0
-
-    def __len__(self) -> int:
-        return len(self._running)
 
     async def do(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         """Await the running load for ``key``, starting ``load()`` if none is running.
@@ -189,21 +180,11 @@ class SingleFlight(Generic[K, V]):
         Raises:
             Whatever ``load()`` raised, to every caller that shared it.
         """
-        return await asyncio.shield(self.start(key, load))
-
-    def start(self, key: K, load: Callable[[], Awaitable[V]]) -> asyncio.Future[V]:
-        """The running load for ``key``, started now if none is running.
-
-        Await it through :func:`asyncio.shield` or :func:`asyncio.wait` (which never cancels), so
-        that giving up does not cancel the load for the others.
-        """
         task = self._running.get(key)
         if task is None:
-            task = asyncio.ensure_future(load())
-            self.started += 1
-            self._running[key] = task
+            task = self._running[key] = asyncio.ensure_future(load())
             task.add_done_callback(lambda done: self._finished(key, done))
-        return task
+        return await asyncio.shield(task)
 
     def _finished(self, key: K, task: asyncio.Future[V]) -> None:
         if self._running.get(key) is task:
