@@ -10,12 +10,12 @@ import hashlib
 import re
 
 ALGORITHMS = {"sha256": 64, "sha512": 128}
-_DIGEST = re.compile(r"^(?P<algorithm>[a-z0-9]+(?:[.+_-][a-z0-9]+)*):(?P<hex>[a-zA-Z0-9=_-]+)$")
+_DIGEST = re.compile(r"(?P<algorithm>[a-z0-9]+(?:[.+_-][a-z0-9]+)*):(?P<hex>[a-zA-Z0-9=_-]+)")
 
 
 def digest_problem(digest: str) -> str | None:
     """Say why ``digest`` is not a digest we can verify, or return None when it is one."""
-    match = _DIGEST.match(digest)
+    match = _DIGEST.fullmatch(digest)
     if match is None:
         return f"{digest!r} is not a digest (want <algorithm>:<hex>, e.g. sha256:<64 hex>)"
     algorithm, hexpart = match["algorithm"], match["hex"]

@@ -97,6 +97,8 @@ def test_with_digest_pins_and_validates() -> None:
     assert ref.with_digest(SHA256).identifier == SHA256
     with pytest.raises(ReferenceError, match="64 lowercase hex"):
         ref.with_digest("sha256:1234")
+    with pytest.raises(ReferenceError, match="not a digest"):  # `$` alone would let a final newline through
+        ref.with_digest(SHA256 + "\n")
 
 
 def test_with_tag_drops_the_digest_and_validates() -> None:
