@@ -10,7 +10,6 @@ keyless (Fulcio + CT + Rekor of the trusted root) and keyed (ECDSA, RSA, Ed25519
     checks = verify_attached_signatures(attached, platform_digest, trust, now, index_digest=index_digest)
     covered = trusted_coverage(checks, {index_digest: index_json, platform_digest: manifest_json})
     signatures_fact(checks)     # policy input ``signatures``
-    missing_reason(checks)      # signature.missing message, or None
     statement = verify_attestation(att_or_bundle, subject_digest, trust, now)
     attestation_trust(artifact, subject_digest, trust, now, covered)   # signed itself, or covered
 """
@@ -24,7 +23,6 @@ from gate.verify._coverage import (
     verify_attached_signatures,
 )
 from gate.verify._images import (
-    missing_reason,
     signatures_fact,
     verify_attestation,
     verify_image_signatures,
@@ -46,7 +44,6 @@ __all__ = [
     "attestation_trust",
     "covered_digests",
     "key_id",
-    "missing_reason",
     "signatures_fact",
     "trusted_coverage",
     "verify_attached_signatures",

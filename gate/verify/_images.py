@@ -128,24 +128,3 @@ def signatures_fact(checks: Iterable[SignatureCheck]) -> dict[str, Any]:
         "rejected": [check.rejected_fact() for check in checks if not check.ok],
     }
 
-
-def missing_reason(checks: Iterable[SignatureCheck]) -> str | None:
-    """``signature.missing``'s message, or ``None`` when some signature verified.
-
-    Distinguishes: none found; found but none by a trusted key or identity (names what was found);
-    found but failing verification (says why).
-    """
-    checks = list(checks)
-    if any(check.ok for check in checks):
-        return None
-    if not checks:
-        return "no signature found (no cosign .sig tag, no Sigstore bundle referrer)"
-    untrusted = [check for check in checks if check.status == "untrusted"]
-    invalid = [check for check in checks if check.status == "invalid"]
-    parts = []
-    if untrusted:
-        names = sorted({check.found or "an unknown signer" for check in untrusted})
-        parts.append(f"{len(untrusted)} signature(s) found but none by a trusted key or identity: signed by {', '.join(names)}")
-    if invalid:
-        parts.append(f"{len(invalid)} signature(s) fail verification: " + "; ".join(f"{check.layout} {check.reason}" for check in invalid))
-    return "; ".join(parts)

@@ -80,7 +80,7 @@ def test_public_surface_is_pinned() -> None:
         textwrap.dedent(
             """
             AttestationTrust BundleResult ReferenceMatch SignatureCheck TrustPolicy TrustedKey VerifiedSigner VerifiedStatement
-            attestation_trust covered_digests key_id missing_reason signatures_fact trusted_coverage verify_attached_signatures verify_attestation verify_bundle verify_image_signatures
+            attestation_trust covered_digests key_id signatures_fact trusted_coverage verify_attached_signatures verify_attestation verify_bundle verify_image_signatures
             """
         ).split()
     )
