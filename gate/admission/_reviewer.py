@@ -22,7 +22,7 @@ from gate.admission._metrics import Metrics
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest
 from gate.admission._workloads import ImageUse, WorkloadError, changed_uses, image_uses, is_workload, pod_spec
-from gate.config import Config
+from gate.config import Config, Exemption
 from gate.engine import Engine, WorkloadContext
 from gate.errors import GateError, LimitExceeded, ReferenceError
 from gate.registry import Reference
@@ -40,6 +40,7 @@ class Reviewer:
         self.engine = engine
         self.metrics = metrics
         self.pull_secrets = pull_secrets
+        self._whole_namespace = _whole_namespace_exemptions(config)
 
     async def review(self, request: AdmissionRequest, deadline: float) -> Answer:
         """The answer for one request; never raises for anything the request contains."""
@@ -52,7 +53,7 @@ class Reviewer:
                 "the webhook's rules should select only Pods and kinds with a pod template",
                 mode,
             )
-        exemption = self._namespace_exemption(request.namespace, dt.datetime.now(dt.timezone.utc).date())
+        exemption = self._namespace_exemption(request.namespace)
         if exemption is not None:
             return allow(f"namespace {request.namespace} is exempt: {exemption}")
         try:
@@ -75,15 +76,13 @@ class Reviewer:
             return changed_uses(request.kind, request.object, request.old_object)
         return image_uses(request.kind, request.object)
 
-    def _namespace_exemption(self, namespace: str | None, today: dt.date) -> str | None:
+    def _namespace_exemption(self, namespace: str | None) -> str | None:
         """The reason of a valid exemption covering every rule for every image of ``namespace``."""
-        for exemption in self.config.exemptions:
-            if (
-                namespace in exemption.namespaces
-                and not exemption.images
-                and set(RULES) <= set(exemption.rules)
-                and (exemption.expires is None or today <= exemption.expires)
-            ):
+        if not self._whole_namespace:
+            return None
+        today = dt.datetime.now(dt.timezone.utc).date()
+        for exemption in self._whole_namespace:
+            if namespace in exemption.namespaces and (exemption.expires is None or today <= exemption.expires):
                 return exemption.reason
         return None
 
@@ -126,6 +125,17 @@ class Reviewer:
             log.error("the engine failed on an image", exc_info=error, extra={"image": use.image})
             return self.engine.error_result(use.image, GateError(f"internal error evaluating {use.image}", remedy="see the gate logs"))
         return task.result()
+
+
+def _whole_namespace_exemptions(config: Config) -> tuple[Exemption, ...]:
+    """Exemptions that waive every rule the policies can report for every image of their namespaces.
+
+    Only the catalogue's rules are known here: with site policies (``policy.dirs``) loaded, a custom
+    rule the exemption does not name must still apply, so no namespace is skipped then.
+    """
+    if config.policy.dirs:
+        return ()
+    return tuple(e for e in config.exemptions if e.namespaces and not e.images and set(RULES) <= set(e.rules))
 
 
 def _registry(image: str) -> str:

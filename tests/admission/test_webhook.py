@@ -186,6 +186,26 @@ def test_fully_exempt_namespace_is_admitted_without_evaluation(start: Start, reg
     assert response["allowed"] is True and "cluster add-ons" in response["auditAnnotations"]["reason"]
 
 
+def test_a_namespace_exemption_of_every_catalogue_rule_does_not_skip_custom_rules(
+    start: Start, registry: RegistryServer, images: dict[str, str], tmp_path: Path
+) -> None:
+    """An exemption waives only the rules it lists (docs/rules.md); a site policy's rule is not
+    among the catalogue's, so the namespace must still be evaluated and the custom rule apply."""
+    from gate.rules import RULES
+
+    site = tmp_path / "site-policies"
+    site.mkdir()
+    (site / "registry.rego").write_text(
+        "package gate.rules.acme_registry\nimport rego.v1\n"
+        'violations contains {"rule": "acme.registry", "message": "only the internal registry is allowed"} if true\n'
+    )
+    exemption = {"reason": "cluster add-ons", "namespaces": ["kube-system"], "rules": sorted(RULES)}
+    server = start(relaxed(registry, exemptions=[exemption], policy={"dirs": [str(site)]}), tls=False)
+    sent = review("DaemonSet", containers(images["nonroot"]), namespace="kube-system")
+    response = answer(server.review(sent), sent)
+    assert response["allowed"] is False and "[acme.registry] only the internal registry is allowed" in response["status"]["message"]
+
+
 def test_unknown_kinds_and_unreadable_objects_are_denied_not_500(start: Start, registry: RegistryServer) -> None:
     server = start(relaxed(registry), tls=False)
     role = review("Pod", containers("x"))
