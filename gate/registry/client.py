@@ -8,6 +8,7 @@ treated as a lying registry. Blobs are hashed while they stream. Every read has 
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -59,10 +60,8 @@ class RegistryClient:
         """A client sharing this one's connection pool (and counters) that tries ``credentials``
         (e.g. a workload's imagePullSecrets) before ``registries.docker_config``. Closing it
         leaves the pool open; close the original."""
-        view = object.__new__(RegistryClient)
-        view._from_file, view._limits, view._transport = self._from_file, self._limits, self._transport
+        view = copy.copy(self)  # shares transport, limits and what was learnt about registries
         view._owns_transport = False
-        view._no_referrers_api = self._no_referrers_api
         view._auth = Authenticator(self._transport, credentials.chain(self._from_file))
         return view
 
