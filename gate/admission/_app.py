@@ -26,6 +26,7 @@ from gate.admission._metrics import Metrics
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest, BadReview, parse_review
 from gate.admission._reviewer import Reviewer
+from gate.admission._workloads import is_workload
 from gate.config import Config
 from gate.engine import Engine, WorkloadContext
 
@@ -94,7 +95,9 @@ def _routes(app: FastAPI, state: GateState) -> None:
         answer = await _answer(state, review, started + state.config.limits.deadline_seconds)
         elapsed = time.monotonic() - started
         state.metrics.latency.observe(elapsed)
-        state.metrics.count(state.metrics.reviews, answer.decision, review.kind or "unknown")
+        # The kind comes from the client: only kinds gate judges become label values, so a
+        # client cannot create metric series at will.
+        state.metrics.count(state.metrics.reviews, answer.decision, review.kind if is_workload(review.kind) else "other")
         _log_review(review, answer, elapsed)
         return Response(answer.to_bytes(review.uid), media_type="application/json")
 

@@ -211,6 +211,12 @@ def test_unknown_kinds_and_unreadable_objects_are_denied_not_500(start: Start, r
     role = review("Pod", containers("x"))
     role["request"]["kind"]["kind"] = "Role"
     assert "carries no pod spec" in answer(server.review(role), role)["status"]["message"]
+    made_up = review("Pod", containers("x"))
+    made_up["request"]["kind"]["kind"] = "Kind-d41d8cd98f00"
+    answer(server.review(made_up), made_up)
+    metrics = server.client.get("/metrics").text
+    assert 'gate_admission_reviews_total{decision="deny",kind="other"} 2.0' in metrics
+    assert "Role" not in metrics and "d41d8cd98f00" not in metrics, "a client must not create metric series at will"
     broken = review("Pod", {"containers": [{"name": "a", "image": 7}]})
     response = answer(server.review(broken), broken)
     assert response["allowed"] is False and response["status"]["code"] == 400
