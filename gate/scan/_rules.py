@@ -194,11 +194,15 @@ RULES: tuple[ContentRule, ...] = (
                 rb"\b(?:sk|rk)_(?:test|live|prod)_[a-zA-Z0-9]{10}", 2.0, after=128),
     ContentRule("gcp-api-key", _c(rb"\b(AIza[\w-]{35})(?:[\x60'\"\s;]|\\[nr]|$)"), rb"\bAIza[\w-]{35}", 4.0,
                 allow_secret=(_c(_GCP_EXAMPLES),)),
-    # The header, then the body up to the footer (or the end of what is read: a truncated key counts).
+    # From the header's ``PRIVATE KEY`` (the prefilter matched ``-----BEGIN …`` before it): the
+    # body up to the next ``-----`` (or the end of what is read: a truncated key counts) and the
+    # footer if that is one. The body never runs past another header, so a decoy header (a string
+    # constant) cannot swallow the key after it; one attempt per header keeps a file dense with
+    # headers linear.
     ContentRule("private-key",
-                _c(rb"(?i)-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
-                   rb"(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|\Z)"),
-                rb"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY", 0.0, before=140, after=65536,
+                _c(rb"(?i)PRIVATE KEY(?: BLOCK)?-----(?:[^-]|-(?!----))*"
+                   rb"(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----)?"),
+                rb"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY", 0.0, after=65536, anchor=len(b"PRIVATE KEY"),
                 caseless_prefilter=True, valid=_key_body),
     ContentRule("npm-access-token", _c(rb"(?i)\b(npm_[a-z0-9]{36})" + _END), rb"\bnpm_[a-z0-9]{36}", 2.0,
                 caseless_prefilter=True),

@@ -14,7 +14,7 @@ from gate.config import Limits
 from gate.errors import EvidenceError, LimitExceeded
 from gate.scan import ImageBudget, LayerScanner
 from tests.scan._scan import chunked
-from tests.scan._tokens import NPM
+from tests.scan._tokens import NPM, fake
 from tests.support.layers import Device, Raw, compress, tar_bytes
 
 DIGEST = "sha256:" + "d" * 64
@@ -166,6 +166,9 @@ def _symlink(name: str, target: str) -> Raw:
         (b"api_key = docker_value_%05d\n", b"api_key = Zq81mX0vT4rL9sK2\n", "generic-api-key"),
         (b"curl -X GET https://example.com/%05d\n", b"curl -u admin:Zq81mX0vT4rL https://example.com\n", "curl-auth-user"),
         (b"kind: Secret # %05d\n", b"token: " + NPM.encode() + b"\n", "npm-access-token"),
+        (b'PEM = "-----BEGIN PRIVATE KEY-----"  # %05d\n',
+         b"-----BEGIN PRIVATE KEY-----\n" + fake("MIIE", 60, "decoyed").encode() + b"\n-----END PRIVATE KEY-----\n",
+         "private-key"),
     ],
 )
 def test_a_secret_after_thousands_of_decoys_is_still_found(decoy: bytes, secret: bytes, detector: str) -> None:

@@ -28,6 +28,9 @@ def _detectors(content: str) -> list[str]:
         (f"{_HEADER}\n<your key here>\n{_FOOTER}\n", False),
         (f'HEADER = "{_HEADER}"\nFOOTER = "{_FOOTER}"\n', False),  # string constants in code
         (f'if "{_HEADER}\\n" in pem:\n    load(pem)\n', False),
+        # a decoy string constant first does not hide the key after it
+        (f'HEADER = "{_HEADER}"\n{_HEADER}\n{fake("MIIE", 60, "after")}\n{_FOOTER}\n', True),
+        (f"{_HEADER}\n{fake('MIIE', 40, 'cut')}\n{_HEADER}\n{fake('MIIE', 60, 'next')}\n{_FOOTER}\n", True),
     ],
 )
 def test_private_key_header_with_a_body_is_a_key_and_stand_ins_are_not(content: str, found: bool) -> None:
