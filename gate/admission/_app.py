@@ -14,7 +14,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -57,7 +56,7 @@ class GateState:
 def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: PullSecretReader | None = None) -> FastAPI:
     """The webhook app. ``engine`` defaults to ``Engine(config)``; the app starts and closes it."""
     engine = engine if engine is not None else Engine(config)
-    metrics = Metrics(lambda: _engine_stats(engine))
+    metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts})
     prefetcher = Prefetcher(
         lambda reference: engine.check(reference, WorkloadContext(), deadline=time.monotonic() + PREFETCH_SECONDS),
         on_outcome=lambda outcome: metrics.count(metrics.events, outcome),
@@ -126,19 +125,11 @@ def _routes(app: FastAPI, state: GateState) -> None:
 
     @app.get("/readyz")
     async def readyz() -> Response:
-        ready = state.serving and bool(getattr(state.engine, "ready", True))
-        return PlainTextResponse("ready" if ready else "not ready", status_code=200 if ready else 503)
+        return PlainTextResponse("ready" if state.serving else "not ready", status_code=200 if state.serving else 503)
 
     @app.get("/metrics")
     async def metrics() -> Response:
         return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
-
-
-def _engine_stats(engine: Engine) -> dict[str, Any]:
-    """Cache counters from ``engine.stats()`` when it offers them; registry responses by status."""
-    stats = dict(engine.stats()) if callable(getattr(engine, "stats", None)) else {}  # type: ignore[attr-defined]
-    stats.setdefault("registry_requests", engine.client.status_counts)
-    return stats
 
 
 async def _answer(state: GateState, review: AdmissionRequest, deadline: float) -> Answer:

@@ -2,7 +2,7 @@
 
 Cache and registry counters live in the engine; they are read at scrape time from a callable
 returning ``{"caches": {name: CacheStats}, "registry_requests": {status: count}}`` (the app builds
-it from ``engine.stats()`` when the engine offers one, and the registry client's ``status_counts``).
+it from ``engine.stats()`` and the registry client's ``status_counts``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 class Metrics:
     """Counters and histograms the webhook updates, plus the engine's counters read on scrape."""
 
-    def __init__(self, engine_stats: Callable[[], dict[str, Any]] | None = None) -> None:
+    def __init__(self, engine_stats: Callable[[], dict[str, Any]]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.reviews = Counter(
@@ -43,8 +43,7 @@ class Metrics:
         self.events = Counter(
             "gate_registry_events", "Registry push notifications, by outcome", ["outcome"], registry=self.registry
         )
-        if engine_stats is not None:
-            self.registry.register(_EngineCollector(engine_stats))
+        self.registry.register(_EngineCollector(engine_stats))
 
     def count(self, counter: Counter, *labels: str) -> None:
         """``counter.labels(*labels).inc()`` with the child looked up once (``labels()`` costs
