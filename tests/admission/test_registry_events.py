@@ -11,12 +11,11 @@ import pytest
 import trustme
 
 from gate.admission import create_app
-from tests.admission.notifying_registry import start_notifying_registry
 from tests.admission.reviews import containers, review
 from tests.admission.webhook_server import WebhookServer, start_webhook
 from tests.support.gate_config import config_for
 from tests.support.images import ImageBuilder
-from tests.support.registry_server import RegistryServer, free_port
+from tests.support.registry_server import RegistryServer, free_port, start_registry
 
 TOKEN = "push-events-token"
 
@@ -32,23 +31,47 @@ def wait_for(condition, timeout: float = 15.0) -> None:  # type: ignore[no-untyp
         time.sleep(0.05)
 
 
+def notifications(endpoint: str, token: str) -> dict:
+    """The registry's ``notifications`` section: POST push events to ``endpoint`` with the bearer token."""
+    return {
+        "endpoints": [
+            {
+                "name": "gate",
+                "url": endpoint,
+                "headers": {"Authorization": [f"Bearer {token}"]},
+                "timeout": "2s",
+                "threshold": 3,
+                "backoff": "200ms",
+                "ignore": {"actions": ["pull"]},
+            }
+        ]
+    }
+
+
 @pytest.fixture
 def notified(ca: trustme.CA, ca_file: Path, tmp_path: Path) -> Iterator[tuple[WebhookServer, RegistryServer]]:
-    """A TLS webhook with an events token, and a registry that notifies it on every push."""
-    port = free_port()  # the webhook's config must name the registry before either starts
-    config = config_for(registries={"insecure": [f"127.0.0.1:{port}"]}, events_token=TOKEN,
-                        rules={"signature.missing": {"action": "off"}, "provenance.missing": {"action": "off"}})
-    server = start_webhook(create_app(config), config, ca, tmp_path)
+    """A TLS webhook with an events token, and a registry that notifies it on every push.
+
+    The registry names the webhook's URL and the webhook's config names the registry, so the
+    webhook's port is chosen first; the registry trusts the test CA through ``SSL_CERT_FILE``.
+    """
+    port = free_port()
+    endpoint = f"https://127.0.0.1:{port}/registry/events"
+    registry = start_registry(
+        tmp_path / "registry", extra_config={"notifications": notifications(endpoint, TOKEN)}, env={"SSL_CERT_FILE": str(ca_file)}
+    )
     try:
-        registry = start_notifying_registry(tmp_path / "registry", f"{server.url}/registry/events", TOKEN, ca_file, port)
+        config = config_for(registry, events_token=TOKEN,
+                            rules={"signature.missing": {"action": "off"}, "provenance.missing": {"action": "off"}})
+        server = start_webhook(create_app(config), config, ca, tmp_path, port=port)
     except Exception:
-        server.stop()
+        registry.stop()
         raise
     try:
         yield server, registry
     finally:
-        registry.stop()
         server.stop()
+        registry.stop()
 
 
 def test_pushed_manifests_are_judged_in_the_background(notified: tuple[WebhookServer, RegistryServer]) -> None:

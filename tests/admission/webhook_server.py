@@ -59,10 +59,10 @@ def client_context(ca: trustme.CA) -> ssl.SSLContext:
     return context
 
 
-def start_webhook(app: FastAPI, config: Config, ca: trustme.CA | None, cert_dir: Path | None) -> WebhookServer:
-    """Serve ``app`` on a free port (TLS when ``ca`` is given) and wait until it answers."""
+def start_webhook(app: FastAPI, config: Config, ca: trustme.CA | None, cert_dir: Path | None, *, port: int = 0) -> WebhookServer:
+    """Serve ``app`` on ``port`` (default: a free one; TLS when ``ca`` is given) and wait until it answers."""
     tls = ReloadingTLS(*write_cert(ca, cert_dir), check_seconds=0.0) if ca is not None and cert_dir else None
-    server = build_server(app, config, "127.0.0.1", 0, tls)
+    server = build_server(app, config, "127.0.0.1", port, tls)
     thread = threading.Thread(target=server.run, name="gate-webhook", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
