@@ -97,15 +97,23 @@ def context_keys_read(modules: tuple[Module, ...]) -> frozenset[str]:
 
 
 def _strip_comments(source: str) -> str:
-    return "\n".join(_uncomment(line) for line in source.splitlines())
-
-
-def _uncomment(line: str) -> str:
-    """Drop a ``#`` comment unless the ``#`` sits inside a string literal."""
-    quoted = False
-    for index, char in enumerate(line):
-        if char == '"' and (index == 0 or line[index - 1] != "\\"):
-            quoted = not quoted
-        elif char == "#" and not quoted:
-            return line[:index]
-    return line
+    """The source without ``#`` comments. A ``#`` inside a double-quoted string or a raw
+    (backquoted, possibly multi-line) string is text; an escaped quote does not end a string."""
+    kept: list[str] = []
+    quote: str | None = None
+    comment = escaped = False
+    for char in source:
+        if comment:
+            comment = char != "\n"
+        elif quote is None:
+            comment = char == "#"
+            quote = char if char in "\"`" else None
+        elif escaped:
+            escaped = False
+        elif quote == '"' and char == "\\":
+            escaped = True
+        elif char == quote or (quote == '"' and char == "\n"):
+            quote = None
+        if not comment:
+            kept.append(char)
+    return "".join(kept)

@@ -67,6 +67,9 @@ def test_shipped_policies_read_only_literal_context_keys(evaluator: PolicyEvalua
         ("p if { c := input.context; c.namespace }", CONTEXT_KEYS),
         ("p if input.context[k]", CONTEXT_KEYS),
         ("p if object.get(input, \"context\", {})", CONTEXT_KEYS),
+        ("p if { x := `#`; input.context[k] }", CONTEXT_KEYS),
+        ("x := `a\n#` ; p if input.context[k]", CONTEXT_KEYS),
+        ("x := \"\\\\\" # input.context[k]\np if input.context.run_as_user", {"run_as_user"}),
     ],
 )
 def test_context_scan_falls_back_to_every_key(source: str, expected: set[str]) -> None:
