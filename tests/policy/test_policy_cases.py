@@ -115,8 +115,8 @@ def test_no_cases_is_a_failure_not_a_pass(tmp_path: Path) -> None:
     assert code == 1 and "no policy test cases" in output
 
 
-def test_shipped_directory_is_the_default() -> None:
-    assert (SHIPPED_POLICY_DIR / "tests" / "default-input.json").is_file()
+def test_shipped_directory_is_the_default(embedded_run: tuple[int, str]) -> None:
+    assert run(SHIPPED_POLICY_DIR, from_mapping({})) == embedded_run
 
 
 def test_shipped_example_custom_rule_passes_its_cases_and_defaults_to_warn() -> None:
