@@ -113,6 +113,7 @@ class Limits(_Frozen):
     deadline_seconds: float = Field(8.0, gt=0)
     manifest_bytes: int = Field(4 * MiB, gt=0)
     blob_bytes: int = Field(40 * MiB, gt=0)
+    evidence_bytes: int = Field(160 * MiB, gt=0)
     layer_bytes: int = Field(2048 * MiB, gt=0)
     scan_bytes_per_layer: int = Field(4096 * MiB, gt=0)
     scan_bytes_per_image: int = Field(16384 * MiB, gt=0)

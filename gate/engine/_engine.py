@@ -216,7 +216,7 @@ class Engine:
         top = top or await client.manifest(reference)
         targets, attached = await asyncio.gather(
             self._targets(client, reference, top, platform),
-            discover(client, reference, top, blob_bytes=self.config.limits.blob_bytes),
+            discover(client, reference, top, blob_bytes=self.config.limits.blob_bytes, total_bytes=self.config.limits.evidence_bytes),
         )
         return tuple(await asyncio.gather(*(self._gather_target(client, target, attached, now) for target in targets)))
 

@@ -109,8 +109,9 @@ class AttachedEvidence:
 class _Pass:
     """One discovery pass: the client, the caps, and the problems and manifests seen so far."""
 
-    def __init__(self, client: RegistryClient, ref: Reference, blob_cap: int):
+    def __init__(self, client: RegistryClient, ref: Reference, blob_cap: int, total_cap: int):
         self.client, self.ref, self.blob_cap = client, ref, blob_cap
+        self.remaining, self.total_cap = total_cap, total_cap
         self.problems: list[Problem] = []
         self.claimed: set[str] = set()  # manifests some job already fetches (each is read once)
 
@@ -135,16 +136,31 @@ class _Pass:
         fetched = await asyncio.gather(*(self._layer(found, i, d, cap) for i, d in chosen))
         return [artifact for artifact in fetched if artifact is not None]
 
+    def charge(self, source: str, size: int) -> bool:
+        """Reserve ``size`` bytes of the image's evidence budget before fetching; False (and a
+        Problem) once it is spent, so whoever can push to a repository cannot flood a gate with
+        attachments. Runs between awaits, so concurrent jobs never overdraw it."""
+        if size > self.remaining:
+            message = f"{source} of {self.ref} ignored: the evidence attached to this image exceeds {self.total_cap} bytes (limits.evidence_bytes)"
+            self.problems.append(Problem(source, message, {"size": size, "cap": self.total_cap}))
+            return False
+        self.remaining -= size
+        return True
+
     async def _layer(self, found: Artifact, index: int, layer: Descriptor, cap: int) -> Artifact | None:
         source = f"{found.source} layer {index}"
         if layer.size > cap:
             self.problems.append(Problem(source, f"{source} of {self.ref} is {layer.size} bytes, above the {cap}-byte cap; ignored", {"size": layer.size, "cap": cap}))
             return None
+        if not self.charge(source, layer.size):
+            return None
         data = await self.attempt(source, lambda: self.client.blob(self.ref, layer, max_bytes=cap), None)
         return None if data is None else replace(found, descriptor=layer, data=data, source=source)
 
 
-async def discover(client: RegistryClient, ref: Reference, manifest: Manifest, *, blob_bytes: int = BUILDKIT_MAX_BYTES) -> AttachedEvidence:
+async def discover(
+    client: RegistryClient, ref: Reference, manifest: Manifest, *, blob_bytes: int = BUILDKIT_MAX_BYTES, total_bytes: int = 4 * BUILDKIT_MAX_BYTES
+) -> AttachedEvidence:
     """Find signatures, attestations and SBOMs attached to ``manifest`` (as fetched from ``ref``).
 
     Args:
@@ -152,10 +168,11 @@ async def discover(client: RegistryClient, ref: Reference, manifest: Manifest, *
         ref: the image reference (its repository is searched).
         manifest: the top manifest or index of the image, already fetched and verified.
         blob_bytes: the cap for any attached blob (pass ``config.limits.blob_bytes``; default 40 MiB).
+        total_bytes: the cap for all attached manifests and blobs together (``config.limits.evidence_bytes``).
 
     Never raises for what it finds: unreadable stores become :attr:`AttachedEvidence.problems`.
     """
-    run = _Pass(client, ref, blob_bytes)
+    run = _Pass(client, ref, blob_bytes, total_bytes)
     entries = manifest.manifests if manifest.is_index else ()
     attestations = [d for d in entries if _is_buildkit_attestation(d)]
     subjects = [manifest.digest, *(d.digest for d in entries if not _is_buildkit_attestation(d))]
@@ -186,6 +203,7 @@ async def _referrers(run: _Pass, subject: str) -> list[Artifact]:
     wanted = [d for d in listing if media_type_in(d.artifact_type or "", _REFERRER_TYPES)]
     fresh = [d for d in wanted if d.digest not in run.claimed]
     run.claimed.update(d.digest for d in fresh)
+    fresh = [d for d in fresh if run.charge(f"referrer {d.digest}", d.size)]
     groups = await asyncio.gather(*(_referrer(run, subject, d) for d in fresh))
     return [artifact for group in groups for artifact in group]
 

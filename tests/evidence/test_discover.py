@@ -262,3 +262,22 @@ def test_misplaced_cosign_tag_and_referrer_are_reported(registry: RegistryServer
     assert "holds an index, not a manifest" in messages[0]
     assert f"is listed for {subject.digest} but its subject is {other.digest}" in messages[1]
     assert requests == PER_SUBJECT + 1  # the listed referrer manifest; none of its layers
+
+
+def test_a_flood_of_attachments_stops_at_the_evidence_budget(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    """Whoever can push to a repository must not be able to make the gate read without bound."""
+    subject = image().push(registry, f"{repo}:1")
+    for n in range(6):
+        bom = dict(CYCLONEDX, serialNumber=f"urn:uuid:00000000-0000-0000-0000-00000000000{n}")
+        push_artifact(registry, subject, CYCLONEDX_JSON, [Blob(bom, CYCLONEDX_JSON)])
+    config = gate_config.model_copy(update={"limits": gate_config.limits.model_copy(update={"evidence_bytes": 3500})})
+
+    async def scenario() -> AttachedEvidence:
+        async with RegistryClient(config) as client:
+            ref = Reference.parse(subject.ref)
+            return await discover(client, ref, await client.manifest(ref), total_bytes=config.limits.evidence_bytes)
+
+    attached = asyncio.run(scenario())
+    assert 0 < len(attached.artifacts) < 6
+    spent = [p for p in attached.problems if "limits.evidence_bytes" in p.message]
+    assert spent and all("ignored" in p.message for p in spent)
