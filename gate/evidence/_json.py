@@ -86,11 +86,25 @@ def opt_str(parent: dict[str, Any], key: str, what: str) -> str | None:
 
 
 def b64(value: str, what: str) -> bytes:
-    """Strict base64, standard or URL-safe alphabet (DSSE allows both), padding optional; else ``EvidenceError``."""
+    """Strict base64, standard or URL-safe alphabet (DSSE allows both), padding optional; else ``EvidenceError``.
+
+    sigstore's bundle parser reads standard base64 and silently drops ``-`` and ``_``. Text whose
+    bytes differ between that reading and this one is refused, so the statement the policies see
+    is always the one whose signature was checked.
+    """
+    padding = "=" * (-len(value) % 4)
     try:
-        return base64.b64decode(value.translate(_URLSAFE) + "=" * (-len(value) % 4), validate=True)
+        decoded = base64.b64decode(value.translate(_URLSAFE) + padding, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise EvidenceError(f"{what} is not valid base64") from exc
+    if "-" in value or "_" in value:
+        try:
+            lenient = base64.b64decode(value + padding)
+        except (binascii.Error, ValueError):
+            lenient = None
+        if lenient is not None and lenient != decoded:
+            raise EvidenceError(f"{what} reads differently as standard and as URL-safe base64; refusing the ambiguity")
+    return decoded
 
 
 def timestamp_ns(parent: dict[str, Any], key: str, what: str) -> int | None:

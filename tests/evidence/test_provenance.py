@@ -178,3 +178,13 @@ def test_oversized_and_non_json_documents() -> None:
         Provenance.from_bytes(b"\xff\xfe{")
     with pytest.raises(EvidenceError, match="payloadType"):
         Provenance.from_bytes(b'{"payloadType": "text/plain", "payload": "e30="}')
+
+
+def test_a_dsse_payload_that_reads_two_ways_is_refused() -> None:
+    """sigstore drops URL-safe characters from standard base64 while gate reads them, so four of them
+    slipped in at a quantum boundary would add three bytes only gate sees: a statement other than
+    the verified one."""
+    envelope = json.loads(dsse(provenance_v1("sha256:" + "a" * 64, [])))
+    envelope["payload"] = envelope["payload"][:8] + "-_--" + envelope["payload"][8:]
+    with pytest.raises(EvidenceError, match="reads differently"):
+        Provenance.from_bytes(json.dumps(envelope).encode())
