@@ -180,11 +180,19 @@ class SingleFlight(Generic[K, V]):
         Raises:
             Whatever ``load()`` raised, to every caller that shared it.
         """
+        return await asyncio.shield(self.start(key, load))
+
+    def start(self, key: K, load: Callable[[], Awaitable[V]]) -> asyncio.Future[V]:
+        """The running load for ``key``, started now if none is running.
+
+        Await it through :func:`asyncio.shield` or :func:`asyncio.wait` (which never cancels), so
+        that giving up does not cancel the load for the others.
+        """
         task = self._running.get(key)
         if task is None:
             task = self._running[key] = asyncio.ensure_future(load())
             task.add_done_callback(lambda done: self._finished(key, done))
-        return await asyncio.shield(task)
+        return task
 
     def _finished(self, key: K, task: asyncio.Future[V]) -> None:
         if self._running.get(key) is task:

@@ -5,8 +5,14 @@ reference or security context changed (a scale or a label edit costs nothing). D
 are judged concurrently; each verdict is due before the request's deadline, and an image not
 judged by then gets an ``evaluation.error`` (deny, or warn when ``fail_open``), so the API server
 always gets an answer before its own ``timeoutSeconds``. Identical checks of concurrent requests
-(a ReplicaSet creating fifty Pods) share one evaluation: the engine coalesces them per cache key,
-and its evaluation keeps running when a waiter's deadline passes, so a retry finds it done.
+(same image, context and credentials: a ReplicaSet creating fifty Pods) share one engine call,
+which keeps running when a waiter's deadline passes so a retry finds it done.
+
+The engine coalesces loads (cache misses) itself; sharing the engine call here as well also
+coalesces the hits, which is what keeps the warm path cheap under concurrency: without it each
+review pays a full ``Engine.check`` per image (reference parsing, a deadline task, two cache
+lookups), and bench/webhook_bench.py's warm run (16 clients, one 3-image Deployment) dropped
+from ~3,300 to ~2,400 reviews/s with p99 from ~7 ms to ~55 ms.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from gate.admission._metrics import Metrics
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest
 from gate.admission._workloads import ImageUse, WorkloadError, changed_uses, image_uses, is_workload, pod_spec
+from gate.cache import SingleFlight
 from gate.config import Config, Exemption
 from gate.engine import Engine, WorkloadContext
 from gate.errors import GateError, LimitExceeded, ReferenceError
@@ -41,6 +48,7 @@ class Reviewer:
         self.metrics = metrics
         self.pull_secrets = pull_secrets
         self._whole_namespace = _whole_namespace_exemptions(config)
+        self.flight: SingleFlight[tuple[Any, ...], ImageResult] = SingleFlight()
 
     async def review(self, request: AdmissionRequest, deadline: float) -> Answer:
         """The answer for one request; never raises for anything the request contains."""
@@ -111,11 +119,12 @@ class Reviewer:
         context = WorkloadContext(
             namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, pull_secrets=secrets
         )
-        return asyncio.ensure_future(self.engine.check(use.image, context, deadline=deadline))
+        key = (namespace, *use.key, secrets)
+        return self.flight.start(key, lambda: self.engine.check(use.image, context, deadline=deadline))
 
     def _outcome(self, use: ImageUse, task: asyncio.Future[ImageResult], finished: bool) -> ImageResult:
-        """The verdict, or an ``evaluation.error`` when time ran out (the check keeps running and a
-        retry finds its verdict cached) or the engine failed."""
+        """The verdict, or an ``evaluation.error`` when time ran out (the shared check keeps running
+        and a retry finds it done) or the engine failed."""
         if not finished:
             self.metrics.timeouts.inc()
             late = LimitExceeded(f"timed out fetching evidence for {use.image} from registry {_registry(use.image)}", remedy="retry")
