@@ -49,7 +49,6 @@ class GateState:
     metrics: Metrics
     reviewer: Reviewer
     prefetcher: Prefetcher
-    pull_secrets: PullSecretReader | None = None
     serving: bool = False
 
 
@@ -61,7 +60,7 @@ def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: Pu
         lambda reference: engine.check(reference, WorkloadContext(), deadline=time.monotonic() + PREFETCH_SECONDS),
         on_outcome=lambda outcome: metrics.count(metrics.events, outcome),
     )
-    state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher, pull_secrets)
+    state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
