@@ -21,7 +21,6 @@ from gate.registry import Descriptor, Manifest, Reference, RegistryClient
 from gate.scan import ImageBudget, ImageScan, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
 
 
-
 class LayerProgress(Protocol):
     """Receives scan progress: one callback per layer, called with the compressed bytes read so far."""
 
@@ -30,7 +29,7 @@ class LayerProgress(Protocol):
 
 @dataclass(frozen=True)
 class ImageFacts:
-    """The ``config``, ``user`` and ``findings`` sections of the input document."""
+    """The ``config``, ``user``, ``findings`` and (layer-scan) ``errors`` sections of the input document."""
 
     config: dict[str, Any]
     user: dict[str, Any]
