@@ -165,6 +165,13 @@ class Config(_Frozen):
         default_factory=lambda: SecretStr(token) if (token := os.environ.get("GATE_EVENTS_TOKEN")) else None
     )
 
+    @field_validator("events_token")
+    @classmethod
+    def _token_not_blank(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value().strip()) < 16:
+            raise ValueError("must be at least 16 characters (a shared secret anyone could guess protects nothing)")
+        return token
+
     @field_validator("rules")
     @classmethod
     def _known_rules(cls, rules: dict[str, RuleSettings]) -> dict[str, RuleSettings]:

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 from gate.cache import LoadingCache, TTLCache
@@ -46,7 +46,7 @@ class WorkloadContext:
     namespace: str | None = None
     run_as_non_root: bool | None = None
     run_as_user: int | None = None
-    pull_secrets: bytes | None = None
+    pull_secrets: bytes | None = field(default=None, repr=False)  # credentials: never in logs
 
     def policy_view(self) -> dict[str, Any]:
         """The ``input.context`` object the policies see."""
