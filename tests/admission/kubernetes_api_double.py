@@ -13,8 +13,9 @@ import json
 import re
 import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+from tests.support.json_http import JsonHandler, kubernetes_status
 
 _PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/(serviceaccounts|secrets)/([^/?]+)")
 
@@ -55,31 +56,16 @@ class KubernetesApiDouble:
         self._httpd.server_close()
 
 
-def _handler(double: KubernetesApiDouble) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler(double: KubernetesApiDouble) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server naming)
             double.requests.append(self.path)
             if self.headers.get("Authorization") != f"Bearer {double.token}":
-                return self._send(401, _status(401, "Unauthorized"))
+                return self.send_json(401, kubernetes_status(401, "Unauthorized"))
             match = _PATH.match(self.path)
             found = double.objects.get(match.groups()) if match else None  # type: ignore[arg-type]
             if found is None:
-                return self._send(404, _status(404, "NotFound"))
-            return self._send(200, found)
-
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
+                return self.send_json(404, kubernetes_status(404, "NotFound"))
+            return self.send_json(200, found)
 
     return Handler
-
-
-def _status(code: int, reason: str) -> dict[str, Any]:
-    return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": code}

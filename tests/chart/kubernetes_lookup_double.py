@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from tests.support.json_http import JsonHandler, kubernetes_status
 
 # (group/version, [(plural, Kind, namespaced)]) for every kind the chart renders by default.
 _RESOURCES: dict[str, list[tuple[str, str, bool]]] = {
@@ -86,32 +87,21 @@ class KubernetesLookupDouble:
         self._httpd.server_close()
 
 
-def _handler(double: KubernetesLookupDouble) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler(double: KubernetesLookupDouble) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server naming)
             path = self.path.split("?", 1)[0]
             double.reads.append(path)
             found = double.routes.get(path)
             if found is None:
-                self._reply(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404})
+                self.send_json(404, kubernetes_status(404, "NotFound"))
             else:
-                self._reply(200, found)
+                self.send_json(200, found)
 
         def _refuse(self) -> None:
             double.writes.append(f"{self.command} {self.path}")
-            self._reply(405, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "MethodNotAllowed", "code": 405})
+            self.send_json(405, kubernetes_status(405, "MethodNotAllowed"))
 
         do_POST = do_PUT = do_PATCH = do_DELETE = _refuse  # noqa: N815
-
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
 
     return Handler
