@@ -29,7 +29,7 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _BACKOFF_SECONDS = 0.1
-_CHUNK = 64 * 1024
+_CHUNK = 1024 * 1024
 # Exceptions httpx raises that are not HTTPError subclasses.
 HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, httpx.CookieConflict)
 

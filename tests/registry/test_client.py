@@ -57,7 +57,7 @@ async def test_blob_and_streamed_layer_are_verified(registry: RegistryServer, ga
         layer = manifest.layers[0]
         async with client.stream_blob(ref, layer) as chunks:
             sizes = [len(chunk) async for chunk in chunks]
-        assert sum(sizes) == layer.size and len(sizes) > 10 and max(sizes) <= 64 * 1024
+        assert sum(sizes) == layer.size and len(sizes) > 1 and max(sizes) <= 1024 * 1024  # streamed, never whole
         assert chunks.verified
         # by bare digest too (no size known in advance)
         assert await client.blob(ref, pushed.config_digest) == image.config_bytes()
