@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gate.errors import LimitExceeded
 from gate.scan._finding import SECRET_DELETED_FILE, SECRET_FILE, Finding
 from gate.scan._history import safe_history
 from gate.scan._layer import SECRET, LayerHit, LayerScan
@@ -65,26 +64,13 @@ class _Removal:
             "" in opaque and bool(ancestors or path))
 
 
-def combine_layers(
-    layers: Sequence[LayerScan],
-    history: Sequence[Mapping[str, Any]] | None = None,
-    *,
-    max_image_bytes: int | None = None,
-) -> ImageScan:
+def combine_layers(layers: Sequence[LayerScan], history: Sequence[Mapping[str, Any]] | None = None) -> ImageScan:
     """Classify every layer hit against the later layers and find the final ``/etc/passwd``.
 
     ``history`` is the config's ``history`` list: its non-empty entries are matched to layers
     when their count equals the number of layers (otherwise findings carry no history line).
-
-    Raises:
-        LimitExceeded: the layers together exceed ``max_image_bytes`` uncompressed bytes.
+    The per-image byte cap is enforced while the layers stream (``ImageBudget``), not here.
     """
-    total = sum(layer.bytes_out for layer in layers)
-    if max_image_bytes is not None and total > max_image_bytes:
-        raise LimitExceeded(
-            f"image layers hold {total} uncompressed bytes, above the {max_image_bytes} cap",
-            remedy="raise limits.scan_bytes_per_image", details={"limit": max_image_bytes},
-        )
     lines = _layer_history(history, len(layers))
     removal = _Removal(layers)
     findings: list[Finding] = []
@@ -97,7 +83,7 @@ def combine_layers(
                 findings.append(finding)
     return ImageScan(
         findings=tuple(_one_per_tool(findings)), passwd=_final_passwd(layers, removal), layers=len(layers),
-        bytes_in=sum(layer.bytes_in for layer in layers), bytes_out=total,
+        bytes_in=sum(layer.bytes_in for layer in layers), bytes_out=sum(layer.bytes_out for layer in layers),
         entries=sum(layer.entries for layer in layers),
     )
 

@@ -8,8 +8,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from gate.config import Limits
-from gate.errors import LimitExceeded
-from gate.scan import LayerScanner, combine_layers
+from gate.scan import LayerScanner
 from tests.scan._scan import Scanned, chunked, scan_builder
 from tests.scan._tokens import AWS, GITHUB, NPM
 from tests.support.images import ImageBuilder
@@ -221,9 +220,3 @@ def test_history_lines_in_findings_are_redacted() -> None:
     assert {f.rule for f in findings} == {"secret.file", "secret.build-arg"}
     assert all(NPM not in (f.history or "") for f in findings)
 
-
-def test_combined_layers_above_the_image_cap_are_refused() -> None:
-    builder = ImageBuilder().layer(BASE)
-    scan = LayerScanner(Limits()).scan(chunked(builder.layers[0].blob), "gzip", 0, builder.layers[0].digest)
-    with pytest.raises(LimitExceeded, match="above the 100 cap"):
-        combine_layers([scan, scan], max_image_bytes=100)
