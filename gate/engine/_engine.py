@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
@@ -24,7 +24,7 @@ from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
 from gate.facts import Facts, ImageIdentity, evidence_summary, input_document
 from gate.policy import PolicyEvaluator, decide
-from gate.registry import CredentialStore, Manifest, Reference, RegistryClient
+from gate.registry import DOCKER_LIST, OCI_INDEX, CredentialStore, Manifest, Reference, RegistryClient
 from gate.report import ImageResult, Violation
 from gate.rules import EVALUATION_ERROR
 from gate.verify import TrustPolicy
@@ -172,7 +172,6 @@ class Engine:
 
     async def _check(self, text: str, context: WorkloadContext, platform: str | None, now: dt.datetime) -> ImageResult:
         reference = Reference.parse(text)
-        client = self._client_for(context)
         # Read with the workload's own credentials (cached per credential set), also for digest
         # references: a pod that cannot read an image never borrows another pod's access.
         credentials = hashlib.sha256(context.pull_secrets).hexdigest() if context.pull_secrets else None
@@ -180,14 +179,14 @@ class Engine:
         fetched: list[Manifest] = []  # the manifest read by a cache miss here is reused below
 
         async def read_manifest() -> str:
-            fetched.append(await client.manifest(reference))
+            fetched.append(await self._client_for(context).manifest(reference))
             return fetched[0].digest
 
         digest = await self._digests.get_or_load(access_key, read_manifest)
         pinned = reference.with_digest(digest)
         top = fetched[0] if fetched else None
         key = (digest, text, platform, context.namespace, *(getattr(context, name) for name in self._context_read))
-        return await self._verdicts.get_or_load(key, lambda: self._verdict(client, pinned, top, text, context, platform, now))
+        return await self._verdicts.get_or_load(key, lambda: self._verdict(self._client_for(context), pinned, top, text, context, platform, now))
 
     async def _verdict(
         self,
@@ -221,6 +220,8 @@ class Engine:
         return tuple(await asyncio.gather(*(self._gather_target(client, target, attached, now) for target in targets)))
 
     def _client_for(self, context: WorkloadContext) -> RegistryClient:
+        """The client carrying the workload's pull secrets; built only on a cache miss, since
+        parsing the secrets is wasted work on the warm admission path."""
         if not context.pull_secrets:
             return self.client
         return self.client.with_credentials(CredentialStore.from_docker_config(context.pull_secrets, source="imagePullSecrets"))
@@ -294,7 +295,7 @@ def _ttl_cache(entries: int, max_bytes: int, ttl: float) -> TTLCache[Any, Any]:
     return TTLCache(max_entries=entries, max_bytes=max_bytes, ttl=ttl, negative_ttl=min(ttl, NEGATIVE_TTL_SECONDS))
 
 
-def _platform_name(platform: dict[str, Any] | None) -> str:
+def _platform_name(platform: Mapping[str, Any] | None) -> str:
     platform = platform or {}
     parts = [platform.get("os", ""), platform.get("architecture", "")]
     if platform.get("variant"):
@@ -307,13 +308,13 @@ def _matches(name: str, wanted: str) -> bool:
     return name == wanted or name.startswith(wanted + "/")
 
 
-def _is_platform_image(annotations: dict[str, str], platform: dict[str, Any] | None, media_type: str) -> bool:
+def _is_platform_image(annotations: Mapping[str, str], platform: Mapping[str, Any] | None, media_type: str) -> bool:
     """Index entries a node could pull: not BuildKit attestation manifests, not unknown/unknown, not nested indexes."""
     if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
         return False
     if (platform or {}).get("os") == "unknown":
         return False
-    return media_type not in ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
+    return media_type not in (OCI_INDEX, DOCKER_LIST)
 
 
 def _with_platform(violation: Violation, platform: str | None) -> Violation:
