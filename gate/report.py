@@ -85,7 +85,7 @@ def render_table(report: Report) -> str:
     """A plain-text table for people: one block per image, one line per violation."""
     lines: list[str] = []
     for result in report.results:
-        verdict = result.decision.upper() if result.evaluated else "ERROR (deny)"
+        verdict = result.decision.upper() if result.evaluated else f"ERROR ({result.decision})"  # allow when fail-open
         lines.append(f"{verdict:<6}  {result.reference}")
         if result.digest:
             lines.append(f"        digest {result.digest}")

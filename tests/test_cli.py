@@ -202,3 +202,10 @@ def test_a_layer_that_cannot_be_scanned_denies_and_the_rest_is_still_judged(
     assert sorted(_rules(result)) == ["evaluation.error", "user.root"]
     error = next(v for v in result["violations"] if v["rule"] == "evaluation.error")
     assert "could not be scanned" in error["message"] and pushed.layer_digests[1] in error["message"]
+
+
+def test_table_says_how_an_unevaluated_image_was_decided(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "gate.yaml"
+    config.write_text(yaml.safe_dump({"fail_open": True}))
+    assert main(["check", "image", "Not A Reference!!", "--config", str(config)]) == 2
+    assert "ERROR (allow)" in capsys.readouterr().out
