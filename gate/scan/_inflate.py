@@ -134,10 +134,10 @@ def _gunzip(head: bytes, source: Iterator[bytes], meter: _Meter) -> Iterator[byt
                     meter.gave(len(out))
                     yield out
                 if decoder.eof:
-                    pending, decoder = _next_member(decoder.unused_data + pending, meter)
-                    if decoder is None:
-                        _drain_padding(source, meter)
+                    pending = _next_member(decoder.unused_data + pending, source, meter)
+                    if pending is None:
                         return
+                    decoder = _gzip_impl.decompressobj(31)
             chunk = next(source, None)
             if chunk is None:
                 break
@@ -153,20 +153,30 @@ def _gunzip(head: bytes, source: Iterator[bytes], meter: _Meter) -> Iterator[byt
     )
 
 
-def _next_member(rest: bytes, meter: _Meter):  # type: ignore[no-untyped-def]
-    """After one gzip member: another member, or zero padding, or garbage (refused)."""
+def _next_member(rest: bytes, source: Iterator[bytes], meter: _Meter) -> bytes | None:
+    """After one gzip member: the next member's bytes, or None when only zero padding follows.
+
+    A member may end exactly at a chunk boundary, or the next magic may straddle two chunks, so
+    more input is read until the two magic bytes can be told apart from padding or garbage.
+    """
+    while len(rest) < len(GZIP_MAGIC):
+        chunk = next(source, None)
+        if chunk is None:
+            break
+        meter.took(len(chunk))
+        rest += chunk
     if rest.startswith(GZIP_MAGIC):
-        return rest, _gzip_impl.decompressobj(31)
-    if rest.strip(b"\0"):
-        raise EvidenceError(f"{meter.label}: data after the end of the gzip stream", remedy="re-push the layer")
-    return b"", None
-
-
-def _drain_padding(source: Iterator[bytes], meter: _Meter) -> None:
+        return rest
+    _refuse_data(rest, meter)
     for chunk in source:
         meter.took(len(chunk))
-        if chunk.strip(b"\0"):
-            raise EvidenceError(f"{meter.label}: data after the end of the gzip stream", remedy="re-push the layer")
+        _refuse_data(chunk, meter)
+    return None
+
+
+def _refuse_data(padding: bytes, meter: _Meter) -> None:
+    if padding.strip(b"\0"):
+        raise EvidenceError(f"{meter.label}: data after the end of the gzip stream", remedy="re-push the layer")
 
 
 class _ZstdFrames:

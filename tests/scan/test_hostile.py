@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import random
 import tarfile
 
 import pytest
@@ -176,3 +177,15 @@ def test_a_secret_after_thousands_of_decoys_is_still_found(decoy: bytes, secret:
     content = b"".join(decoy % number for number in range(20_000)) + secret
     scan = _scan(compress(tar_bytes({"app/notes.yaml": content}), "gzip"))
     assert detector in {hit.detector for hit in scan.hits}
+
+
+@pytest.mark.parametrize("split", [0, 1], ids=["at-member-end", "inside-next-magic"])
+def test_gzip_members_split_across_chunks_are_read(split: int) -> None:
+    """Multi-member gzip (eStargz writes one member per file): a member may end exactly where a
+    network chunk ends, or the next member's two magic bytes may straddle two chunks."""
+    tar = tar_bytes({"big": random.Random(7).randbytes(1_200_000), "root/.npmrc": NPMRC})
+    first = gzip.compress(tar[:1_100_000], mtime=0)  # over 1 MiB compressed: a chunk of its own
+    second = gzip.compress(tar[1_100_000:], mtime=0)
+    chunks = [first + second[:split], second[split:]]
+    scan = LayerScanner(Limits()).scan(chunks, "application/vnd.oci.image.layer.v1.tar+gzip", 3, DIGEST)
+    assert [(h.detector, h.path) for h in scan.hits] == [("npmrc", "root/.npmrc")]
