@@ -85,11 +85,12 @@ class _Chunks:
                 return
             size -= len(chunk)
 
-    def drain(self) -> None:
-        """Consume what follows the end-of-archive marker (padding), so the source is fully read."""
+    def drain(self) -> bool:
+        """Consume what follows the end-of-archive marker, so the source is fully read; False when
+        any of it is not zero padding."""
+        rest = self._buffer[self._position :]
         self._buffer, self._position = b"", 0
-        for _ in self._chunks:
-            pass
+        return not rest.strip(b"\0") and not any(chunk.strip(b"\0") for chunk in self._chunks)
 
 
 class _Truncated(Exception):
@@ -100,7 +101,8 @@ def entries(chunks: Iterator[bytes], label: str, *, want: int, max_entries: int)
     """Yield each member with its content when it is a regular file of at most ``want`` bytes.
 
     Raises:
-        EvidenceError: a corrupt header, bad checksum, truncated archive or a path escaping the root.
+        EvidenceError: a corrupt header, bad checksum, truncated archive, data after the end-of-archive
+            marker or a path escaping the root.
         LimitExceeded: more than ``max_entries`` members, or an oversized pax/GNU name record.
     """
     stream = _Chunks(chunks)
@@ -123,7 +125,12 @@ def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[
         if block is None:
             raise _Truncated()
         if block == _ZERO_BLOCK:
-            stream.drain()
+            if not stream.drain():
+                # Members hidden past the end are in the blob for anyone to read, but never scanned.
+                raise EvidenceError(
+                    f"{label}: data after the end of the tar archive", remedy="re-push the layer",
+                    details={"layer": label},
+                )
             return
         _check_sum(block, label)
         kind_flag = block[156:157]

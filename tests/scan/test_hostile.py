@@ -189,3 +189,16 @@ def test_gzip_members_split_across_chunks_are_read(split: int) -> None:
     chunks = [first + second[:split], second[split:]]
     scan = LayerScanner(Limits()).scan(chunks, "application/vnd.oci.image.layer.v1.tar+gzip", 3, DIGEST)
     assert [(h.detector, h.path) for h in scan.hits] == [("npmrc", "root/.npmrc")]
+
+
+@pytest.mark.parametrize("compression", ["gzip", "none"])
+def test_members_after_the_end_of_the_tar_archive_are_refused(compression: str) -> None:
+    """A runtime stops at the zero blocks, so a member after them is never unpacked, yet it is in
+    the blob for anyone who can pull it: refused rather than left unscanned."""
+    hidden = tar_bytes({"a": "x"}) + tar_bytes({"root/.npmrc": NPMRC})
+    assert "after the end of the tar archive" in _error(EvidenceError, compress(hidden, compression))  # type: ignore[arg-type]
+
+
+def test_zero_padding_after_the_end_of_the_tar_archive_is_read() -> None:
+    scan = _scan(compress(tar_bytes({"root/.npmrc": NPMRC}) + bytes(20_000), "gzip"))
+    assert [h.detector for h in scan.hits] == ["npmrc"]
