@@ -247,10 +247,9 @@ def _entry(block: bytes, flag: bytes, size: int, pax: dict[str, str], long_name:
         link = (long_link if long_link is not None else block[157:257].split(b"\0", 1)[0]).decode(
             "utf-8", "surrogateescape")
     if "size" in pax:
-        try:
-            size = int(pax["size"])
-        except ValueError:
-            raise EvidenceError(f"{label}: malformed pax size", remedy="re-push the layer") from None
+        if not (pax["size"].isascii() and pax["size"].isdigit()):  # int() takes "-5", " 5", "1_0"; Go refuses them
+            raise EvidenceError(f"{label}: malformed pax size {pax['size']!r}", remedy="re-push the layer")
+        size = int(pax["size"])
     kind = _KINDS.get(flag, "other")
     if kind == "hardlink":
         link = normalise(link, label)

@@ -202,3 +202,15 @@ def test_members_after_the_end_of_the_tar_archive_are_refused(compression: str) 
 def test_zero_padding_after_the_end_of_the_tar_archive_is_read() -> None:
     scan = _scan(compress(tar_bytes({"root/.npmrc": NPMRC}) + bytes(20_000), "gzip"))
     assert [h.detector for h in scan.hits] == ["npmrc"]
+
+
+@pytest.mark.parametrize("size", ["-5", "1_0", " 5"])
+def test_pax_size_that_is_not_plain_digits_is_refused(size: str) -> None:
+    """Go's archive/tar (Docker, containerd) refuses these; read leniently they would desynchronise
+    gate's walk from the runtime's (a negative size reads as an empty file)."""
+    info = tarfile.TarInfo("a")
+    info.size, info.pax_headers = 5, {"size": size}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(info, io.BytesIO(b"hello"))
+    assert "malformed pax size" in _error(EvidenceError, buffer.getvalue())
