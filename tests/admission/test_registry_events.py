@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,19 +15,13 @@ from tests.admission.webhook_server import WebhookServer, start_webhook
 from tests.support.gate_config import config_for
 from tests.support.images import ImageBuilder
 from tests.support.registry_server import RegistryServer, free_port, start_registry
+from tests.support.waiting import wait_for
 
 TOKEN = "push-events-token"
 
 
 def events_seen(server: WebhookServer, outcome: str) -> float:
     return server.state.metrics.registry.get_sample_value("gate_registry_events_total", {"outcome": outcome}) or 0.0
-
-
-def wait_for(condition, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
 
 
 def notifications(endpoint: str, token: str) -> dict:

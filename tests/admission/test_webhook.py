@@ -22,6 +22,7 @@ from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
 from tests.support.gate_config import config_for
 from tests.support.images import ImageBuilder
 from tests.support.registry_server import RegistryServer
+from tests.support.waiting import wait_for
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"
 # The engine's evidence rules are not under test here: what an image is judged on is user.root.
@@ -299,7 +300,7 @@ def test_shutdown_lets_an_in_flight_review_finish(start: Start, registry: Regist
         outcome: list[httpx.Response] = []
         worker = threading.Thread(target=lambda: outcome.append(httpx.post(f"{server.url}/validate", json=sent, timeout=30)))
         worker.start()
-        time.sleep(0.2)
+        wait_for(lambda: proxy.seen, what="the review to reach the registry")  # in flight, stalled by the proxy
         server.server.should_exit = True
         worker.join()
         assert answer(outcome[0], sent)["allowed"] is True
