@@ -117,5 +117,5 @@ def test_exemption_without_rules_is_refused_at_start_up() -> None:
     config = from_mapping({"exemptions": [{"reason": "everything", "namespaces": ["dev"]}]})
     with pytest.raises(ConfigError, match=r"exemptions\[0\]\.rules"):
         check_exemptions(config)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"exemptions\[0\]\.rules"):
         PolicyEvaluator.from_config(config)

@@ -174,10 +174,11 @@ async def test_https_is_used_unless_the_host_is_insecure(registry: RegistryServe
 async def test_bad_digest_arguments_are_refused(registry: RegistryServer, gate_config: Config) -> None:
     ref = Reference.parse(f"{registry.host}/a/b:1")
     async with RegistryClient(gate_config) as client:
-        with pytest.raises(EvidenceError):
+        with pytest.raises(EvidenceError, match="sha256 digest must be 64 lowercase hex"):
             await client.blob(ref, "sha256:abc")
-        with pytest.raises(EvidenceError):
+        with pytest.raises(EvidenceError, match="algorithm 'md5' is not supported"):
             await client.referrers(ref, "md5:abc")
+        assert client.request_count == 0, "a malformed digest is refused before any request"
         assert client.request_count == 0
 
 

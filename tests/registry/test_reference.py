@@ -105,5 +105,5 @@ def test_with_tag_drops_the_digest_and_validates() -> None:
     ref = Reference.parse("ghcr.io/a/b@" + SHA256)
     cosign = ref.with_tag("sha256-" + "a" * 64 + ".sig")
     assert (cosign.digest, cosign.identifier) == (None, "sha256-" + "a" * 64 + ".sig")
-    with pytest.raises(ReferenceError):
+    with pytest.raises(ReferenceError, match="invalid tag"):
         ref.with_tag(".hidden")
