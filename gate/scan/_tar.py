@@ -1,12 +1,13 @@
-"""A minimal streaming tar reader (ustar, pax ``x``/``g``, GNU ``L``/``K``) over uncompressed chunks.
+"""A minimal streaming tar reader (ustar, pax ``x``, GNU ``L``/``K``) over uncompressed chunks.
 
 Hand-written instead of ``tarfile.open(mode="r|")`` for speed and for control over hostile input:
 ``tarfile`` builds a ``TarInfo`` per member, copies through its own ``_Stream`` buffer and reads
 through a file object; here a header is one 512-byte slice of the current chunk, file contents are
 skipped without copying unless wanted, every length is capped, and every malformation becomes an
 ``EvidenceError`` that names the layer (bench numbers in the commit that introduced this file).
-Paths are normalised (leading ``/`` and ``./`` dropped); a path that climbs out of the root with
-``..`` is refused, since no runtime could unpack it safely.
+Members are read as Go's ``archive/tar`` (Docker, containerd) reads them: a pax global ``g`` header
+applies to no member. Paths are normalised (leading ``/`` and ``./`` dropped); a path that climbs
+out of the root with ``..`` is refused, since no runtime could unpack it safely.
 """
 
 from __future__ import annotations
@@ -118,7 +119,6 @@ def entries(chunks: Iterator[bytes], label: str, *, want: int, max_entries: int)
 def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[tuple[TarEntry, bytes | None]]:
     count = 0
     pax: dict[str, str] = {}
-    global_pax: dict[str, str] = {}
     long_name = long_link = None
     while True:
         block = stream.read(BLOCK)
@@ -140,7 +140,10 @@ def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[
             if kind_flag == b"x":
                 pax = _pax(payload, label)
             elif kind_flag == b"g":
-                global_pax.update(_pax(payload, label))
+                # Go's archive/tar hands a global header back as a member of its own, which Docker and
+                # containerd skip: it renames nothing, and ends any pending x/L/K record as a member does.
+                _pax(payload, label)
+                pax, long_name, long_link = {}, None, None
             elif kind_flag == b"L":
                 long_name = payload.split(b"\0", 1)[0]
             else:
@@ -152,8 +155,7 @@ def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[
                 f"{label}: more than {max_entries} tar entries", remedy="raise limits.entries_per_layer",
                 details={"layer": label, "limit": max_entries},
             )
-        merged = {**global_pax, **pax} if global_pax else pax
-        entry = _entry(block, kind_flag, size, merged, long_name, long_link, label)
+        entry = _entry(block, kind_flag, size, pax, long_name, long_link, label)
         pax, long_name, long_link = {}, None, None
         padded = (entry.size + BLOCK - 1) // BLOCK * BLOCK if kind_flag not in (b"1", b"2", b"3", b"4", b"5", b"6") else 0
         if entry.kind == "file" and entry.size <= want:

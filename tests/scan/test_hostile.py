@@ -214,3 +214,25 @@ def test_pax_size_that_is_not_plain_digits_is_refused(size: str) -> None:
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         tar.addfile(info, io.BytesIO(b"hello"))
     assert "malformed pax size" in _error(EvidenceError, buffer.getvalue())
+
+
+
+def _pax_header(records: dict[str, str], kind: bytes) -> bytes:
+    return tarfile.TarInfo._create_pax_generic_header(records, kind, "utf-8")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("before", [
+    _pax_header({"path": "decoy"}, tarfile.XGLTYPE),
+    _pax_header({"path": "decoy"}, tarfile.XHDTYPE) + _pax_header({"comment": "x"}, tarfile.XGLTYPE),
+], ids=["global-path", "local-path-then-global"])
+def test_global_pax_headers_rename_no_member(before: bytes) -> None:
+    """Go's archive/tar (Docker, containerd) returns a global ``g`` header as a member of its own,
+    applies none of it to later members, and drops a pending ``x`` record when it meets one. Read
+    otherwise, ``root/.npmrc`` would be scanned under the decoy name (no credential-file check, and
+    wrong paths for deletions)."""
+    data = NPMRC.encode()
+    info = tarfile.TarInfo("root/.npmrc")
+    info.size = len(data)
+    member = info.tobuf(tarfile.USTAR_FORMAT) + data + bytes(-len(data) % 512)
+    blob = before + member + bytes(1024)
+    assert [(h.detector, h.path) for h in _scan(blob).hits] == [("npmrc", "root/.npmrc")]
