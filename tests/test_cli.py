@@ -72,6 +72,8 @@ def test_named_user_resolves_through_passwd(registry: RegistryServer, repo: str,
     pushed = _image("app").push(registry, f"{repo}:1")
     code, report = _check(capsys, config_file, pushed.ref)
     assert code == 0, report
+    effective = report["results"][0]["evidence"]["config"]["effective_user"]
+    assert effective == {"name": "app", "uid": 10001, "is_root": False, "resolved_by": "passwd"}
 
 
 def test_index_is_judged_on_every_platform(registry: RegistryServer, repo: str, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
