@@ -43,10 +43,16 @@ def _verify(case: dict) -> None:
         require_subject(in_toto_statement(result.payload_type, result.payload, case["name"]), digest, case["name"])
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+# Strict, and only for a VerificationError: if sigstore-python learns these cases, the mark must go.
+KNOWN_GAP = pytest.mark.xfail(
+    strict=True, raises=VerificationError, reason="upstream sigstore-conformance marks this case as an expected failure for sigstore-python"
+)
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(case, id=case["name"], marks=[KNOWN_GAP] if case["name"] in UPSTREAM_XFAIL else []) for case in CASES]
+)
 def test_conformance_case(case: dict) -> None:
-    if case["name"] in UPSTREAM_XFAIL:
-        pytest.skip("upstream sigstore-conformance marks this case as an expected failure for sigstore-python")
     if case["expect"] == "pass":
         _verify(case)
     else:
