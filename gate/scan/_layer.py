@@ -26,7 +26,7 @@ from gate.scan._leftovers import leftover
 from gate.scan._matcher import ContentMatcher
 from gate.scan._tar import entries
 
-SCANNER_VERSION = "1"
+SCANNER_VERSION = "2"  # bump whenever a layer's scan result can change: the disk cache keys on it
 SECRET = "secret"
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
@@ -151,7 +151,7 @@ class _Collector:
             self._file(path, content, size)
         elif kind == "hardlink":
             self.flush()
-            self._record(path, [LayerHit(h.kind, h.detector, path, h.preview) for h in self.by_path.get(link, ())])
+            self._link(path, link)
         elif kind in ("device", "fifo", "other"):
             self.skipped["special"] += 1
         found = leftover(path, kind)
@@ -184,6 +184,15 @@ class _Collector:
                 self._secrets(path, detect(self.matcher, path, content, True, hits))
         self.pending.clear()
         self.pending_bytes = 0
+
+    def _link(self, path: str, link: str) -> None:
+        """A hard link holds its target's bytes: it carries the target's hits, and a credential-file
+        name is reported by name alone (the bytes were checked under the target's name only)."""
+        hits = [LayerHit(h.kind, h.detector, path, h.preview) for h in self.by_path.get(link, ())]
+        checker = credential_checker(path)
+        if checker is not None and all(hit.detector != checker[0] for hit in hits):
+            hits.append(LayerHit(SECRET, checker[0], path))
+        self._record(path, hits)
 
     def _secrets(self, path: str, found: list[tuple[str, str]]) -> None:
         self._record(path, [LayerHit(SECRET, detector, path, redact(secret) if secret else None)

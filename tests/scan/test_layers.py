@@ -86,6 +86,14 @@ def test_hardlink_keeps_a_deleted_secret_alive() -> None:
                                 ("secret.file", "srv/registry.conf", 1, None)]
 
 
+def test_hardlink_named_like_a_credential_file_is_one() -> None:
+    """``root/.netrc`` linked to ``tmp/n`` is a netrc at run time; the target's bytes were checked
+    only under its own, innocent name, so the link is reported by its name."""
+    netrc = "machine build.example.com login ci password Hq7vTn2pXw9z\n"
+    scanned = _image(BASE, {"tmp/n": netrc, "root/.netrc": Hardlink("tmp/n")})
+    assert [(f.rule, f.detector, f.path) for f in scanned.findings] == [("secret.file", "netrc", "root/.netrc")]
+
+
 def test_symlink_named_like_a_credential_file_is_not_one() -> None:
     assert _image(BASE, {"root/.npmrc": Symlink("/run/secrets/npmrc")}).findings == []
 
