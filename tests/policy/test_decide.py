@@ -80,6 +80,7 @@ def test_exemption_needs_every_listed_selector_to_match(namespace: str, image: s
     raw = RawViolation(rule, "m")
     (violation,) = decide([raw], from_mapping(EXEMPT), namespace=namespace, image=image, now=NOW)
     assert "exemption" not in violation.details
+    assert (violation.action, violation.message) == ({"user.root": "deny", "image.stale": "warn"}[rule], "m")  # untouched
 
 
 def test_image_pattern_matches_the_repository_without_tag_or_digest() -> None:
