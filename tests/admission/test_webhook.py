@@ -234,7 +234,7 @@ def test_a_stalling_registry_gets_an_answer_before_the_deadline(
         sent = review("Pod", containers(images["nonroot"].replace(registry.host, proxy.host)))
         began = time.monotonic()
         response = answer(server.review(sent), sent)
-        assert time.monotonic() - began < 1.8
+        assert time.monotonic() - began < 4.0  # the 1 s deadline, not the 5 s stall; slack for a loaded machine
         assert response["allowed"] is fail_open
         text = response["warnings"][0] if fail_open else response["status"]["message"]
         assert "[evaluation.error]" in text and "timed out" in text
