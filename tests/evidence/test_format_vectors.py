@@ -122,7 +122,7 @@ def test_cosign_bundle_dsse_attestation() -> None:
 def test_cosign_v3_image_signature_bundle_is_a_sign_statement() -> None:
     statement = Statement.from_bytes((FORMATS / "cosign-v3-image-signature-bundle.sigstore.json").read_bytes())
     assert (statement.statement_type, statement.predicate_type) == ("https://in-toto.io/Statement/v1", "https://sigstore.dev/cosign/sign/v1")
-    with pytest.raises(EvidenceError):
+    with pytest.raises(EvidenceError, match="is not SLSA provenance"):
         Provenance.from_statement(statement)
 
 
