@@ -43,6 +43,7 @@ def test_results_are_cached_and_missing_objects_skipped(kubernetes_api: Kubernet
 
 def test_no_secrets_anywhere_gives_none(kubernetes_api: KubernetesApiDouble, kubernetes_client: k8s.ApiClient) -> None:
     assert asyncio.run(PullSecretReader(kubernetes_client).docker_config("empty", {})) is None
+    assert kubernetes_api.requests == ["/api/v1/namespaces/empty/serviceaccounts/default"]  # it did look
 
 
 def test_a_wrong_token_is_logged_and_skipped(kubernetes_api: KubernetesApiDouble, kubernetes_client: k8s.ApiClient) -> None:
