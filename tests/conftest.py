@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from gate.config import Config
+from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
 from tests.support.gate_config import config_for, write_docker_config
 from tests.support.push import close_clients
 from tests.support.registry_server import (
@@ -102,3 +103,13 @@ def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = previous
+
+
+@pytest.fixture
+def lying_proxy(registry: RegistryServer) -> Iterator[LyingRegistryProxyDouble]:
+    """A LyingRegistryProxyDouble in front of the session registry, honest until told otherwise."""
+    proxy = LyingRegistryProxyDouble(registry.url)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -157,13 +156,6 @@ def test_table_output_and_console_script(registry: RegistryServer, repo: str, co
     done = subprocess.run([str(gate), "check", "image", pushed.ref, "--config", str(config_file)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert "DENY" in done.stdout and "user.root" in done.stdout and pushed.ref in done.stdout
-
-
-@pytest.fixture
-def lying_proxy(registry: RegistryServer) -> Iterator[LyingRegistryProxyDouble]:
-    proxy = LyingRegistryProxyDouble(registry.url)
-    yield proxy
-    proxy.stop()
 
 
 def _proxy_config(tmp_path: Path, proxy: LyingRegistryProxyDouble) -> Path:
