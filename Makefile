@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMPS := .make
 TOOLS := .tools/bin
-APT_PACKAGES := docker-registry skopeo apache2-utils openssl
+APT_PACKAGES := docker-registry skopeo apache2-utils openssl redis-server
 PYTEST_ARGS ?=
 
 .PHONY: all demo test system-deps venv k8s-tools lock bench clean
@@ -14,9 +14,10 @@ all: test
 $(STAMPS):
 	mkdir -p $(STAMPS)
 
-# Debian packages: the registry the tests and demo push to, skopeo, htpasswd, openssl.
+# Debian packages: the registry the tests and demo push to, skopeo, htpasswd, openssl, and
+# redis-server for the shared-cache tests.
 $(STAMPS)/system-deps: | $(STAMPS)
-	@missing=""; for c in docker-registry skopeo htpasswd openssl; do command -v $$c >/dev/null || missing=1; done; \
+	@missing=""; for c in docker-registry skopeo htpasswd openssl redis-server; do command -v $$c >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); \
