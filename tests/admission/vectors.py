@@ -1,4 +1,4 @@
-"""Third-party AdmissionReview samples from shared/vectors/admission (see its PROVENANCE.md).
+"""Third-party AdmissionReview samples from tests/vectors/admission (see its PROVENANCE.md).
 
 - connaisseur (sse-secure-systems/connaisseur, Apache-2.0): full AdmissionReviews, v1 and v1beta1,
   index lists the images per container list and the upstream verdict.

@@ -1,7 +1,7 @@
 """gate's own Dockerfile passes gate's own Dockerfile-derived checks (issue 8 §5).
 
 `builder.unpinned` is computed the way gate computes it for any image: the provenance BuildKit
-attaches with `--provenance=mode=max` (the real statement from BuildKit's docs, shared vectors
+attaches with `--provenance=mode=max` (the real statement from BuildKit's docs, in tests/vectors
 `attestations/buildkit/provenance_statement-v1_slsa-v1_mode-max.json`) carrying this Dockerfile,
 parsed by gate.evidence and judged by gate.evidence.pinning. USER and ENV/LABEL/history secrets
 are judged by gate.scan on the image config this Dockerfile produces. No image is built here (no
@@ -23,11 +23,11 @@ from typing import Any
 from gate.evidence import Dockerfile, Provenance, pinning
 from gate.registry import Reference
 from gate.scan import resolve_user, scan_config
+from tests.support.vectors import VECTORS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-# shared/ sits beside the repository, here and in CI.
-VECTOR = ROOT.parent / "shared" / "vectors" / "attestations" / "buildkit" / "provenance_statement-v1_slsa-v1_mode-max.json"
+VECTOR = VECTORS / "attestations" / "buildkit" / "provenance_statement-v1_slsa-v1_mode-max.json"
 # Local tool and cache folders: excluded by the leading `*` and never re-included; not walked.
 UNWALKED = {".git", ".venv", ".tools", ".make", ".pytest_cache", ".demo"}
 

@@ -1,7 +1,7 @@
 """In-toto statements shaped like BuildKit's, for tests that need a build of their own.
 
 Field names follow BuildKit's ``docs/attestations/slsa-provenance.md`` and the real output in
-``../shared/vectors/formats/buildkit-provenance-slsa0.2-max.json``.
+``tests/vectors/formats/buildkit-provenance-slsa0.2-max.json``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The third-party attestation and format vectors in ../shared/vectors (never edited; see their PROVENANCE files)."""
+"""The third-party attestation and format vectors in tests/vectors (never edited; see their PROVENANCE files)."""
 
 from __future__ import annotations
 

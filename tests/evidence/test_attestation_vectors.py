@@ -1,4 +1,4 @@
-"""Every real attestation in ../shared/vectors/attestations parses (or fails) as its index says.
+"""Every real attestation in tests/vectors/attestations parses (or fails) as its index says.
 
 Sources: slsa-framework/slsa-verifier ``cli/slsa-verifier/testdata`` (``slsa-verifier/index.json``,
 whose ``files`` table lists each provenance's statement type, predicate type, subjects, builder id

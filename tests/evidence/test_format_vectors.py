@@ -1,4 +1,4 @@
-"""The evidence examples in ../shared/vectors/formats (see its PROVENANCE.md for source and commit).
+"""The evidence examples in tests/vectors/formats (see its PROVENANCE.md for source and commit).
 
 Real BuildKit output (AlexGustafsson/cupdate test data), BuildKit docs examples, the SLSA GitHub
 Actions workflow buildType example, a CycloneDX BOM example and cosign bundles and predicates.

@@ -1,4 +1,4 @@
-"""Shared helpers for the third-party Sigstore/cosign vectors in ../shared/vectors (never edited)."""
+"""Shared helpers for the third-party Sigstore/cosign vectors in tests/vectors (never edited)."""
 
 from __future__ import annotations
 
