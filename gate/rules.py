@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 Action = Literal["deny", "warn"]
-ACTIONS: tuple[str, ...] = ("deny", "warn", "off")
 
 
 @dataclass(frozen=True)
