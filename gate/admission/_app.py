@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from gate.admission._answer import Answer, refuse
 from gate.admission._events import BadEnvelope, Prefetcher, pushed_references
 from gate.admission._metrics import Metrics
+from gate.admission._pins import Pin, mutation_response
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest, BadReview, parse_review
 from gate.admission._reviewer import Reviewer
@@ -85,11 +86,9 @@ def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: Pu
 def _routes(app: FastAPI, state: GateState) -> None:
     async def validate(request: Request) -> Response:
         started = time.monotonic()
-        try:
-            review = parse_review(await _body(request, REVIEW_BYTES))
-        except (BadReview, _TooLarge) as exc:
-            state.metrics.bad_requests.inc()
-            return _error(413 if isinstance(exc, _TooLarge) else 400, str(exc))
+        review = await _read_review(state, request)
+        if isinstance(review, Response):
+            return review
         answer = await _answer(state, review, started + state.config.limits.deadline_seconds)
         elapsed = time.monotonic() - started
         state.metrics.latency.observe(elapsed)
@@ -99,8 +98,16 @@ def _routes(app: FastAPI, state: GateState) -> None:
         _log_review(review, answer, elapsed)
         return Response(answer.to_bytes(review.uid), media_type="application/json")
 
-    # A plain Starlette route: the hot path needs no dependency injection or response model.
+    async def mutate(request: Request) -> Response:
+        review = await _read_review(state, request)
+        if isinstance(review, Response):
+            return review
+        pins = await _pins(state, review, time.monotonic() + state.config.limits.deadline_seconds)
+        return Response(mutation_response(review.uid, pins), media_type="application/json")
+
+    # Plain Starlette routes: the hot path needs no dependency injection or response model.
     app.add_route("/validate", validate, methods=["POST"])
+    app.add_route("/mutate", mutate, methods=["POST"])
 
     @app.post("/registry/events")
     async def registry_events(request: Request) -> Response:
@@ -137,6 +144,23 @@ async def _answer(state: GateState, review: AdmissionRequest, deadline: float) -
     except Exception:  # noqa: BLE001 - a bug must still produce an AdmissionReview, never a 500
         log.exception("reviewing failed", extra={"uid": review.uid})
         return refuse("internal error while reviewing; see the gate logs", state.config.mode if not state.config.fail_open else "warn")
+
+
+async def _read_review(state: GateState, request: Request) -> AdmissionRequest | Response:
+    """The parsed AdmissionReview, or the 4xx answer for a body that is not one."""
+    try:
+        return parse_review(await _body(request, REVIEW_BYTES))
+    except (BadReview, _TooLarge) as exc:
+        state.metrics.bad_requests.inc()
+        return _error(413 if isinstance(exc, _TooLarge) else 400, str(exc))
+
+
+async def _pins(state: GateState, review: AdmissionRequest, deadline: float) -> list[Pin]:
+    try:
+        return await state.reviewer.pins(review, deadline)
+    except Exception:  # noqa: BLE001 - no patch is the safe answer: the validating webhook still judges
+        log.exception("pinning failed", extra={"uid": review.uid})
+        return []
 
 
 async def _body(request: Request, limit: int) -> bytes:

@@ -38,6 +38,7 @@ class Metrics:
             "gate_violations", "Violations reported, by rule and action (rule evaluation.error: could not evaluate)",
             ["rule", "action"], registry=self.registry,
         )
+        self.pinned = Counter("gate_images_pinned", "Tag references POST /mutate pinned to the judged digest", registry=self.registry)
         self.timeouts = Counter("gate_evaluation_timeouts", "Images not judged before the deadline", registry=self.registry)
         self.bad_requests = Counter("gate_admission_bad_requests", "Bodies refused with HTTP 400", registry=self.registry)
         self.events = Counter(

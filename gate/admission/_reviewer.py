@@ -25,6 +25,7 @@ from typing import Any
 
 from gate.admission._answer import Answer, Judged, allow, judge, refuse
 from gate.admission._metrics import Metrics
+from gate.admission._pins import Pin, is_tag_only, pins_for
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest
 from gate.admission._workloads import ImageUse, WorkloadError, changed_uses, image_uses, is_workload, pod_spec
@@ -49,6 +50,7 @@ class Reviewer:
         self.pull_secrets = pull_secrets
         self._whole_namespace = _whole_namespace_exemptions(config)
         self.flight: SingleFlight[tuple[Any, ...], ImageResult] = SingleFlight()
+        self._judging: set[asyncio.Future[ImageResult]] = set()  # mutate's judgements outliving their request
 
     async def review(self, request: AdmissionRequest, deadline: float) -> Answer:
         """The answer for one request; never raises for anything the request contains."""
@@ -78,6 +80,51 @@ class Reviewer:
         results = await self._judge_all(firsts, request.namespace, secrets, deadline)
         self.metrics.record_images(results)
         return judge([Judged(tuple(group), result) for group, result in zip(groups.values(), results)], mode)
+
+    async def pins(self, request: AdmissionRequest, deadline: float) -> list[Pin]:
+        """Pins for every image of the request written by tag (``POST /mutate``); never raises.
+
+        Nothing is pinned where nothing is judged (DELETE/CONNECT, kinds without a pod spec,
+        unreadable objects, exempt namespaces, images an UPDATE did not change) or when
+        ``mutate`` is off. Each tag is resolved through the engine's tag cache, and the image is
+        judged by the same call, so the validating webhook that follows finds the digest and the
+        facts cached. The answer waits for the judgements until ``deadline``; a tag resolved by
+        then is pinned even if its judgement runs on. A tag that cannot be resolved is not pinned:
+        the validating webhook then decides (fail closed).
+        """
+        if not self.config.mutate or request.operation not in ("CREATE", "UPDATE") or not is_workload(request.kind):
+            return []
+        if self._namespace_exemption(request.namespace) is not None:
+            return []
+        try:
+            uses = [use for use in self._uses(request) if is_tag_only(use.image)]
+        except WorkloadError:
+            return []  # the validating webhook refuses it and says why
+        if not uses:
+            return []
+        secrets = await self._pull_secrets(request, deadline)
+        digests: dict[str, str] = {}
+        firsts = {use.image: use for use in uses}
+        running = [self._resolve(use, request.namespace, secrets, deadline, digests) for use in firsts.values()]
+        await asyncio.wait(running, timeout=max(deadline - time.monotonic(), 0.0))
+        self.metrics.pinned.inc(len(digests))
+        return pins_for(uses, digests)
+
+    def _resolve(
+        self, use: ImageUse, namespace: str | None, secrets: bytes | None, deadline: float, digests: dict[str, str]
+    ) -> asyncio.Future[ImageResult]:
+        """Judge ``use`` (running on past ``deadline`` like a validation) and note its digest in
+        ``digests`` as soon as the tag resolves."""
+        context = _context(use, namespace, secrets)
+
+        def resolved(digest: str) -> None:
+            digests[use.image] = digest
+
+        engine_deadline = deadline + self.config.limits.deadline_seconds
+        task = asyncio.ensure_future(self.engine.check(use.image, context, deadline=engine_deadline, on_resolved=resolved))
+        self._judging.add(task)
+        task.add_done_callback(self._judging.discard)
+        return task
 
     def _uses(self, request: AdmissionRequest) -> list[ImageUse]:
         if request.operation == "UPDATE":
@@ -116,9 +163,7 @@ class Reviewer:
         return [self._outcome(use, task, task in done) for use, task in zip(uses, running)]
 
     def _start(self, use: ImageUse, namespace: str | None, secrets: bytes | None, deadline: float) -> asyncio.Future[ImageResult]:
-        context = WorkloadContext(
-            namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, pull_secrets=secrets
-        )
+        context = _context(use, namespace, secrets)
         key = (namespace, *use.key, secrets)
         return self.flight.start(key, lambda: self.engine.check(use.image, context, deadline=deadline))
 
@@ -134,6 +179,13 @@ class Reviewer:
             log.error("the engine failed on an image", exc_info=error, extra={"image": use.image})
             return self.engine.error_result(use.image, GateError(f"internal error evaluating {use.image}", remedy="see the gate logs"))
         return task.result()
+
+
+def _context(use: ImageUse, namespace: str | None, secrets: bytes | None) -> WorkloadContext:
+    """How ``use`` will run, as the policies see it (a pod spec: ``from_workload``)."""
+    return WorkloadContext(
+        namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, pull_secrets=secrets, from_workload=True
+    )
 
 
 def _whole_namespace_exemptions(config: Config) -> tuple[Exemption, ...]:

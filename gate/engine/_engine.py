@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
@@ -41,16 +41,24 @@ class WorkloadContext:
 
     ``pull_secrets`` holds a docker ``config.json`` document merged from the pod's imagePullSecrets;
     it grants access but never changes a verdict, so it is not part of any cache key.
+    ``from_workload`` says the reference was read from a pod spec (webhook, ``gate check
+    manifest``), where a tag is what the node will pull (``image.mutable-reference``).
     """
 
     namespace: str | None = None
     run_as_non_root: bool | None = None
     run_as_user: int | None = None
+    from_workload: bool = False
     pull_secrets: bytes | None = field(default=None, repr=False)  # credentials: never in logs
 
     def policy_view(self) -> dict[str, Any]:
         """The ``input.context`` object the policies see."""
-        return {"namespace": self.namespace, "run_as_non_root": self.run_as_non_root, "run_as_user": self.run_as_user}
+        return {
+            "namespace": self.namespace,
+            "run_as_non_root": self.run_as_non_root,
+            "run_as_user": self.run_as_user,
+            "from_workload": self.from_workload,
+        }
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,7 @@ class Engine:
         *,
         platform: str | None = None,
         deadline: float | None = None,
+        on_resolved: Callable[[str], None] | None = None,
     ) -> ImageResult:
         """Judge one image reference; never raises for bad input, registries or evidence.
 
@@ -149,10 +158,12 @@ class Engine:
             context: the workload context from an admission request.
             platform: judge only this ``os/arch[/variant]`` of an index.
             deadline: ``time.monotonic()`` value by which a verdict is due.
+            on_resolved: called with the digest as soon as the reference is resolved, before the
+                verdict (``POST /mutate`` pins the tag with it while the judgement goes on).
         """
         now = dt.datetime.now(dt.timezone.utc)
         try:
-            return await _within(deadline, self._check(reference, context, platform, now))
+            return await _within(deadline, self._check(reference, context, platform, now, on_resolved))
         except GateError as exc:
             return self.error_result(reference, exc)
         except Exception as exc:  # a defect must neither admit the image nor abort the other checks
@@ -170,7 +181,9 @@ class Engine:
         """Cache counters for the metrics endpoint."""
         return {"caches": {"verdicts": self._verdicts.stats, "facts": self._facts.stats, "digests": self._digests.stats}}
 
-    async def _check(self, text: str, context: WorkloadContext, platform: str | None, now: dt.datetime) -> ImageResult:
+    async def _check(
+        self, text: str, context: WorkloadContext, platform: str | None, now: dt.datetime, on_resolved: Callable[[str], None] | None
+    ) -> ImageResult:
         reference = Reference.parse(text)
         # Read with the workload's own credentials (cached per credential set), also for digest
         # references: a pod that cannot read an image never borrows another pod's access.
@@ -180,9 +193,16 @@ class Engine:
 
         async def read_manifest() -> str:
             fetched.append(await self._client_for(context).manifest(reference))
-            return fetched[0].digest
+            digest = fetched[0].digest
+            if reference.digest is None:
+                # These credentials just read the tag's manifest: the same object pinned by digest
+                # (what POST /mutate writes) needs no second read to prove access.
+                self._digests.cache.put((reference.registry, reference.repository, digest, credentials), digest)
+            return digest
 
         digest = await self._digests.get_or_load(access_key, read_manifest)
+        if on_resolved is not None:
+            on_resolved(digest)
         pinned = reference.with_digest(digest)
         top = fetched[0] if fetched else None
         key = (digest, text, platform, context.namespace, *(getattr(context, name) for name in self._context_read))
