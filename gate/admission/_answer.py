@@ -11,13 +11,11 @@ import json
 from dataclasses import dataclass, field
 
 from gate.admission._review import review_response
+from gate.admission._warnings import WOULD_DENY, Finding, clip, warnings
 from gate.admission._workloads import ImageUse
-from gate.report import ImageResult, Violation
+from gate.report import ImageResult
 
-WARNING_CHARS = 120
-MAX_WARNINGS = 20
 MESSAGE_CHARS = 8192
-_DIGEST_SHOWN = len("sha256:") + 12
 
 
 @dataclass(frozen=True)
@@ -59,24 +57,27 @@ def refuse(problem: str, mode: str, *, code: int = 403) -> Answer:
     """A workload gate cannot judge (unknown kind, unreadable object): deny, or warn/annotate per mode."""
     if mode == "enforce":
         return Answer(False, "deny", f"gate: {problem}", code, annotations={"decision": "deny", "reason": problem})
-    warnings = [_clip(f"gate would deny: {problem}")] if mode == "warn" else []
-    return Answer(True, f"{mode}:deny", warnings=warnings, annotations={"decision": f"{mode}:deny", "reason": problem})
+    shown = [clip(f"gate {WOULD_DENY}{problem}")] if mode == "warn" else []
+    return Answer(True, f"{mode}:deny", warnings=shown, annotations={"decision": f"{mode}:deny", "reason": problem})
 
 
-def judge(judged: list[Judged], mode: str) -> Answer:
-    """Fold per-image verdicts into one answer; every failing image is listed with its rules."""
+def judge(judged: list[Judged], mode: str, uid: str | None = None) -> Answer:
+    """Fold per-image verdicts into one answer; every failing image is listed with its rules.
+
+    ``uid`` (the review's) lets a cut list of warnings point at the log line with the full verdict.
+    """
     denied = [item for item in judged if item.result.decision == "deny"]
-    warned = [(item, v) for item in judged for v in item.result.violations if v.action == "warn"]
+    warned = [Finding(item.result, v) for item in judged for v in item.result.violations if v.action == "warn"]
     annotations = {"decision": "deny" if denied else "allow"} | _image_annotations(judged)
     if not denied:
-        return Answer(True, "allow", warnings=_warnings(warned), annotations=annotations)
+        return Answer(True, "allow", warnings=warnings(warned, uid), annotations=annotations)
     if mode == "enforce":
-        return Answer(False, "deny", _denial(denied, len(judged)), warnings=_warnings(warned), annotations=annotations)
+        return Answer(False, "deny", _denial(denied, len(judged)), warnings=warnings(warned, uid), annotations=annotations)
     annotations["decision"] = f"{mode}:deny"
     if mode == "audit":
         return Answer(True, "audit:deny", annotations=annotations)
-    would_deny = [(item, v) for item in denied for v in item.result.violations if v.action == "deny"]
-    return Answer(True, "warn:deny", warnings=_warnings(would_deny + warned, prefix="would deny: "), annotations=annotations)
+    would_deny = [Finding(item.result, v, would_deny=True) for item in denied for v in item.result.violations if v.action == "deny"]
+    return Answer(True, "warn:deny", warnings=warnings(would_deny + warned, uid), annotations=annotations)
 
 
 def _denial(denied: list[Judged], total: int) -> str:
@@ -89,13 +90,6 @@ def _denial(denied: list[Judged], total: int) -> str:
     if len(message) > MESSAGE_CHARS:
         message = message[: MESSAGE_CHARS - 40] + "\n… (truncated; see the audit annotations)"
     return message
-
-
-def _warnings(pairs: list[tuple[Judged, Violation]], prefix: str = "") -> list[str]:
-    texts = list(dict.fromkeys(_clip(f"{prefix}{_short(item.result.reference)}: [{v.rule}] {v.message}") for item, v in pairs))
-    if len(texts) > MAX_WARNINGS:
-        texts = texts[: MAX_WARNINGS - 1] + [f"… and {len(texts) - MAX_WARNINGS + 1} more gate warnings"]
-    return texts
 
 
 def _image_annotations(judged: list[Judged]) -> dict[str, str]:
@@ -112,13 +106,3 @@ def _image_annotations(judged: list[Judged]) -> dict[str, str]:
         )
         for index, item in enumerate(judged)
     }
-
-
-def _short(reference: str) -> str:
-    """Shorten an ``@sha256:`` digest in a reference so warnings keep room for the message."""
-    name, at, digest = reference.partition("@")
-    return f"{name}@{digest[:_DIGEST_SHOWN]}…" if at and len(digest) > _DIGEST_SHOWN else reference
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= WARNING_CHARS else text[: WARNING_CHARS - 1] + "…"

@@ -79,7 +79,7 @@ class Reviewer:
         firsts = [group[0] for group in groups.values()]
         results = await self._judge_all(firsts, request.namespace, secrets, deadline)
         self.metrics.record_images(results)
-        return judge([Judged(tuple(group), result) for group, result in zip(groups.values(), results)], mode)
+        return judge([Judged(tuple(group), result) for group, result in zip(groups.values(), results)], mode, request.uid)
 
     async def pins(self, request: AdmissionRequest, deadline: float) -> list[Pin]:
         """Pins for every image of the request written by tag (``POST /mutate``); never raises.
