@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from gate.admission._review import review_response
 from gate.admission._warnings import WOULD_DENY, Finding, clip, warnings
@@ -36,6 +37,7 @@ class Answer:
     code: int = 403
     warnings: list[str] = field(default_factory=list)
     annotations: dict[str, str] = field(default_factory=dict)
+    images: list[dict[str, Any]] = field(default_factory=list)  # per image: reference, digest, decision, rules
 
     def to_bytes(self, uid: str) -> bytes:
         return review_response(
@@ -68,16 +70,17 @@ def judge(judged: list[Judged], mode: str, uid: str | None = None) -> Answer:
     """
     denied = [item for item in judged if item.result.decision == "deny"]
     warned = [Finding(item.result, v) for item in judged for v in item.result.violations if v.action == "warn"]
-    annotations = {"decision": "deny" if denied else "allow"} | _image_annotations(judged)
+    images = [_summary(item) for item in judged]
+    annotations = {"decision": "deny" if denied else "allow"} | _image_annotations(images)
     if not denied:
-        return Answer(True, "allow", warnings=warnings(warned, uid), annotations=annotations)
+        return Answer(True, "allow", warnings=warnings(warned, uid), annotations=annotations, images=images)
     if mode == "enforce":
-        return Answer(False, "deny", _denial(denied, len(judged)), warnings=warnings(warned, uid), annotations=annotations)
+        return Answer(False, "deny", _denial(denied, len(judged)), warnings=warnings(warned, uid), annotations=annotations, images=images)
     annotations["decision"] = f"{mode}:deny"
     if mode == "audit":
-        return Answer(True, "audit:deny", annotations=annotations)
+        return Answer(True, "audit:deny", annotations=annotations, images=images)
     would_deny = [Finding(item.result, v, would_deny=True) for item in denied for v in item.result.violations if v.action == "deny"]
-    return Answer(True, "warn:deny", warnings=warnings(would_deny + warned, uid), annotations=annotations)
+    return Answer(True, "warn:deny", warnings=warnings(would_deny + warned, uid), annotations=annotations, images=images)
 
 
 def _denial(denied: list[Judged], total: int) -> str:
@@ -92,17 +95,16 @@ def _denial(denied: list[Judged], total: int) -> str:
     return message
 
 
-def _image_annotations(judged: list[Judged]) -> dict[str, str]:
-    """``image-N``: the decision, reference, digest and rules per image (the API server prefixes the webhook name)."""
+def _summary(item: Judged) -> dict[str, Any]:
+    """What the audit annotation and the log line say about one image."""
     return {
-        f"image-{index}": json.dumps(
-            {
-                "image": item.result.reference,
-                "digest": item.result.digest,
-                "decision": item.result.decision,
-                "rules": sorted({f"{v.rule}:{v.action}" for v in item.result.violations}),
-            },
-            separators=(",", ":"),
-        )
-        for index, item in enumerate(judged)
+        "image": item.result.reference,
+        "digest": item.result.digest,
+        "decision": item.result.decision,
+        "rules": sorted({f"{v.rule}:{v.action}" for v in item.result.violations}),
     }
+
+
+def _image_annotations(images: list[dict[str, Any]]) -> dict[str, str]:
+    """``image-N``: the decision, reference, digest and rules per image (the API server prefixes the webhook name)."""
+    return {f"image-{index}": json.dumps(summary, separators=(",", ":")) for index, summary in enumerate(images)}

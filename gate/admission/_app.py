@@ -103,6 +103,11 @@ def _routes(app: FastAPI, state: GateState) -> None:
         if isinstance(review, Response):
             return review
         pins = await _pins(state, review, time.monotonic() + state.config.limits.deadline_seconds)
+        log.log(
+            logging.INFO if pins else logging.DEBUG,
+            "admission review pinned",
+            extra={"uid": review.uid, "namespace": review.namespace, "pinned": {pin.image: pin.pinned for pin in pins}},
+        )
         return Response(mutation_response(review.uid, pins), media_type="application/json")
 
     # Plain Starlette routes: the hot path needs no dependency injection or response model.
@@ -186,7 +191,9 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def _log_review(review: AdmissionRequest, answer: Answer, elapsed: float) -> None:
-    level = logging.DEBUG if answer.decision == "allow" else logging.INFO
+    """One line per review: allowed ones at info, the rest at warning (``--log-level warning``
+    keeps only what was or would have been denied)."""
+    level = logging.INFO if answer.decision == "allow" else logging.WARNING
     if not log.isEnabledFor(level):
         return
     log.log(
@@ -194,13 +201,20 @@ def _log_review(review: AdmissionRequest, answer: Answer, elapsed: float) -> Non
         "admission review answered",
         extra={
             "uid": review.uid,
-            "kind": review.kind,
             "namespace": review.namespace,
-            "object": review.name,
+            "workload": f"{review.kind}/{review.name or _generate_name(review.object)}",
             "operation": review.operation,
             "dry_run": review.dry_run,
             "decision": answer.decision,
-            "denial": answer.message,
+            "reason": answer.annotations.get("reason"),
+            "images": answer.images,
             "duration_ms": round(elapsed * 1000, 2),
         },
     )
+
+
+def _generate_name(obj: object) -> str:
+    """``api-7d4b9c-*`` for an object named by the API server later (``metadata.generateName``)."""
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    prefix = metadata.get("generateName") if isinstance(metadata, dict) else None
+    return f"{prefix}*" if isinstance(prefix, str) and prefix else "(unnamed)"

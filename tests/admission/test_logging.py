@@ -31,3 +31,12 @@ def test_uvicorn_access_lines_are_off_and_gate_logs_json() -> None:
     config = log_config()
     assert config["loggers"]["uvicorn.access"]["handlers"] == []
     assert config["formatters"]["json"]["()"] is JsonFormatter
+
+
+def test_times_are_utc_with_milliseconds() -> None:
+    record = logging.makeLogRecord({"name": "gate", "msg": "x", "created": 1796306401.1234})
+    assert json.loads(JsonFormatter().format(record))["time"] == "2026-12-03T14:00:01.123Z"
+
+
+def test_the_level_is_configurable() -> None:
+    assert log_config("WARNING")["loggers"]["gate"]["level"] == "WARNING"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -225,3 +226,32 @@ REMEDIES = {
     "sbom.missing": "`cosign attest --type cyclonedx`)",
     "image.mutable-reference": r"write `[^`]+:1@sha256:[0-9a-f]{64}`",
 }
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_each_review_is_one_structured_log_line_with_digests_and_rules(
+    serve: Any, registry: RegistryServer, proxy: LyingRegistryProxyDouble
+) -> None:
+    pushed = nonroot("logged").push(registry, "pin/logged:1")
+    server = serve()
+    lines = _Lines()
+    logger = logging.getLogger("gate.admission")
+    logger.addHandler(lines)
+    try:
+        sent = review("Deployment", containers(f"{proxy.host}/pin/logged:1"))
+        answer(server.review(sent), sent)
+    finally:
+        logger.removeHandler(lines)
+    [line] = [record for record in lines.records if record.getMessage() == "admission review answered"]
+    assert line.levelno == logging.INFO, "allowed reviews log at info"
+    assert (line.uid, line.namespace, line.workload, line.decision) == (sent["request"]["uid"], "shop", "Deployment/w", "allow")
+    assert line.images == [{"image": f"{proxy.host}/pin/logged:1", "digest": pushed.digest, "decision": "allow",
+                            "rules": ["image.mutable-reference:warn", "image.stale:warn", "sbom.missing:warn"]}]
