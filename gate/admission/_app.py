@@ -56,7 +56,7 @@ class GateState:
 def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: PullSecretReader | None = None) -> FastAPI:
     """The webhook app. ``engine`` defaults to ``Engine(config)``; the app starts and closes it."""
     engine = engine if engine is not None else Engine(config)
-    metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts})
+    metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts}, engine.policy_digest)
     prefetcher = Prefetcher(
         lambda reference: engine.check(reference, WorkloadContext(), deadline=time.monotonic() + PREFETCH_SECONDS),
         on_outcome=lambda outcome: metrics.count(metrics.events, outcome),

@@ -255,3 +255,20 @@ def test_each_review_is_one_structured_log_line_with_digests_and_rules(
     assert (line.uid, line.namespace, line.workload, line.decision) == (sent["request"]["uid"], "shop", "Deployment/w", "allow")
     assert line.images == [{"image": f"{proxy.host}/pin/logged:1", "digest": pushed.digest, "decision": "allow",
                             "rules": ["image.mutable-reference:warn", "image.stale:warn", "sbom.missing:warn"]}]
+
+
+def test_metrics_name_the_build_and_count_no_expected_absence_as_an_error(
+    serve: Any, registry: RegistryServer, proxy: LyingRegistryProxyDouble
+) -> None:
+    nonroot("metrics").push(registry, "pin/metrics:1")
+    server = serve()
+    sent = review("Pod", containers(f"{proxy.host}/pin/metrics:1"))
+    answer(server.review(patched(sent, mutate(server, sent)[1])), sent)
+    metrics = server.client.get("/metrics").text
+    digest = server.state.engine.policy_digest
+    assert f'gate_build_info{{policy_digest="{digest}",version="0.1.0"}} 1.0' in metrics
+    assert "_created" not in metrics
+    assert "gate_images_pinned_total 1.0" in metrics
+    assert any(seen.path.endswith(".sig") for seen in proxy.seen), "discovery asked for the cosign tag, which is absent"
+    assert 'gate_registry_requests_total{status="absent"}' in metrics
+    assert 'gate_registry_requests_total{status="404"} 0.0' in metrics or 'status="404"' not in metrics
