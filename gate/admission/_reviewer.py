@@ -50,7 +50,6 @@ class Reviewer:
         self.pull_secrets = pull_secrets
         self._whole_namespace = _whole_namespace_exemptions(config)
         self.flight: SingleFlight[tuple[Any, ...], ImageResult] = SingleFlight()
-        self._judging: set[asyncio.Future[ImageResult]] = set()  # mutate's judgements outliving their request
 
     async def review(self, request: AdmissionRequest, deadline: float) -> Answer:
         """The answer for one request; never raises for anything the request contains."""
@@ -86,9 +85,9 @@ class Reviewer:
 
         Nothing is pinned where nothing is judged (DELETE/CONNECT, kinds without a pod spec,
         unreadable objects, exempt namespaces, images an UPDATE did not change) or when
-        ``mutate`` is off. Each tag is resolved through the engine's tag cache, and the image is
-        judged by the same call, so the validating webhook that follows finds the digest and the
-        facts cached. The answer waits for the judgements until ``deadline``; a tag resolved by
+        ``mutate`` is off. Each image is judged as the validating webhook would judge the tag (the
+        same shared call), which resolves it through the engine's tag cache, so the validation of
+        the pinned object that follows finds the digest and the facts cached. The answer waits for the judgements until ``deadline``; a tag resolved by
         then is pinned even if its judgement runs on. A tag that cannot be resolved is not pinned:
         the validating webhook then decides (fail closed).
         """
@@ -103,28 +102,14 @@ class Reviewer:
         if not uses:
             return []
         secrets = await self._pull_secrets(request, deadline)
-        digests: dict[str, str] = {}
         firsts = {use.image: use for use in uses}
-        running = [self._resolve(use, request.namespace, secrets, deadline, digests) for use in firsts.values()]
+        engine_deadline = deadline + self.config.limits.deadline_seconds
+        running = [self._start(use, request.namespace, secrets, engine_deadline) for use in firsts.values()]
         await asyncio.wait(running, timeout=max(deadline - time.monotonic(), 0.0))
+        found = {image: self.engine.resolved_digest(image, _context(use, request.namespace, secrets)) for image, use in firsts.items()}
+        digests = {image: digest for image, digest in found.items() if digest is not None}
         self.metrics.pinned.inc(len(digests))
         return pins_for(uses, digests)
-
-    def _resolve(
-        self, use: ImageUse, namespace: str | None, secrets: bytes | None, deadline: float, digests: dict[str, str]
-    ) -> asyncio.Future[ImageResult]:
-        """Judge ``use`` (running on past ``deadline`` like a validation) and note its digest in
-        ``digests`` as soon as the tag resolves."""
-        context = _context(use, namespace, secrets)
-
-        def resolved(digest: str) -> None:
-            digests[use.image] = digest
-
-        engine_deadline = deadline + self.config.limits.deadline_seconds
-        task = asyncio.ensure_future(self.engine.check(use.image, context, deadline=engine_deadline, on_resolved=resolved))
-        self._judging.add(task)
-        task.add_done_callback(self._judging.discard)
-        return task
 
     def _uses(self, request: AdmissionRequest) -> list[ImageUse]:
         if request.operation == "UPDATE":

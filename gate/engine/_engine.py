@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
@@ -145,7 +145,6 @@ class Engine:
         *,
         platform: str | None = None,
         deadline: float | None = None,
-        on_resolved: Callable[[str], None] | None = None,
     ) -> ImageResult:
         """Judge one image reference; never raises for bad input, registries or evidence.
 
@@ -158,12 +157,10 @@ class Engine:
             context: the workload context from an admission request.
             platform: judge only this ``os/arch[/variant]`` of an index.
             deadline: ``time.monotonic()`` value by which a verdict is due.
-            on_resolved: called with the digest as soon as the reference is resolved, before the
-                verdict (``POST /mutate`` pins the tag with it while the judgement goes on).
         """
         now = dt.datetime.now(dt.timezone.utc)
         try:
-            return await _within(deadline, self._check(reference, context, platform, now, on_resolved))
+            return await _within(deadline, self._check(reference, context, platform, now))
         except GateError as exc:
             return self.error_result(reference, exc)
         except Exception as exc:  # a defect must neither admit the image nor abort the other checks
@@ -181,14 +178,18 @@ class Engine:
         """Cache counters for the metrics endpoint."""
         return {"caches": {"verdicts": self._verdicts.stats, "facts": self._facts.stats, "digests": self._digests.stats}}
 
-    async def _check(
-        self, text: str, context: WorkloadContext, platform: str | None, now: dt.datetime, on_resolved: Callable[[str], None] | None
-    ) -> ImageResult:
+    def resolved_digest(self, text: str, context: WorkloadContext) -> str | None:
+        """The digest a recent check resolved ``text`` to with ``context``'s credentials, from the
+        tag cache (no I/O); None when unknown, unparseable or failed. ``POST /mutate`` pins with it."""
+        try:
+            found = self._digests.cache.get(_access_key(Reference.parse(text), context))
+        except GateError:
+            return None
+        return found if isinstance(found, str) else None
+
+    async def _check(self, text: str, context: WorkloadContext, platform: str | None, now: dt.datetime) -> ImageResult:
         reference = Reference.parse(text)
-        # Read with the workload's own credentials (cached per credential set), also for digest
-        # references: a pod that cannot read an image never borrows another pod's access.
-        credentials = hashlib.sha256(context.pull_secrets).hexdigest() if context.pull_secrets else None
-        access_key = (reference.registry, reference.repository, reference.digest or reference.tag, credentials)
+        access_key = _access_key(reference, context)
         fetched: list[Manifest] = []  # the manifest read by a cache miss here is reused below
 
         async def read_manifest() -> str:
@@ -197,12 +198,10 @@ class Engine:
             if reference.digest is None:
                 # These credentials just read the tag's manifest: the same object pinned by digest
                 # (what POST /mutate writes) needs no second read to prove access.
-                self._digests.cache.put((reference.registry, reference.repository, digest, credentials), digest)
+                self._digests.cache.put(_access_key(reference.with_digest(digest), context), digest)
             return digest
 
         digest = await self._digests.get_or_load(access_key, read_manifest)
-        if on_resolved is not None:
-            on_resolved(digest)
         pinned = reference.with_digest(digest)
         top = fetched[0] if fetched else None
         key = (digest, text, platform, context.namespace, *(getattr(context, name) for name in self._context_read))
@@ -309,6 +308,14 @@ async def _within(deadline: float | None, work: Awaitable[T]) -> T:
             f"timed out after {max(budget, 0):.1f}s gathering evidence",
             remedy="retry; if it persists, check the registry's health or raise limits.deadline_seconds",
         ) from exc
+
+
+def _access_key(reference: Reference, context: WorkloadContext) -> tuple[str, str, str | None, str | None]:
+    """The tag cache's key: the image, read with the workload's own credentials (cached per
+    credential set), also for digest references: a pod that cannot read an image never borrows
+    another pod's access."""
+    credentials = hashlib.sha256(context.pull_secrets).hexdigest() if context.pull_secrets else None
+    return (reference.registry, reference.repository, reference.digest or reference.tag, credentials)
 
 
 def _ttl_cache(entries: int, max_bytes: int, ttl: float) -> TTLCache[Any, Any]:
