@@ -6,6 +6,7 @@ would, and the result is compared with the object expected.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
@@ -22,6 +23,8 @@ import trustme
 from gate.admission import create_app
 from gate.admission._workloads import POD_SPEC_PATHS
 from gate.config import Config
+from gate.engine import Engine
+from gate.report import ImageResult
 from gate.rules import RULES
 from tests.admission.reviews import containers, review
 from tests.admission.test_webhook import PASSWD, RELAXED_RULES, answer
@@ -38,21 +41,11 @@ def nonroot(marker: str) -> ImageBuilder:
 
 
 @pytest.fixture
-def proxy(registry: RegistryServer) -> Iterator[LyingRegistryProxyDouble]:
-    """Every registry request the webhook sends, counted on its way to the real registry."""
-    double = LyingRegistryProxyDouble(registry.url)
-    try:
-        yield double
-    finally:
-        double.stop()
-
-
-@pytest.fixture
-def serve(ca: trustme.CA, tmp_path: Path, proxy: LyingRegistryProxyDouble) -> Iterator[Any]:
+def serve(ca: trustme.CA, tmp_path: Path, lying_proxy: LyingRegistryProxyDouble) -> Iterator[Any]:
     servers: list[WebhookServer] = []
 
     def run(**overrides: Any) -> WebhookServer:
-        config: Config = config_for(proxy, **({"rules": RELAXED_RULES} | overrides))
+        config: Config = config_for(lying_proxy, **({"rules": RELAXED_RULES} | overrides))
         server = start_webhook(create_app(config), config, ca, tmp_path)
         servers.append(server)
         return server
@@ -79,30 +72,30 @@ def patched(sent: dict[str, Any], patch: list[dict[str, Any]]) -> dict[str, Any]
     return mutated
 
 
-def manifest_gets(proxy: LyingRegistryProxyDouble, tag: str) -> int:
-    return sum(1 for seen in proxy.seen if seen.method == "GET" and seen.path.endswith(f"/manifests/{tag}"))
+def manifest_gets(lying_proxy: LyingRegistryProxyDouble, tag: str) -> int:
+    return sum(1 for seen in lying_proxy.seen if seen.method == "GET" and seen.path.endswith(f"/manifests/{tag}"))
 
 
 def test_a_deployment_by_tag_is_pinned_and_its_validation_needs_no_further_registry_request(
-    serve: Any, registry: RegistryServer, proxy: LyingRegistryProxyDouble
+    serve: Any, registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble
 ) -> None:
     app = nonroot("app").push(registry, "pin/app:1")
     multi = push_index(registry, "pin/multi:1", [nonroot("amd"), ImageBuilder(platform="linux/arm64").layer({"etc/passwd": PASSWD}).config(user="1000")])
-    app_ref, multi_ref = f"{proxy.host}/pin/app:1", f"{proxy.host}/pin/multi:1"
+    app_ref, multi_ref = f"{lying_proxy.host}/pin/app:1", f"{lying_proxy.host}/pin/multi:1"
     server = serve()
     sent = review("Deployment", {**containers(app_ref, multi_ref), "initContainers": [{"name": "init", "image": app_ref}]})
     response, patch = mutate(server, sent)
-    assert manifest_gets(proxy, "1") == 2, "one tag round trip per distinct tag"
+    assert manifest_gets(lying_proxy, "1") == 2, "one tag round trip per distinct tag"
     assert json.loads(response["auditAnnotations"]["pinned"]) == {app_ref: f"{app_ref}@{app.digest}", multi_ref: f"{multi_ref}@{multi.digest}"}
     mutated = patched(sent, patch)
     spec = mutated["request"]["object"]["spec"]["template"]["spec"]
     assert [c["image"] for c in spec["containers"]] == [f"{app_ref}@{app.digest}", f"{multi_ref}@{multi.digest}"], "an index stays the index"
     assert spec["initContainers"][0]["image"] == f"{app_ref}@{app.digest}"
 
-    before = len(proxy.seen)
+    before = len(lying_proxy.seen)
     verdict = answer(server.review(mutated), mutated)
     assert verdict["allowed"] is True
-    assert len(proxy.seen) == before, [seen.path for seen in proxy.seen[before:]]
+    assert len(lying_proxy.seen) == before, [seen.path for seen in lying_proxy.seen[before:]]
     assert not any("image.mutable-reference" in text for text in verdict.get("warnings", []))
 
     # The tag moves to an image gate never judged; what the patched object names does not.
@@ -115,22 +108,22 @@ def test_a_deployment_by_tag_is_pinned_and_its_validation_needs_no_further_regis
 
 
 def test_pinned_references_are_left_alone_and_unresolvable_ones_are_denied_by_validation(
-    serve: Any, registry: RegistryServer, proxy: LyingRegistryProxyDouble
+    serve: Any, registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble
 ) -> None:
     pushed = nonroot("pinned").push(registry, "pin/pinned:1")
     server = serve()
-    pinned = review("Pod", containers(f"{proxy.host}/pin/pinned@{pushed.digest}", f"{proxy.host}/pin/pinned:1@{pushed.digest}"))
+    pinned = review("Pod", containers(f"{lying_proxy.host}/pin/pinned@{pushed.digest}", f"{lying_proxy.host}/pin/pinned:1@{pushed.digest}"))
     assert mutate(server, pinned)[1] == []
-    missing = review("Pod", containers(f"{proxy.host}/pin/absent:1"))
+    missing = review("Pod", containers(f"{lying_proxy.host}/pin/absent:1"))
     response, patch = mutate(server, missing)
     assert patch == [] and "auditAnnotations" not in response
     verdict = answer(server.review(missing), missing)
     assert verdict["allowed"] is False and "[evaluation.error]" in verdict["status"]["message"]
 
 
-def test_nothing_is_patched_where_nothing_is_judged(serve: Any, registry: RegistryServer, proxy: LyingRegistryProxyDouble) -> None:
+def test_nothing_is_patched_where_nothing_is_judged(serve: Any, registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble) -> None:
     nonroot("quiet").push(registry, "pin/quiet:1")
-    image = f"{proxy.host}/pin/quiet:1"
+    image = f"{lying_proxy.host}/pin/quiet:1"
     server = serve()
     for operation in ("DELETE", "CONNECT"):
         assert mutate(server, review("Pod", containers(image), operation=operation))[1] == []
@@ -140,10 +133,10 @@ def test_nothing_is_patched_where_nothing_is_judged(serve: Any, registry: Regist
     assert mutate(server, config_map)[1] == []
     unchanged = review("Deployment", containers(image), operation="UPDATE", old_spec=containers(image))
     assert mutate(server, unchanged)[1] == [], "an UPDATE that keeps its images causes no rollout"
-    assert proxy.seen == []
+    assert lying_proxy.seen == []
     off = serve(mutate=False)
     assert mutate(off, review("Pod", containers(image)))[1] == []
-    assert proxy.seen == []
+    assert lying_proxy.seen == []
 
 
 def full_spec(tagged: str, pinned: str) -> dict[str, Any]:
@@ -158,10 +151,10 @@ def full_spec(tagged: str, pinned: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("kind", sorted(POD_SPEC_PATHS))
 def test_every_kind_and_every_image_field_is_pinned_at_its_json_path(
-    serve: Any, registry: RegistryServer, proxy: LyingRegistryProxyDouble, kind: str
+    serve: Any, registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, kind: str
 ) -> None:
     pushed: PushedImage = nonroot("kinds").push(registry, "pin/kinds:1")
-    tagged, pinned = f"{proxy.host}/pin/kinds:1", f"{proxy.host}/pin/kinds@{pushed.digest}"
+    tagged, pinned = f"{lying_proxy.host}/pin/kinds:1", f"{lying_proxy.host}/pin/kinds@{pushed.digest}"
     sent = review(kind, full_spec(tagged, pinned))
     _, patch = mutate(serve(), sent)
     expected = review(kind, full_spec(f"{tagged}@{pushed.digest}", pinned))["request"]["object"]
@@ -174,10 +167,10 @@ def test_every_kind_and_every_image_field_is_pinned_at_its_json_path(
 
 
 def test_a_tag_that_reaches_validation_is_warned_with_the_pinned_reference_to_write(
-    serve: Any, registry: RegistryServer, proxy: LyingRegistryProxyDouble
+    serve: Any, registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble
 ) -> None:
     pushed = nonroot("unpinned").push(registry, "pin/unpinned:1")
-    tagged = f"{proxy.host}/pin/unpinned:1"
+    tagged = f"{lying_proxy.host}/pin/unpinned:1"
     server = serve(mutate=False)
     sent = review("Pod", containers(tagged))
     verdict = answer(server.review(sent), sent)
@@ -191,7 +184,7 @@ def test_a_tag_that_reaches_validation_is_warned_with_the_pinned_reference_to_wr
 
 
 def test_warn_mode_warnings_fit_kubernetes_limits_and_keep_each_remedy(
-    serve: Any, registry: RegistryServer, proxy: LyingRegistryProxyDouble
+    serve: Any, registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble
 ) -> None:
     """3 images with 7 findings each (4 deny-level, 3 warn-level): nothing past 256 characters or
     4096 in total, every remedy readable, and only deny-level findings say "would deny"."""
@@ -200,7 +193,7 @@ def test_warn_mode_warnings_fit_kubernetes_limits_and_keep_each_remedy(
         builder = ImageBuilder(created="2020-01-01T00:00:00Z").layer({"etc/passwd": PASSWD, "app/name": name})
         builder.config(env=[f"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCY{name.upper()}EXAMPLEKEY"])
         builder.push(registry, f"warn/{name}:1")
-        images.append(f"{proxy.host}/warn/{name}:1")
+        images.append(f"{lying_proxy.host}/warn/{name}:1")
     server = serve(mode="warn", mutate=False, rules={})
     sent = review("Deployment", containers(*images))
     verdict = answer(server.review(sent), sent)
@@ -238,7 +231,7 @@ class _Lines(logging.Handler):
 
 
 def test_each_review_is_one_structured_log_line_with_digests_and_rules(
-    serve: Any, registry: RegistryServer, proxy: LyingRegistryProxyDouble
+    serve: Any, registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble
 ) -> None:
     pushed = nonroot("logged").push(registry, "pin/logged:1")
     server = serve()
@@ -246,29 +239,43 @@ def test_each_review_is_one_structured_log_line_with_digests_and_rules(
     logger = logging.getLogger("gate.admission")
     logger.addHandler(lines)
     try:
-        sent = review("Deployment", containers(f"{proxy.host}/pin/logged:1"))
+        sent = review("Deployment", containers(f"{lying_proxy.host}/pin/logged:1"))
         answer(server.review(sent), sent)
     finally:
         logger.removeHandler(lines)
     [line] = [record for record in lines.records if record.getMessage() == "admission review answered"]
     assert line.levelno == logging.INFO, "allowed reviews log at info"
     assert (line.uid, line.namespace, line.workload, line.decision) == (sent["request"]["uid"], "shop", "Deployment/w", "allow")
-    assert line.images == [{"image": f"{proxy.host}/pin/logged:1", "digest": pushed.digest, "decision": "allow",
+    assert line.images == [{"image": f"{lying_proxy.host}/pin/logged:1", "digest": pushed.digest, "decision": "allow",
                             "rules": ["image.mutable-reference:warn", "image.stale:warn", "sbom.missing:warn"]}]
 
 
 def test_metrics_name_the_build_and_count_no_expected_absence_as_an_error(
-    serve: Any, registry: RegistryServer, proxy: LyingRegistryProxyDouble
+    serve: Any, registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble
 ) -> None:
     nonroot("metrics").push(registry, "pin/metrics:1")
     server = serve()
-    sent = review("Pod", containers(f"{proxy.host}/pin/metrics:1"))
+    sent = review("Pod", containers(f"{lying_proxy.host}/pin/metrics:1"))
     answer(server.review(patched(sent, mutate(server, sent)[1])), sent)
     metrics = server.client.get("/metrics").text
     digest = server.state.engine.policy_digest
     assert f'gate_build_info{{policy_digest="{digest}",version="0.1.0"}} 1.0' in metrics
     assert "_created" not in metrics
     assert "gate_images_pinned_total 1.0" in metrics
-    assert any(seen.path.endswith(".sig") for seen in proxy.seen), "discovery asked for the cosign tag, which is absent"
+    assert any(seen.path.endswith(".sig") for seen in lying_proxy.seen), "discovery asked for the cosign tag, which is absent"
     assert 'gate_registry_requests_total{status="absent"}' in metrics
     assert 'gate_registry_requests_total{status="404"} 0.0' in metrics or 'status="404"' not in metrics
+
+
+def test_gate_check_image_means_the_tag_and_never_reports_image_mutable_reference(
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble
+) -> None:
+    nonroot("asked").push(registry, "pin/asked:1")
+
+    async def check_image() -> ImageResult:
+        async with Engine(config_for(lying_proxy, rules=RELAXED_RULES)) as engine:
+            return await engine.check(f"{lying_proxy.host}/pin/asked:1")
+
+    result = asyncio.run(check_image())
+    assert result.evaluated and result.digest
+    assert "image.mutable-reference" not in {violation.rule for violation in result.violations}
