@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from gate.admission._logging import JsonFormatter, log_config
 
 
@@ -40,3 +42,12 @@ def test_times_are_utc_with_milliseconds() -> None:
 
 def test_the_level_is_configurable() -> None:
     assert log_config("WARNING")["loggers"]["gate"]["level"] == "WARNING"
+
+
+def test_gate_serve_takes_a_log_level() -> None:
+    from gate.cli import _parser
+
+    assert _parser().parse_args(["serve", "--log-level", "WARNING"]).log_level == "warning"
+    assert _parser().parse_args(["serve"]).log_level == "info"
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["serve", "--log-level", "loud"])
