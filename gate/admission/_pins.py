@@ -46,7 +46,7 @@ def pinned_reference(image: str, digest: str) -> str:
 
 def pins_for(uses: list[ImageUse], digests: dict[str, str]) -> list[Pin]:
     """A pin for every use whose image was resolved to a digest (``digests``: image -> digest)."""
-    return [Pin(use.pointer, use.image, pinned_reference(use.image, digests[use.image])) for use in uses if use.image in digests]
+    return [Pin(use.pointer, use.image, pinned_reference(use.image, digests[use.image])) for use in uses if use.pointer and use.image in digests]
 
 
 def json_patch(pins: list[Pin]) -> list[dict[str, Any]]:
