@@ -87,9 +87,10 @@ class Reviewer:
         unreadable objects, exempt namespaces, images an UPDATE did not change) or when
         ``mutate`` is off. Each image is judged as the validating webhook would judge the tag (the
         same shared call), which resolves it through the engine's tag cache, so the validation of
-        the pinned object that follows finds the digest and the facts cached. The answer waits for the judgements until ``deadline``; a tag resolved by
-        then is pinned even if its judgement runs on. A tag that cannot be resolved is not pinned:
-        the validating webhook then decides (fail closed).
+        the pinned object that follows finds the digest and the facts cached. The answer waits for
+        the judgements until ``deadline``; a tag resolved by then is pinned even if its judgement
+        runs on. A tag that cannot be resolved is not pinned: the validating webhook then decides
+        (fail closed).
         """
         if not self.config.mutate or request.operation not in ("CREATE", "UPDATE") or not is_workload(request.kind):
             return []
