@@ -41,6 +41,7 @@ RULES: dict[str, Rule] = {
         Rule("sbom.missing", "warn", "No SBOM attached to the image"),
         Rule("sbom.denied-component", "deny", "SBOM lists a component on the deny list"),
         Rule("evaluation.error", "deny", "The image could not be evaluated"),
+        Rule("image.mutable-reference", "warn", "The workload names the image by tag only, so what runs may differ from what was judged"),
     )
 }
 

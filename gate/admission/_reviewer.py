@@ -25,6 +25,7 @@ from typing import Any
 
 from gate.admission._answer import Answer, Judged, allow, judge, refuse
 from gate.admission._metrics import Metrics
+from gate.admission._pins import Pin, is_tag_only, pins_for
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest
 from gate.admission._workloads import ImageUse, WorkloadError, changed_uses, image_uses, is_workload, pod_spec
@@ -77,7 +78,39 @@ class Reviewer:
         firsts = [group[0] for group in groups.values()]
         results = await self._judge_all(firsts, request.namespace, secrets, deadline)
         self.metrics.record_images(results)
-        return judge([Judged(tuple(group), result) for group, result in zip(groups.values(), results)], mode)
+        return judge([Judged(tuple(group), result) for group, result in zip(groups.values(), results)], mode, request.uid)
+
+    async def pins(self, request: AdmissionRequest, deadline: float) -> list[Pin]:
+        """Pins for every image of the request written by tag (``POST /mutate``); never raises.
+
+        Nothing is pinned where nothing is judged (DELETE/CONNECT, kinds without a pod spec,
+        unreadable objects, exempt namespaces, images an UPDATE did not change) or when
+        ``mutate`` is off. Each image is judged as the validating webhook would judge the tag (the
+        same shared call), which resolves it through the engine's tag cache, so the validation of
+        the pinned object that follows finds the digest and the facts cached. The answer waits for
+        the judgements until ``deadline``; a tag resolved by then is pinned even if its judgement
+        runs on. A tag that cannot be resolved is not pinned: the validating webhook then decides
+        (fail closed).
+        """
+        if not self.config.mutate or request.operation not in ("CREATE", "UPDATE") or not is_workload(request.kind):
+            return []
+        if self._namespace_exemption(request.namespace) is not None:
+            return []
+        try:
+            uses = [use for use in self._uses(request) if is_tag_only(use.image)]
+        except WorkloadError:
+            return []  # the validating webhook refuses it and says why
+        if not uses:
+            return []
+        secrets = await self._pull_secrets(request, deadline)
+        firsts = {use.image: use for use in uses}
+        engine_deadline = deadline + self.config.limits.deadline_seconds
+        running = [self._start(use, request.namespace, secrets, engine_deadline) for use in firsts.values()]
+        await asyncio.wait(running, timeout=max(deadline - time.monotonic(), 0.0))
+        found = {image: self.engine.resolved_digest(image, _context(use, request.namespace, secrets)) for image, use in firsts.items()}
+        digests = {image: digest for image, digest in found.items() if digest is not None}
+        self.metrics.pinned.inc(len(digests))
+        return pins_for(uses, digests)
 
     def _uses(self, request: AdmissionRequest) -> list[ImageUse]:
         if request.operation == "UPDATE":
@@ -116,9 +149,7 @@ class Reviewer:
         return [self._outcome(use, task, task in done) for use, task in zip(uses, running)]
 
     def _start(self, use: ImageUse, namespace: str | None, secrets: bytes | None, deadline: float) -> asyncio.Future[ImageResult]:
-        context = WorkloadContext(
-            namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, pull_secrets=secrets
-        )
+        context = _context(use, namespace, secrets)
         key = (namespace, *use.key, secrets)
         return self.flight.start(key, lambda: self.engine.check(use.image, context, deadline=deadline))
 
@@ -134,6 +165,13 @@ class Reviewer:
             log.error("the engine failed on an image", exc_info=error, extra={"image": use.image})
             return self.engine.error_result(use.image, GateError(f"internal error evaluating {use.image}", remedy="see the gate logs"))
         return task.result()
+
+
+def _context(use: ImageUse, namespace: str | None, secrets: bytes | None) -> WorkloadContext:
+    """How ``use`` will run, as the policies see it (a pod spec: ``from_workload``)."""
+    return WorkloadContext(
+        namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, pull_secrets=secrets, from_workload=True
+    )
 
 
 def _whole_namespace_exemptions(config: Config) -> tuple[Exemption, ...]:

@@ -199,8 +199,11 @@ class RegistryClient:
         for page in range(_MAX_REFERRER_PAGES):
             response = await self._request(ref, "GET", str(url), accept=OCI_INDEX)
             try:
-                if page == 0 and (response.status_code in (404, 405) or (response.status_code == 200 and not _is_index(response))):
+                if page == 0 and response.status_code in (404, 405):
+                    self._transport.expected_absence(response.status_code)
                     return None  # no referrers API here (OCI distribution-spec 1.1: fall back to the tag schema)
+                if page == 0 and response.status_code == 200 and not _is_index(response):
+                    return None  # a catch-all page, not the API
                 if response.status_code != 200:
                     await self._raise_status(ref, response, "referrers")
                 if not _is_index(response):
@@ -232,6 +235,7 @@ class RegistryClient:
         response = await self._request(ref, "GET", self._url(ref, f"manifests/{ref.identifier}"), accept=ACCEPT)
         try:
             if response.status_code == 404 and missing_ok:
+                self._transport.expected_absence(404)
                 return None
             if response.status_code != 200:
                 await self._raise_status(ref, response, "manifest")
