@@ -30,6 +30,7 @@ own testdata archives.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,6 +48,13 @@ _HEADER_ONLY = frozenset(b"123456")  # Go's isHeaderOnlyType: no data section wh
 _PAX_NUMBERS = ("size", "uid", "gid")
 _PAX_TIMES = ("atime", "mtime", "ctime")
 _HIGH_BYTES = bytes(range(128))  # deleted by translate() to count bytes >= 0x80
+_PLAIN_NUMBER = re.compile(rb"[ \0]*[0-7]*[ \0]*")  # what writers emit; anything else takes Go's slow rules
+_OCTAL_OR_NUL = b"01234567\0"  # a numeric field made only of these always parses in Go
+# Numeric fields Go parses per format, as (region, fields): mode, uid, gid, size, mtime; devmajor,
+# devminor; STAR atime, ctime.
+_V7_FIELDS = (((100, 148), ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148))),)
+_USTAR_FIELDS = (*_V7_FIELDS, ((329, 345), ((329, 337), (337, 345))))
+_STAR_FIELDS = (*_USTAR_FIELDS, ((476, 500), ((476, 488), (488, 500))))
 
 
 @dataclass(slots=True)
@@ -92,7 +100,8 @@ class _Chunks:
         self._buffer, self._position = b"", 0
         return b"".join(parts)
 
-    def skip(self, size: int) -> None:
+    def skip(self, size: int, *, may_end: bool = False) -> None:
+        """Skip ``size`` bytes; with ``may_end`` the input may end first (Go's tryReadFull of padding)."""
         available = len(self._buffer) - self._position
         if size <= available:
             self._position += size
@@ -102,6 +111,8 @@ class _Chunks:
         while size > 0:
             chunk = next(self._chunks, None)
             if chunk is None:
+                if may_end:
+                    return
                 raise _Truncated()
             if len(chunk) > size:
                 self._buffer, self._position = chunk, size
@@ -160,10 +171,14 @@ class _Pending:
 def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[tuple[TarEntry, bytes | None]]:
     count = 0
     pending = _Pending()
+    started = False
     while True:
         block = stream.read(BLOCK)
         if block is None:
-            raise _Truncated()
+            if not started:
+                raise _Truncated()  # an empty blob is no archive at all: refused, though Go reads it as empty
+            return  # Go's Next: input ending on a header boundary is the end of the archive
+        started = True
         if block == _ZERO_BLOCK:
             if not stream.drain():
                 # Members hidden past the end are in the blob for anyone to read, but never scanned.
@@ -181,16 +196,16 @@ def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[
             )
         entry, data_size = _entry(header, pending, label)
         pending = _Pending()
-        padded = (data_size + BLOCK - 1) // BLOCK * BLOCK
+        padding = -data_size % BLOCK
         if entry.kind == "file" and data_size <= want:
             data = stream.read(data_size) if data_size else b""
             if data is None:
                 raise _Truncated()
-            stream.skip(padded - data_size)
-            yield entry, data
         else:
-            stream.skip(padded)
-            yield entry, None
+            data = None
+            stream.skip(data_size)
+        stream.skip(padding, may_end=True)
+        yield entry, data
 
 
 def _meta_record(header: _Header, payload: bytes, pending: _Pending, label: str) -> None:
@@ -223,26 +238,28 @@ def _header(block: bytes, label: str) -> _Header:
     """
     _check_sum(block, label)
     flag = block[156:157]
-    fields = [block[100:108], block[108:116], block[116:124], block[136:148]]  # mode, uid, gid, mtime
-    size = _numeric(block[124:136])
     prefix = b""
     magic = block[257:263]
+    spans = _V7_FIELDS
     if magic == b"ustar\0":
-        fields += [block[329:337], block[337:345]]  # devmajor, devminor
         if block[508:512] == b"tar\0":  # STAR: a shorter prefix, then atime and ctime
-            prefix = _string(block[345:476])
-            fields += [block[476:488], block[488:500]]
+            prefix, spans = block[345:476].partition(b"\0")[0], _STAR_FIELDS
         else:
-            prefix = _string(block[345:500])
+            prefix, spans = block[345:500].partition(b"\0")[0], _USTAR_FIELDS
     elif magic == b"ustar " and block[263:265] == b" \0":
-        fields += [block[329:337], block[337:345]]
-        prefix = _gnu_prefix(block)
-    if size is None or any(_numeric(field) is None for field in fields):
-        raise _refuse(label, "unreadable number in a tar header (Go's archive/tar refuses it)")
+        prefix, spans = _gnu_prefix(block), _USTAR_FIELDS
+    for (first, last), fields in spans:
+        if block[first:last].translate(None, _OCTAL_OR_NUL) and any(_numeric(block[start:end]) is None for start, end in fields):
+            raise _refuse(label, "unreadable number in a tar header (Go's archive/tar refuses it)")
+    size_field = block[124:136]
+    if size_field[0] & 0x80 or b" " in size_field:
+        size = _numeric(size_field) or 0
+    else:  # only octal digits and NULs: Go skips leading NULs and stops at the next one
+        size = int(size_field.lstrip(b"\0").partition(b"\0")[0] or b"0", 8)
     if size < 0 and flag[0] not in _HEADER_ONLY:
         raise _refuse(label, "negative size in a tar header")
-    name = _string(block[0:100])
-    return _Header(flag, prefix + b"/" + name if prefix else name, _string(block[157:257]), size)
+    name = block[0:100].partition(b"\0")[0]
+    return _Header(flag, prefix + b"/" + name if prefix else name, block[157:257].partition(b"\0")[0], size)
 
 
 def _gnu_prefix(block: bytes) -> bytes:
@@ -297,7 +314,7 @@ def _check_sum(block: bytes, label: str) -> None:
     is below 131,072, so equality mod 65521 still rejects all but ~1 in 65,521 corrupt headers.
     """
     stored = block[148:156]
-    expected = _octal(stored)
+    expected = int(stored.strip(b" \0") or b"0", 8) if _PLAIN_NUMBER.fullmatch(stored) else _octal(stored)
     if expected is not None:
         unsigned = (zlib.adler32(block) & 0xFFFF) - 1 - sum(stored) + 8 * 32
         if (expected - unsigned) % 65521 == 0:
@@ -363,23 +380,8 @@ def _pax_time(text: bytes) -> bool:
 def _entry(header: _Header, pending: _Pending, label: str) -> tuple[TarEntry, int]:
     """Go's ``mergePAX`` and GNU long-name handling for one member; returns it and its data size."""
     name, link, size = header.name, header.link, header.size
-    pax = pending.pax or {}
-    for key, value in pax.items():
-        raw = value.encode("utf-8", "surrogateescape")
-        if not raw:
-            continue  # Go keeps the header's own value
-        if key in _PAX_NUMBERS and _decimal(raw) is None or key in _PAX_TIMES and not _pax_time(raw):
-            raise _refuse(label, f"malformed pax {key} {value!r}")
-    if pax.get("path"):
-        if pending.long_name and pending.long_name != pax["path"].encode("utf-8", "surrogateescape"):
-            raise _refuse(label, "a member named twice, by a pax path and a different GNU long name")
-        name = pax["path"].encode("utf-8", "surrogateescape")
-    if pax.get("linkpath"):
-        if pending.long_link and pending.long_link != pax["linkpath"].encode("utf-8", "surrogateescape"):
-            raise _refuse(label, "a link target given twice, by a pax linkpath and a different GNU long link")
-        link = pax["linkpath"].encode("utf-8", "surrogateescape")
-    if pax.get("size"):
-        size = int(pax["size"])
+    if pending.pax:
+        name, link, size = _merge_pax(pending.pax, pending, name, link, size, label)
     name, link = pending.long_name or name, pending.long_link or link
     flag = header.flag
     if flag == b"S":
@@ -390,11 +392,30 @@ def _entry(header: _Header, pending: _Pending, label: str) -> tuple[TarEntry, in
     if data_size < 0:
         raise _refuse(label, "negative size in a tar header")
     kind = _KINDS.get(flag, "other")
-    text = name.decode("utf-8", "surrogateescape")
     target = link.decode("utf-8", "surrogateescape")
     if kind == "hardlink":
         target = normalise(target, label)
-    return TarEntry(normalise(text, label), kind, data_size if kind in ("file", "other") else 0, target), data_size
+    path = normalise(name.decode("utf-8", "surrogateescape"), label)
+    return TarEntry(path, kind, data_size if kind in ("file", "other") else 0, target), data_size
+
+
+def _merge_pax(pax: dict[str, str], pending: _Pending, name: bytes, link: bytes, size: int, label: str) -> tuple[bytes, bytes, int]:
+    """Go's ``mergePAX``: non-empty records replace the header's fields, and must parse.
+
+    Raises:
+        EvidenceError: a malformed number or time, or a pax path (link) that a GNU long name (link)
+            contradicts: Go takes the GNU one, older readers the pax one.
+    """
+    for key, value in pax.items():
+        raw = value.encode("utf-8", "surrogateescape")
+        if raw and (key in _PAX_NUMBERS and _decimal(raw) is None or key in _PAX_TIMES and not _pax_time(raw)):
+            raise _refuse(label, f"malformed pax {key} {value!r}")
+    path, linkpath = pax.get("path", "").encode("utf-8", "surrogateescape"), pax.get("linkpath", "").encode("utf-8", "surrogateescape")
+    if path and pending.long_name and pending.long_name != path:
+        raise _refuse(label, "a member named twice, by a pax path and a different GNU long name")
+    if linkpath and pending.long_link and pending.long_link != linkpath:
+        raise _refuse(label, "a link target given twice, by a pax linkpath and a different GNU long link")
+    return path or name, linkpath or link, int(pax["size"]) if pax.get("size") else size
 
 
 def normalise(raw: str, label: str) -> str:
