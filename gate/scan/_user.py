@@ -24,11 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gate._gotext import GO_SPACE
+
 MAX_ID = 2**31 - 1  # moby/sys user maxID: ids must fit a signed 32-bit int
 _INT64_MAX = 2**63 - 1
 _LINE_MAX = 64 * 1024 - 1  # bufio.Scanner's default token limit, with its newline
-# Go's unicode.IsSpace (what bytes.TrimSpace strips); unlike Python's str.isspace it excludes \x1c-\x1f.
-_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def passwd_entries(passwd: str) -> list[tuple[str, int]]:
         line = raw.removesuffix("\r")
         if len(line.encode("utf-8", "surrogateescape")) > _LINE_MAX:
             raise _Unresolvable("an /etc/passwd line is longer than the runtime reads")
-        line = line.strip(_GO_SPACE)
+        line = line.strip(GO_SPACE)
         if line:
             fields = line.split(":")
             entries.append((fields[0], go_atoi(fields[2])[0] if len(fields) > 2 else 0))
