@@ -52,9 +52,11 @@ _PLAIN_NUMBER = re.compile(rb"[ \0]*[0-7]*[ \0]*")  # what writers emit; anythin
 _OCTAL_OR_NUL = b"01234567\0"  # a numeric field made only of these always parses in Go
 # Numeric fields Go parses per format, as (region, fields): mode, uid, gid, size, mtime; devmajor,
 # devminor; STAR atime, ctime.
-_V7_FIELDS = (((100, 148), ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148))),)
-_USTAR_FIELDS = (*_V7_FIELDS, ((329, 345), ((329, 337), (337, 345))))
-_STAR_FIELDS = (*_USTAR_FIELDS, ((476, 500), ((476, 488), (488, 500))))
+_Span = tuple[int, int]
+_Fields = tuple[tuple[_Span, tuple[_Span, ...]], ...]
+_V7_FIELDS: _Fields = (((100, 148), ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148))),)
+_USTAR_FIELDS: _Fields = (*_V7_FIELDS, ((329, 345), ((329, 337), (337, 345))))
+_STAR_FIELDS: _Fields = (*_USTAR_FIELDS, ((476, 500), ((476, 488), (488, 500))))
 
 
 @dataclass(slots=True)
