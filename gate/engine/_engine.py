@@ -1,8 +1,9 @@
 """One image reference in, one verdict out: resolve, gather, verify, scan, decide.
 
 This is the only place a ``GateError`` becomes an ``evaluation.error`` violation: everything below
-raises, the engine reports. A multi-arch index is judged on every platform it lists (or the one
-asked for); the worst decision wins and each violation names its platform.
+raises, the engine reports. A multi-arch index is judged on every manifest a runtime could select from
+it (``_selection``), or on those a node of the asked platform could; the worst decision wins and
+each violation names its platform.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
@@ -20,11 +21,12 @@ from gate.cache import LoadingCache, TTLCache
 from gate.config import Config
 from gate.engine._evidence import Subject, evidence_facts
 from gate.engine._image import ImageScanner, LayerProgress
+from gate.engine._selection import runnable_manifests
 from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
 from gate.facts import Facts, ImageIdentity, evidence_summary, input_document
 from gate.policy import PolicyEvaluator, decide
-from gate.registry import DOCKER_LIST, OCI_INDEX, CredentialStore, Manifest, Reference, RegistryClient
+from gate.registry import CredentialStore, Manifest, Reference, RegistryClient
 from gate.report import ImageResult, Violation
 from gate.rules import EVALUATION_ERROR
 from gate.verify import TrustPolicy
@@ -249,18 +251,9 @@ class Engine:
         if not top.is_index:
             subject = Subject(top.digest, None, None)
             return [_Target(reference.with_digest(top.digest), top, platform, subject)]
-        entries = [entry for entry in top.manifests if _is_platform_image(entry.annotations, entry.platform, entry.media_type)]
-        if platform is not None:
-            entries = [entry for entry in entries if _matches(_platform_name(entry.platform), platform)]
-        if not entries:
-            wanted = f"platform {platform}" if platform else "any runnable platform"
-            raise GateError(f"index {top.digest} lists no image for {wanted}", details={"digest": top.digest})
-        manifests = await asyncio.gather(*(client.manifest(reference.with_digest(entry.digest)) for entry in entries))
+        runnable = await runnable_manifests(client, reference, top, platform)
         subject_of = lambda manifest: Subject(manifest.digest, top.digest, top.json)  # noqa: E731
-        return [
-            _Target(reference.with_digest(entry.digest), manifest, _platform_name(entry.platform), subject_of(manifest))
-            for entry, manifest in zip(entries, manifests)
-        ]
+        return [_Target(reference.with_digest(item.manifest.digest), item.manifest, item.platform, subject_of(item.manifest)) for item in runnable]
 
     async def _gather_target(self, client: RegistryClient, target: _Target, attached: AttachedEvidence, now: dt.datetime) -> _Gathered:
         found = evidence_facts(attached, target.subject, self.trust, self.deny_list, now)
@@ -320,28 +313,6 @@ def _access_key(reference: Reference, context: WorkloadContext) -> tuple[str, st
 
 def _ttl_cache(entries: int, max_bytes: int, ttl: float) -> TTLCache[Any, Any]:
     return TTLCache(max_entries=entries, max_bytes=max_bytes, ttl=ttl, negative_ttl=min(ttl, NEGATIVE_TTL_SECONDS))
-
-
-def _platform_name(platform: Mapping[str, Any] | None) -> str:
-    platform = platform or {}
-    parts = [platform.get("os", ""), platform.get("architecture", "")]
-    if platform.get("variant"):
-        parts.append(platform["variant"])
-    return "/".join(parts)
-
-
-def _matches(name: str, wanted: str) -> bool:
-    """``linux/arm64`` matches ``linux/arm64/v8``; an exact name always matches."""
-    return name == wanted or name.startswith(wanted + "/")
-
-
-def _is_platform_image(annotations: Mapping[str, str], platform: Mapping[str, Any] | None, media_type: str) -> bool:
-    """Index entries a node could pull: not BuildKit attestation manifests, not unknown/unknown, not nested indexes."""
-    if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
-        return False
-    if (platform or {}).get("os") == "unknown":
-        return False
-    return media_type not in (OCI_INDEX, DOCKER_LIST)
 
 
 def _with_platform(violation: Violation, platform: str | None) -> Violation:
