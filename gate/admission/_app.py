@@ -13,12 +13,14 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from gate.admission._activity import AdmissionActivity
 from gate.admission._answer import Answer, refuse
 from gate.admission._events import BadEnvelope, Prefetcher, pushed_references
 from gate.admission._metrics import Metrics
@@ -28,6 +30,9 @@ from gate.admission._reviewer import Reviewer
 from gate.admission._workloads import is_workload
 from gate.config import Config
 from gate.engine import Engine, WorkloadContext
+
+if TYPE_CHECKING:
+    from gate.audit import Cluster
 
 log = logging.getLogger("gate.admission")
 
@@ -50,10 +55,15 @@ class GateState:
     reviewer: Reviewer
     prefetcher: Prefetcher
     serving: bool = False
+    activity: AdmissionActivity = field(default_factory=AdmissionActivity)
+    auditor: Any = None  # gate.audit's Auditor when the background audit runs here
 
 
-def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: PullSecretReader | None = None) -> FastAPI:
-    """The webhook app. ``engine`` defaults to ``Engine(config)``; the app starts and closes it."""
+def create_app(
+    config: Config, engine: Engine | None = None, *, pull_secrets: PullSecretReader | None = None, cluster: "Cluster | None" = None
+) -> FastAPI:
+    """The webhook app. ``engine`` defaults to ``Engine(config)``; the app starts and closes it.
+    With ``cluster`` and ``audit.enabled`` it also runs the background audit (docs/audit.md)."""
     engine = engine if engine is not None else Engine(config)
     metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts})
     prefetcher = Prefetcher(
@@ -61,16 +71,24 @@ def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: Pu
         on_outcome=lambda outcome: metrics.count(metrics.events, outcome),
     )
     state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher)
+    if cluster is not None and config.audit.enabled:
+        from gate.audit._background import Auditor  # the audit judges through this app's reviewer
+
+        state.auditor = Auditor(state.reviewer, cluster, metrics, state.activity)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.start()
         prefetcher.start()
+        if state.auditor is not None:
+            state.auditor.start()
         state.serving = True
         try:
             yield
         finally:
             state.serving = False
+            if state.auditor is not None:
+                await state.auditor.stop()
             await prefetcher.stop()
             await engine.close()
             if pull_secrets is not None:
@@ -90,7 +108,11 @@ def _routes(app: FastAPI, state: GateState) -> None:
         except (BadReview, _TooLarge) as exc:
             state.metrics.bad_requests.inc()
             return _error(413 if isinstance(exc, _TooLarge) else 400, str(exc))
-        answer = await _answer(state, review, started + state.config.limits.deadline_seconds)
+        state.activity.enter()
+        try:
+            answer = await _answer(state, review, started + state.config.limits.deadline_seconds)
+        finally:
+            state.activity.leave()
         elapsed = time.monotonic() - started
         state.metrics.latency.observe(elapsed)
         # The kind comes from the client: only kinds gate judges become label values, so a

@@ -90,6 +90,16 @@ class Cluster:
             if not token:
                 return items
 
+    def reports(self, label_selector: str) -> list[dict[str, Any]]:
+        """PolicyReports in every namespace whose labels match ``label_selector``."""
+        document = self._call(
+            "list policyreports",
+            lambda: self._custom.list_cluster_custom_object(
+                REPORT_GROUP, REPORT_VERSION, REPORT_PLURAL, label_selector=label_selector, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+            ),
+        )
+        return [item for item in document.get("items") or [] if isinstance(item, dict)]
+
     def report(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The PolicyReport ``namespace/name``, or None when there is none."""
         try:
