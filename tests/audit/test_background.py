@@ -14,9 +14,11 @@ from typing import Any
 
 import jsonschema
 import pytest
+import trustme
 import yaml
 from kubernetes import client as k8s
 
+from gate.admission import create_app
 from gate.admission._activity import AdmissionActivity
 from gate.admission._metrics import Metrics
 from gate.admission._pull_secrets import PullSecretReader
@@ -28,11 +30,13 @@ from gate.audit._policy_report import OMITTED_ANNOTATION, report
 from gate.config import Config
 from gate.engine import Engine
 from gate.rules import RULES
+from tests.admission.webhook_server import start_webhook
 from tests.audit.cluster import ClusterBuilder, pod_spec
 from tests.audit.conftest import LENIENT_RULES
 from tests.audit.images import plain
 from tests.support.gate_config import config_for
 from tests.support.registry_server import RegistryServer
+from tests.support.waiting import wait_for
 
 CRD = Path(__file__).resolve().parents[2] / "charts/gate/files/wgpolicyk8s.io_policyreports.yaml"
 
@@ -226,3 +230,18 @@ def test_concurrent_takeovers_let_exactly_one_replica_win(cluster: ClusterBuilde
         elector.cluster.lease = lambda namespace, name: copy.deepcopy(snapshot)  # type: ignore[method-assign]
     winners = [elector.identity for elector in electors if elector.try_acquire()]
     assert len(winners) == 1
+
+
+def test_the_webhook_app_runs_the_audit_beside_admission(
+    cluster: ClusterBuilder, kubernetes_client: k8s.ApiClient, registry: RegistryServer, ca: trustme.CA, tmp_path: Path
+) -> None:
+    cluster.deployment("shop", "api", pod_spec(plain(registry, "bg/app", "")))
+    config = audit_config(registry)
+    server = start_webhook(create_app(config, cluster=Cluster(kubernetes_client)), config, ca, tmp_path)
+    try:
+        wait_for(lambda: cluster.api.get("shop", "policyreports", "gate") is not None, timeout=30, what="the first PolicyReport")
+        assert "gate_audit_last_completed_timestamp_seconds" in server.client.get("/metrics").text
+        assert results_of(cluster, "shop")[("api", "user.root")] == "fail"
+    finally:
+        server.stop()
+    assert cluster.api.get("gate-system", "leases", "gate-audit")["spec"].get("holderIdentity") is None  # released on shutdown
