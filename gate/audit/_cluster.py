@@ -9,6 +9,7 @@ become :class:`KubernetesError` naming the call and the HTTP status.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,8 @@ class Cluster:
             kwargs: dict[str, Any] = {"limit": PAGE_SIZE, "_preload_content": False, "_request_timeout": REQUEST_TIMEOUT}
             if token:
                 kwargs["_continue"] = token
-            page = self._call(f"list {what}", lambda: namespaced(namespace, **kwargs) if namespace else everywhere(**kwargs))
+            call = functools.partial(namespaced, namespace, **kwargs) if namespace else functools.partial(everywhere, **kwargs)
+            page = self._call(f"list {what}", call)
             items.extend(item for item in page.get("items") or [] if isinstance(item, dict))
             token = (page.get("metadata") or {}).get("continue")
             if not token:
@@ -146,7 +148,7 @@ class Cluster:
     def create_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._call(
             f"create lease {namespace}/{body['metadata']['name']}",
-            lambda: self._coordination.create_namespaced_lease(namespace, body, _preload_content=False, _request_timeout=REQUEST_TIMEOUT),
+            lambda: self._coordination.create_namespaced_lease(namespace, _as_model(body), _preload_content=False, _request_timeout=REQUEST_TIMEOUT),
         )
 
     def replace_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -154,7 +156,7 @@ class Cluster:
         name = body["metadata"]["name"]
         return self._call(
             f"update lease {namespace}/{name}",
-            lambda: self._coordination.replace_namespaced_lease(name, namespace, body, _preload_content=False, _request_timeout=REQUEST_TIMEOUT),
+            lambda: self._coordination.replace_namespaced_lease(name, namespace, _as_model(body), _preload_content=False, _request_timeout=REQUEST_TIMEOUT),
         )
 
     @staticmethod
@@ -171,6 +173,11 @@ class Cluster:
         if not isinstance(document, dict):
             raise KubernetesError(f"cannot {what}: the answer is not a JSON object")
         return document
+
+
+def _as_model(body: dict[str, Any]) -> Any:
+    """A JSON body where the typed API wants a model: the client serialises both the same way."""
+    return body
 
 
 def _remedy(status: int | None) -> str:

@@ -104,7 +104,9 @@ def _ref(namespace: str, owner: dict[str, Any]) -> WorkloadRef:
 
 def _pod_signature(pod: dict[str, Any]) -> Any:
     """What a verdict on the Pod depends on: its image uses, pull secrets and service account."""
-    spec = pod.get("spec") if isinstance(pod.get("spec"), dict) else {}
+    spec = pod.get("spec")
+    spec = spec if isinstance(spec, dict) else {}
+    uses: tuple[Any, ...]
     try:
         uses = tuple(use.key for use in image_uses("Pod", pod))
     except WorkloadError as exc:

@@ -166,16 +166,16 @@ def _handler(double: KubernetesApiDouble) -> type[JsonHandler]:
                 return 200, kubernetes_status(200, "Deleted") | {"status": "Success"}
             return 404, kubernetes_status(404, "NotFound")
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        def do_GET(self) -> None:
             self._route("GET")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._route("POST")
 
-        def do_PUT(self) -> None:  # noqa: N802
+        def do_PUT(self) -> None:
             self._route("PUT")
 
-        def do_DELETE(self) -> None:  # noqa: N802
+        def do_DELETE(self) -> None:
             self._route("DELETE")
 
     return Handler

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
