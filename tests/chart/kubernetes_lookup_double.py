@@ -25,6 +25,7 @@ _RESOURCES: dict[str, list[tuple[str, str, bool]]] = {
                                      ("roles", "Role", True), ("rolebindings", "RoleBinding", True)],
     "admissionregistration.k8s.io/v1": [("validatingwebhookconfigurations", "ValidatingWebhookConfiguration", False)],
     "networking.k8s.io/v1": [("networkpolicies", "NetworkPolicy", True)],
+    "apiextensions.k8s.io/v1": [("customresourcedefinitions", "CustomResourceDefinition", False)],
 }
 
 
