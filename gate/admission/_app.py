@@ -8,19 +8,19 @@ in-flight requests.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from gate.admission._activity import AdmissionActivity
 from gate.admission._answer import Answer, refuse
 from gate.admission._events import BadEnvelope, Prefetcher, pushed_references
 from gate.admission._metrics import Metrics
@@ -32,7 +32,7 @@ from gate.config import Config
 from gate.engine import Engine, WorkloadContext
 
 if TYPE_CHECKING:
-    from gate.audit import Cluster
+    from gate.audit import AuditProcess
 
 log = logging.getLogger("gate.admission")
 
@@ -55,40 +55,35 @@ class GateState:
     reviewer: Reviewer
     prefetcher: Prefetcher
     serving: bool = False
-    activity: AdmissionActivity = field(default_factory=AdmissionActivity)
-    auditor: Any = None  # gate.audit's Auditor when the background audit runs here
+    audit: "AuditProcess | None" = None
 
 
 def create_app(
-    config: Config, engine: Engine | None = None, *, pull_secrets: PullSecretReader | None = None, cluster: "Cluster | None" = None
+    config: Config, engine: Engine | None = None, *, pull_secrets: PullSecretReader | None = None, audit: "AuditProcess | None" = None
 ) -> FastAPI:
-    """The webhook app. ``engine`` defaults to ``Engine(config)``; the app starts and closes it.
-    With ``cluster`` and ``audit.enabled`` it also runs the background audit (docs/audit.md)."""
+    """The webhook app. ``engine`` defaults to ``Engine(config)``; the app starts and closes it,
+    and the background ``audit`` (docs/audit.md) when given, whose results it exports as metrics."""
     engine = engine if engine is not None else Engine(config)
     metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts})
     prefetcher = Prefetcher(
         lambda reference: engine.check(reference, WorkloadContext(), deadline=time.monotonic() + PREFETCH_SECONDS),
         on_outcome=lambda outcome: metrics.count(metrics.events, outcome),
     )
-    state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher)
-    if cluster is not None and config.audit.enabled:
-        from gate.audit._background import Auditor  # the audit judges through this app's reviewer
-
-        state.auditor = Auditor(state.reviewer, cluster, metrics, state.activity)
+    state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher, audit=audit)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.start()
         prefetcher.start()
-        if state.auditor is not None:
-            state.auditor.start()
+        if audit is not None:
+            audit.start(metrics.record_audit)
         state.serving = True
         try:
             yield
         finally:
             state.serving = False
-            if state.auditor is not None:
-                await state.auditor.stop()
+            if audit is not None:
+                await asyncio.to_thread(audit.stop)
             await prefetcher.stop()
             await engine.close()
             if pull_secrets is not None:
@@ -108,11 +103,7 @@ def _routes(app: FastAPI, state: GateState) -> None:
         except (BadReview, _TooLarge) as exc:
             state.metrics.bad_requests.inc()
             return _error(413 if isinstance(exc, _TooLarge) else 400, str(exc))
-        state.activity.enter()
-        try:
-            answer = await _answer(state, review, started + state.config.limits.deadline_seconds)
-        finally:
-            state.activity.leave()
+        answer = await _answer(state, review, started + state.config.limits.deadline_seconds)
         elapsed = time.monotonic() - started
         state.metrics.latency.observe(elapsed)
         # The kind comes from the client: only kinds gate judges become label values, so a

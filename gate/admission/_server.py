@@ -17,7 +17,7 @@ from gate.config import Config
 from gate.errors import ConfigError
 
 if TYPE_CHECKING:
-    from gate.audit import Cluster
+    from gate.audit import AuditProcess
 
 log = logging.getLogger("gate.admission")
 
@@ -64,21 +64,22 @@ def serve(
         raise ConfigError("TLS needs both a certificate and a key (or --insecure-http for local testing)")
     else:
         tls = ReloadingTLS(tls_cert, tls_key)
-    app = create_app(config, pull_secrets=_in_cluster_pull_secrets(), cluster=_audit_cluster(config))
+    app = create_app(config, pull_secrets=_in_cluster_pull_secrets(), audit=_audit(config))
     build_server(app, config, host, port, tls).run()
 
 
-def _audit_cluster(config: Config) -> "Cluster | None":
-    """The Kubernetes API for the background audit, when it is enabled and credentials exist."""
+def _audit(config: Config) -> "AuditProcess | None":
+    """The background audit, when it is enabled and Kubernetes credentials exist."""
     if not config.audit.enabled:
         return None
-    from gate.audit import Cluster, api_client
+    from gate.audit import AuditProcess, api_client
 
     try:
-        return Cluster(api_client())
+        api_client().close()
     except ConfigError as exc:
         log.error("audit.enabled is set but the audit cannot run: %s", exc)
         return None
+    return AuditProcess(config)
 
 
 def _in_cluster_pull_secrets() -> PullSecretReader | None:

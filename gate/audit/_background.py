@@ -1,11 +1,11 @@
-"""The audit inside ``gate serve``: re-judge running workloads at start-up (a configuration change
+"""The audit loop of ``gate serve``: re-judge running workloads at start-up (a configuration change
 rolls the pods, so this is also "after every configuration change") and every
 ``audit.interval``, and publish PolicyReports and metrics — on the one replica holding the Lease.
 
-Admission keeps priority: workloads are judged one at a time, each only once no review is in
-flight (:class:`AdmissionActivity`), and at most ``audit.images_per_second`` images per second,
-so an audit of a large cluster spreads over time instead of competing with the API server's
-requests. The Lease is renewed while an audit runs; losing it stops the audit.
+Workloads are judged one at a time, at most ``audit.images_per_second`` images per second, so an
+audit of a large cluster spreads over time (``_process`` runs this loop in a child process at a
+lower CPU priority, so admission keeps the CPU). The Lease is renewed while an audit runs; losing
+it stops the audit.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ import socket
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gate.admission._activity import AdmissionActivity
-from gate.admission._metrics import Metrics
 from gate.admission._reviewer import Reviewer
 from gate.audit._cluster import Cluster
 from gate.audit._command import inventory
@@ -35,18 +34,19 @@ from gate.errors import GateError
 
 log = logging.getLogger("gate.audit")
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+Counts = dict[tuple[str, str, str], int]  # (namespace, rule, result) -> results
+Record = Callable[[Counts, float], None]  # receives each completed audit's counts and its end time
 
 
 class Auditor:
     """Runs the periodic audit on the replica holding the Lease; start with :meth:`start`."""
 
-    def __init__(self, reviewer: Reviewer, cluster: Cluster, metrics: Metrics, activity: AdmissionActivity, *, identity: str | None = None) -> None:
+    def __init__(self, reviewer: Reviewer, cluster: Cluster, record: Record, *, identity: str | None = None) -> None:
         self.config = reviewer.config
         self.settings = reviewer.config.audit
         self.reviewer = reviewer
         self.cluster = cluster
-        self.metrics = metrics
-        self.activity = activity
+        self.record = record
         identity = identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
         namespace = self.settings.lease_namespace or _pod_namespace()
         self.elector = LeaseElector(cluster, namespace, self.settings.lease_name, identity, self.settings.lease_seconds)
@@ -114,7 +114,7 @@ class Auditor:
         digest = self.reviewer.engine.policy_digest
         results = namespace_results(verdicts, self.config, dt.datetime.now(dt.timezone.utc))
         self.last_writes = await asyncio.to_thread(publish, self.cluster, policy_reports(results, digest), digest)
-        self.metrics.record_audit(_counts(results), time.time())
+        self.record(_counts(results), time.time())
         self.audits += 1
         log.info(
             "audit completed",
@@ -123,16 +123,14 @@ class Auditor:
         return self.last_writes
 
     async def _pace(self, images: int) -> None:
-        """Wait for admission to be idle and for this many images' share of the rate."""
-        await self.activity.idle()
+        """Wait for this many images' share of the rate."""
         delay = self._next_slot - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-            await self.activity.idle()
         self._next_slot = max(self._next_slot, time.monotonic()) + images / self.settings.images_per_second
 
 
-def _counts(results: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str, str], int]:
+def _counts(results: dict[str, list[dict[str, Any]]]) -> Counts:
     counts: Counter[tuple[str, str, str]] = Counter()
     for namespace, found in results.items():
         for result in found:

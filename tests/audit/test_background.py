@@ -19,11 +19,10 @@ import yaml
 from kubernetes import client as k8s
 
 from gate.admission import create_app
-from gate.admission._activity import AdmissionActivity
 from gate.admission._metrics import Metrics
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._reviewer import Reviewer
-from gate.audit import Cluster
+from gate.audit import AuditProcess, Cluster
 from gate.audit._background import Auditor
 from gate.audit._lease import LeaseElector
 from gate.audit._policy_report import OMITTED_ANNOTATION, report
@@ -61,11 +60,17 @@ def polr_schema() -> dict[str, Any]:
     return schema
 
 
-def auditor(config: Config, kubernetes_client: k8s.ApiClient, identity: str = "replica-a", activity: AdmissionActivity | None = None) -> Auditor:
-    engine = Engine(config)
-    metrics = Metrics(dict)
-    reviewer = Reviewer(config, engine, metrics, PullSecretReader(kubernetes_client))
-    return Auditor(reviewer, Cluster(kubernetes_client), metrics, activity or AdmissionActivity(), identity=identity)
+class MeteredAuditor(Auditor):
+    """An Auditor whose results go to a webhook Metrics registry, as ``gate serve`` exports them."""
+
+    def __init__(self, config: Config, kubernetes_client: k8s.ApiClient, identity: str) -> None:
+        self.metrics = Metrics(dict)
+        reviewer = Reviewer(config, Engine(config), self.metrics, PullSecretReader(kubernetes_client))
+        super().__init__(reviewer, Cluster(kubernetes_client), self.metrics.record_audit, identity=identity)
+
+
+def auditor(config: Config, kubernetes_client: k8s.ApiClient, identity: str = "replica-a") -> MeteredAuditor:
+    return MeteredAuditor(config, kubernetes_client, identity)
 
 
 def audit_config(registry: RegistryServer, **overrides: Any) -> Config:
@@ -232,16 +237,17 @@ def test_concurrent_takeovers_let_exactly_one_replica_win(cluster: ClusterBuilde
     assert len(winners) == 1
 
 
-def test_the_webhook_app_runs_the_audit_beside_admission(
-    cluster: ClusterBuilder, kubernetes_client: k8s.ApiClient, registry: RegistryServer, ca: trustme.CA, tmp_path: Path
+def test_the_webhook_app_runs_the_audit_in_a_child_process(
+    cluster: ClusterBuilder, kubeconfig: Path, registry: RegistryServer, ca: trustme.CA, tmp_path: Path
 ) -> None:
     cluster.deployment("shop", "api", pod_spec(plain(registry, "bg/app", "")))
     config = audit_config(registry)
-    server = start_webhook(create_app(config, cluster=Cluster(kubernetes_client)), config, ca, tmp_path)
+    server = start_webhook(create_app(config, audit=AuditProcess(config, kubeconfig)), config, ca, tmp_path)
     try:
-        wait_for(lambda: cluster.api.get("shop", "policyreports", "gate") is not None, timeout=30, what="the first PolicyReport")
-        assert "gate_audit_last_completed_timestamp_seconds" in server.client.get("/metrics").text
+        wait_for(lambda: cluster.api.get("shop", "policyreports", "gate") is not None, timeout=60, what="the first PolicyReport")
         assert results_of(cluster, "shop")[("api", "user.root")] == "fail"
+        metric = 'gate_audit_results{namespace="shop",result="fail",rule="user.root"} 1.0'
+        wait_for(lambda: metric in server.client.get("/metrics").text, timeout=10, what="the audit's counts in the webhook's metrics")
     finally:
         server.stop()
     assert cluster.api.get("gate-system", "leases", "gate-audit")["spec"].get("holderIdentity") is None  # released on shutdown
