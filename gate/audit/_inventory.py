@@ -3,7 +3,8 @@ Job), StatefulSet, DaemonSet, any other controller, or the bare Pod.
 
 Pure functions over the JSON the API server lists. A Pod's controller is the ownerReference with
 ``controller: true`` (the one the garbage collector and ``kubectl`` follow). Pods of one workload
-that run the same images under the same context and pull credentials are judged once.
+that run the same images (by the digest they run) under the same context and pull credentials
+are judged once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gate.admission._workloads import WorkloadError, image_uses
+from gate.audit._running import pinned_to_running
 
 FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
 
@@ -108,7 +110,7 @@ def _pod_signature(pod: dict[str, Any]) -> Any:
     spec = spec if isinstance(spec, dict) else {}
     uses: tuple[Any, ...]
     try:
-        uses = tuple(use.key for use in image_uses("Pod", pod))
+        uses = tuple(use.key for use in pinned_to_running(image_uses("Pod", pod), pod))
     except WorkloadError as exc:
         uses = ("unreadable", str(exc))
     secrets = tuple(str(ref.get("name")) for ref in spec.get("imagePullSecrets") or [] if isinstance(ref, dict))

@@ -1,5 +1,6 @@
 """Judge running workloads through the webhook's own reviewer, so an audit verdict is the verdict
-admission would give the same Pod today (namespace exemptions, securityContext, pull secrets).
+admission would give the same Pod today (namespace exemptions, securityContext, pull secrets),
+for the image digest each started container runs (``_running``).
 
 Each distinct Pod of a workload is judged as a ``Pod`` object; images shared between workloads
 are fetched and scanned once (the engine caches facts by digest and coalesces concurrent loads).
@@ -18,6 +19,7 @@ from gate.admission._answer import Judged, judge
 from gate.admission._reviewer import Reviewer
 from gate.admission._workloads import ImageUse, WorkloadError, image_uses
 from gate.audit._inventory import Workload, WorkloadRef
+from gate.audit._running import pinned_to_running
 from gate.report import ImageResult
 
 AUDIT_DEADLINE_SECONDS = 300.0  # nobody waits on an audit verdict: give slow registries and big layers time
@@ -56,7 +58,7 @@ async def judge_workload(reviewer: Reviewer, workload: Workload, pace: Pace | No
     merged: dict[tuple[object, ...], Judged] = {}
     for pod in workload.pods:
         try:
-            uses = image_uses("Pod", pod)
+            uses = pinned_to_running(image_uses("Pod", pod), pod)
         except WorkloadError as exc:
             name = (pod.get("metadata") or {}).get("name")
             return WorkloadVerdict(ref, workload.pod_count, problem=f"cannot read Pod {ref.namespace}/{name}: {exc}")

@@ -12,7 +12,8 @@ import pytest
 from gate.cli import main
 from tests.audit.cluster import ClusterBuilder, pod_spec
 from tests.audit.conftest import LENIENT_RULES
-from tests.audit.images import GOLANG, GOLANG_OTHER, from_alpine, from_golang, plain
+from tests.audit.images import GOLANG, GOLANG_OTHER, PASSWD, from_alpine, from_golang, plain
+from tests.support.images import ImageBuilder
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
 from tests.support.registry_server import RegistryServer
 
@@ -96,6 +97,27 @@ def test_each_distinct_image_is_fetched_once_and_judged_in_each_context(
     # The root image passes only where the pod enforces runAsNonRoot: the context is each workload's.
     assert verdicts == {f"app{index}": "allow" if index % 2 == 0 else "deny" for index in range(6)}
     assert code == 1
+
+
+def test_a_moved_tag_is_judged_at_the_digest_the_pods_run(
+    cluster: ClusterBuilder, kubeconfig: Path, registry: RegistryServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = ImageBuilder().layer({"etc/passwd": PASSWD, "app/v1": "1"}).config(user="").push(registry, "audit/moved:1")
+    ImageBuilder().layer({"etc/passwd": PASSWD, "app/v2": "2"}).config(user="1000").push(registry, "audit/moved:1")  # the tag moves
+    image = f"{registry.host}/audit/moved:1"
+    for pod in cluster.deployment("shop", "old", pod_spec(image)):
+        pod["status"]["containerStatuses"] = [{"name": "c0", "imageID": f"{registry.host}/audit/moved@{started.digest}"}]
+    cluster.deployment("shop", "new", pod_spec(image))  # not started yet: judged by its reference, as admission would
+    restarted = cluster.pod("shop", "config-id", pod_spec(image))
+    restarted["status"]["containerStatuses"] = [{"name": "c0", "imageID": "sha256:" + "e" * 64}]  # a config ID names no manifest
+
+    _, document = audit(capsys, kubeconfig, write_config(tmp_path, registry.host))
+
+    by_name = {w["name"]: w for w in document["workloads"]}
+    assert by_name["old"]["decision"] == "deny" and by_name["old"]["images"][0]["reference"] == f"{image}@{started.digest}"
+    assert "user.root" in [v["rule"] for v in by_name["old"]["images"][0]["violations"]]
+    assert by_name["new"]["decision"] == "allow" and by_name["new"]["images"][0]["reference"] == image
+    assert by_name["config-id"]["images"][0]["reference"] == image
 
 
 def test_unreachable_registry_is_exit_2_and_a_bad_pod_is_reported(
