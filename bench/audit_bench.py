@@ -37,11 +37,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import trustme  # noqa: E402
-import uvloop  # noqa: E402
-import yaml  # noqa: E402
+import trustme
+import uvloop
+import yaml
 
-from bench.webhook_bench import (  # noqa: E402
+from bench.webhook_bench import (
     PASSWD,
     Connection,
     client_context,
@@ -49,11 +49,11 @@ from bench.webhook_bench import (  # noqa: E402
     review_body,
     start_server,
 )
-from tests.admission.kubernetes_api_double import KubernetesApiDouble  # noqa: E402
-from tests.admission.webhook_server import write_cert  # noqa: E402
-from tests.audit.cluster import ClusterBuilder, pod_spec  # noqa: E402
-from tests.support.images import ImageBuilder  # noqa: E402
-from tests.support.registry_server import start_registry  # noqa: E402
+from tests.admission.kubernetes_api_double import KubernetesApiDouble
+from tests.admission.webhook_server import write_cert
+from tests.audit.cluster import ClusterBuilder, pod_spec
+from tests.support.images import ImageBuilder
+from tests.support.registry_server import start_registry
 
 CONNECTIONS = 4
 LAYER_BYTES = 256 * 1024

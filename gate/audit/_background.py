@@ -52,7 +52,6 @@ class Auditor:
         self.elector = LeaseElector(cluster, namespace, self.settings.lease_name, identity, self.settings.lease_seconds)
         self.audits = 0  # completed audits, for tests and logs
         self.last_writes: dict[str, str] = {}
-        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._next_slot = 0.0
 
@@ -67,21 +66,16 @@ class Auditor:
             self._task = None
             await asyncio.to_thread(self.elector.release)
 
-    def trigger(self) -> None:
-        """Audit as soon as possible (after a configuration change), if this replica leads."""
-        self._wake.set()
-
     async def _run(self) -> None:
         renew_every = self.settings.lease_seconds / 3
         due = time.monotonic()  # at start-up
         while True:
             leading = await asyncio.to_thread(self.elector.try_acquire)
-            if leading and (time.monotonic() >= due or self._wake.is_set()):
-                self._wake.clear()
+            if leading and time.monotonic() >= due:
                 await self._audit_while_leading(renew_every)
                 due = time.monotonic() + self.settings.interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(min(renew_every, due - time.monotonic()), 0.05))
+            until_due = due - time.monotonic() if leading else renew_every  # a follower only checks the Lease
+            await asyncio.sleep(max(min(renew_every, until_due), 0.05))
 
     async def _audit_while_leading(self, renew_every: float) -> None:
         audit = asyncio.create_task(self.audit_once())

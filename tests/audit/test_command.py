@@ -12,9 +12,16 @@ import pytest
 from gate.cli import main
 from tests.audit.cluster import ClusterBuilder, pod_spec
 from tests.audit.conftest import LENIENT_RULES
-from tests.audit.images import GOLANG, GOLANG_OTHER, PASSWD, from_alpine, from_golang, plain
-from tests.support.images import ImageBuilder
+from tests.audit.images import (
+    GOLANG,
+    GOLANG_OTHER,
+    PASSWD,
+    from_alpine,
+    from_golang,
+    plain,
+)
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
+from tests.support.images import ImageBuilder
 from tests.support.registry_server import RegistryServer
 
 
