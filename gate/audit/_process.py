@@ -13,6 +13,7 @@ and the parent exports them as metrics. A child that dies is restarted after a p
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import logging.config
 import multiprocessing
@@ -31,6 +32,7 @@ log = logging.getLogger("gate.audit")
 NICENESS = 19
 RESTART_SECONDS = 10.0
 STOP_SECONDS = 15.0
+_PR_SET_PDEATHSIG = 1
 
 
 class AuditProcess:
@@ -91,9 +93,18 @@ def child_main(config: Config, sender: Connection, kubeconfig: Path | None) -> N
     """The child: lower priority, JSON logs like the server's, audit until SIGTERM."""
     from gate.admission._logging import log_config
 
+    _die_with_parent()
     _lowest_priority()
     logging.config.dictConfig(log_config())
     asyncio.run(_audit_until_terminated(config, lambda counts, finished: sender.send((counts, finished)), kubeconfig))
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this child if the webhook process dies without stopping it (SIGKILL)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        log.info("audit process: cannot ask to be stopped with its parent (not Linux glibc)")
 
 
 def _lowest_priority() -> None:
