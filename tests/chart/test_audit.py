@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.chart._helm import FULLNAME, NAMESPACE, Rendered, render_error
+from tests.chart._helm import FULLNAME, NAMESPACE, Rendered, notes, render_error
 
 CRD_NAME = "policyreports.wgpolicyk8s.io"
 
@@ -52,3 +52,8 @@ def test_the_crd_is_installed_only_when_asked_and_kept_on_uninstall(rendered: di
 
 def test_a_bad_interval_is_refused_when_rendering(tmp_path: Path) -> None:
     assert "interval" in render_error({"audit": {"interval": "soon"}}, tmp_path)
+
+
+def test_notes_say_where_the_audit_results_are(tmp_path: Path) -> None:
+    assert "kubectl get polr -A -l app.kubernetes.io/managed-by=gate" in notes({}, tmp_path)
+    assert "polr" not in notes({"audit": {"enabled": False}}, tmp_path)
