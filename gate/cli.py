@@ -37,6 +37,15 @@ def _parser() -> argparse.ArgumentParser:
     image.add_argument("--offline", action="store_true",
                        help="never refresh the Sigstore trust root; use the configured or shipped copy")
 
+    audit = commands.add_parser("audit", help="judge the workloads running in a cluster, as the webhook would")
+    audit.add_argument("--config", type=Path, help="gate configuration file (YAML)")
+    audit.add_argument("--kubeconfig", type=Path, help="default: in-cluster credentials, else $KUBECONFIG or ~/.kube/config")
+    audit.add_argument("--namespace", help="audit only this namespace (default: all)")
+    audit.add_argument("--output", choices=("table", "json"), default="table")
+    finder = audit.add_mutually_exclusive_group()
+    finder.add_argument("--uses-builder", metavar="REF[@DIGEST]", help="list workloads whose images were built FROM this base")
+    finder.add_argument("--contains", metavar="PURL", help="list workloads whose SBOM has this component (PURL[@vers:TYPE/RANGE])")
+
     serve = commands.add_parser("serve", help="run the Kubernetes admission webhook")
     serve.add_argument("--config", type=Path)
     serve.add_argument("--host", default="0.0.0.0")
@@ -103,6 +112,14 @@ def _run_check(args: argparse.Namespace) -> int:
     return report.exit_code()
 
 
+def _run_audit(args: argparse.Namespace) -> int:
+    from gate.audit import render_audit_json, render_audit_table, run_audit
+
+    outcome = run_audit(_load_config(args.config), args.kubeconfig, args.namespace, args.uses_builder, args.contains)
+    print(render_audit_json(outcome) if args.output == "json" else render_audit_table(outcome))
+    return outcome.exit_code()
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     from gate.admission import serve
 
@@ -127,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_check(args)
         if args.command == "serve":
             return _run_serve(args)
+        if args.command == "audit":
+            return _run_audit(args)
         return _run_policy_test(args)
     except GateError as exc:
         print(f"gate: error: {exc.diagnostics()}", file=sys.stderr)

@@ -62,7 +62,7 @@ class Reviewer:
                 "the webhook's rules should select only Pods and kinds with a pod template",
                 mode,
             )
-        exemption = self._namespace_exemption(request.namespace)
+        exemption = self.namespace_exemption(request.namespace)
         if exemption is not None:
             return allow(f"namespace {request.namespace} is exempt: {exemption}")
         try:
@@ -71,14 +71,20 @@ class Reviewer:
             return refuse(f"cannot read the {request.kind}: {exc}", mode, code=400)
         if not uses:
             return allow("no new or changed images" if request.operation == "UPDATE" else "no images")
-        secrets = await self._pull_secrets(request, deadline)
+        judged = await self.judge_uses(uses, request.kind, request.object, request.namespace, deadline)
+        self.metrics.record_images([item.result for item in judged])
+        return judge(judged, mode, request.uid)
+
+    async def judge_uses(self, uses: list[ImageUse], kind: str, obj: Any, namespace: str | None, deadline: float) -> list[Judged]:
+        """One verdict per distinct use of the workload ``obj`` (read with its pull secrets), due by
+        ``deadline``; the webhook and the audit both judge through here."""
+        secrets = await self._pull_secrets(kind, obj, namespace, deadline)
         groups: dict[tuple[Any, ...], list[ImageUse]] = {}
         for use in uses:
             groups.setdefault(use.key, []).append(use)
         firsts = [group[0] for group in groups.values()]
-        results = await self._judge_all(firsts, request.namespace, secrets, deadline)
-        self.metrics.record_images(results)
-        return judge([Judged(tuple(group), result) for group, result in zip(groups.values(), results)], mode, request.uid)
+        results = await self._judge_all(firsts, namespace, secrets, deadline)
+        return [Judged(tuple(group), result) for group, result in zip(groups.values(), results)]
 
     async def pins(self, request: AdmissionRequest, deadline: float) -> list[Pin]:
         """Pins for every image of the request written by tag (``POST /mutate``); never raises.
@@ -94,7 +100,7 @@ class Reviewer:
         """
         if not self.config.mutate or request.operation not in ("CREATE", "UPDATE") or not is_workload(request.kind):
             return []
-        if self._namespace_exemption(request.namespace) is not None:
+        if self.namespace_exemption(request.namespace) is not None:
             return []
         try:
             uses = [use for use in self._uses(request) if is_tag_only(use.image)]
@@ -102,7 +108,7 @@ class Reviewer:
             return []  # the validating webhook refuses it and says why
         if not uses:
             return []
-        secrets = await self._pull_secrets(request, deadline)
+        secrets = await self._pull_secrets(request.kind, request.object, request.namespace, deadline)
         firsts = {use.image: use for use in uses}
         engine_deadline = deadline + self.config.limits.deadline_seconds
         running = [self._start(use, request.namespace, secrets, engine_deadline) for use in firsts.values()]
@@ -117,7 +123,7 @@ class Reviewer:
             return changed_uses(request.kind, request.object, request.old_object)
         return image_uses(request.kind, request.object)
 
-    def _namespace_exemption(self, namespace: str | None) -> str | None:
+    def namespace_exemption(self, namespace: str | None) -> str | None:
         """The reason of a valid exemption covering every rule for every image of ``namespace``."""
         if not self._whole_namespace:
             return None
@@ -127,16 +133,16 @@ class Reviewer:
                 return exemption.reason
         return None
 
-    async def _pull_secrets(self, request: AdmissionRequest, deadline: float) -> bytes | None:
+    async def _pull_secrets(self, kind: str, obj: Any, namespace: str | None, deadline: float) -> bytes | None:
         """Registry credentials of the pod; none (and a log line) when the API is slow or absent."""
         if self.pull_secrets is None:
             return None
-        _, spec = pod_spec(request.kind, request.object)
+        _, spec = pod_spec(kind, obj)
         budget = max((deadline - time.monotonic()) / 2, 0.0)
         try:
-            return await asyncio.wait_for(self.pull_secrets.docker_config(request.namespace, spec), budget)
+            return await asyncio.wait_for(self.pull_secrets.docker_config(namespace, spec), budget)
         except TimeoutError:
-            log.warning("no image pull secrets: the Kubernetes API did not answer in time", extra={"uid": request.uid})
+            log.warning("no image pull secrets: the Kubernetes API did not answer in time", extra={"namespace": namespace})
             return None
 
     async def _judge_all(self, uses: list[ImageUse], namespace: str | None, secrets: bytes | None, deadline: float) -> list[ImageResult]:

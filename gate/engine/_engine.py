@@ -69,6 +69,7 @@ class _Gathered:
 
     facts: Facts
     problems: tuple[str, ...]
+    contains: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,16 @@ class Engine:
         ConfigError, PolicyError: from the constructor, when trust, parameters or policies do not load.
     """
 
-    def __init__(self, config: Config, *, policy: PolicyEvaluator | None = None, progress: LayerProgress | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        policy: PolicyEvaluator | None = None,
+        progress: LayerProgress | None = None,
+        search: DenyList | None = None,
+    ) -> None:
         self.config = config
+        self.search = search  # SBOM components reported under ``evidence.contains``; never part of a verdict
         self.policy = policy or PolicyEvaluator.from_config(config)
         self.trust = TrustPolicy.from_config(config.trust)
         self.deny_list = DenyList.from_params(config.rule_params().get("sbom.denied-component"))
@@ -256,7 +265,7 @@ class Engine:
         return [_Target(reference.with_digest(item.manifest.digest), item.manifest, item.platform, subject_of(item.manifest)) for item in runnable]
 
     async def _gather_target(self, client: RegistryClient, target: _Target, attached: AttachedEvidence, now: dt.datetime) -> _Gathered:
-        found = evidence_facts(attached, target.subject, self.trust, self.deny_list, now)
+        found = evidence_facts(attached, target.subject, self.trust, self.deny_list, now, self.search)
         image = await self.scanner.scan(client, target.reference, target.manifest, found.build_args)
         identity = ImageIdentity(
             reference=str(target.reference),
@@ -277,7 +286,7 @@ class Engine:
             errors=image.errors,
             vulnerability_scans=found.vulnerability_scans,
         )
-        return _Gathered(facts, tuple(problem.message for problem in found.problems))
+        return _Gathered(facts, tuple(problem.message for problem in found.problems), found.contains)
 
     async def _judge(self, item: _Gathered, text: str, context: WorkloadContext, now: dt.datetime) -> tuple[list[Violation], dict[str, Any]]:
         facts = replace(item.facts, image=replace(item.facts.image, reference=text))
@@ -285,6 +294,8 @@ class Engine:
         raws = await asyncio.to_thread(self.policy.evaluate, document)
         violations = decide(raws, self.config, namespace=context.namespace, image=text, now=now)
         summary = evidence_summary(document) | {"problems": list(item.problems)}
+        if self.search is not None:
+            summary["contains"] = list(item.contains)
         platform = facts.image.platform if facts.image.index_digest else None
         return [_with_platform(v, platform) for v in violations], summary
 

@@ -68,14 +68,20 @@ def sbom_section(evidence: Evidence, deny: DenyList, verified: Verified) -> dict
     if not evidence.sboms:
         return None
     components = {component for found in evidence.sboms for component in found.value.components}
-    denied = deny.check(sorted(components, key=lambda c: (c.name, c.version or "", c.purl or "")))
     return {
         "present": True,
         "verified": any(verified(found.artifact) for found in evidence.sboms),
         "formats": sorted({found.value.format for found in evidence.sboms}),
         "components": len(components),
-        "denied": [{"purl": d.purl, "range": d.range, "reason": d.reason} for d in denied],
+        "denied": sbom_matches(evidence, deny),
     }
+
+
+def sbom_matches(evidence: Evidence, wanted: DenyList) -> list[dict[str, Any]]:
+    """Components of every SBOM found (verified or not) that an entry of ``wanted`` matches."""
+    components = {component for found in evidence.sboms for component in found.value.components}
+    matched = wanted.check(sorted(components, key=lambda c: (c.name, c.version or "", c.purl or "")))
+    return [{"purl": d.purl, "range": d.range, "reason": d.reason} for d in matched]
 
 
 def vulnerability_section(evidence: Evidence, verified: Verified) -> list[dict[str, Any]]:
