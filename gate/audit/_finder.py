@@ -51,8 +51,8 @@ class BuilderQuery:
         return list(dict.fromkeys(found))
 
     def _matches(self, stage: dict[str, Any]) -> bool:
-        if stage.get("scratch"):
-            return False
+        if stage.get("scratch") or stage.get("parent_stage"):
+            return False  # FROM scratch, or FROM an earlier stage of the same build: no image
         base = _reference(str(stage.get("base") or ""))
         if self.digest is not None:
             return self.digest in (stage.get("digest_used"), base.digest if base else None)

@@ -87,6 +87,15 @@ def test_uses_builder_matches_digests_anywhere_and_repositories_by_name_and_tag(
     assert BuilderQuery.parse("scratch").stages(result) == []
 
 
+def test_uses_builder_never_matches_a_from_of_an_earlier_stage() -> None:
+    """`FROM golang AS build` then `FROM build`: the second names a stage, not docker.io/library/build."""
+    image = {"base": f"golang:1.22@{DIGEST}", "digest_used": DIGEST}
+    stage = {"base": "build", "digest_used": None, "parent_stage": "build"}
+    result = stage_result(image, stage)
+    assert BuilderQuery.parse("docker.io/library/build").stages(result) == []
+    assert BuilderQuery.parse("docker.io/library/golang").stages(result) == [f"FROM golang:1.22@{DIGEST} ({DIGEST})"]
+
+
 def test_matches_name_each_platform_of_an_index() -> None:
     evidence = {"platforms": {
         "linux/amd64": {"provenance": {"stages": [{"base": "alpine:3.19", "digest_used": DIGEST}]}, "contains": [{"purl": "pkg:npm/a@1"}]},
