@@ -1,0 +1,98 @@
+"""Configuration errors in the words of the YAML file: key path, line, and a suggestion for a near miss.
+
+pydantic reports ``Input should be a valid integer`` at ``('limits', 'retries')``; a person editing
+``gate.yaml`` needs ``limits.retries (line 12): expected an integer, got the string "3"``. The line
+comes from the YAML node tree (:func:`line_map`); the suggestion from :func:`difflib.get_close_matches`
+over the keys allowed at that place.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import yaml
+
+Path = tuple[str | int, ...]
+
+_YAML_TYPES = {
+    str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "a list", dict: "a mapping", type(None): "null",
+}
+_EXPECTED = {
+    "string_type": "a string", "int_type": "an integer", "int_parsing": "an integer", "float_type": "a number",
+    "float_parsing": "a number", "bool_type": "true or false", "bool_parsing": "true or false", "list_type": "a list",
+    "tuple_type": "a list", "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+    "date_type": "a date (YYYY-MM-DD)", "date_from_datetime_parsing": "a date (YYYY-MM-DD)", "date_parsing": "a date (YYYY-MM-DD)",
+    "frozen_set_type": "a list", "set_type": "a list", "int_from_float": "an integer",
+}
+
+
+def line_map(text: str) -> dict[Path, int]:
+    """1-based line of every key and list item in a YAML document, by key path (empty on a parse error)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[Path, int] = {}
+    stack: list[tuple[Path, Any]] = [((), root)] if root is not None else []
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, key.value)
+                lines[child] = key.start_mark.line + 1
+                stack.append((child, value))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, value in enumerate(node.value):
+                lines[(*path, index)] = value.start_mark.line + 1
+                stack.append(((*path, index), value))
+    return lines
+
+
+def dotted(path: Sequence[str | int]) -> str:
+    """``images[0].rules.image.stale.max_age_days``: list indexes in brackets, keys joined by dots."""
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
+    return text or "(top level)"
+
+
+def where(path: Sequence[str | int], lines: dict[Path, int]) -> str:
+    """The key path plus the line of its nearest known ancestor."""
+    for end in range(len(path), 0, -1):
+        line = lines.get(tuple(path[:end]))
+        if line is not None:
+            return f"{dotted(path)} (line {line})"
+    return dotted(path)
+
+
+def suggestion(word: str, allowed: Iterable[str]) -> str:
+    """``; did you mean `trust`?`` for a near miss, else the allowed keys (empty when none are known)."""
+    allowed = sorted(allowed)
+    close = difflib.get_close_matches(word, allowed, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean `{close[0]}`?"
+    return f"; allowed: {', '.join(allowed)}" if allowed else ""
+
+
+def yaml_type(value: Any) -> str:
+    """How YAML would name the type of a loaded value."""
+    for kind, name in _YAML_TYPES.items():
+        if type(value) is kind:
+            return name
+    return type(value).__name__
+
+
+def wording(error: dict[str, Any]) -> str:
+    """One pydantic error in YAML terms (without its path)."""
+    kind, value = error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in _EXPECTED:
+        shown = f" {value!r}" if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
+        return f"expected {_EXPECTED[kind]}, got {yaml_type(value)}{shown}"
+    if kind == "literal_error":
+        return f"{value!r} is not one of {error.get('ctx', {}).get('expected', '')}"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
