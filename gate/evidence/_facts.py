@@ -61,12 +61,17 @@ def sbom_section(evidence: Evidence, deny: DenyList, verified: Verified) -> dict
     if not evidence.sboms:
         return None
     components = {component for found in evidence.sboms for component in found.value.components}
-    denied = deny.check(sorted(components, key=lambda c: (c.name, c.version or "", c.purl or "")))
+    ordered = sorted(components, key=lambda c: (c.name, c.version or "", c.purl or ""))
+    denied = deny.check(ordered)
     return {
         "present": True,
         "verified": any(verified(found.artifact) for found in evidence.sboms),
         "formats": sorted({found.value.format for found in evidence.sboms}),
         "components": len(components),
+        "component_list": [
+            {"name": c.name, "version": c.version, "purl": c.purl, "type": c.type, "licenses": list(c.licenses)}
+            for c in ordered
+        ],
         "denied": [{"purl": d.purl, "range": d.range, "reason": d.reason} for d in denied],
     }
 

@@ -62,7 +62,8 @@ def test_unreadable_dockerfile_is_a_problem_not_a_crash() -> None:
 
 
 def test_sbom_section_counts_distinct_components_and_denies() -> None:
-    cdx = json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [{"type": "library", "name": "lodash", "version": "4.17.20", "purl": "pkg:npm/lodash@4.17.20"}]})
+    lodash = {"type": "library", "name": "lodash", "version": "4.17.20", "purl": "pkg:npm/lodash@4.17.20", "licenses": [{"license": {"id": "MIT"}}]}
+    cdx = json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [lodash]})
     sboms = [Found(artifact("a"), Sbom.from_bytes(cdx.encode())), Found(artifact("b"), Sbom.from_bytes(cdx.encode()))]
     deny = DenyList.from_params({"deny": [{"purl": "pkg:npm/lodash", "range": "vers:npm/<4.17.21", "reason": "CVE-2021-23337"}]})
     section = sbom_section(evidence(sboms=sboms), deny, lambda a: a.source == "b")
@@ -71,6 +72,7 @@ def test_sbom_section_counts_distinct_components_and_denies() -> None:
         "verified": True,
         "formats": ["cyclonedx"],
         "components": 1,
+        "component_list": [{"name": "lodash", "version": "4.17.20", "purl": "pkg:npm/lodash@4.17.20", "type": "library", "licenses": ["MIT"]}],
         "denied": [{"purl": "pkg:npm/lodash@4.17.20", "range": "vers:npm/<4.17.21", "reason": "CVE-2021-23337"}],
     }
 
