@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     image.add_argument("--no-layer-scan", action="store_true", help="read config and history, not the layers")
     image.add_argument("--offline", action="store_true",
                        help="never refresh the Sigstore trust root; use the configured or shipped copy")
+    image.add_argument("--namespace", metavar="NS",
+                       help="judge as for a workload in this namespace (its overrides, exemptions and image policies)")
 
     serve = commands.add_parser("serve", help="run the Kubernetes admission webhook")
     serve.add_argument("--config", type=Path)
@@ -59,11 +61,11 @@ def _load_config(path: Path | None) -> Config:
 
 def _check_config(args: argparse.Namespace) -> Config:
     """The config file with the command-line overrides applied on top."""
-    config = _load_config(args.config)
     extra_dirs = tuple(directory.resolve() for directory in args.policy)
     for directory in extra_dirs:
         if not directory.is_dir():
             raise config_module.ConfigError(f"--policy: no such directory {directory}")
+    config = config_module.load(args.config, policy_dirs=extra_dirs) if args.config is not None else config_module.from_mapping({})
     return config.model_copy(
         update={
             "policy": config.policy.model_copy(update={"dirs": config.policy.dirs + extra_dirs}),
@@ -77,13 +79,14 @@ def _check_config(args: argparse.Namespace) -> Config:
     )
 
 
-async def _check_images(config: Config, references: Sequence[str], platform: str | None) -> Report:
-    from gate.engine import Engine
+async def _check_images(config: Config, references: Sequence[str], platform: str | None, namespace: str | None) -> Report:
+    from gate.engine import Engine, WorkloadContext
 
     progress = terminal_progress() if config.scan.layers else None
+    context = WorkloadContext(namespace=namespace)
     with progress or contextlib.nullcontext():
         async with Engine(config, progress=progress) as engine:
-            results = await asyncio.gather(*(engine.check(ref, platform=platform) for ref in references))
+            results = await asyncio.gather(*(engine.check(ref, context, platform=platform) for ref in references))
     return Report(policy_digest=engine.policy_digest, results=tuple(results))
 
 
@@ -94,7 +97,7 @@ def _render(report: Report, output: str) -> str:
 
 def _run_check(args: argparse.Namespace) -> int:
     config = _check_config(args)
-    report = asyncio.run(_check_images(config, args.references, args.platform))
+    report = asyncio.run(_check_images(config, args.references, args.platform, args.namespace))
     print(_render(report, args.output))
     return report.exit_code()
 
