@@ -65,12 +65,18 @@ def where(path: Sequence[str | int], lines: dict[Path, int]) -> str:
     return dotted(path)
 
 
+def close_match(word: str, allowed: Iterable[str]) -> str | None:
+    """The allowed word ``word`` is a near miss of, if any."""
+    close = difflib.get_close_matches(word, sorted(allowed), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def suggestion(word: str, allowed: Iterable[str]) -> str:
     """``; did you mean `trust`?`` for a near miss, else the allowed keys (empty when none are known)."""
     allowed = sorted(allowed)
-    close = difflib.get_close_matches(word, allowed, n=1, cutoff=0.6)
+    close = close_match(word, allowed)
     if close:
-        return f"; did you mean `{close[0]}`?"
+        return f"; did you mean `{close}`?"
     return f"; allowed: {', '.join(allowed)}" if allowed else ""
 
 

@@ -493,9 +493,9 @@ def _param_hint(error: dict[str, Any], model: type[_Frozen]) -> str:
 
 
 def _unknown_rule(path: tuple[str | int, ...], rule_id: str, known: set[str], lines: dict[tuple[str | int, ...], int]) -> str:
-    hint = errors.suggestion(rule_id, known)
-    listing = "" if "allowed:" in hint else f"; known rule IDs: {', '.join(sorted(known))}"
-    return f"{errors.where(path, lines)}: unknown rule ID `{rule_id}`{hint}{listing}"
+    close = errors.close_match(rule_id, known)
+    hint = f"; did you mean `{close}`?" if close else ""
+    return f"{errors.where(path, lines)}: unknown rule ID `{rule_id}`{hint}; known rule IDs: {', '.join(sorted(known))}"
 
 
 def _site_rule_ids(directories: tuple[Path, ...]) -> set[str]:
