@@ -133,6 +133,7 @@ credentials and extra Rego beside config.yaml.
 {{- if .Values.rules }}{{ $_ := set $config "rules" .Values.rules }}{{ end }}
 {{- if .Values.namespaces }}{{ $_ := set $config "namespaces" .Values.namespaces }}{{ end }}
 {{- if .Values.exemptions }}{{ $_ := set $config "exemptions" .Values.exemptions }}{{ end }}
+{{- if .Values.images }}{{ $_ := set $config "images" .Values.images }}{{ end }}
 {{- toYaml $config }}
 {{- end }}
 
