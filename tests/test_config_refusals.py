@@ -144,3 +144,30 @@ def test_a_site_rule_id_is_known_only_when_loaded_rego_defines_it(directory: Pat
     path.write_text(f"policy: {{dirs: [{site}]}}\nrules:\n  acme.no-latest: {{action: warn, tags: null}}\n")
     with pytest.raises(ConfigError, match=r"rules\.acme\.no-latest\.tags \(line 3\): null is not a parameter value"):
         config.load(path)
+
+
+def test_the_documented_three_publisher_example_loads(tmp_path: Path) -> None:
+    """docs/configuration.md's worked example is a config gate accepts, with the scopes it describes."""
+    import re
+
+    from gate.verify import TrustPolicy, image_scope
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
+    example = re.search(r"### Worked example: three publishers\n.*?```yaml\n(.*?)```", docs, re.S)
+    assert example is not None
+    (tmp_path / "keys").mkdir()
+    for name in ("legacy", "security", "vendor"):
+        (tmp_path / "keys" / f"{name}.pub").write_bytes(pem_public(ec.generate_private_key(ec.SECP256R1())))
+    path = tmp_path / "gate.yaml"
+    path.write_text(example.group(1))
+    loaded = config.load(path)
+    trust = TrustPolicy.from_config(loaded.trust, loaded.images)
+
+    def entries(registry: str, repository: str, namespace: str | None) -> tuple[str, ...]:
+        return image_scope(loaded.images, trust, (registry, repository, "1", None), namespace).key
+
+    assert entries("ghcr.io", "acme/payments/ledger", "payments") == ("acme", "acme-payments")
+    assert entries("ghcr.io", "acme/payments/ledger", "shop") == ("acme",)
+    assert entries("docker.io", "library/nginx", None) == ("public-bases",)
+    assert entries("docker.io", "bitnami/redis", None) == ()
+    assert entries("registry.vendor.example", "agent", None) == ("vendor",)
