@@ -153,7 +153,7 @@ def test_the_documented_three_publisher_example_loads(tmp_path: Path) -> None:
     from gate.verify import TrustPolicy, image_scope
 
     docs = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
-    example = re.search(r"### Worked example: three publishers\n.*?```yaml\n(.*?)```", docs, re.S)
+    example = re.search(r"### Worked example: three publishers\n.*?```yaml\n(.*?)```", docs, re.DOTALL)
     assert example is not None
     (tmp_path / "keys").mkdir()
     for name in ("legacy", "security", "vendor"):

@@ -18,10 +18,14 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gate.cli import main
-from tests.support.images import ImageBuilder
 from tests.support.push import PushedManifest
 from tests.support.registry_server import RegistryServer
-from tests.support.sigstore_double import Keyed, Keyless, SigstoreInstanceDouble, pem_public, statement
+from tests.support.sigstore_double import (
+    Keyless,
+    SigstoreInstanceDouble,
+    pem_public,
+    statement,
+)
 from tests.test_end_to_end import Signing, app_image, rule_ids, violations
 
 ISSUER = "https://token.actions.example"

@@ -15,23 +15,23 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from gate.config import from_mapping
 from tests.admission.reviews import containers, review
 from tests.admission.test_webhook import Start, answer, start  # noqa: F401 - `start` is a fixture
+from tests.support.artifacts import push_cosign_tag, push_sigstore_bundle
 from tests.support.images import ImageBuilder
 from tests.support.registry_server import RegistryServer
-from tests.support.artifacts import push_cosign_tag, push_sigstore_bundle
 from tests.support.sigstore_double import Keyed, SigstoreInstanceDouble, pem_public, simple_signing, statement
 from tests.test_end_to_end import _pushable
 
 QUIET = {"provenance.missing": {"action": "off"}, "provenance.unverified": {"action": "off"}, "sbom.missing": {"action": "off"}}
 
 
-def test_namespace_scoped_entries_apply_only_in_their_namespaces(start: Start, registry: RegistryServer, tmp_path: Path, repo: str) -> None:
+def test_namespace_scoped_entries_apply_only_in_their_namespaces(start: Start, registry: RegistryServer, tmp_path: Path, repo: str) -> None:  # noqa: F811
     double = SigstoreInstanceDouble()
     acme_key, payments_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     (tmp_path / "acme.pub").write_bytes(pem_public(acme_key))
     (tmp_path / "payments.pub").write_bytes(pem_public(payments_key))
     (tmp_path / "trusted_root.json").write_bytes(double.trusted_root_json())
     image = ImageBuilder().layer({"app/server": "ok"}).config(user="1000").push(registry, f"acme/{repo.split('/', 1)[1]}:1")
-    at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5)
+    at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
     layer = double.sign_legacy(simple_signing(image.digest, f"{image.host}/{image.repository}"), Keyed(acme_key), at)
     push_cosign_tag(registry, image, ".sig", [_pushable(layer)])
     config = from_mapping(

@@ -11,7 +11,7 @@ from gate.config import from_mapping
 from gate.errors import ConfigError
 from gate.policy import RawViolation, decide, effective_params, scoped_rules
 
-NOW = dt.datetime(2026, 11, 26, 14, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 26, 14, 0, tzinfo=dt.UTC)
 A, B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 
 

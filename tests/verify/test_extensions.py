@@ -12,7 +12,7 @@ from gate.config import FULCIO_EXTENSIONS, KeylessIdentity
 from gate.verify._certs import FULCIO_EXTENSION_POLICIES, fulcio_extensions, identity_of
 from tests.support.sigstore_double import FULCIO_OIDS, Keyless, SigstoreInstanceDouble
 
-AT = dt.datetime(2026, 11, 26, 14, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 11, 26, 14, tzinfo=dt.UTC)
 
 
 def test_gate_reads_the_extensions_fulcio_documents() -> None:
