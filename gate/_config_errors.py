@@ -9,7 +9,7 @@ over the keys allowed at that place.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -88,7 +88,7 @@ def yaml_type(value: Any) -> str:
     return type(value).__name__
 
 
-def wording(error: dict[str, Any]) -> str:
+def wording(error: Mapping[str, Any]) -> str:
     """One pydantic error in YAML terms (without its path)."""
     kind, value = error["type"], error.get("input")
     if kind == "extra_forbidden":

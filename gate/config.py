@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -407,7 +408,7 @@ def from_mapping(
 
 
 def _problem(
-    error: dict[str, Any], lines: dict[tuple[str | int, ...], int], prefix: tuple[str | int, ...] = (), model: type[BaseModel] = Config
+    error: Mapping[str, Any], lines: dict[tuple[str | int, ...], int], prefix: tuple[str | int, ...] = (), model: type[BaseModel] = Config
 ) -> str:
     """One pydantic error (from validating ``model`` at ``prefix``) as ``key.path (line N): what is wrong[; did you mean …?]``."""
     loc = tuple(part for part in error["loc"] if not _is_pydantic_tag(part))
@@ -486,7 +487,7 @@ def _settings_problems(
     return []
 
 
-def _param_hint(error: dict[str, Any], model: type[_Frozen]) -> str:
+def _param_hint(error: Mapping[str, Any], model: type[_Frozen]) -> str:
     if error["type"] != "extra_forbidden" or len(error["loc"]) != 1:
         return ""
     return "" if model.model_fields else " (this rule takes no parameters, only `action`)"

@@ -32,7 +32,7 @@ def scoped_rules(config: Config, namespace: str | None, entries: tuple[ImagePoli
 
 def scoped_action(rule: str, base: str, config: Config, scopes: list[tuple[str, dict[str, RuleSettings]]]) -> str:
     """The action of ``rule``: the strictest any scope sets, else the top-level one, else ``base``."""
-    actions = [settings[rule].action for _, settings in scopes if rule in settings and settings[rule].action is not None]
+    actions = [action for _, settings in scopes if rule in settings and (action := settings[rule].action) is not None]
     if actions:
         return max(actions, key=lambda action: _STRICTNESS[action])
     configured = config.rules.get(rule)

@@ -31,7 +31,7 @@ SAN_OTHERNAME = ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
 # Fulcio's certificate extensions by the name configuration uses (``extensions:`` of a keyless
 # identity). The OIDs come from sigstore-python's policies; .2-.6 hold raw UTF-8 (v1), .9-.22 a
 # DER UTF8String (v2), as Fulcio's docs/oid-info.md specifies.
-FULCIO_EXTENSION_POLICIES: dict[str, type] = {
+FULCIO_EXTENSION_POLICIES: dict[str, type[sigstore_policy._SingleX509ExtPolicy]] = {
     "github_workflow_trigger": sigstore_policy.GitHubWorkflowTrigger,
     "github_workflow_sha": sigstore_policy.GitHubWorkflowSHA,
     "github_workflow_name": sigstore_policy.GitHubWorkflowName,
@@ -124,9 +124,12 @@ def fulcio_extensions(cert: x509.Certificate) -> tuple[tuple[str, str], ...]:
     found = []
     for name, policy in FULCIO_EXTENSION_POLICIES.items():
         try:
-            raw = cert.extensions.get_extension_for_oid(policy.oid).value.value
+            extension = cert.extensions.get_extension_for_oid(policy.oid).value
         except x509.ExtensionNotFound:
             continue
+        if not isinstance(extension, x509.UnrecognizedExtension):
+            continue
+        raw = extension.value
         if issubclass(policy, sigstore_policy._SingleX509ExtPolicyV2):
             try:
                 found.append((name, _der_utf8(raw)))

@@ -42,7 +42,8 @@ class ImageScope:
 
     def in_scope(self, authority_ids: Iterable[str]) -> list[str]:
         """Names of the authorities among ``authority_ids`` that count for this image, in config order."""
-        return [self.names[a] for a in self.names if a in self.authorities and a in set(authority_ids)]
+        wanted = set(authority_ids)
+        return [name for authority, name in self.names.items() if authority in wanted]
 
 
 def image_scope(
@@ -98,8 +99,8 @@ def _distinct_signers(authority_ids: list[str], signers: list[VerifiedSigner]) -
     """The authorities satisfied by pairwise distinct signers (a maximum bipartite matching), so
     one key listed twice, or one identity fitting two regexes, never counts twice toward a threshold."""
     by_signer: dict[str, set[str]] = {}
-    for signer in signers:
-        by_signer.setdefault(signer.name, set()).update(a for a in signer.authorities if a in authority_ids)
+    for verified in signers:
+        by_signer.setdefault(verified.name, set()).update(a for a in verified.authorities if a in authority_ids)
     owner: dict[str, str] = {}
 
     def assign(signer: str, seen: set[str]) -> bool:
@@ -112,6 +113,6 @@ def _distinct_signers(authority_ids: list[str], signers: list[VerifiedSigner]) -
                 return True
         return False
 
-    for signer in by_signer:
-        assign(signer, set())
+    for name in by_signer:
+        assign(name, set())
     return set(owner)
