@@ -45,16 +45,6 @@ class TrustedAuthority:
 
 
 @dataclass(frozen=True)
-class ScopedAuthority:
-    """An image policy's authority before its key is read: ``(id, name, PEM or None, identity or None)``."""
-
-    id: str
-    name: str
-    pem: bytes | None = None
-    identity: KeylessIdentity | None = None
-
-
-@dataclass(frozen=True)
 class TrustPolicy:
     """Configured trust, parsed: every key and keyless identity any authority names (``trust`` and
     ``images[].authorities``), the authorities themselves, the trusted root, and whether a tlog
@@ -77,7 +67,7 @@ class TrustPolicy:
         root = trust.trusted_root.read_bytes() if trust.trusted_root else None
         pems = list(zip(map(str, trust.keys), trust.key_pems()))
         scoped = [
-            ScopedAuthority(entry.authority_id(index), authority.label(), authority.key.read_bytes() if authority.key else None, authority.keyless)
+            (entry.authority_id(index), authority.label(), authority.key.read_bytes() if authority.key else None, authority.keyless)
             for entry in images
             for index, authority in enumerate(entry.authorities)
         ]
@@ -91,10 +81,11 @@ class TrustPolicy:
         identities: Iterable[KeylessIdentity] = (),
         trusted_root_json: bytes | None = None,
         require_tlog: bool = True,
-        scoped: Iterable[ScopedAuthority] = (),
+        scoped: Iterable[tuple[str, str, bytes | None, KeylessIdentity | None]] = (),
     ) -> TrustPolicy:
         """Build from bytes: ``keys`` as ``(name, PEM)`` pairs (``trust.keys``), ``identities``
-        (``trust.keyless``), image-policy authorities, the trusted root as JSON (default: public good).
+        (``trust.keyless``), image-policy authorities as ``(id, name, PEM or None, identity or
+        None)``, the trusted root as JSON (default: public good).
 
         Raises:
             ConfigError: a key or the trusted root does not load.
@@ -107,13 +98,13 @@ class TrustPolicy:
             authorities.append(TrustedAuthority(f"trust.keys[{index}]", name, key_id=found.key_id))
         identities = tuple(identities)
         authorities += [TrustedAuthority(f"trust.keyless[{i}]", identity.describe(), identity=identity) for i, identity in enumerate(identities)]
-        for authority in scoped:
-            if authority.pem is not None:
-                found = _trusted_key(authority.name, authority.pem)
+        for authority_id, name, pem, identity in scoped:
+            if pem is not None:
+                found = _trusted_key(name, pem)
                 by_id.setdefault(found.key_id, found)
-                authorities.append(TrustedAuthority(authority.id, authority.name, key_id=found.key_id))
+                authorities.append(TrustedAuthority(authority_id, name, key_id=found.key_id))
             else:
-                authorities.append(TrustedAuthority(authority.id, authority.name, identity=authority.identity))
+                authorities.append(TrustedAuthority(authority_id, name, identity=identity))
         return cls(
             keys=tuple(by_id.values()),
             identities=tuple(a.identity for a in authorities if a.identity is not None),
