@@ -25,8 +25,8 @@ class PolicyEvaluator:
     """The loaded policy library: modules, rule parameters and the engine that runs them.
 
     Attributes:
-        digest: ``sha256:…`` over module names, texts and the ``data`` document; part of the
-            verdict cache key.
+        digest: ``sha256:…`` over module names, texts and the ``data`` document (rule parameters,
+            and the namespace and image-policy settings); part of the verdict cache key.
         reads_context: the ``input.context`` keys the policies read (see
             ``_sources.context_keys_read`` for how this is found and its limit).
         modules: the loaded Rego modules, in load order.
@@ -53,7 +53,12 @@ class PolicyEvaluator:
         """
         check_exemptions(config)
         modules = load_modules((SHIPPED_POLICY_DIR, *config.policy.dirs, *extra_dirs))
-        data = {"gate": {"params": config.rule_params()}}
+        # `scoped`: the namespace and image-policy settings, so the digest changes with them too.
+        scoped = {
+            "namespaces": {name: {rule: settings.model_dump(mode="json") for rule, settings in ns.rules.items()} for name, ns in config.namespaces.items()},
+            "images": [entry.model_dump(mode="json") for entry in config.images],
+        }
+        data = {"gate": {"params": config.rule_params(), "scoped": scoped}}
         if config.policy.engine == "opa":
             from gate.policy._opa import OpaBackend  # only OPA deployments need requests
 

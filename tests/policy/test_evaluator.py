@@ -138,3 +138,10 @@ def test_hostile_error_message_and_signer_names_survive(evaluator: PolicyEvaluat
     by_rule = {raw.rule: raw for raw in evaluator.evaluate(document)}
     assert by_rule["evaluation.error"].message == HOSTILE and by_rule["evaluation.error"].details == {"why": HOSTILE}
     assert HOSTILE in by_rule["signature.missing"].message
+
+
+def test_digest_changes_with_namespace_and_image_policy_settings() -> None:
+    plain = PolicyEvaluator.from_config(from_mapping({}))
+    namespaced = PolicyEvaluator.from_config(from_mapping({"namespaces": {"shop": {"rules": {"image.stale": {"max_age_days": 7}}}}}))
+    scoped = PolicyEvaluator.from_config(from_mapping({"images": [{"name": "bases", "match": ["docker.io/library/*"], "authorities": []}]}))
+    assert len({plain.digest, namespaced.digest, scoped.digest}) == 3
