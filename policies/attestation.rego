@@ -8,7 +8,7 @@ import data.gate.lib
 import rego.v1
 
 violations contains v if {
-	some p in object.get(input, "image_policies", [])
+	some p in input.image_policies
 	some a in p.attestations
 	not a.verified == true
 	v := {

@@ -33,7 +33,9 @@ signer_text(r) := r.signer if {
 	r.signer != ""
 } else := "an unnamed signer"
 
-policies := object.get(input, "image_policies", [])
+policies := input.image_policies if {
+	is_array(input.image_policies)
+} else := []
 
 violations contains v if {
 	count(policies) == 0

@@ -286,3 +286,53 @@ def test_policies_see_the_verified_attestations_content(check: Check, signers: d
     signers["acme"].attest(image, statement(image.digest, VULN_SUMMARY, {"critical": 0, "high": 2}), signers["acme"].keyed)
     code, result = check(ref(image), [acme(registry)], policy={"dirs": [str(policies)]})
     assert code == 1 and [v["details"] for v in violations(result, "acme.high-vulns")] == [{"signer": "acme-release"}]
+
+
+LICENCE_RULE = """package gate.rules.acme_licences
+
+import rego.v1
+
+violations contains v if {
+	some c in input.sbom.component_list
+	some licence in c.licenses
+	licence in lib_forbidden
+	v := {"rule": "acme.forbidden-licence", "message": concat("", [c.name, " is ", licence]), "details": {"purl": c.purl}}
+}
+
+lib_forbidden := {l | some l in data.gate.params["acme.forbidden-licence"].licenses}
+"""
+
+
+def test_policies_see_sbom_components_and_documents_follow_the_schema(
+    check: Check, signers: dict[str, Signing], registry: RegistryServer, repo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jsonschema
+
+    from gate.policy import PolicyEvaluator
+
+    seen: list[dict[str, Any]] = []
+    evaluate = PolicyEvaluator.evaluate
+    monkeypatch.setattr(PolicyEvaluator, "evaluate", lambda self, document: seen.append(document) or evaluate(self, document))
+    policies = tmp_path / "site"
+    policies.mkdir()
+    (policies / "licences.rego").write_text(LICENCE_RULE)
+    image = pushed(registry, repo, "acme")
+    signers["acme"].sign(image, signers["acme"].keyed)
+    spdx = {
+        "spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "name": "app", "dataLicense": "CC0-1.0",
+        "packages": [{"SPDXID": "SPDXRef-a", "name": "readline", "versionInfo": "8.2", "licenseConcluded": "GPL-3.0-only",
+                      "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:deb/debian/readline@8.2"}]}],
+    }
+    signers["acme"].attest(image, statement(image.digest, "https://spdx.dev/Document", spdx), signers["acme"].keyed)
+    rules = {"acme.forbidden-licence": {"action": "deny", "licenses": ["GPL-3.0-only"]}}
+
+    code, result = check(ref(image), [acme(registry)], rules=rules, policy={"dirs": [str(policies)]})
+    assert code == 1 and [v["message"] for v in violations(result, "acme.forbidden-licence")] == ["readline is GPL-3.0-only"]
+    (document,) = seen
+    assert document["sbom"]["component_list"][0]["licenses"] == ["GPL-3.0-only"] and document["image_policies"][0]["name"] == "acme"
+
+    assert check(ref(image), [acme(registry)])[0] == 0
+    assert seen[1]["sbom"]["component_list"] == [] and seen[1]["sbom"]["components"] == 1  # no policy reads the list: left out
+    schema = json.loads((Path(__file__).resolve().parents[1] / "docs" / "input.schema.json").read_text())
+    for document in seen:
+        jsonschema.Draft202012Validator(schema).validate(document)

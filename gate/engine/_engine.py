@@ -272,7 +272,7 @@ class Engine:
         scope = image_scope(self.config.images, self.trust, (reference.registry, reference.repository, written.tag, reference.digest), context.namespace)
         scopes = scoped_rules(self.config, context.namespace, scope.entries)
         params = effective_params(self.config, scopes)
-        found = evidence_facts(item.verified, scope, self.trust, self._deny_list(params.get("sbom.denied-component")))
+        found = evidence_facts(item.verified, scope, self.trust, self._deny_list(params.get("sbom.denied-component")), self.policy.reads_large)
         facts = Facts(
             image=replace(item.image, reference=text),
             config=item.scan.config,

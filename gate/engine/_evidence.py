@@ -93,8 +93,14 @@ def verify_evidence(attached: AttachedEvidence, subject: Subject, trust: TrustPo
     return VerifiedEvidence(tuple(checks), evidence, trusts, build_args)
 
 
-def evidence_facts(verified: VerifiedEvidence, scope: ImageScope, trust: TrustPolicy, deny: DenyList) -> EvidenceFacts:
-    """The evidence sections as one image sees them: only its scope's authorities make evidence verified."""
+def evidence_facts(
+    verified: VerifiedEvidence, scope: ImageScope, trust: TrustPolicy, deny: DenyList, large: frozenset[str] = frozenset()
+) -> EvidenceFacts:
+    """The evidence sections as one image sees them: only its scope's authorities make evidence verified.
+
+    ``large`` names the large facts the policies read (``PolicyEvaluator.reads_large``); the
+    others stay empty, since the embedded engine's time grows faster than its input.
+    """
 
     def counts(artifact: Artifact) -> bool:
         return scope.vouches(verified.trust_of(artifact).authorities)
@@ -103,12 +109,16 @@ def evidence_facts(verified: VerifiedEvidence, scope: ImageScope, trust: TrustPo
     provenance, provenance_problems = provenance_section(evidence, counts)
     signers = [check.signer for check in verified.checks if check.ok and check.signer is not None]
     statements = [(found.value.predicate_type, verified.trust_of(found.artifact).authorities) for found in evidence.statements]
+    sbom = sbom_section(evidence, deny, counts)
+    if sbom is not None and "sbom.component_list" not in large:
+        sbom["component_list"] = []
+    attested = [found for found in evidence.statements if counts(found.artifact)] if "attestations" in large else []
     return EvidenceFacts(
         signatures=signatures_fact(verified.checks, scope),
         provenance=provenance,
-        sbom=sbom_section(evidence, deny, counts),
+        sbom=sbom,
         vulnerability_scans=tuple(vulnerability_section(evidence, counts)),
-        attestations=tuple(_attestation(found.value, verified.trust_of(found.artifact), scope) for found in evidence.statements if counts(found.artifact)),
+        attestations=tuple(_attestation(found.value, verified.trust_of(found.artifact), scope) for found in attested),
         image_policies=tuple(entry_fact(entry, signers, statements, trust) for entry in scope.entries),
         problems=(*evidence.problems, *provenance_problems),
     )

@@ -10,7 +10,7 @@ from gate.errors import PolicyError
 from gate.policy._decide import check_exemptions
 from gate.policy._embedded import EmbeddedBackend
 from gate.policy._raw import RawViolation
-from gate.policy._sources import SHIPPED_POLICY_DIR, Module, context_keys_read, load_modules, policy_digest
+from gate.policy._sources import SHIPPED_POLICY_DIR, Module, context_keys_read, large_facts_read, load_modules, policy_digest
 
 
 class Backend(Protocol):
@@ -29,6 +29,8 @@ class PolicyEvaluator:
             and the namespace and image-policy settings); part of the verdict cache key.
         reads_context: the ``input.context`` keys the policies read (see
             ``_sources.context_keys_read`` for how this is found and its limit).
+        reads_large: the large facts (``sbom.component_list``, ``attestations``) the policies
+            read; the others are left empty in the input (``_sources.LARGE_FACTS``).
         modules: the loaded Rego modules, in load order.
     """
 
@@ -37,6 +39,7 @@ class PolicyEvaluator:
         self.data = data
         self.digest = policy_digest(modules, data)
         self.reads_context = context_keys_read(modules)
+        self.reads_large = large_facts_read(modules)
         self._backend = backend
 
     @classmethod
