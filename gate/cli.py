@@ -55,8 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_config(path: Path | None) -> Config:
-    return config_module.load(path) if path is not None else config_module.from_mapping({})
+def _load_config(path: Path | None, policy_dirs: tuple[Path, ...] = ()) -> Config:
+    """The config file (defaults without one); ``policy_dirs`` are Rego directories given on the
+    command line, whose rule IDs the file may configure."""
+    return config_module.load(path, policy_dirs=policy_dirs) if path is not None else config_module.from_mapping({})
 
 
 def _check_config(args: argparse.Namespace) -> Config:
@@ -65,7 +67,7 @@ def _check_config(args: argparse.Namespace) -> Config:
     for directory in extra_dirs:
         if not directory.is_dir():
             raise config_module.ConfigError(f"--policy: no such directory {directory}")
-    config = config_module.load(args.config, policy_dirs=extra_dirs) if args.config is not None else config_module.from_mapping({})
+    config = _load_config(args.config, extra_dirs)
     return config.model_copy(
         update={
             "policy": config.policy.model_copy(update={"dirs": config.policy.dirs + extra_dirs}),
@@ -115,7 +117,8 @@ def _run_serve(args: argparse.Namespace) -> int:
 def _run_policy_test(args: argparse.Namespace) -> int:
     from gate.policy import run_policy_tests
 
-    return run_policy_tests(args.directory, _load_config(args.config), sys.stdout)
+    directories = (args.directory.resolve(),) if args.directory is not None else ()
+    return run_policy_tests(args.directory, _load_config(args.config, directories), sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
