@@ -9,10 +9,13 @@ over the keys allowed at that place.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
+from pydantic import BaseModel
 
 Path = tuple[str | int, ...]
 
@@ -102,3 +105,51 @@ def wording(error: Mapping[str, Any]) -> str:
         return f"{value!r} is not one of {error.get('ctx', {}).get('expected', '')}"
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
+
+
+def problem(error: Mapping[str, Any], lines: dict[Path, int], model: type[BaseModel], prefix: Path = ()) -> str:
+    """One pydantic error (from validating ``model`` at ``prefix``) as ``key.path (line N): what is wrong[; did you mean …?]``."""
+    loc = tuple(part for part in error["loc"] if not _is_pydantic_tag(part))
+    path = (*prefix, *loc)
+    text = f"{where(path, lines)}: {wording(error)}"
+    if error["type"] == "extra_forbidden" and loc:
+        text += suggestion(str(loc[-1]), _keys_at(loc[:-1], model))
+    elif error["type"] == "literal_error" and isinstance(error.get("input"), str):
+        text += suggestion(error["input"], re.findall(r"'([^']+)'", str(error.get("ctx", {}).get("expected", ""))))
+    return text
+
+
+def _is_pydantic_tag(part: str | int) -> bool:
+    """Union and validator tags pydantic puts in locations (``literal['deny','warn','off']``, ``function-before[…]``)."""
+    return isinstance(part, str) and ("[" in part and part.endswith("]") or part in ("[key]",))
+
+
+def _keys_at(path: Path, model: type[BaseModel]) -> set[str]:
+    """The keys allowed at ``path`` inside ``model`` (for a near-miss suggestion); empty where any key goes."""
+    kind: Any = model
+    for part in path:
+        kind = _child_type(kind, part)
+    kind = _unwrapped(kind)
+    if isinstance(kind, type) and issubclass(kind, BaseModel) and kind.model_config.get("extra") == "forbid":
+        return set(kind.model_fields)
+    return set()
+
+
+def _child_type(kind: Any, part: str | int) -> Any:
+    kind = _unwrapped(kind)
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        field = kind.model_fields.get(part) if isinstance(part, str) else None
+        return field.annotation if field is not None else None
+    origin, args = get_origin(kind), get_args(kind)
+    if origin in (tuple, list, frozenset, set) and args:
+        return args[0]
+    if origin is dict and len(args) == 2:
+        return args[1]
+    return None
+
+
+def _unwrapped(kind: Any) -> Any:
+    """``X | None`` and ``Annotated[X, …]`` as ``X``."""
+    while get_origin(kind) in (Union, UnionType, Annotated):
+        kind = next((arg for arg in get_args(kind) if arg is not type(None)), None)
+    return kind

@@ -12,8 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 import yaml
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -398,63 +397,13 @@ def from_mapping(
     try:
         config = Config.model_validate(document)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {'; '.join(_problem(error, lines) for error in exc.errors())}") from exc
+        raise ConfigError(f"{source}: {'; '.join(errors.problem(error, lines, Config) for error in exc.errors())}") from exc
     config = _resolve_paths(config, base_dir or Path.cwd())
     _check_files(config, source)
     problems = _rule_problems(config, lines, tuple(config.policy.dirs) + tuple(policy_dirs))
     if problems:
         raise ConfigError(f"{source}: {'; '.join(problems)}")
     return config
-
-
-def _problem(
-    error: Mapping[str, Any], lines: dict[tuple[str | int, ...], int], prefix: tuple[str | int, ...] = (), model: type[BaseModel] = Config
-) -> str:
-    """One pydantic error (from validating ``model`` at ``prefix``) as ``key.path (line N): what is wrong[; did you mean …?]``."""
-    loc = tuple(part for part in error["loc"] if not _is_pydantic_tag(part))
-    path = (*prefix, *loc)
-    text = f"{errors.where(path, lines)}: {errors.wording(error)}"
-    if error["type"] == "extra_forbidden" and loc:
-        text += errors.suggestion(str(loc[-1]), _keys_at(loc[:-1], model))
-    elif error["type"] == "literal_error" and isinstance(error.get("input"), str):
-        text += errors.suggestion(error["input"], re.findall(r"'([^']+)'", str(error.get("ctx", {}).get("expected", ""))))
-    return text
-
-
-def _is_pydantic_tag(part: str | int) -> bool:
-    """Union and validator tags pydantic puts in locations (``literal['deny','warn','off']``, ``function-before[…]``)."""
-    return isinstance(part, str) and ("[" in part and part.endswith("]") or part in ("[key]",))
-
-
-def _keys_at(path: tuple[str | int, ...], model: type[BaseModel]) -> set[str]:
-    """The keys allowed at ``path`` inside ``model`` (for a near-miss suggestion); empty where any key goes."""
-    kind: Any = model
-    for part in path:
-        kind = _child_type(kind, part)
-    kind = _unwrapped(kind)
-    if isinstance(kind, type) and issubclass(kind, BaseModel) and kind.model_config.get("extra") == "forbid":
-        return set(kind.model_fields)
-    return set()
-
-
-def _child_type(kind: Any, part: str | int) -> Any:
-    kind = _unwrapped(kind)
-    if isinstance(kind, type) and issubclass(kind, BaseModel):
-        field = kind.model_fields.get(part) if isinstance(part, str) else None
-        return field.annotation if field is not None else None
-    origin, args = get_origin(kind), get_args(kind)
-    if origin in (tuple, list, frozenset, set) and args:
-        return args[0]
-    if origin is dict and len(args) == 2:
-        return args[1]
-    return None
-
-
-def _unwrapped(kind: Any) -> Any:
-    """``X | None`` and ``Annotated[X, …]`` as ``X``."""
-    while get_origin(kind) in (Union, UnionType, Annotated):
-        kind = next((arg for arg in get_args(kind) if arg is not type(None)), None)
-    return kind
 
 
 def _rule_problems(config: Config, lines: dict[tuple[str | int, ...], int], policy_dirs: tuple[Path, ...]) -> list[str]:
@@ -483,7 +432,7 @@ def _settings_problems(
     try:
         model.model_validate(params)
     except ValidationError as exc:
-        return [_problem(error, lines, path, model) + _param_hint(error, model) for error in exc.errors()]
+        return [errors.problem(error, lines, model, path) + _param_hint(error, model) for error in exc.errors()]
     return []
 
 
