@@ -4,7 +4,8 @@ A pattern is matched against the normalised reference (``nginx:1.25`` is
 ``docker.io/library/nginx:1.25``) and against its repository alone, so ``docker.io/library/*``
 fits ``nginx``, ``nginx:1.25`` and ``nginx@sha256:…`` alike. ``?`` is one character other than
 ``/``; every other character is literal. A pattern must start with a registry host (a first
-segment with ``.`` or ``:``, ``localhost``, or a wildcard), because an unqualified ``nginx`` would
+segment with ``.`` or ``:``, ``localhost``, or a wildcard), and a Docker Hub pattern must name
+both path segments (``docker.io/library/nginx``), because ``nginx`` or ``docker.io/nginx`` would
 otherwise silently match nothing.
 """
 
@@ -35,6 +36,9 @@ def glob_problem(pattern: str) -> str | None:
         return f"{pattern!r} names no registry, so it would match no normalised reference; write {suggestion!r}"
     if first in ("index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"):
         return f"{first} is normalised to docker.io; write the pattern with docker.io"
+    segments = pattern.split("/")
+    if first == "docker.io" and len(segments) == 2 and "**" not in segments[1]:
+        return f"Docker Hub repositories have two path segments ({pattern!r} is 'docker.io/library/{segments[1]}' once normalised); write 'docker.io/library/{segments[1]}'"
     return None
 
 

@@ -49,6 +49,6 @@ def test_the_resolved_digest_can_be_matched_for_a_tagged_reference() -> None:
     assert matches_image(f"ghcr.io/acme/api@{DIGEST}", names("ghcr.io/acme/api:1", DIGEST))
 
 
-@pytest.mark.parametrize("pattern", ["nginx", "library/nginx", "acme/*", "index.docker.io/library/*", "", " ghcr.io/x"])
+@pytest.mark.parametrize("pattern", ["nginx", "library/nginx", "acme/*", "index.docker.io/library/*", "docker.io/nginx", "docker.io/*", "", " ghcr.io/x"])
 def test_a_pattern_that_could_match_nothing_is_refused(pattern: str) -> None:
     assert glob_problem(pattern) is not None
