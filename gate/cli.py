@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     image.add_argument("--no-layer-scan", action="store_true", help="read config and history, not the layers")
     image.add_argument("--offline", action="store_true",
                        help="never refresh the Sigstore trust root; use the configured or shipped copy")
+    image.add_argument("--namespace", metavar="NS",
+                       help="judge as for a workload in this namespace (its overrides, exemptions and image policies)")
 
     audit = commands.add_parser("audit", help="judge the workloads running in a cluster, as the webhook would")
     audit.add_argument("--config", type=Path, help="gate configuration file (YAML)")
@@ -66,17 +68,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_config(path: Path | None) -> Config:
-    return config_module.load(path) if path is not None else config_module.from_mapping({})
+def _load_config(path: Path | None, policy_dirs: tuple[Path, ...] = ()) -> Config:
+    """The config file (defaults without one); ``policy_dirs`` are Rego directories given on the
+    command line, whose rule IDs the file may configure."""
+    return config_module.load(path, policy_dirs=policy_dirs) if path is not None else config_module.from_mapping({})
 
 
 def _check_config(args: argparse.Namespace) -> Config:
     """The config file with the command-line overrides applied on top."""
-    config = _load_config(args.config)
     extra_dirs = tuple(directory.resolve() for directory in args.policy)
     for directory in extra_dirs:
         if not directory.is_dir():
             raise config_module.ConfigError(f"--policy: no such directory {directory}")
+    config = _load_config(args.config, extra_dirs)
     return config.model_copy(
         update={
             "policy": config.policy.model_copy(update={"dirs": config.policy.dirs + extra_dirs}),
@@ -90,13 +94,14 @@ def _check_config(args: argparse.Namespace) -> Config:
     )
 
 
-async def _check_images(config: Config, references: Sequence[str], platform: str | None) -> Report:
-    from gate.engine import Engine
+async def _check_images(config: Config, references: Sequence[str], platform: str | None, namespace: str | None) -> Report:
+    from gate.engine import Engine, WorkloadContext
 
     progress = terminal_progress() if config.scan.layers else None
+    context = WorkloadContext(namespace=namespace)
     with progress or contextlib.nullcontext():
         async with Engine(config, progress=progress) as engine:
-            results = await asyncio.gather(*(engine.check(ref, platform=platform) for ref in references))
+            results = await asyncio.gather(*(engine.check(ref, context, platform=platform) for ref in references))
     return Report(policy_digest=engine.policy_digest, results=tuple(results))
 
 
@@ -107,7 +112,7 @@ def _render(report: Report, output: str) -> str:
 
 def _run_check(args: argparse.Namespace) -> int:
     config = _check_config(args)
-    report = asyncio.run(_check_images(config, args.references, args.platform))
+    report = asyncio.run(_check_images(config, args.references, args.platform, args.namespace))
     print(_render(report, args.output))
     return report.exit_code()
 
@@ -133,7 +138,8 @@ def _run_serve(args: argparse.Namespace) -> int:
 def _run_policy_test(args: argparse.Namespace) -> int:
     from gate.policy import run_policy_tests
 
-    return run_policy_tests(args.directory, _load_config(args.config), sys.stdout)
+    directories = (args.directory.resolve(),) if args.directory is not None else ()
+    return run_policy_tests(args.directory, _load_config(args.config, directories), sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,15 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, StrictInt, StrictStr, ValidationError, field_validator, model_validator
 
+from gate import _config_errors as errors
+from gate._globs import glob_problem
 from gate.errors import ConfigError
-from gate.rules import RULES
+from gate.rules import RULES, rule_ids_defined
 
 MiB = 1024 * 1024
 
@@ -27,36 +30,67 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+FULCIO_EXTENSIONS: tuple[str, ...] = (
+    "github_workflow_trigger", "github_workflow_sha", "github_workflow_name", "github_workflow_repository", "github_workflow_ref",
+    "build_signer_uri", "build_signer_digest", "runner_environment", "source_repository_uri", "source_repository_digest",
+    "source_repository_ref", "source_repository_identifier", "source_repository_owner_uri", "source_repository_owner_identifier",
+    "build_config_uri", "build_config_digest", "build_trigger", "run_invocation_uri", "source_repository_visibility_at_signing",
+)
+"""Fulcio certificate extensions (OIDs 1.3.6.1.4.1.57264.1.2-.6 and .9-.22) a keyless identity may require."""
+
+FulcioExtension = Literal[FULCIO_EXTENSIONS]  # type: ignore[valid-type]
+
+
+def _regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+    return value
+
+
 class KeylessIdentity(_Frozen):
-    """A Fulcio-certificate identity: the OIDC issuer plus an exact subject or a subject regex."""
+    """A Fulcio-certificate identity: the OIDC issuer (exact or regex), an exact subject or a subject
+    regex, and certificate extensions that must hold exactly (``github_workflow_trigger: push``)."""
 
-    issuer: str
-    subject: str | None = None
-    subject_regex: str | None = None
+    issuer: StrictStr | None = None
+    issuer_regex: StrictStr | None = None
+    subject: StrictStr | None = None
+    subject_regex: StrictStr | None = None
+    extensions: dict[FulcioExtension, StrictStr] = Field(default_factory=dict)
 
-    @field_validator("subject_regex")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from exc
-        return value
+    _compiles = field_validator("subject_regex", "issuer_regex")(_regex)
 
     @model_validator(mode="after")
-    def _one_subject(self) -> "KeylessIdentity":
+    def _one_each(self) -> "KeylessIdentity":
+        if (self.issuer is None) == (self.issuer_regex is None):
+            raise ValueError("set exactly one of `issuer` or `issuer_regex`")
         if (self.subject is None) == (self.subject_regex is None):
             raise ValueError("set exactly one of `subject` or `subject_regex`")
         return self
 
-    def matches(self, issuer: str, subject: str) -> bool:
-        """True when a certificate's issuer and subject satisfy this identity (regex: full match)."""
-        if issuer != self.issuer:
+    def matches(self, issuer: str, subject: str, extensions: dict[str, str] | None = None) -> bool:
+        """True when a certificate's issuer, subject and extensions satisfy this identity (regex: full match)."""
+        if not _equal_or_full_match(issuer, self.issuer, self.issuer_regex):
             return False
-        if self.subject is not None:
-            return subject == self.subject
-        return re.fullmatch(self.subject_regex or "", subject) is not None
+        if not _equal_or_full_match(subject, self.subject, self.subject_regex):
+            return False
+        found = extensions or {}
+        return all(found.get(name) == wanted for name, wanted in self.extensions.items())
+
+    def describe(self) -> str:
+        """The identity as people write it in messages."""
+        issuer = self.issuer if self.issuer is not None else f"issuer~{self.issuer_regex}"
+        subject = self.subject if self.subject is not None else f"subject~{self.subject_regex}"
+        extras = "".join(f" {name}={value}" for name, value in sorted(self.extensions.items()))
+        return f"{issuer} {subject}{extras}"
+
+
+def _equal_or_full_match(value: str, exact: str | None, pattern: str | None) -> bool:
+    if exact is not None:
+        return value == exact
+    return re.fullmatch(pattern or "", value) is not None
 
 
 class TrustConfig(_Frozen):
@@ -79,21 +113,142 @@ class RegistryConfig(_Frozen):
     docker_config: Path | None = None
 
 
+def _yaml_off(value: Any) -> Any:
+    """``action: off`` unquoted is YAML 1.1's ``false``: read it as ``off``; ``on``/``true`` means nothing."""
+    if value is False:
+        return "off"
+    if value is True:
+        raise ValueError("`on`/`true` is not an action: write deny, warn or off")
+    return value
+
+
 class RuleSettings(BaseModel):
-    """Per-rule action plus free-form parameters passed to the Rego as data (e.g. ``max_age_days``)."""
+    """Per-rule action plus parameters passed to the Rego as data (e.g. ``max_age_days``); the
+    parameters of shipped rules are typed by :data:`RULE_PARAMS` (checked in :func:`from_mapping`)."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
-    action: Literal["deny", "warn", "off"] | None = None
+    action: Annotated[Literal["deny", "warn", "off"] | None, BeforeValidator(_yaml_off)] = None
 
     def params(self) -> dict[str, Any]:
         """The rule's parameters without the action."""
         return dict(self.model_extra or {})
 
 
+class _NoParams(_Frozen):
+    """A shipped rule that takes no parameter beyond its action."""
+
+
+class StaleParams(_Frozen):
+    """``image.stale``: the largest age in days (0 or more)."""
+
+    max_age_days: StrictInt = Field(default=None, ge=0)  # type: ignore[assignment]  # absent: the Rego default; null: refused
+
+
+class BuilderAllowParams(_Frozen):
+    """``builder.untrusted``: approved base digests (``sha256:…`` or ``name@sha256:…``)."""
+
+    allow: tuple[StrictStr, ...] = None  # type: ignore[assignment]  # absent: the rule is inactive; null: refused
+
+    @field_validator("allow")
+    @classmethod
+    def _digests(cls, allow: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in allow:
+            if not re.fullmatch(r"(?:[^@\s]+@)?sha256:[0-9a-f]{64}", entry):
+                raise ValueError(f"{entry!r} is not a digest: write sha256:<64 hex> or name@sha256:<64 hex>")
+        return allow
+
+
+class DenyEntryParams(_Frozen):
+    """One ``sbom.denied-component.deny`` entry (docs/evidence.md)."""
+
+    purl: StrictStr
+    range: StrictStr | None = None
+    reason: StrictStr = ""
+
+
+class DenyListParams(_Frozen):
+    """``sbom.denied-component``: the deny list."""
+
+    deny: tuple[DenyEntryParams, ...] = None  # type: ignore[assignment]  # absent: nothing denied; null: refused
+
+
+RULE_PARAMS: dict[str, type[_Frozen]] = {
+    "image.stale": StaleParams,
+    "builder.untrusted": BuilderAllowParams,
+    "sbom.denied-component": DenyListParams,
+}
+"""The typed parameters of each shipped rule; a shipped rule not listed takes none."""
+
+
 class NamespaceSettings(_Frozen):
-    """Per-namespace overrides of rule actions."""
+    """Per-namespace overrides of rule actions and parameters."""
 
     rules: dict[str, RuleSettings] = Field(default_factory=dict)
+
+
+class Authority(_Frozen):
+    """Who may sign an image policy's images: a cosign public key or a keyless identity, optionally named."""
+
+    name: StrictStr | None = None
+    key: Path | None = None
+    keyless: KeylessIdentity | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Authority":
+        if (self.key is None) == (self.keyless is None):
+            raise ValueError("set exactly one of `key` or `keyless`")
+        return self
+
+    def label(self) -> str:
+        """The name shown in messages: ``name``, else the key file or the keyless identity."""
+        if self.name:
+            return self.name
+        return f"key {self.key}" if self.key is not None else f"keyless {self.keyless.describe() if self.keyless else ''}"
+
+
+class RequiredAttestation(_Frozen):
+    """An attestation an image policy requires, by in-toto predicate type."""
+
+    type: StrictStr = Field(min_length=1)
+
+
+class ImagePolicy(_Frozen):
+    """Trust scoped to images (docs/configuration.md, "Image policies"): which images, in which
+    namespaces, who must sign them, which attestations they need and which rule overrides apply."""
+
+    name: StrictStr = Field(min_length=1)
+    match: tuple[StrictStr, ...] = Field(min_length=1)
+    namespaces: tuple[StrictStr, ...] = ()
+    authorities: tuple[Authority, ...]
+    threshold: StrictInt | None = None
+    attestations: tuple[RequiredAttestation, ...] = ()
+    rules: dict[str, RuleSettings] = Field(default_factory=dict)
+
+    @field_validator("match")
+    @classmethod
+    def _globs(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            if (problem := glob_problem(pattern)) is not None:
+                raise ValueError(problem)
+        return patterns
+
+    @model_validator(mode="after")
+    def _threshold_fits(self) -> "ImagePolicy":
+        count = len(self.authorities)
+        if self.threshold is not None and not (min(count, 1) <= self.threshold <= count):
+            raise ValueError(f"threshold {self.threshold} needs between {min(count, 1)} and {count} (the number of authorities)")
+        if self.attestations and not self.authorities:
+            raise ValueError("`attestations` must be signed by one of the entry's authorities, and `authorities` is empty")
+        return self
+
+    @property
+    def required(self) -> int:
+        """How many distinct authorities must have signed: ``threshold``, default 1 (0 without authorities)."""
+        return self.threshold if self.threshold is not None else min(len(self.authorities), 1)
+
+    def authority_id(self, index: int) -> str:
+        """A stable id for one authority, unique across the config: the entry name and the index."""
+        return f"images.{self.name}.authorities[{index}]"
 
 
 class Exemption(_Frozen):
@@ -178,6 +333,7 @@ class Config(_Frozen):
     rules: dict[str, RuleSettings] = Field(default_factory=dict)
     namespaces: dict[str, NamespaceSettings] = Field(default_factory=dict)
     exemptions: tuple[Exemption, ...] = ()
+    images: tuple[ImagePolicy, ...] = ()
     limits: Limits = Limits()
     policy: PolicyConfig = PolicyConfig()
     scan: ScanConfig = ScanConfig()
@@ -196,28 +352,25 @@ class Config(_Frozen):
             raise ValueError("must be at least 16 characters (a shared secret anyone could guess protects nothing)")
         return token
 
-    @field_validator("rules")
+    @field_validator("images")
     @classmethod
-    def _known_rules(cls, rules: dict[str, RuleSettings]) -> dict[str, RuleSettings]:
-        _check_rule_ids(rules)
-        return rules
-
-    @field_validator("namespaces")
-    @classmethod
-    def _known_namespace_rules(cls, namespaces: dict[str, NamespaceSettings]) -> dict[str, NamespaceSettings]:
-        for settings in namespaces.values():
-            _check_rule_ids(settings.rules)
-        return namespaces
+    def _unique_names(cls, images: tuple[ImagePolicy, ...]) -> tuple[ImagePolicy, ...]:
+        names = [entry.name for entry in images]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"image policy names must be unique (they name the entry in reports); repeated: {', '.join(repeated)}")
+        return images
 
     def rule_params(self) -> dict[str, dict[str, Any]]:
         """Parameters of every configured rule, keyed by rule ID, for the Rego ``data`` document."""
         return {rule_id: settings.params() for rule_id, settings in self.rules.items()}
 
-
-def _check_rule_ids(rules: dict[str, Any]) -> None:
-    unknown = sorted(set(rules) - set(RULES))
-    if unknown:
-        raise ValueError(f"unknown rule ID(s) {', '.join(unknown)}; known: {', '.join(sorted(RULES))}")
+    def rule_maps(self) -> list[tuple[tuple[str | int, ...], dict[str, RuleSettings]]]:
+        """Every ``rules`` mapping with its key path: top level, each namespace, each image policy."""
+        maps: list[tuple[tuple[str | int, ...], dict[str, RuleSettings]]] = [(("rules",), self.rules)]
+        maps += [(("namespaces", name, "rules"), settings.rules) for name, settings in self.namespaces.items()]
+        maps += [(("images", index, "rules"), entry.rules) for index, entry in enumerate(self.images)]
+        return maps
 
 
 def default_cache_dir() -> Path:
@@ -226,15 +379,19 @@ def default_cache_dir() -> Path:
     return Path(base) / "gate" / "layers"
 
 
-def load(path: str | Path) -> Config:
+def load(path: str | Path, *, policy_dirs: tuple[Path, ...] = ()) -> Config:
     """Read, validate and freeze a YAML config file.
 
+    ``policy_dirs`` are Rego directories loaded beside ``policy.dirs`` (``--policy``): the rule IDs
+    they define are accepted in ``rules``.
+
     Raises:
-        ConfigError: the file cannot be read or parsed, or a field is invalid (named by path).
+        ConfigError: the file cannot be read or parsed, or a field is invalid (named by key path and line).
     """
     path = Path(path)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        document = yaml.safe_load(text)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
@@ -243,30 +400,88 @@ def load(path: str | Path) -> Config:
         document = {}
     if not isinstance(document, dict):
         raise ConfigError(f"config file {path} must hold a mapping at the top level")
-    return from_mapping(document, base_dir=path.resolve().parent, source=str(path))
+    lines = errors.line_map(text)
+    return from_mapping(document, base_dir=path.resolve().parent, source=str(path), lines=lines, policy_dirs=policy_dirs)
 
 
-def from_mapping(document: dict[str, Any], *, base_dir: Path | None = None, source: str = "config") -> Config:
+def from_mapping(
+    document: dict[str, Any],
+    *,
+    base_dir: Path | None = None,
+    source: str = "config",
+    lines: dict[tuple[str | int, ...], int] | None = None,
+    policy_dirs: tuple[Path, ...] = (),
+) -> Config:
     """Validate a config mapping; relative paths are resolved against ``base_dir``.
 
     Raises:
-        ConfigError: a field is invalid; the message names its path.
+        ConfigError: a field is invalid; the message names its key path (and line, when ``lines`` is given).
     """
+    lines = lines or {}
     try:
         config = Config.model_validate(document)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_describe(exc)}") from exc
+        raise ConfigError(f"{source}: {'; '.join(errors.problem(error, lines, Config) for error in exc.errors())}") from exc
     config = _resolve_paths(config, base_dir or Path.cwd())
     _check_files(config, source)
+    problems = _rule_problems(config, lines, tuple(config.policy.dirs) + tuple(policy_dirs))
+    if problems:
+        raise ConfigError(f"{source}: {'; '.join(problems)}")
     return config
 
 
-def _describe(exc: ValidationError) -> str:
+def _rule_problems(config: Config, lines: dict[tuple[str | int, ...], int], policy_dirs: tuple[Path, ...]) -> list[str]:
+    """Unknown rule IDs (shipped or defined by loaded site Rego), mistyped parameters, exemptions naming unknown rules."""
+    known = set(RULES) | _site_rule_ids(policy_dirs)
     problems = []
-    for error in exc.errors():
-        location = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]).lstrip(".")
-        problems.append(f"{location or '(top level)'}: {error['msg']}")
-    return "; ".join(problems)
+    for path, rules in config.rule_maps():
+        for rule_id, settings in rules.items():
+            problems += _settings_problems((*path, rule_id), rule_id, settings, known, lines)
+    for index, exemption in enumerate(config.exemptions):
+        for position, rule_id in enumerate(exemption.rules):
+            if rule_id not in known:
+                problems.append(_unknown_rule(("exemptions", index, "rules", position), rule_id, known, lines))
+    return problems
+
+
+def _settings_problems(
+    path: tuple[str | int, ...], rule_id: str, settings: RuleSettings, known: set[str], lines: dict[tuple[str | int, ...], int]
+) -> list[str]:
+    if rule_id not in known:
+        return [_unknown_rule(path, rule_id, known, lines)]
+    params = settings.params()
+    if rule_id not in RULES:
+        return [f"{errors.where((*path, key), lines)}: null is not a parameter value; remove the key" for key, value in params.items() if value is None]
+    model = RULE_PARAMS.get(rule_id, _NoParams)
+    try:
+        model.model_validate(params)
+    except ValidationError as exc:
+        return [errors.problem(error, lines, model, path) + _param_hint(error, model) for error in exc.errors()]
+    return []
+
+
+def _param_hint(error: Mapping[str, Any], model: type[_Frozen]) -> str:
+    if error["type"] != "extra_forbidden" or len(error["loc"]) != 1:
+        return ""
+    return "" if model.model_fields else " (this rule takes no parameters, only `action`)"
+
+
+def _unknown_rule(path: tuple[str | int, ...], rule_id: str, known: set[str], lines: dict[tuple[str | int, ...], int]) -> str:
+    close = errors.close_match(rule_id, known)
+    hint = f"; did you mean `{close}`?" if close else ""
+    return f"{errors.where(path, lines)}: unknown rule ID `{rule_id}`{hint}; known rule IDs: {', '.join(sorted(known))}"
+
+
+def _site_rule_ids(directories: tuple[Path, ...]) -> set[str]:
+    """Rule IDs the Rego in ``directories`` defines (a missing directory is reported by ``_check_files``)."""
+    found: set[str] = set()
+    for directory in directories:
+        for path in sorted(directory.glob("*.rego")) if directory.is_dir() else []:
+            try:
+                found |= rule_ids_defined(path.read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                continue  # unreadable: the policy loader refuses it with the reason
+    return found
 
 
 def _resolve_paths(config: Config, base: Path) -> Config:
@@ -284,17 +499,30 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     )
     policy = config.policy.model_copy(update={"dirs": tuple(absolute(d) for d in config.policy.dirs)})
     scan = config.scan.model_copy(update={"cache_dir": absolute(config.scan.cache_dir) if config.scan.cache_dir else None})
-    return config.model_copy(update={"trust": trust, "registries": registries, "policy": policy, "scan": scan})
+    images = tuple(
+        entry.model_copy(
+            update={"authorities": tuple(a.model_copy(update={"key": absolute(a.key)}) if a.key else a for a in entry.authorities)}
+        )
+        for entry in config.images
+    )
+    return config.model_copy(update={"trust": trust, "registries": registries, "policy": policy, "scan": scan, "images": images})
 
 
 def _check_files(config: Config, source: str) -> None:
-    for index, key in enumerate(config.trust.keys):
+    keys = [(f"trust.keys[{index}]", key) for index, key in enumerate(config.trust.keys)]
+    keys += [
+        (f"images[{index}].authorities[{position}].key", authority.key)
+        for index, entry in enumerate(config.images)
+        for position, authority in enumerate(entry.authorities)
+        if authority.key is not None
+    ]
+    for field, key in keys:
         try:
             load_pem_public_key(key.read_bytes())
         except OSError as exc:
-            raise ConfigError(f"{source}: trust.keys[{index}]: cannot read {key}: {exc.strerror or exc}") from exc
+            raise ConfigError(f"{source}: {field}: cannot read {key}: {exc.strerror or exc}") from exc
         except ValueError as exc:
-            raise ConfigError(f"{source}: trust.keys[{index}]: {key} is not a PEM public key") from exc
+            raise ConfigError(f"{source}: {field}: {key} is not a PEM public key") from exc
     named_files = [("trust.trusted_root", config.trust.trusted_root), ("registries.docker_config", config.registries.docker_config)]
     for field, path in named_files:
         if path is not None and not path.is_file():

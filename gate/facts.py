@@ -44,6 +44,9 @@ class Facts:
     findings: tuple[dict[str, Any], ...] = ()
     errors: tuple[dict[str, Any], ...] = ()
     vulnerability_scans: tuple[dict[str, Any], ...] = ()
+    attestations: tuple[dict[str, Any], ...] = ()
+    image_policies: tuple[dict[str, Any], ...] = ()
+    params: dict[str, dict[str, Any]] | None = None
 
 
 def config_facts(image_config: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +86,7 @@ def _absent_provenance() -> dict[str, Any]:
 
 
 def _absent_sbom() -> dict[str, Any]:
-    return {"present": False, "verified": False, "formats": [], "components": 0, "denied": []}
+    return {"present": False, "verified": False, "formats": [], "components": 0, "component_list": [], "denied": []}
 
 
 def input_document(facts: Facts, context: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
@@ -110,6 +113,9 @@ def input_document(facts: Facts, context: dict[str, Any], now: dt.datetime) -> d
         "findings": list(facts.findings),
         "errors": list(facts.errors),
         "vulnerability_scans": list(facts.vulnerability_scans),
+        "attestations": list(facts.attestations),
+        "image_policies": list(facts.image_policies),
+        "params": facts.params if facts.params is not None else {},
     }
 
 
@@ -122,4 +128,5 @@ def evidence_summary(document: dict[str, Any]) -> dict[str, Any]:
         "config": document["config"] | {"effective_user": document["user"]},
         "findings": document["findings"],
         "vulnerability_scans": document["vulnerability_scans"],
+        "image_policies": document["image_policies"],
     }

@@ -7,6 +7,7 @@ policy test or an entry in ``docs/rules.md``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -42,7 +43,19 @@ RULES: dict[str, Rule] = {
         Rule("sbom.denied-component", "deny", "SBOM lists a component on the deny list"),
         Rule("evaluation.error", "deny", "The image could not be evaluated"),
         Rule("image.mutable-reference", "warn", "The workload names the image by tag only, so what runs may differ from what was judged"),
+        Rule("attestation.missing", "deny", "An attestation an image policy requires is absent or not signed by its authorities"),
     )
 }
 
 EVALUATION_ERROR = "evaluation.error"
+
+_DEFINED_ID = re.compile(r"""["']rule["']\s*:\s*["']([A-Za-z0-9_.-]+)["']""")
+
+
+def rule_ids_defined(rego: str) -> set[str]:
+    """The rule IDs a Rego module's violations name literally (``"rule": "acme.frontend-unpinned"``).
+
+    This is how a site rule becomes known to configuration: ``rules`` may set its action and
+    parameters only when a loaded module writes its ID this way.
+    """
+    return set(_DEFINED_ID.findall(rego))

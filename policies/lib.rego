@@ -8,8 +8,12 @@ package gate.lib
 
 import rego.v1
 
-# param(rule, key, fallback): `rules.<rule>.<key>` from the configuration, else `fallback`.
+# param(rule, key, fallback): `rules.<rule>.<key>` as it applies to this image: `input.params`
+# (the top level merged with the namespace's and the matching image policies' parameters), else
+# the top-level `data.gate.params`, else `fallback`.
 param(rule, key, fallback) := value if {
+	value := input.params[rule][key]
+} else := value if {
 	value := data.gate.params[rule][key]
 } else := fallback
 

@@ -211,10 +211,21 @@ def push_unsafe(registry: RegistryServer) -> PushedIndex:
 
 
 def write_config(directory: Path, registry: RegistryServer) -> Path:
-    """``gate.yaml``: trust the demo key under the private Sigstore root; paths relative to the file."""
+    """``gate.yaml``: the demo key may sign the demo's images only (an image policy that also
+    requires BuildKit's SLSA provenance, vouched for by that key), under the private Sigstore root;
+    Docker Hub's official images need no signature. Paths are relative to the file."""
     document = {
-        "trust": {"keys": ["cosign.pub"], "trusted_root": "trusted_root.json", "require_tlog": True},
+        "trust": {"trusted_root": "trusted_root.json", "require_tlog": True},
         "registries": {"insecure": [registry.host]},
+        "images": [
+            {
+                "name": "shop",
+                "match": [f"{registry.host}/demo/**"],
+                "authorities": [{"name": "shop-release", "key": "cosign.pub"}],
+                "attestations": [{"type": "https://slsa.dev/provenance/v0.2"}],
+            },
+            {"name": "public-bases", "match": ["docker.io/library/*"], "authorities": []},
+        ],
     }
     path = directory / "gate.yaml"
     path.write_text("# Written by scripts/demo.py (make demo); rewritten on every run.\n" + yaml.safe_dump(document, sort_keys=False))

@@ -50,7 +50,7 @@ def test_safe_is_allowed_and_unsafe_denied_for_each_mistake(
     assert code == 1
     assert {v["rule"] for v in result["violations"]} == {
         "user.root", "secret.build-arg", "secret.deleted-file", "builder.unpinned", "content.toolchain",
-        "content.source", "signature.missing", "provenance.unverified", "sbom.missing",
+        "content.source", "signature.missing", "provenance.unverified", "sbom.missing", "attestation.missing",
     }
     assert demo.NPM_TOKEN not in json.dumps(result)
 

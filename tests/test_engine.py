@@ -24,7 +24,7 @@ class DefectivePolicyDouble:
     non-gate exception. No real input makes the shipped code fail this way on purpose."""
 
     def __init__(self, real: PolicyEvaluator) -> None:
-        self.digest, self.reads_context = real.digest, real.reads_context
+        self.digest, self.reads_context, self.reads_large = real.digest, real.reads_context, real.reads_large
 
     def evaluate(self, document: dict[str, Any]) -> list[Any]:
         raise KeyError("boom")

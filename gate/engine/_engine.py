@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Awaitable
@@ -19,17 +20,17 @@ from typing import Any, Literal, TypeVar
 
 from gate.cache import LoadingCache, TTLCache
 from gate.config import Config
-from gate.engine._evidence import Subject, evidence_facts
-from gate.engine._image import ImageScanner, LayerProgress
+from gate.engine._evidence import Subject, VerifiedEvidence, evidence_facts, verify_evidence
+from gate.engine._image import ImageFacts, ImageScanner, LayerProgress
 from gate.engine._selection import runnable_manifests
 from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
 from gate.facts import Facts, ImageIdentity, evidence_summary, input_document
-from gate.policy import PolicyEvaluator, decide
+from gate.policy import PolicyEvaluator, decide, effective_params, scoped_rules
 from gate.registry import CredentialStore, Manifest, Reference, RegistryClient
 from gate.report import ImageResult, Violation
 from gate.rules import EVALUATION_ERROR
-from gate.verify import TrustPolicy
+from gate.verify import TrustPolicy, image_scope
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -65,11 +66,11 @@ class WorkloadContext:
 
 @dataclass(frozen=True)
 class _Gathered:
-    """The facts of one platform image and what could not be read about it (cached by digest)."""
+    """What was read and verified about one platform image, for any name and namespace (cached by digest)."""
 
-    facts: Facts
-    problems: tuple[str, ...]
-    contains: tuple[dict[str, Any], ...] = ()
+    image: ImageIdentity
+    scan: ImageFacts
+    verified: VerifiedEvidence
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,10 @@ class Engine:
         self.config = config
         self.search = search  # SBOM components reported under ``evidence.contains``; never part of a verdict
         self.policy = policy or PolicyEvaluator.from_config(config)
-        self.trust = TrustPolicy.from_config(config.trust)
-        self.deny_list = DenyList.from_params(config.rule_params().get("sbom.denied-component"))
+        self.trust = TrustPolicy.from_config(config.trust, config.images)
+        self._deny_lists: dict[str, DenyList] = {}
+        for _, rules in config.rule_maps():  # every deny list parses at start-up, wherever it is configured
+            self._deny_list(rules["sbom.denied-component"].params() if "sbom.denied-component" in rules else None)
         self.scanner = ImageScanner(config, progress=progress)
         self._client: RegistryClient | None = None
         self._context_read = tuple(sorted(self.policy.reads_context - {"namespace"}))
@@ -114,7 +117,7 @@ class Engine:
         )
         self._facts: LoadingCache[tuple[Any, ...], tuple[_Gathered, ...]] = LoadingCache(
             _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds),
-            is_negative=lambda gathered: any(item.facts.errors for item in gathered),
+            is_negative=lambda gathered: any(item.scan.errors for item in gathered),
             negative_exceptions=(GateError,),
         )
         self._digests: LoadingCache[tuple[str, str, str | None, str | None], str] = LoadingCache(
@@ -230,12 +233,12 @@ class Engine:
     ) -> ImageResult:
         key = (reference.registry, reference.repository, reference.digest, platform)
         gathered = await self._facts.get_or_load(key, lambda: self._gather(client, reference, top, platform, now))
-        judged = await asyncio.gather(*(self._judge(item, text, context, now) for item in gathered))
+        judged = await asyncio.gather(*(self._judge(item, reference, text, context, now) for item in gathered))
         violations = tuple(v for violations, _ in judged for v in violations)
         if len(judged) == 1:
             evidence = judged[0][1]
         else:
-            evidence = {"platforms": {item.facts.image.platform: found for item, (_, found) in zip(gathered, judged)}}
+            evidence = {"platforms": {item.image.platform: found for item, (_, found) in zip(gathered, judged)}}
         return ImageResult(reference=text, digest=reference.digest, violations=violations, evidence=evidence)
 
     async def _gather(
@@ -265,8 +268,8 @@ class Engine:
         return [_Target(reference.with_digest(item.manifest.digest), item.manifest, item.platform, subject_of(item.manifest)) for item in runnable]
 
     async def _gather_target(self, client: RegistryClient, target: _Target, attached: AttachedEvidence, now: dt.datetime) -> _Gathered:
-        found = evidence_facts(attached, target.subject, self.trust, self.deny_list, now, self.search)
-        image = await self.scanner.scan(client, target.reference, target.manifest, found.build_args)
+        verified = verify_evidence(attached, target.subject, self.trust, now)
+        image = await self.scanner.scan(client, target.reference, target.manifest, verified.build_args)
         identity = ImageIdentity(
             reference=str(target.reference),
             registry=target.reference.registry,
@@ -275,29 +278,55 @@ class Engine:
             platform=target.platform,
             index_digest=target.subject.index_digest,
         )
+        return _Gathered(identity, image, verified)
+
+    async def _judge(
+        self, item: _Gathered, reference: Reference, text: str, context: WorkloadContext, now: dt.datetime
+    ) -> tuple[list[Violation], dict[str, Any]]:
+        """Decide for one platform image as ``text`` (pinned as ``reference``) in the workload's namespace.
+
+        Raises:
+            ConfigError: the scopes that apply set parameters that cannot be combined.
+        """
+        written = Reference.parse(text)
+        scope = image_scope(self.config.images, self.trust, (reference.registry, reference.repository, written.tag, reference.digest), context.namespace)
+        scopes = scoped_rules(self.config, context.namespace, scope.entries)
+        params = effective_params(self.config, scopes)
+        deny = self._deny_list(params.get("sbom.denied-component"))
+        found = evidence_facts(item.verified, scope, self.trust, deny, self.policy.reads_large, self.search)
         facts = Facts(
-            image=identity,
-            config=image.config,
-            user=image.user,
+            image=replace(item.image, reference=text),
+            config=item.scan.config,
+            user=item.scan.user,
             signatures=found.signatures,
             provenance=found.provenance,
             sbom=found.sbom,
-            findings=image.findings,
-            errors=image.errors,
+            findings=item.scan.findings,
+            errors=item.scan.errors,
             vulnerability_scans=found.vulnerability_scans,
+            attestations=found.attestations,
+            image_policies=found.image_policies,
+            params=params,
         )
-        return _Gathered(facts, tuple(problem.message for problem in found.problems), found.contains)
-
-    async def _judge(self, item: _Gathered, text: str, context: WorkloadContext, now: dt.datetime) -> tuple[list[Violation], dict[str, Any]]:
-        facts = replace(item.facts, image=replace(item.facts.image, reference=text))
         document = input_document(facts, context.policy_view(), now)
         raws = await asyncio.to_thread(self.policy.evaluate, document)
-        violations = decide(raws, self.config, namespace=context.namespace, image=text, now=now)
-        summary = evidence_summary(document) | {"problems": list(item.problems)}
+        violations = decide(raws, self.config, namespace=context.namespace, image=text, now=now, policies=scope.entries)
+        summary = evidence_summary(document) | {"problems": [problem.message for problem in found.problems]}
         if self.search is not None:
-            summary["contains"] = list(item.contains)
+            summary["contains"] = list(found.contains)
         platform = facts.image.platform if facts.image.index_digest else None
         return [_with_platform(v, platform) for v in violations], summary
+
+    def _deny_list(self, params: dict[str, Any] | None) -> DenyList:
+        """The parsed deny list for these ``sbom.denied-component`` parameters (parsed once each).
+
+        Raises:
+            ConfigError: an entry does not parse.
+        """
+        key = json.dumps(params, sort_keys=True)
+        if key not in self._deny_lists:
+            self._deny_lists[key] = DenyList.from_params(params)
+        return self._deny_lists[key]
 
 
 async def _within(deadline: float | None, work: Awaitable[T]) -> T:

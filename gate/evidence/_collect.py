@@ -45,6 +45,7 @@ class Evidence:
     vulns: tuple[Found[VulnScan], ...]
     other_predicates: tuple[str, ...]
     problems: tuple[Problem, ...]
+    statements: tuple[Found[Statement], ...] = ()  # every attestation about the image, whatever its predicate
 
 
 def collect(attached: AttachedEvidence, image_digest: str, index_digest: str | None = None) -> Evidence:
@@ -61,7 +62,8 @@ def collect(attached: AttachedEvidence, image_digest: str, index_digest: str | N
         except (EvidenceError, LimitExceeded) as exc:
             message = exc.message if exc.message.startswith(artifact.source) else f"{artifact.source}: {exc.message}"
             out.problems.append(Problem(artifact.source, f"{message}; ignored"))
-    return Evidence(tuple(out.provenance), tuple(out.sboms), tuple(out.vulns), tuple(out.other), (*attached.problems, *out.problems))
+    problems = (*attached.problems, *out.problems)
+    return Evidence(tuple(out.provenance), tuple(out.sboms), tuple(out.vulns), tuple(out.other), problems, tuple(out.statements))
 
 
 class _Collector:
@@ -71,6 +73,7 @@ class _Collector:
         self.vulns: list[Found[VulnScan]] = []
         self.other: list[str] = []
         self.problems: list[Problem] = []
+        self.statements: list[Found[Statement]] = []
 
     def add(self, artifact: Artifact) -> None:
         """Route one artifact by media type, then by predicate type.
@@ -84,15 +87,16 @@ class _Collector:
         if not media_type_in(artifact.media_type, _STATEMENT_MEDIA) or artifact.store == "cosign-sig":
             return
         statement = _statement(artifact)
-        if statement is None:
+        if statement is None or statement.predicate_type == COSIGN_SIGN_PREDICATE:
             return
+        self.statements.append(Found(artifact, statement))
         if statement.predicate_type in PROVENANCE_TYPES:
             self.provenance.append(Found(artifact, Provenance.from_statement(statement)))
         elif is_sbom_predicate(statement.predicate_type):
             self.sboms.append(Found(artifact, Sbom.from_statement(statement)))
         elif statement.predicate_type == VULN_PREDICATE:
             self.vulns.append(Found(artifact, VulnScan.from_statement(statement)))
-        elif statement.predicate_type != COSIGN_SIGN_PREDICATE:
+        else:
             self.other.append(statement.predicate_type)
 
 

@@ -68,11 +68,16 @@ def sbom_section(evidence: Evidence, deny: DenyList, verified: Verified) -> dict
     if not evidence.sboms:
         return None
     components = {component for found in evidence.sboms for component in found.value.components}
+    ordered = sorted(components, key=_component_order)
     return {
         "present": True,
         "verified": any(verified(found.artifact) for found in evidence.sboms),
         "formats": sorted({found.value.format for found in evidence.sboms}),
         "components": len(components),
+        "component_list": [
+            {"name": c.name, "version": c.version, "purl": c.purl, "type": c.type, "licenses": list(c.licenses)}
+            for c in ordered
+        ],
         "denied": sbom_matches(evidence, deny),
     }
 
@@ -80,8 +85,12 @@ def sbom_section(evidence: Evidence, deny: DenyList, verified: Verified) -> dict
 def sbom_matches(evidence: Evidence, wanted: DenyList) -> list[dict[str, Any]]:
     """Components of every SBOM found (verified or not) that an entry of ``wanted`` matches."""
     components = {component for found in evidence.sboms for component in found.value.components}
-    matched = wanted.check(sorted(components, key=lambda c: (c.name, c.version or "", c.purl or "")))
+    matched = wanted.check(sorted(components, key=_component_order))
     return [{"purl": d.purl, "range": d.range, "reason": d.reason} for d in matched]
+
+
+def _component_order(component: Any) -> tuple[str, str, str]:
+    return (component.name, component.version or "", component.purl or "")
 
 
 def vulnerability_section(evidence: Evidence, verified: Verified) -> list[dict[str, Any]]:

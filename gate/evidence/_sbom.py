@@ -50,6 +50,7 @@ class Component:
     version: str | None
     purl: str | None
     type: str | None
+    licenses: tuple[str, ...] = ()  # SPDX ids, names or expressions, as the SBOM wrote them
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def _walk_json_components(entries: list[Any]) -> Iterator[Component]:
     stack = list(reversed(entries))
     while stack:
         entry = stack.pop()
-        yield Component(entry["name"], entry.get("version") or None, entry.get("purl") or None, entry.get("type"))
+        yield Component(entry["name"], entry.get("version") or None, entry.get("purl") or None, entry.get("type"), _json_licenses(entry))
         stack.extend(reversed(entry.get("components") or []))
 
 
@@ -160,6 +161,7 @@ def _walk_xml_components(parent: Element | None, ns: str) -> Iterator[Component]
             (element.findtext(f"{ns}version") or "").strip() or None,
             (element.findtext(f"{ns}purl") or "").strip() or None,
             element.get("type"),
+            _xml_licenses(element, ns),
         )
         children = element.find(f"{ns}components")
         stack.extend(reversed(children.findall(f"{ns}component")) if children is not None else [])
@@ -178,9 +180,39 @@ def _spdx(document: dict[str, Any], what: str) -> Sbom:
         _json.string(package, "SPDXID", where)
         purpose = _json.opt_str(package, "primaryPackagePurpose", where)
         components.append(
-            Component(_json.string(package, "name", where), _json.opt_str(package, "versionInfo", where), _spdx_purl(package, where), purpose.lower() if purpose else None)
+            Component(
+                _json.string(package, "name", where), _json.opt_str(package, "versionInfo", where), _spdx_purl(package, where),
+                purpose.lower() if purpose else None, _spdx_licenses(package),
+            )
         )
     return Sbom("spdx", version, "json", tuple(components))
+
+
+def _json_licenses(entry: dict[str, Any]) -> tuple[str, ...]:
+    """CycloneDX JSON ``licenses``: each ``license.id``, ``license.name`` or ``expression`` (schema-validated)."""
+    found = []
+    for choice in entry.get("licenses") or []:
+        licence = choice.get("license") or {}
+        text = choice.get("expression") or licence.get("id") or licence.get("name")
+        if isinstance(text, str) and text:
+            found.append(text)
+    return tuple(found)
+
+
+def _xml_licenses(element: Element, ns: str) -> tuple[str, ...]:
+    """CycloneDX XML ``<licenses>``: each ``<license><id|name>`` or ``<expression>``."""
+    licenses = element.find(f"{ns}licenses")
+    if licenses is None:
+        return ()
+    found = [(child.findtext(f"{ns}id") or child.findtext(f"{ns}name") or "").strip() for child in licenses.findall(f"{ns}license")]
+    found += [(child.text or "").strip() for child in licenses.findall(f"{ns}expression")]
+    return tuple(text for text in found if text)
+
+
+def _spdx_licenses(package: dict[str, Any]) -> tuple[str, ...]:
+    """SPDX ``licenseConcluded`` then ``licenseDeclared``, without NOASSERTION/NONE."""
+    found = [package.get(field) for field in ("licenseConcluded", "licenseDeclared")]
+    return tuple(dict.fromkeys(text for text in found if isinstance(text, str) and text not in ("", "NOASSERTION", "NONE")))
 
 
 def _spdx_purl(package: dict[str, Any], where: str) -> str | None:

@@ -1,11 +1,13 @@
 """Turn raw violations into reported ones: actions from configuration, then exemptions.
 
-Precedence of the action (most specific wins): the rule's default in ``gate.rules.RULES`` (``deny``
-for a custom rule unless its Rego set ``action``) < ``rules.<id>.action`` <
-``namespaces.<ns>.rules.<id>.action``. ``off`` drops the violation.
+Precedence of the action: the rule's default in ``gate.rules.RULES`` (``deny`` for a custom rule
+unless its Rego set ``action``) < ``rules.<id>.action`` < the strictest of
+``namespaces.<ns>.rules.<id>.action`` and the matching ``images[].rules.<id>.action``
+(``_scoped.py``). ``off`` drops the violation.
 
 An exemption matches when it names the rule and, if it lists namespaces or image patterns, the
-namespace and the image match one of them. A matching exemption that is still valid (``now`` on or
+namespace and the image match one of them (image patterns: shell-style on the reference as written
+and its repository, and as image globs on the normalised reference). A matching exemption that is still valid (``now`` on or
 before its ``expires`` date, UTC) turns the violation into a ``warn`` whose details carry the
 exemption, so its use stays visible in reports and admission warnings. An expired one no longer
 applies: the violation keeps its action and gets an ``exemption`` note naming the expiry.
@@ -17,15 +19,24 @@ import datetime as dt
 from fnmatch import fnmatchcase
 from typing import Any
 
-from gate.config import Config, Exemption
-from gate.errors import ConfigError
+from gate._globs import matches_image, reference_names
+from gate.config import Config, Exemption, ImagePolicy
+from gate.errors import ConfigError, ReferenceError
 from gate.policy._raw import RawViolation
+from gate.policy._scoped import scoped_action, scoped_rules
+from gate.registry import Reference
 from gate.report import Violation
 from gate.rules import RULES
 
 
 def decide(
-    raws: list[RawViolation], config: Config, *, namespace: str | None = None, image: str = "", now: dt.datetime
+    raws: list[RawViolation],
+    config: Config,
+    *,
+    namespace: str | None = None,
+    image: str = "",
+    now: dt.datetime,
+    policies: tuple[ImagePolicy, ...] = (),
 ) -> tuple[Violation, ...]:
     """Apply actions and exemptions to raw violations (see the module docstring for the order).
 
@@ -35,14 +46,16 @@ def decide(
         namespace: the workload's namespace, ``None`` outside admission.
         image: the reference as the user wrote it, matched against exemption image patterns.
         now: the evaluation time; an aware datetime (naive means UTC).
+        policies: the image policies that match the image in ``namespace`` (their rule overrides apply).
 
     Raises:
         ConfigError: an exemption names no rule (it would silently waive everything).
     """
     today = (now if now.tzinfo is None else now.astimezone(dt.timezone.utc)).date()
+    scopes = scoped_rules(config, namespace, policies)
     violations = []
     for raw in raws:
-        action = _action(raw, config, namespace)
+        action = _action(raw, config, scopes)
         if action == "off":
             continue
         violations.append(_exempt(raw, action, config.exemptions, namespace, image, today))
@@ -63,22 +76,19 @@ def check_exemptions(config: Config) -> None:
             )
 
 
-def _action(raw: RawViolation, config: Config, namespace: str | None) -> str:
-    return rule_action(raw.rule, config, namespace, default=raw.default_action)
+def _action(raw: RawViolation, config: Config, scopes: list) -> str:
+    return scoped_action(raw.rule, _default_action(raw.rule, raw.default_action), config, scopes)
 
 
 def rule_action(rule_id: str, config: Config, namespace: str | None, *, default: str | None = None) -> str:
-    """The action (deny, warn, off) a violation of ``rule_id`` gets in ``namespace`` (see the module docstring)."""
+    """The action (deny, warn, off) a violation of ``rule_id`` gets in ``namespace`` before any image
+    policy's override (see the module docstring)."""
+    return scoped_action(rule_id, _default_action(rule_id, default), config, scoped_rules(config, namespace, ()))
+
+
+def _default_action(rule_id: str, custom_default: str | None) -> str:
     rule = RULES.get(rule_id)
-    action: str = rule.default_action if rule else (default or "deny")
-    configured = config.rules.get(rule_id)
-    if configured is not None and configured.action is not None:
-        action = configured.action
-    scoped = config.namespaces.get(namespace) if namespace is not None else None
-    override = scoped.rules.get(rule_id) if scoped is not None else None
-    if override is not None and override.action is not None:
-        action = override.action
-    return action
+    return rule.default_action if rule else (custom_default or "deny")
 
 
 def _exempt(
@@ -108,7 +118,10 @@ def _matches(exemption: Exemption, rule: str, namespace: str | None, image: str)
         return False
     if exemption.namespaces and namespace not in exemption.namespaces:
         return False
-    if exemption.images and not any(fnmatchcase(candidate, pattern) for pattern in exemption.images for candidate in _names(image)):
+    if exemption.images and not (
+        any(fnmatchcase(candidate, pattern) for pattern in exemption.images for candidate in _names(image))
+        or _normalised_match(exemption.images, image)
+    ):
         return False
     return True
 
@@ -120,3 +133,13 @@ def _names(image: str) -> tuple[str, ...]:
     if ":" in repository.rsplit("/", 1)[-1]:
         repository = repository.rsplit(":", 1)[0]
     return (image, repository)
+
+
+def _normalised_match(patterns: tuple[str, ...], image: str) -> bool:
+    """An exemption's image patterns as image globs on the normalised reference (``nginx`` is ``docker.io/library/nginx``)."""
+    try:
+        reference = Reference.parse(image)
+    except ReferenceError:
+        return False
+    names = reference_names(reference.registry, reference.repository, reference.tag, reference.digest)
+    return any(matches_image(pattern, names) for pattern in patterns)

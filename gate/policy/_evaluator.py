@@ -10,7 +10,7 @@ from gate.errors import PolicyError
 from gate.policy._decide import check_exemptions
 from gate.policy._embedded import EmbeddedBackend
 from gate.policy._raw import RawViolation
-from gate.policy._sources import SHIPPED_POLICY_DIR, Module, context_keys_read, load_modules, policy_digest
+from gate.policy._sources import SHIPPED_POLICY_DIR, Module, context_keys_read, large_facts_read, load_modules, policy_digest
 
 
 class Backend(Protocol):
@@ -25,10 +25,12 @@ class PolicyEvaluator:
     """The loaded policy library: modules, rule parameters and the engine that runs them.
 
     Attributes:
-        digest: ``sha256:…`` over module names, texts and the ``data`` document; part of the
-            verdict cache key.
+        digest: ``sha256:…`` over module names, texts and the ``data`` document (rule parameters,
+            and the namespace and image-policy settings); part of the verdict cache key.
         reads_context: the ``input.context`` keys the policies read (see
             ``_sources.context_keys_read`` for how this is found and its limit).
+        reads_large: the large facts (``sbom.component_list``, ``attestations``) the policies
+            read; the others are left empty in the input (``_sources.LARGE_FACTS``).
         modules: the loaded Rego modules, in load order.
     """
 
@@ -37,6 +39,7 @@ class PolicyEvaluator:
         self.data = data
         self.digest = policy_digest(modules, data)
         self.reads_context = context_keys_read(modules)
+        self.reads_large = large_facts_read(modules)
         self._backend = backend
 
     @classmethod
@@ -53,7 +56,12 @@ class PolicyEvaluator:
         """
         check_exemptions(config)
         modules = load_modules((SHIPPED_POLICY_DIR, *config.policy.dirs, *extra_dirs))
-        data = {"gate": {"params": config.rule_params()}}
+        # `scoped`: the namespace and image-policy settings, so the digest changes with them too.
+        scoped = {
+            "namespaces": {name: {rule: settings.model_dump(mode="json") for rule, settings in ns.rules.items()} for name, ns in config.namespaces.items()},
+            "images": [entry.model_dump(mode="json") for entry in config.images],
+        }
+        data = {"gate": {"params": config.rule_params(), "scoped": scoped}}
         if config.policy.engine == "opa":
             from gate.policy._opa import OpaBackend  # only OPA deployments need requests
 

@@ -9,7 +9,8 @@ keyless (Fulcio + CT + Rekor of the trusted root) and keyed (ECDSA, RSA, Ed25519
     checks = verify_image_signatures(image_digest, artifacts, trust, now)
     checks = verify_attached_signatures(attached, platform_digest, trust, now, index_digest=index_digest)
     covered = trusted_coverage(checks, {index_digest: index_json, platform_digest: manifest_json})
-    signatures_fact(checks)     # policy input ``signatures``
+    scope = image_scope(config.images, trust, (registry, repository, tag, digest), namespace)
+    signatures_fact(checks, scope)     # policy input ``signatures``: signers that count for this image
     statement = verify_attestation(att_or_bundle, subject_digest, trust, now)
     attestation_trust(artifact, subject_digest, trust, now, covered)   # signed itself, or covered
 """
@@ -30,11 +31,13 @@ from gate.verify._images import (
 from gate.verify._keys import key_id
 from gate.verify._legacy import ReferenceMatch
 from gate.verify._model import SignatureCheck, VerifiedSigner, VerifiedStatement
+from gate.verify._scope import ImageScope, entry_fact, image_scope
 from gate.verify._trust import TrustedKey, TrustPolicy
 
 __all__ = [
     "AttestationTrust",
     "BundleResult",
+    "ImageScope",
     "ReferenceMatch",
     "SignatureCheck",
     "TrustPolicy",
@@ -43,6 +46,8 @@ __all__ = [
     "VerifiedStatement",
     "attestation_trust",
     "covered_digests",
+    "entry_fact",
+    "image_scope",
     "key_id",
     "signatures_fact",
     "trusted_coverage",

@@ -27,7 +27,7 @@ from gate.evidence._signatures import DsseEnvelope, SigstoreBundle
 from gate.verify import _certs, _tlog
 from gate.verify._keys import digest_signature_matches, signature_matches
 from gate.verify._model import INVALID, VerifiedSigner
-from gate.verify._signers import keyless_signer, trusted_key
+from gate.verify._signers import key_signer, keyless_signer, trusted_key
 from gate.verify._trust import TrustPolicy
 
 _LIBRARY_ERRORS = (SigstoreError, ValueError, TypeError, KeyError, InvalidSignature, UnsupportedAlgorithm)
@@ -107,7 +107,7 @@ def _keyed(bundle: SigstoreBundle, document: BundleDocument, trust: TrustPolicy,
     else:
         raise VerificationError(f"{bundle.source}: bundle carries neither a DSSE envelope nor a message signature")
     _keyed_tlog(document, signature, found.public_key, logged, artifact_digest, trust, now, bundle.source)
-    signer = VerifiedSigner(kind="key", layout=bundle.layout, key_id=found.key_id)
+    signer = key_signer(found, trust, bundle.layout)
     return BundleResult(signer=signer, payload_type=result_payload[0], payload=result_payload[1])
 
 

@@ -18,6 +18,7 @@ from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyB
 from cryptography.x509.verification import VerificationError as X509VerificationError
 from sigstore._internal.sct import verify_sct
 from sigstore.errors import Error as SigstoreError
+from sigstore.verify import policy as sigstore_policy
 
 from gate.errors import VerificationError
 from gate.verify._keys import PublicKey
@@ -27,13 +28,39 @@ OIDC_ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 OIDC_ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
 SAN_OTHERNAME = ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
 
+# Fulcio's certificate extensions by the name configuration uses (``extensions:`` of a keyless
+# identity). The OIDs come from sigstore-python's policies; .2-.6 hold raw UTF-8 (v1), .9-.22 a
+# DER UTF8String (v2), as Fulcio's docs/oid-info.md specifies.
+FULCIO_EXTENSION_POLICIES: dict[str, type[sigstore_policy._SingleX509ExtPolicy]] = {
+    "github_workflow_trigger": sigstore_policy.GitHubWorkflowTrigger,
+    "github_workflow_sha": sigstore_policy.GitHubWorkflowSHA,
+    "github_workflow_name": sigstore_policy.GitHubWorkflowName,
+    "github_workflow_repository": sigstore_policy.GitHubWorkflowRepository,
+    "github_workflow_ref": sigstore_policy.GitHubWorkflowRef,
+    "build_signer_uri": sigstore_policy.OIDCBuildSignerURI,
+    "build_signer_digest": sigstore_policy.OIDCBuildSignerDigest,
+    "runner_environment": sigstore_policy.OIDCRunnerEnvironment,
+    "source_repository_uri": sigstore_policy.OIDCSourceRepositoryURI,
+    "source_repository_digest": sigstore_policy.OIDCSourceRepositoryDigest,
+    "source_repository_ref": sigstore_policy.OIDCSourceRepositoryRef,
+    "source_repository_identifier": sigstore_policy.OIDCSourceRepositoryIdentifier,
+    "source_repository_owner_uri": sigstore_policy.OIDCSourceRepositoryOwnerURI,
+    "source_repository_owner_identifier": sigstore_policy.OIDCSourceRepositoryOwnerIdentifier,
+    "build_config_uri": sigstore_policy.OIDCBuildConfigURI,
+    "build_config_digest": sigstore_policy.OIDCBuildConfigDigest,
+    "build_trigger": sigstore_policy.OIDCBuildTrigger,
+    "run_invocation_uri": sigstore_policy.OIDCRunInvocationURI,
+    "source_repository_visibility_at_signing": sigstore_policy.OIDCSourceRepositoryVisibility,
+}
+
 
 @dataclass(frozen=True)
 class CertIdentity:
-    """The OIDC issuer and SAN identity a Fulcio certificate was issued for."""
+    """The OIDC issuer and SAN identity a Fulcio certificate was issued for, and its Fulcio extensions."""
 
     issuer: str
     subject: str
+    extensions: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
         """``<issuer> <subject>``, the same form as a verified keyless signer."""
@@ -88,7 +115,29 @@ def identity_of(cert: x509.Certificate) -> CertIdentity:
     names += [other.value.decode(errors="replace") for other in sans.get_values_for_type(x509.OtherName) if other.type_id == SAN_OTHERNAME]
     if not names:
         raise VerificationError("signing certificate has no email, URI or Sigstore identity in its SAN")
-    return CertIdentity(issuer=issuer, subject=names[0])
+    return CertIdentity(issuer=issuer, subject=names[0], extensions=fulcio_extensions(cert))
+
+
+def fulcio_extensions(cert: x509.Certificate) -> tuple[tuple[str, str], ...]:
+    """The Fulcio extensions the certificate carries, by configuration name; a v2 extension that is
+    not a DER UTF8String is left out (so it can never satisfy a required value)."""
+    found = []
+    for name, policy in FULCIO_EXTENSION_POLICIES.items():
+        try:
+            extension = cert.extensions.get_extension_for_oid(policy.oid).value
+        except x509.ExtensionNotFound:
+            continue
+        if not isinstance(extension, x509.UnrecognizedExtension):
+            continue
+        raw = extension.value
+        if issubclass(policy, sigstore_policy._SingleX509ExtPolicyV2):
+            try:
+                found.append((name, _der_utf8(raw)))
+            except VerificationError:
+                continue
+        else:
+            found.append((name, raw.decode(errors="replace")))
+    return tuple(found)
 
 
 def _issuer(cert: x509.Certificate) -> str:

@@ -48,43 +48,51 @@ def verify_attached_signatures(
     return checks
 
 
-def trusted_coverage(checks: Iterable[SignatureCheck], manifests: Mapping[str, Mapping[str, Any] | None]) -> frozenset[str]:
-    """Every digest some verified check covers; ``manifests`` maps a signed digest to its manifest JSON."""
-    covered: set[str] = set()
+def trusted_coverage(checks: Iterable[SignatureCheck], manifests: Mapping[str, Mapping[str, Any] | None]) -> dict[str, frozenset[str]]:
+    """Every digest some verified check covers, with the ids of the authorities whose signatures
+    cover it; ``manifests`` maps a signed digest to its manifest JSON."""
+    covered: dict[str, frozenset[str]] = {}
     for check in checks:
-        if check.ok:
-            covered |= covered_digests(check.digest, manifests.get(check.digest))
-    return frozenset(covered)
+        if check.ok and check.signer is not None:
+            for digest in covered_digests(check.digest, manifests.get(check.digest)):
+                covered[digest] = covered.get(digest, frozenset()) | frozenset(check.signer.authorities)
+    return covered
 
 
 @dataclass(frozen=True)
 class AttestationTrust:
-    """Whether an attestation counts as verified, how, and (when signed itself) by whom."""
+    """Whether an attestation counts as verified, how, by whom when signed itself, and which
+    configured authorities vouch for it (its own signer's, and those of signatures covering it)."""
 
     verified: bool
     via: Literal["signature", "coverage"] | None = None
     signer: VerifiedSigner | None = None
     reason: str = ""
+    authorities: frozenset[str] = frozenset()
 
 
 def attestation_trust(
-    artifact: Artifact, subject_digest: str, trust: TrustPolicy, now: dt.datetime, covered: Iterable[str]
+    artifact: Artifact, subject_digest: str, trust: TrustPolicy, now: dt.datetime, covered: Mapping[str, frozenset[str]] | Iterable[str]
 ) -> AttestationTrust:
-    """Decide for one discovered attestation; ``covered`` is the union of :func:`covered_digests`
-    over every digest whose signature verified.
+    """Decide for one discovered attestation; ``covered`` is :func:`trusted_coverage` (digest to
+    authority ids), or just the covered digests.
 
     Signed envelopes are checked first (their own signer is the stronger evidence); an envelope
     that fails is still covered when its manifest is.
     """
+    coverage = covered if isinstance(covered, Mapping) else dict.fromkeys(covered, frozenset())
     reason = "no trusted signature covers it and it is not signed itself"
+    signer = None
     try:
         parsed = parse_signature_layer(artifact.stored_layer())
         if isinstance(parsed, (CosignAttestation, SigstoreBundle)):
-            statement = verify_attestation(parsed, subject_digest, trust, now)
-            return AttestationTrust(verified=True, via="signature", signer=statement.signer)
+            signer = verify_attestation(parsed, subject_digest, trust, now).signer
     except (VerificationError, EvidenceError, LimitExceeded) as exc:
         reason = exc.message
-    covered = set(covered)
-    if artifact.manifest in covered or (artifact.reachable_from is not None and artifact.reachable_from in covered):
-        return AttestationTrust(verified=True, via="coverage")
+    holders = [digest for digest in (artifact.manifest, artifact.reachable_from) if digest is not None and digest in coverage]
+    vouchers = frozenset(signer.authorities if signer else ()).union(*(coverage[digest] for digest in holders))
+    if signer is not None:
+        return AttestationTrust(verified=True, via="signature", signer=signer, authorities=vouchers)
+    if holders:
+        return AttestationTrust(verified=True, via="coverage", authorities=vouchers)
     return AttestationTrust(verified=False, reason=reason)

@@ -25,6 +25,7 @@ from gate.evidence._signatures import (
 from gate.verify._bundle import verify_bundle
 from gate.verify._legacy import ReferenceMatch, verify_cosign_attestation, verify_cosign_signature
 from gate.verify._model import INVALID, UNTRUSTED, SignatureCheck, VerifiedSigner, VerifiedStatement
+from gate.verify._scope import ImageScope
 from gate.verify._statement import COSIGN_SIGN_PREDICATE, in_toto_statement, require_subject
 from gate.verify._trust import TrustPolicy
 
@@ -119,12 +120,22 @@ def _is_signature_bundle(bundle: SigstoreBundle) -> bool:
         return True
 
 
-def signatures_fact(checks: Iterable[SignatureCheck]) -> dict[str, Any]:
-    """The policy input's ``signatures`` object: how many were found, who verified, what was rejected."""
-    checks = list(checks)
-    return {
-        "found": len(checks),
-        "verified": [check.signer.fact() for check in checks if check.ok and check.signer is not None],
-        "rejected": [check.rejected_fact() for check in checks if not check.ok],
-    }
+def signatures_fact(checks: Iterable[SignatureCheck], scope: ImageScope | None = None) -> dict[str, Any]:
+    """The policy input's ``signatures`` object: how many were found, who verified, what was rejected.
 
+    With a ``scope``, a verified signer counts only when one of the image's authorities names it;
+    one trusted for other images only is listed as rejected (``untrusted``), by name.
+    """
+    checks = list(checks)
+    verified, rejected = [], [check.rejected_fact() for check in checks if not check.ok]
+    for check in checks:
+        if not check.ok or check.signer is None:
+            continue
+        if scope is None:
+            verified.append(check.signer.fact())
+        elif scope.vouches(check.signer.authorities):
+            verified.append(check.signer.fact(scope.in_scope(check.signer.authorities)))
+        else:
+            reason = f"signed by {check.signer.name}, whom no authority for this image names (it is trusted for other images only)"
+            rejected.append({"layout": check.layout, "reason": reason, "signer": check.signer.name, "status": UNTRUSTED})
+    return {"found": len(checks), "verified": verified, "rejected": rejected}

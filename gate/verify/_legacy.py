@@ -19,7 +19,7 @@ from gate.evidence._signatures import ANNOTATION_BUNDLE, CosignAttestation, Cosi
 from gate.verify import _certs, _tlog
 from gate.verify._keys import signature_matches
 from gate.verify._model import INVALID, VerifiedSigner
-from gate.verify._signers import keyless_signer, trusted_key
+from gate.verify._signers import key_signer, keyless_signer, trusted_key
 from gate.verify._statement import in_toto_statement, simple_signing_claim
 from gate.verify._trust import TrustPolicy
 
@@ -111,7 +111,7 @@ def _keyed(signed, signature, logged_payload, material: CosignMaterial, trust: T
             f"{source}: keyed signature has no Rekor entry ({ANNOTATION_BUNDLE}) and trust.require_tlog is true",
             details={"status": INVALID},
         )
-    return VerifiedSigner(kind="key", layout=layout, key_id=key.key_id)
+    return key_signer(key, trust, layout)
 
 
 def _normalize(reference: str, exact: bool, default_tag: str = "") -> str:

@@ -29,6 +29,8 @@ class VerifiedSigner:
     key_id: str | None = None
     issuer: str | None = None
     subject: str | None = None
+    extensions: tuple[tuple[str, str], ...] = ()
+    authorities: tuple[str, ...] = ()  # ids of every configured authority this signer satisfies
 
     @property
     def name(self) -> str:
@@ -37,14 +39,19 @@ class VerifiedSigner:
             return f"key:{self.key_id}"
         return f"{self.issuer} {self.subject}"
 
-    def fact(self) -> dict[str, Any]:
-        """The policy-input form (``signatures.verified[]``)."""
+    def fact(self, authority_names: list[str] | None = None) -> dict[str, Any]:
+        """The policy-input form (``signatures.verified[]``); ``authority_names`` are the names of the
+        authorities in scope for the image that this signer satisfies."""
+        names = authority_names if authority_names is not None else list(self.authorities)
         return {
             "kind": self.kind,
             "signer": self.name,
             "key_id": self.key_id,
             "issuer": self.issuer,
             "subject": self.subject,
+            "extensions": dict(self.extensions),
+            "authorities": names,
+            "authority": names[0] if names else None,
             "layout": self.layout,
         }
 

@@ -11,14 +11,24 @@ from gate.verify._trust import TrustedKey, TrustPolicy
 
 
 def keyless_signer(identity: CertIdentity, trust: TrustPolicy, layout: str, source: str) -> VerifiedSigner:
-    """The verified keyless signer, when ``identity`` matches a ``trust.keyless`` entry.
+    """The verified keyless signer, when ``identity`` matches a configured keyless identity
+    (``trust.keyless`` or an image policy's authority), with the authorities it satisfies.
 
     Raises:
         VerificationError: status ``untrusted``, naming the identity found.
     """
-    if not any(wanted.matches(identity.issuer, identity.subject) for wanted in trust.identities):
-        raise untrusted(f"{source}: signed by {identity.describe()}, which matches no trust.keyless identity", identity.describe())
-    return VerifiedSigner(kind="keyless", layout=layout, issuer=identity.issuer, subject=identity.subject)
+    extensions = dict(identity.extensions)
+    authorities = trust.identity_authorities(identity.issuer, identity.subject, extensions)
+    if not authorities:
+        raise untrusted(f"{source}: signed by {identity.describe()}, which matches no configured keyless identity", identity.describe())
+    return VerifiedSigner(
+        kind="keyless", layout=layout, issuer=identity.issuer, subject=identity.subject, extensions=identity.extensions, authorities=authorities
+    )
+
+
+def key_signer(found: TrustedKey, trust: TrustPolicy, layout: str) -> VerifiedSigner:
+    """The verified keyed signer for a configured key, with the authorities it satisfies."""
+    return VerifiedSigner(kind="key", layout=layout, key_id=found.key_id, authorities=trust.key_authorities(found.key_id))
 
 
 def trusted_key(trust: TrustPolicy, verifies: Callable[[PublicKey], bool], source: str) -> TrustedKey:
@@ -29,5 +39,5 @@ def trusted_key(trust: TrustPolicy, verifies: Callable[[PublicKey], bool], sourc
     """
     found = next((key for key in trust.keys if verifies(key.public_key)), None)
     if found is None:
-        raise untrusted(f"{source}: signature verifies with none of the {len(trust.keys)} configured trust.keys", "an unconfigured key")
+        raise untrusted(f"{source}: signature verifies with none of the {len(trust.keys)} configured keys", "an unconfigured key")
     return found

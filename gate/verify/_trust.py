@@ -19,7 +19,7 @@ from sigstore.models import TrustedRoot
 from sigstore.verify import Verifier
 from sigstore_models.trustroot import v1 as trustroot_v1
 
-from gate.config import KeylessIdentity, TrustConfig
+from gate.config import ImagePolicy, KeylessIdentity, TrustConfig
 from gate.errors import ConfigError, VerificationError
 from gate.verify._keys import PublicKey, key_id, load_public_key
 
@@ -34,24 +34,44 @@ class TrustedKey:
 
 
 @dataclass(frozen=True)
+class TrustedAuthority:
+    """One configured signer a signature can satisfy: ``trust.keys[i]``, ``trust.keyless[i]`` or an
+    image policy's authority. ``id`` is unique across the config; ``name`` is shown to people."""
+
+    id: str
+    name: str
+    key_id: str | None = None
+    identity: KeylessIdentity | None = None
+
+
+@dataclass(frozen=True)
 class TrustPolicy:
-    """Configured trust, parsed: keys, keyless identities, trusted root, and whether a tlog entry is required."""
+    """Configured trust, parsed: every key and keyless identity any authority names (``trust`` and
+    ``images[].authorities``), the authorities themselves, the trusted root, and whether a tlog
+    entry is required. Verification accepts a signer any authority names and records which ones
+    it satisfies; which of those count for an image is decided per image (``gate.verify.scope``)."""
 
     keys: tuple[TrustedKey, ...]
     identities: tuple[KeylessIdentity, ...]
     trusted_root: TrustedRoot
     require_tlog: bool = True
+    authorities: tuple[TrustedAuthority, ...] = ()
 
     @classmethod
-    def from_config(cls, trust: TrustConfig) -> TrustPolicy:
-        """Build from ``config.trust`` (reads the key and root files once, at start-up).
+    def from_config(cls, trust: TrustConfig, images: Iterable[ImagePolicy] = ()) -> TrustPolicy:
+        """Build from ``config.trust`` and ``config.images`` (reads the key and root files once, at start-up).
 
         Raises:
             ConfigError: a key or the trusted root does not load.
         """
         root = trust.trusted_root.read_bytes() if trust.trusted_root else None
         pems = list(zip(map(str, trust.keys), trust.key_pems()))
-        return cls.from_parts(keys=pems, identities=trust.keyless, trusted_root_json=root, require_tlog=trust.require_tlog)
+        scoped = [
+            (entry.authority_id(index), authority.label(), authority.key.read_bytes() if authority.key else None, authority.keyless)
+            for entry in images
+            for index, authority in enumerate(entry.authorities)
+        ]
+        return cls.from_parts(keys=pems, identities=trust.keyless, trusted_root_json=root, require_tlog=trust.require_tlog, scoped=scoped)
 
     @classmethod
     def from_parts(
@@ -61,25 +81,45 @@ class TrustPolicy:
         identities: Iterable[KeylessIdentity] = (),
         trusted_root_json: bytes | None = None,
         require_tlog: bool = True,
+        scoped: Iterable[tuple[str, str, bytes | None, KeylessIdentity | None]] = (),
     ) -> TrustPolicy:
-        """Build from bytes: ``keys`` as ``(name, PEM)`` pairs, the trusted root as JSON (default: public good).
+        """Build from bytes: ``keys`` as ``(name, PEM)`` pairs (``trust.keys``), ``identities``
+        (``trust.keyless``), image-policy authorities as ``(id, name, PEM or None, identity or
+        None)``, the trusted root as JSON (default: public good).
 
         Raises:
             ConfigError: a key or the trusted root does not load.
         """
-        trusted_keys = []
-        for name, pem in keys:
-            try:
-                public_key = load_public_key(pem, f"trust key {name}")
-            except VerificationError as exc:
-                raise ConfigError(exc.message, remedy="configure PEM ECDSA, RSA or Ed25519 public keys") from exc
-            trusted_keys.append(TrustedKey(key_id=key_id(public_key), public_key=public_key, source=name))
+        by_id: dict[str, TrustedKey] = {}
+        authorities = []
+        for index, (name, pem) in enumerate(keys):
+            found = _trusted_key(name, pem)
+            by_id.setdefault(found.key_id, found)
+            authorities.append(TrustedAuthority(f"trust.keys[{index}]", name, key_id=found.key_id))
+        identities = tuple(identities)
+        authorities += [TrustedAuthority(f"trust.keyless[{i}]", identity.describe(), identity=identity) for i, identity in enumerate(identities)]
+        for authority_id, name, pem, identity in scoped:
+            if pem is not None:
+                found = _trusted_key(name, pem)
+                by_id.setdefault(found.key_id, found)
+                authorities.append(TrustedAuthority(authority_id, name, key_id=found.key_id))
+            else:
+                authorities.append(TrustedAuthority(authority_id, name, identity=identity))
         return cls(
-            keys=tuple(trusted_keys),
-            identities=tuple(identities),
+            keys=tuple(by_id.values()),
+            identities=tuple(a.identity for a in authorities if a.identity is not None),
             trusted_root=load_trusted_root(trusted_root_json),
             require_tlog=require_tlog,
+            authorities=tuple(authorities),
         )
+
+    def key_authorities(self, found_key_id: str) -> tuple[str, ...]:
+        """Ids of the authorities a signature by this key satisfies."""
+        return tuple(a.id for a in self.authorities if a.key_id == found_key_id)
+
+    def identity_authorities(self, issuer: str, subject: str, extensions: dict[str, str]) -> tuple[str, ...]:
+        """Ids of the keyless authorities a certificate with this identity satisfies."""
+        return tuple(a.id for a in self.authorities if a.identity is not None and a.identity.matches(issuer, subject, extensions))
 
     @cached_property
     def rekor_keyring(self):
@@ -100,6 +140,14 @@ class TrustPolicy:
     def fulcio_certificates(self):
         """Every Fulcio CA certificate of the trusted root (expired ones too: signing time decides)."""
         return self.trusted_root.get_fulcio_certs()
+
+
+def _trusted_key(name: str, pem: bytes) -> TrustedKey:
+    try:
+        public_key = load_public_key(pem, f"trust key {name}")
+    except VerificationError as exc:
+        raise ConfigError(exc.message, remedy="configure PEM ECDSA, RSA or Ed25519 public keys") from exc
+    return TrustedKey(key_id=key_id(public_key), public_key=public_key, source=name)
 
 
 def load_trusted_root(data: bytes | None) -> TrustedRoot:

@@ -26,7 +26,18 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
     "digest without algorithm": ({"image": {"digest": "ab" * 32}}, "/image/digest"),
     "short digest": ({"image": {"digest": "sha256:abc"}}, "/image/digest"),
     "opa digest malformed": ({"opa": {"sidecar": {"image": {"digest": "latest"}}}}, "/opa/sidecar/image/digest"),
-    "unknown rule ID": ({"rules": {"secret.files": {"action": "deny"}}}, "invalid propertyName 'secret.files'"),
+    "unknown rule ID": ({"rules": {"secret.files": {"action": "deny"}}}, "secret.files"),
+    "misspelled parameter": ({"rules": {"image.stale": {"max_age_day": 30}}}, "additional properties 'max_age_day' not allowed"),
+    "mistyped parameter": ({"rules": {"image.stale": {"max_age_days": "30"}}}, "/rules/image.stale/max_age_days"),
+    "parameter of a rule without any": ({"namespaces": {"shop": {"rules": {"user.root": {"allow": True}}}}}, "additional properties 'allow' not allowed"),
+    "null site rule parameter": ({"rules": {"acme.no-latest": {"tags": None}}}, "/rules/acme.no-latest/tags"),
+    "image policy without authorities": ({"images": [{"name": "a", "match": ["ghcr.io/a/**"]}]}, "/images/0"),
+    "image policy key outside the mounted keys": ({"images": [{"name": "a", "match": ["ghcr.io/a/**"], "authorities": [{"key": "/etc/passwd"}]}]}, "/images/0/authorities/0/key"),
+    "image policy rule parameter mistyped": ({"images": [{"name": "a", "match": ["x.io/*"], "authorities": [], "rules": {"image.stale": {"max_age_days": -1}}}]}, "/images/0/rules/image.stale/max_age_days"),
+    "unknown certificate extension": (
+        {"images": [{"name": "a", "match": ["x.io/*"], "authorities": [{"keyless": {"issuer": "i", "subject": "s", "extensions": {"trigger": "push"}}}]}]},
+        "trigger",
+    ),
     "unknown rule action": ({"rules": {"user.root": {"action": "block"}}}, "/rules/user.root/action"),
     "keyless without subject": ({"trust": {"keyless": [{"issuer": "https://issuer.example"}]}}, "/trust/keyless/0"),
     "keyless with both subjects": ({"trust": {"keyless": [{"issuer": "i", "subject": "a", "subject_regex": "b"}]}}, "/trust/keyless/0"),
@@ -54,7 +65,8 @@ def test_schema_accepts_a_good_neighbour_of_each_rejection(tmp_path: Path) -> No
         "replicaCount": 2,
         "webhook": {"timeoutSeconds": 30, "failurePolicy": "Ignore"},
         "image": {"digest": "sha256:" + "ab" * 32},
-        "rules": {"user.root": {"action": "off"}},
+        "rules": {"user.root": {"action": False}, "acme.no-latest": {"action": "warn", "tags": ["latest"]}, "image.stale": {"max_age_days": 30}},
+        "images": [{"name": "a", "match": ["x.io/*"], "authorities": [{"key": "trust/image-keys/a.pub"}], "rules": {"image.stale": {"max_age_days": 7}}}],
         "trust": {"keyless": [{"issuer": "https://issuer.example", "subject": "a"}]},
         "exemptions": [{"reason": "vendor", "rules": ["user.root"]}],
         "limits": {"timeout_seconds": 5},
@@ -68,11 +80,33 @@ def _schema() -> dict[str, Any]:
 
 
 def test_schema_knows_exactly_gates_rule_ids() -> None:
-    """Mapping check: a rule added to gate.rules must be allowed in values, and no stale ID stays."""
-    properties = _schema()["properties"]
-    assert properties["rules"]["propertyNames"]["enum"] == sorted(RULES)
-    assert properties["namespaces"]["additionalProperties"]["properties"]["rules"]["propertyNames"]["enum"] == sorted(RULES)
-    assert properties["exemptions"]["items"]["properties"]["rules"]["items"]["enum"] == sorted(RULES)
+    """Mapping check: a rule added to gate.rules must be allowed in values, and no stale ID stays;
+    every place rules are set (top level, namespaces, images, exemptions) uses the same definition."""
+    schema = _schema()
+    properties, definitions = schema["properties"], schema["definitions"]
+    assert definitions["ruleId"]["anyOf"][0]["enum"] == sorted(RULES)
+    assert sorted(definitions["rules"]["properties"]) == sorted(RULES)
+    assert properties["rules"] == {"$ref": "#/definitions/rules"}
+    assert properties["namespaces"]["additionalProperties"]["properties"]["rules"] == {"$ref": "#/definitions/rules"}
+    assert properties["images"]["items"]["properties"]["rules"] == {"$ref": "#/definitions/rules"}
+    assert properties["exemptions"]["items"]["properties"]["rules"]["items"] == {"$ref": "#/definitions/ruleId"}
+
+
+def test_schema_types_the_parameters_gate_types() -> None:
+    """Mapping check: each shipped rule's parameters in values are exactly gate's typed parameters."""
+    from gate.config import RULE_PARAMS
+
+    for rule, settings in _schema()["definitions"]["rules"]["properties"].items():
+        expected = set(RULE_PARAMS[rule].model_fields) if rule in RULE_PARAMS else set()
+        assert set(settings["properties"]) - {"action"} == expected, rule
+        assert settings["additionalProperties"] is False, rule
+
+
+def test_schema_knows_gates_certificate_extensions() -> None:
+    from gate.config import FULCIO_EXTENSIONS
+
+    keyless = _schema()["properties"]["images"]["items"]["properties"]["authorities"]["items"]["properties"]["keyless"]
+    assert keyless["properties"]["extensions"]["propertyNames"]["enum"] == list(FULCIO_EXTENSIONS)
 
 
 def test_schema_limits_are_gates_limits() -> None:

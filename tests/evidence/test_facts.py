@@ -74,7 +74,8 @@ def test_verified_statements_that_disagree_are_all_judged() -> None:
 
 
 def test_sbom_section_counts_distinct_components_and_denies() -> None:
-    cdx = json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [{"type": "library", "name": "lodash", "version": "4.17.20", "purl": "pkg:npm/lodash@4.17.20"}]})
+    lodash = {"type": "library", "name": "lodash", "version": "4.17.20", "purl": "pkg:npm/lodash@4.17.20", "licenses": [{"license": {"id": "MIT"}}]}
+    cdx = json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [lodash]})
     sboms = [Found(artifact("a"), Sbom.from_bytes(cdx.encode())), Found(artifact("b"), Sbom.from_bytes(cdx.encode()))]
     deny = DenyList.from_params({"deny": [{"purl": "pkg:npm/lodash", "range": "vers:npm/<4.17.21", "reason": "CVE-2021-23337"}]})
     section = sbom_section(evidence(sboms=sboms), deny, lambda a: a.source == "b")
@@ -83,6 +84,7 @@ def test_sbom_section_counts_distinct_components_and_denies() -> None:
         "verified": True,
         "formats": ["cyclonedx"],
         "components": 1,
+        "component_list": [{"name": "lodash", "version": "4.17.20", "purl": "pkg:npm/lodash@4.17.20", "type": "library", "licenses": ["MIT"]}],
         "denied": [{"purl": "pkg:npm/lodash@4.17.20", "range": "vers:npm/<4.17.21", "reason": "CVE-2021-23337"}],
     }
 

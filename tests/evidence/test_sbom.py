@@ -154,3 +154,26 @@ def test_predicate_type_must_match_the_document() -> None:
 def _statement(predicate_type: str, predicate: dict) -> Statement:
     document = {"_type": "https://in-toto.io/Statement/v1", "predicateType": predicate_type, "subject": [{"name": "_", "digest": {"sha256": "1" * 64}}], "predicate": predicate}
     return Statement.from_bytes(json.dumps(document).encode())
+
+
+@pytest.mark.parametrize("version", ["1.4", "1.5", "1.6"])
+def test_licences_are_read_from_every_format(version: str) -> None:
+    licensed = {"type": "library", "name": "lodash", "version": "4.17.20", "licenses": [{"license": {"id": "MIT"}}, {"license": {"name": "Custom"}}]}
+    expression = {"type": "library", "name": "dual", "version": "1", "licenses": [{"expression": "MIT OR Apache-2.0"}]}
+    document = {"bomFormat": "CycloneDX", "specVersion": version, "version": 1, "components": [licensed, expression]}
+    assert [c.licenses for c in Sbom.from_bytes(json.dumps(document).encode()).components] == [("MIT", "Custom"), ("MIT OR Apache-2.0",)]
+    xml = (
+        f'<?xml version="1.0"?><bom xmlns="http://cyclonedx.org/schema/bom/{version}" version="1"><components>'
+        '<component type="library"><name>lodash</name><version>4.17.20</version><licenses><license><id>MIT</id></license></licenses></component>'
+        '<component type="library"><name>dual</name><version>1</version><licenses><expression>MIT OR Apache-2.0</expression></licenses></component>'
+        "</components></bom>"
+    )
+    assert [c.licenses for c in Sbom.from_bytes(xml.encode()).components] == [("MIT",), ("MIT OR Apache-2.0",)]
+    spdx = {
+        "spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "name": "s", "dataLicense": "CC0-1.0",
+        "packages": [
+            {"SPDXID": "SPDXRef-a", "name": "a", "licenseConcluded": "MIT", "licenseDeclared": "MIT"},
+            {"SPDXID": "SPDXRef-b", "name": "b", "licenseConcluded": "NOASSERTION", "licenseDeclared": "GPL-2.0-only"},
+        ],
+    }
+    assert [c.licenses for c in Sbom.from_bytes(json.dumps(spdx).encode()).components] == [("MIT",), ("GPL-2.0-only",)]

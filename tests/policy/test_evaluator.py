@@ -138,3 +138,32 @@ def test_hostile_error_message_and_signer_names_survive(evaluator: PolicyEvaluat
     by_rule = {raw.rule: raw for raw in evaluator.evaluate(document)}
     assert by_rule["evaluation.error"].message == HOSTILE and by_rule["evaluation.error"].details == {"why": HOSTILE}
     assert HOSTILE in by_rule["signature.missing"].message
+
+
+def test_digest_changes_with_namespace_and_image_policy_settings() -> None:
+    plain = PolicyEvaluator.from_config(from_mapping({}))
+    namespaced = PolicyEvaluator.from_config(from_mapping({"namespaces": {"shop": {"rules": {"image.stale": {"max_age_days": 7}}}}}))
+    scoped = PolicyEvaluator.from_config(from_mapping({"images": [{"name": "bases", "match": ["docker.io/library/*"], "authorities": []}]}))
+    assert len({plain.digest, namespaced.digest, scoped.digest}) == 3
+
+
+@pytest.mark.parametrize(
+    "source, read",
+    [
+        ("x := input.sbom.components", set()),
+        ("x := [c | some c in input.sbom.component_list]", {"sbom.component_list"}),
+        ("x := input.attestations[_].predicate", {"attestations"}),
+        ('x := input["attestations"]', {"sbom.component_list", "attestations"}),  # input[...]: the whole input
+        ("x := input.image_policies[_].attestations", set()),
+        ("x := object.get(input, \"sbom\", {})", {"sbom.component_list", "attestations"}),
+        ("# input.attestations in a comment\nx := input.user", set()),
+    ],
+)
+def test_large_facts_are_filled_only_for_policies_that_read_them(source: str, read: set[str]) -> None:
+    from gate.policy._sources import large_facts_read
+
+    assert large_facts_read((Module("site/a.rego", f"package gate.rules.a\n{source}\n"),)) == read
+
+
+def test_the_shipped_policies_read_no_large_fact(evaluator: PolicyEvaluator) -> None:
+    assert evaluator.reads_large == frozenset()

@@ -43,6 +43,29 @@ COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 _SCT_LIST_OID = ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
 _ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 _ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
+# Fulcio's extensions as its docs/oid-info.md lists them: .2-.6 raw UTF-8 (deprecated v1), .9-.22
+# a DER UTF8String. Written out here, independently of gate's table, so the two are compared.
+FULCIO_OIDS: dict[str, tuple[str, bool]] = {
+    "github_workflow_trigger": ("1.3.6.1.4.1.57264.1.2", False),
+    "github_workflow_sha": ("1.3.6.1.4.1.57264.1.3", False),
+    "github_workflow_name": ("1.3.6.1.4.1.57264.1.4", False),
+    "github_workflow_repository": ("1.3.6.1.4.1.57264.1.5", False),
+    "github_workflow_ref": ("1.3.6.1.4.1.57264.1.6", False),
+    "build_signer_uri": ("1.3.6.1.4.1.57264.1.9", True),
+    "build_signer_digest": ("1.3.6.1.4.1.57264.1.10", True),
+    "runner_environment": ("1.3.6.1.4.1.57264.1.11", True),
+    "source_repository_uri": ("1.3.6.1.4.1.57264.1.12", True),
+    "source_repository_digest": ("1.3.6.1.4.1.57264.1.13", True),
+    "source_repository_ref": ("1.3.6.1.4.1.57264.1.14", True),
+    "source_repository_identifier": ("1.3.6.1.4.1.57264.1.15", True),
+    "source_repository_owner_uri": ("1.3.6.1.4.1.57264.1.16", True),
+    "source_repository_owner_identifier": ("1.3.6.1.4.1.57264.1.17", True),
+    "build_config_uri": ("1.3.6.1.4.1.57264.1.18", True),
+    "build_config_digest": ("1.3.6.1.4.1.57264.1.19", True),
+    "build_trigger": ("1.3.6.1.4.1.57264.1.20", True),
+    "run_invocation_uri": ("1.3.6.1.4.1.57264.1.21", True),
+    "source_repository_visibility_at_signing": ("1.3.6.1.4.1.57264.1.22", True),
+}
 
 
 def b64(data: bytes) -> str:
@@ -123,6 +146,7 @@ class Keyless:
     issuer: str
     not_before: dt.datetime | None = None
     lifetime: dt.timedelta = dt.timedelta(minutes=10)
+    extensions: tuple[tuple[str, str], ...] = ()  # Fulcio extensions by OID suffix (see FULCIO_OIDS), e.g. ("github_workflow_trigger", "push")
     code_signing: bool = True
     digital_signature: bool = True
     sct: bool = True
@@ -203,6 +227,10 @@ class SigstoreInstanceDouble:
             .add_extension(x509.UnrecognizedExtension(_ISSUER_V1, signer.issuer.encode()), critical=False)
             .add_extension(x509.UnrecognizedExtension(_ISSUER_V2, bytes([0x0C, len(issuer_v2)]) + issuer_v2), critical=False)
         )
+        for name, value in signer.extensions:
+            oid, der = FULCIO_OIDS[name]
+            raw = value.encode()
+            builder = builder.add_extension(x509.UnrecognizedExtension(ObjectIdentifier(oid), bytes([0x0C, len(raw)]) + raw if der else raw), critical=False)
         if not signer.sct:
             return key, builder.sign(self.intermediate_key, hashes.SHA256())
         precert = builder.sign(self.intermediate_key, hashes.SHA256())

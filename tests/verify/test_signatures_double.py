@@ -216,7 +216,8 @@ def test_signatures_fact_shape(double, key) -> None:
     fact = signatures_fact(checks)
     assert fact["found"] == 2
     assert fact["verified"] == [
-        {"kind": "key", "signer": f"key:{checks[0].signer.key_id}", "key_id": checks[0].signer.key_id, "issuer": None, "subject": None, "layout": "cosign-legacy"}
+        {"kind": "key", "signer": f"key:{checks[0].signer.key_id}", "key_id": checks[0].signer.key_id, "issuer": None, "subject": None,
+         "extensions": {}, "authorities": ["trust.keys[0]"], "authority": "trust.keys[0]", "layout": "cosign-legacy"}
     ]
     assert [(item["layout"], item["signer"]) for item in fact["rejected"]] == [("sigstore-bundle", None)]
     assert "another artifact" in fact["rejected"][0]["reason"]

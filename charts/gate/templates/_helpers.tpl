@@ -205,6 +205,7 @@ credentials and extra Rego beside config.yaml.
 {{- $skip := concat (list "kube-system" .Release.Namespace) .Values.webhook.excludeNamespaces | uniq }}
 {{- $_ := set $config "audit" (dict "enabled" true "interval" .Values.audit.interval "images_per_second" .Values.audit.imagesPerSecond "exclude_namespaces" $skip "lease_namespace" .Release.Namespace "lease_name" (printf "%s-audit" (include "gate.fullname" .)) "lease_seconds" .Values.audit.leaseSeconds) }}
 {{- end }}
+{{- if .Values.images }}{{ $_ := set $config "images" .Values.images }}{{ end }}
 {{- toYaml $config }}
 {{- end }}
 
