@@ -194,6 +194,13 @@ class SingleFlight(Generic[K, V]):
             task.add_done_callback(lambda done: self._finished(key, done))
         return task
 
+    async def cancel(self) -> None:
+        """Cancel every running load and wait until they have stopped (at shutdown)."""
+        running = list(self._running.values())
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
     def _finished(self, key: K, task: asyncio.Future[V]) -> None:
         if self._running.get(key) is task:
             del self._running[key]

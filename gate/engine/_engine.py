@@ -3,6 +3,11 @@
 This is the only place a ``GateError`` becomes an ``evaluation.error`` violation: everything below
 raises, the engine reports. A multi-arch index is judged on every platform it lists (or the one
 asked for); the worst decision wins and each violation names its platform.
+
+An evaluation runs as its own task, shared by everyone asking the same question at once, and is
+not tied to any caller's deadline: a caller whose deadline comes first gets an "in progress"
+verdict (``evaluation.error``, saying when to expect the real one) while the evaluation goes on,
+bounded by ``limits.evaluation_seconds``, and caches its verdict for the retry.
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from gate.cache import LoadingCache, TTLCache
+from gate.cache import LoadingCache, SingleFlight, TTLCache
 from gate.config import Config
+from gate.engine._evaluations import EvaluationProgress, EvaluationSlots, current_progress, track
 from gate.engine._evidence import Subject, evidence_facts
 from gate.engine._image import ImageScanner, LayerProgress
 from gate.errors import GateError, LimitExceeded
@@ -29,10 +35,10 @@ from gate.report import ImageResult, Violation
 from gate.rules import EVALUATION_ERROR
 from gate.verify import TrustPolicy
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 TAG_TTL_SECONDS = 30.0  # a tag can move: its digest is trusted this long at most
 NEGATIVE_TTL_SECONDS = 5.0  # a failing registry is asked again this soon, not on every request
+PENDING = "in_progress"  # detail marking the answer given while the evaluation still runs
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,9 @@ class Engine:
             _ttl_cache(limits.cache_entries, limits.cache_bytes, min(limits.cache_ttl_seconds, TAG_TTL_SECONDS)),
             negative_exceptions=(GateError,),
         )
+        self._checks: SingleFlight[tuple[Any, ...], ImageResult] = SingleFlight()
+        self._progress: dict[tuple[Any, ...], EvaluationProgress] = {}
+        self._slots = EvaluationSlots(limits.background_evaluations)
 
     @property
     def policy_digest(self) -> str:
@@ -125,7 +134,8 @@ class Engine:
         _ = self.client
 
     async def close(self) -> None:
-        """Close the registry client and its connections."""
+        """Stop the evaluations still running, then close the registry client and its connections."""
+        await self._checks.cancel()
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
@@ -148,17 +158,41 @@ class Engine:
             reference: the image reference as the user or pod spec wrote it.
             context: the workload context from an admission request.
             platform: judge only this ``os/arch[/variant]`` of an index.
-            deadline: ``time.monotonic()`` value by which a verdict is due.
+            deadline: ``time.monotonic()`` value by which a verdict is due; past it, the answer is
+                an "in progress" ``evaluation.error`` (see :func:`is_pending`) and the evaluation
+                goes on, so a later check finds its verdict cached.
         """
+        key = (reference, platform, context)
+        running = self._checks.start(key, lambda: self._evaluate(key, reference, context, platform))
+        if deadline is None:
+            return await asyncio.shield(running)
+        done, _ = await asyncio.wait((running,), timeout=max(deadline - time.monotonic(), 0.0))
+        if done:
+            return running.result()
+        return self._pending_result(reference, self._progress.get(key))
+
+    async def _evaluate(self, key: tuple[Any, ...], reference: str, context: WorkloadContext, platform: str | None) -> ImageResult:
+        """One whole evaluation, detached from any caller, with a progress record for "in progress" answers."""
+        progress = self._progress[key] = EvaluationProgress(bound=self.config.limits.evaluation_seconds)
+        track(progress)
         now = dt.datetime.now(dt.timezone.utc)
         try:
-            return await _within(deadline, self._check(reference, context, platform, now))
+            return await self._check(reference, context, platform, now)
         except GateError as exc:
             return self.error_result(reference, exc)
         except Exception as exc:  # a defect must neither admit the image nor abort the other checks
             log.exception("internal error evaluating %s", reference)
             internal = GateError(f"internal error ({type(exc).__name__}) while evaluating", remedy="see the gate logs and report it")
             return self.error_result(reference, internal)
+        finally:
+            if self._progress.get(key) is progress:
+                del self._progress[key]
+
+    def _pending_result(self, reference: str, progress: EvaluationProgress | None) -> ImageResult:
+        """The fail-closed answer for a verdict still being worked out: says so, and when to retry."""
+        expected = progress.expected_seconds() if progress else self.config.limits.evaluation_seconds
+        message = progress.describe() if progress else "evaluation in progress; retry shortly"
+        return self.error_result(reference, LimitExceeded(message, details={PENDING: True, "expected_seconds": round(expected, 1)}))
 
     def error_result(self, reference: str, error: GateError) -> ImageResult:
         """The fail-closed verdict for an image that could not be evaluated (``warn`` when fail-open)."""
@@ -167,8 +201,11 @@ class Engine:
         return ImageResult(reference=reference, digest=error.details.get("digest"), violations=(violation,))
 
     def stats(self) -> dict[str, Any]:
-        """Cache counters for the metrics endpoint."""
-        return {"caches": {"verdicts": self._verdicts.stats, "facts": self._facts.stats, "digests": self._digests.stats}}
+        """Cache and evaluation counters for the metrics endpoint."""
+        return {
+            "caches": {"verdicts": self._verdicts.stats, "facts": self._facts.stats, "digests": self._digests.stats},
+            "evaluations": self._slots.stats,
+        }
 
     async def _check(self, text: str, context: WorkloadContext, platform: str | None, now: dt.datetime) -> ImageResult:
         reference = Reference.parse(text)
@@ -199,7 +236,7 @@ class Engine:
         now: dt.datetime,
     ) -> ImageResult:
         key = (reference.registry, reference.repository, reference.digest, platform)
-        gathered = await self._facts.get_or_load(key, lambda: self._gather(client, reference, top, platform, now))
+        gathered = await self._facts.get_or_load(key, lambda: self._gather_bounded(client, reference, top, platform, now))
         judged = await asyncio.gather(*(self._judge(item, text, context, now) for item in gathered))
         violations = tuple(v for violations, _ in judged for v in violations)
         if len(judged) == 1:
@@ -207,6 +244,26 @@ class Engine:
         else:
             evidence = {"platforms": {item.facts.image.platform: found for item, (_, found) in zip(gathered, judged)}}
         return ImageResult(reference=text, digest=reference.digest, violations=violations, evidence=evidence)
+
+    async def _gather_bounded(
+        self, client: RegistryClient, reference: Reference, top: Manifest | None, platform: str | None, now: dt.datetime
+    ) -> tuple[_Gathered, ...]:
+        """:meth:`_gather` in one of the ``limits.background_evaluations`` slots, within ``limits.evaluation_seconds``.
+
+        Raises:
+            LimitExceeded: the gathering outlived its bound (cached briefly, like any error).
+        """
+        bound = self.config.limits.evaluation_seconds
+        async with self._slots.slot(current_progress()):
+            try:
+                async with asyncio.timeout(bound):
+                    return await self._gather(client, reference, top, platform, now)
+            except TimeoutError as exc:
+                raise LimitExceeded(
+                    f"evaluating {reference} took longer than limits.evaluation_seconds ({bound:g}s)",
+                    remedy="check the registry's speed or raise limits.evaluation_seconds",
+                    details={"digest": reference.digest},
+                ) from exc
 
     async def _gather(
         self, client: RegistryClient, reference: Reference, top: Manifest | None, platform: str | None, now: dt.datetime
@@ -277,18 +334,9 @@ class Engine:
         return [_with_platform(v, platform) for v in violations], summary
 
 
-async def _within(deadline: float | None, work: Awaitable[T]) -> T:
-    """Await ``work`` until ``deadline``; past it, raise ``LimitExceeded`` (fail closed, retry later)."""
-    if deadline is None:
-        return await work
-    budget = deadline - time.monotonic()
-    try:
-        return await asyncio.wait_for(work, timeout=max(budget, 0.0))
-    except TimeoutError as exc:
-        raise LimitExceeded(
-            f"timed out after {max(budget, 0):.1f}s gathering evidence",
-            remedy="retry; if it persists, check the registry's health or raise limits.deadline_seconds",
-        ) from exc
+def is_pending(result: ImageResult) -> bool:
+    """True for the "in progress" answer of :meth:`Engine.check` (the evaluation goes on)."""
+    return any(v.details.get(PENDING) for v in result.violations if v.rule == EVALUATION_ERROR)
 
 
 def _ttl_cache(entries: int, max_bytes: int, ttl: float) -> TTLCache[Any, Any]:
