@@ -81,6 +81,12 @@ class _EngineCollector(Collector):
         for status, count in stats.get("registry_requests", {}).items():
             requests.add_metric([str(status)], count)
         yield requests
+        fallbacks = CounterMetricFamily(
+            "gate_shared_cache_fallbacks", "Shared-cache (cache.url) operations that fell back to local work, by reason", labels=["reason"]
+        )
+        for reason, count in stats.get("shared_fallbacks", {}).items():
+            fallbacks.add_metric([reason], count)
+        yield fallbacks
         evaluations = stats.get("evaluations")
         if evaluations is not None:
             slots = GaugeMetricFamily(

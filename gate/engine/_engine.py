@@ -26,6 +26,7 @@ from gate.config import Config
 from gate.engine._evaluations import EvaluationProgress, EvaluationSlots, current_progress, track
 from gate.engine._evidence import Subject, evidence_facts
 from gate.engine._image import ImageScanner, LayerProgress
+from gate.engine._shared import FACTS, LAYERS, VERDICTS, Gathered, namespace
 from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
 from gate.facts import Facts, ImageIdentity, evidence_summary, input_document
@@ -33,6 +34,7 @@ from gate.policy import PolicyEvaluator, decide
 from gate.registry import DOCKER_LIST, OCI_INDEX, CredentialStore, Manifest, Reference, RegistryClient
 from gate.report import ImageResult, Violation
 from gate.rules import EVALUATION_ERROR
+from gate.shared_cache import Codec, SharedCache, SharedLevel
 from gate.verify import TrustPolicy
 
 log = logging.getLogger(__name__)
@@ -60,14 +62,6 @@ class WorkloadContext:
 
 
 @dataclass(frozen=True)
-class _Gathered:
-    """The facts of one platform image and what could not be read about it (cached by digest)."""
-
-    facts: Facts
-    problems: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class _Target:
     """One platform manifest to judge."""
 
@@ -92,17 +86,26 @@ class Engine:
         self.policy = policy or PolicyEvaluator.from_config(config)
         self.trust = TrustPolicy.from_config(config.trust)
         self.deny_list = DenyList.from_params(config.rule_params().get("sbom.denied-component"))
-        self.scanner = ImageScanner(config, progress=progress)
+        limits = config.limits
+        self.shared = SharedCache(config.cache, namespace(config, self.policy.digest)) if config.cache.url else None
+        self._shared_levels = {
+            "verdicts": self._shared_level(VERDICTS, limits.cache_ttl_seconds),
+            "facts": self._shared_level(FACTS, limits.cache_ttl_seconds),
+            "layers": self._shared_level(LAYERS, config.cache.layer_ttl_seconds, exclusive=True),
+        }
+        self.scanner = ImageScanner(config, progress=progress, second_level=self._load_through("layers"))
         self._client: RegistryClient | None = None
         self._context_read = tuple(sorted(self.policy.reads_context - {"namespace"}))
-        limits = config.limits
         self._verdicts: LoadingCache[tuple[Any, ...], ImageResult] = LoadingCache(
-            _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds), is_negative=lambda result: not result.evaluated
+            _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds),
+            is_negative=lambda result: not result.evaluated,
+            second_level=self._load_through("verdicts"),
         )
-        self._facts: LoadingCache[tuple[Any, ...], tuple[_Gathered, ...]] = LoadingCache(
+        self._facts: LoadingCache[tuple[Any, ...], tuple[Gathered, ...]] = LoadingCache(
             _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds),
             is_negative=lambda gathered: any(item.facts.errors for item in gathered),
             negative_exceptions=(GateError,),
+            second_level=self._load_through("facts"),
         )
         self._digests: LoadingCache[tuple[str, str, str | None, str | None], str] = LoadingCache(
             _ttl_cache(limits.cache_entries, limits.cache_bytes, min(limits.cache_ttl_seconds, TAG_TTL_SECONDS)),
@@ -111,6 +114,14 @@ class Engine:
         self._checks: SingleFlight[tuple[Any, ...], ImageResult] = SingleFlight()
         self._progress: dict[tuple[Any, ...], EvaluationProgress] = {}
         self._slots = EvaluationSlots(limits.background_evaluations)
+
+    def _shared_level(self, codec: Codec[Any, Any], ttl: float, *, exclusive: bool = False) -> SharedLevel[Any, Any] | None:
+        return SharedLevel(self.shared, codec, ttl=ttl, exclusive=exclusive) if self.shared is not None else None
+
+    def _load_through(self, name: str) -> Any:
+        """The named shared level's ``load_through``, or None without a shared cache."""
+        level = self._shared_levels[name]
+        return level.load_through if level is not None else None
 
     @property
     def policy_digest(self) -> str:
@@ -139,6 +150,8 @@ class Engine:
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+        if self.shared is not None:
+            await self.shared.close()
 
     async def check(
         self,
@@ -202,10 +215,10 @@ class Engine:
 
     def stats(self) -> dict[str, Any]:
         """Cache and evaluation counters for the metrics endpoint."""
-        return {
-            "caches": {"verdicts": self._verdicts.stats, "facts": self._facts.stats, "digests": self._digests.stats},
-            "evaluations": self._slots.stats,
-        }
+        caches = {"verdicts": self._verdicts.stats, "facts": self._facts.stats, "digests": self._digests.stats}
+        shared = {f"shared_{name}": level.stats for name, level in self._shared_levels.items() if level is not None}
+        fallbacks = self.shared.stats.fallbacks if self.shared is not None else {}
+        return {"caches": caches | shared, "evaluations": self._slots.stats, "shared_fallbacks": fallbacks}
 
     async def _check(self, text: str, context: WorkloadContext, platform: str | None, now: dt.datetime) -> ImageResult:
         reference = Reference.parse(text)
@@ -247,7 +260,7 @@ class Engine:
 
     async def _gather_bounded(
         self, client: RegistryClient, reference: Reference, top: Manifest | None, platform: str | None, now: dt.datetime
-    ) -> tuple[_Gathered, ...]:
+    ) -> tuple[Gathered, ...]:
         """:meth:`_gather` in one of the ``limits.background_evaluations`` slots, within ``limits.evaluation_seconds``.
 
         Raises:
@@ -267,7 +280,7 @@ class Engine:
 
     async def _gather(
         self, client: RegistryClient, reference: Reference, top: Manifest | None, platform: str | None, now: dt.datetime
-    ) -> tuple[_Gathered, ...]:
+    ) -> tuple[Gathered, ...]:
         """Everything known about the image at ``reference`` (pinned by digest), per platform."""
         top = top or await client.manifest(reference)
         targets, attached = await asyncio.gather(
@@ -300,7 +313,7 @@ class Engine:
             for entry, manifest in zip(entries, manifests)
         ]
 
-    async def _gather_target(self, client: RegistryClient, target: _Target, attached: AttachedEvidence, now: dt.datetime) -> _Gathered:
+    async def _gather_target(self, client: RegistryClient, target: _Target, attached: AttachedEvidence, now: dt.datetime) -> Gathered:
         found = evidence_facts(attached, target.subject, self.trust, self.deny_list, now)
         image = await self.scanner.scan(client, target.reference, target.manifest, found.build_args)
         identity = ImageIdentity(
@@ -322,9 +335,9 @@ class Engine:
             errors=image.errors,
             vulnerability_scans=found.vulnerability_scans,
         )
-        return _Gathered(facts, tuple(problem.message for problem in found.problems))
+        return Gathered(facts, tuple(problem.message for problem in found.problems))
 
-    async def _judge(self, item: _Gathered, text: str, context: WorkloadContext, now: dt.datetime) -> tuple[list[Violation], dict[str, Any]]:
+    async def _judge(self, item: Gathered, text: str, context: WorkloadContext, now: dt.datetime) -> tuple[list[Violation], dict[str, Any]]:
         facts = replace(item.facts, image=replace(item.facts.image, reference=text))
         document = input_document(facts, context.policy_view(), now)
         raws = await asyncio.to_thread(self.policy.evaluate, document)

@@ -19,6 +19,7 @@ from gate.engine._evaluations import current_progress
 from gate.errors import EvidenceError, LimitExceeded
 from gate.facts import config_facts
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
+from gate.scan._cache import SecondLevel
 from gate.scan import ImageBudget, ImageScan, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
 
 
@@ -41,10 +42,10 @@ class ImageFacts:
 class ImageScanner:
     """Turns one platform manifest into image facts; shares one layer cache across images."""
 
-    def __init__(self, config: Config, *, progress: LayerProgress | None = None) -> None:
+    def __init__(self, config: Config, *, progress: LayerProgress | None = None, second_level: SecondLevel | None = None) -> None:
         self.config = config
         self.layers = LayerScanner(config.limits)
-        self.cache = LayerScanCache(max_entries=config.limits.cache_entries, directory=config.scan.cache_dir)
+        self.cache = LayerScanCache(max_entries=config.limits.cache_entries, directory=config.scan.cache_dir, second_level=second_level)
         self.progress = progress
 
     async def scan(self, client: RegistryClient, ref: Reference, manifest: Manifest, build_args: Mapping[str, str]) -> ImageFacts:
