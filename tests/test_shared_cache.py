@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 from collections.abc import Iterator
 from typing import Any
@@ -167,7 +168,10 @@ CORRUPTIONS = {
     "bit-flipped-body": lambda value, other: _flip(value),
     "another-keys-value": lambda value, other: other,
     "empty": lambda value, other: b"",
+    "deny-rewritten-as-warn": lambda value, other: value.replace(b'"deny"', b'"warn"'),
+    "stored-long-ago": lambda value, other: re.sub(rb'"stored":[0-9.e+]+', b'"stored":1', value, count=1),
 }
+UNTOUCHED_LAYERS = {"deny-rewritten-as-warn"}  # layer scans hold no "deny": they stay valid and are used
 
 
 @pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
@@ -199,7 +203,8 @@ def test_corrupt_values_in_redis_are_ignored(
     result, fallbacks = asyncio.run(replica_b())
     assert result.evaluated and _verdict(result) == ("deny", ["user.root"])
     assert fallbacks["corrupt"] >= 1 or corruption == "empty"
-    assert _layer_gets(proxy, layers) == dict.fromkeys(layers, 1), "B did the work itself"
+    if corruption not in UNTOUCHED_LAYERS:
+        assert _layer_gets(proxy, layers) == dict.fromkeys(layers, 1), "B did the work itself"
 
 
 def test_a_wrong_type_under_a_key_falls_back(
