@@ -124,6 +124,11 @@ class Engine:
         return level.load_through if level is not None else None
 
     @property
+    def evaluations_in_progress(self) -> int:
+        """Evaluations started and not yet finished, whether or not anyone still waits for them."""
+        return len(self._progress)
+
+    @property
     def policy_digest(self) -> str:
         return self.policy.digest
 
