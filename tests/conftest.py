@@ -18,9 +18,9 @@ import pytest
 
 from gate.config import Config
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
-from tests.support.redis_server import RedisServer, start_redis
 from tests.support.gate_config import config_for, write_docker_config
 from tests.support.push import close_clients
+from tests.support.redis_server import RedisServer, start_redis
 from tests.support.registry_server import (
     RegistryServer,
     start_basic_auth_registry,

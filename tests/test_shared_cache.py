@@ -88,18 +88,20 @@ def test_two_replicas_asked_at_once_scan_each_layer_once_between_them(
     name, layers = _push(registry, repo)
     ref = f"{proxy.host}/{name}"
     config = _config(proxy, redis_server)
-    proxy.blob_bytes_per_second = 1024 * 1024  # each layer takes ~0.75 s: both replicas ask while it streams
+    proxy.blob_bytes_per_second = 512 * 1024  # each layer streams for ~1.5 s
 
     async def run() -> tuple[list[ImageResult], int]:
         async with Engine(config) as a, Engine(config) as b:
-            results = await asyncio.gather(a.check(ref), b.check(ref))
-            waits = sum(engine.stats()["caches"]["shared_layers"].waits for engine in (a, b))
-            return results, waits
+            from_a = asyncio.ensure_future(a.check(ref))
+            while not any(_layer_gets(proxy, layers).values()):  # A is streaming a layer: B asks now
+                await asyncio.sleep(0.01)
+            results = await asyncio.gather(from_a, b.check(ref))
+            return results, b.stats()["caches"]["shared_layers"].waits
 
     (first, second), waits = asyncio.run(run())
     assert _verdict(first) == _verdict(second) == ("allow", [])
     assert _layer_gets(proxy, layers) == dict.fromkeys(layers, 1), "each layer fetched once across both replicas"
-    assert waits >= 1, "one replica waited for the other's scan"
+    assert waits >= 1, "B waited for A's scan instead of starting its own"
 
 
 def test_stopping_redis_mid_run_loses_no_verdict_and_fails_no_check(
@@ -237,7 +239,7 @@ def test_a_wrong_type_under_a_key_falls_back(
 def test_replicas_with_another_policy_do_not_share(
     registry: RegistryServer, proxy: LyingRegistryProxyDouble, redis_server: RedisServer, repo: str
 ) -> None:
-    name, layers = _push(registry, repo, user="")
+    name, _ = _push(registry, repo, user="")
     ref = f"{proxy.host}/{name}"
     strict = _config(proxy, redis_server)
     lenient = config_for(proxy, rules={**RULES, "user.root": {"action": "warn"}}, cache={"url": redis_server.url})

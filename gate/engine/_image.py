@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,7 +19,6 @@ from gate.engine._evaluations import current_progress
 from gate.errors import EvidenceError, LimitExceeded
 from gate.facts import config_facts
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
-from gate.scan._cache import SecondLevel
 from gate.scan import ImageBudget, ImageScan, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
 
 
@@ -42,7 +41,7 @@ class ImageFacts:
 class ImageScanner:
     """Turns one platform manifest into image facts; shares one layer cache across images."""
 
-    def __init__(self, config: Config, *, progress: LayerProgress | None = None, second_level: SecondLevel | None = None) -> None:
+    def __init__(self, config: Config, *, progress: LayerProgress | None = None, second_level: Callable[..., Awaitable[LayerScan]] | None = None) -> None:
         self.config = config
         self.layers = LayerScanner(config.limits)
         self.cache = LayerScanCache(max_entries=config.limits.cache_entries, directory=config.scan.cache_dir, second_level=second_level)

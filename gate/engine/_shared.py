@@ -21,6 +21,7 @@ from gate.report import ImageResult, Violation
 from gate.scan import SCANNER_VERSION, LayerScan
 from gate.shared_cache import Codec
 
+
 @dataclass(frozen=True)
 class Gathered:
     """The facts of one platform image and what could not be read about it (cached by digest)."""
@@ -89,9 +90,27 @@ def _facts_from_json(key: FactsKey, body: Any) -> tuple[Gathered, ...]:
 
 
 def _facts(image: ImageIdentity, facts: dict[str, Any]) -> Facts:
-    optional = {name: _dict(facts[name]) if facts[name] is not None else None for name in ("signatures", "provenance", "sbom")}
-    listed = {name: tuple(_dict(entry) for entry in facts[name]) for name in ("findings", "errors", "vulnerability_scans")}
-    return Facts(image=image, config=_dict(facts["config"]), user=_dict(facts["user"]), **optional, **listed)
+    return Facts(
+        image=image,
+        config=_dict(facts["config"]),
+        user=_dict(facts["user"]),
+        signatures=_optional_dict(facts["signatures"]),
+        provenance=_optional_dict(facts["provenance"]),
+        sbom=_optional_dict(facts["sbom"]),
+        findings=_dicts(facts["findings"]),
+        errors=_dicts(facts["errors"]),
+        vulnerability_scans=_dicts(facts["vulnerability_scans"]),
+    )
+
+
+def _optional_dict(value: Any) -> dict[str, Any] | None:
+    return None if value is None else _dict(value)
+
+
+def _dicts(value: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(value, list):
+        raise TypeError("expected a JSON array")
+    return tuple(_dict(entry) for entry in value)
 
 
 def _layer_from_json(digest: str, body: Any) -> LayerScan:
