@@ -59,6 +59,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "events": {"events": {"enabled": True, "service": {"type": "LoadBalancer"}}, "tls": {"extraDnsNames": ["gate-events.example.com"]}},
     "scoped-rbac": {"rbac": {"pullSecrets": {"namespaces": ["shop", "payments"]}}},
     "no-api-access": {"rbac": {"pullSecrets": {"enabled": False}}},
+    "shared-cache": {"cache": {"url": "redis://valkey.cache.svc.cluster.local:6380/1", "password": "not-a-real-password"}, "networkPolicy": {"enabled": True}},
     "full-config": FULL_CONFIG,
     "everything": {
         **FULL_CONFIG,
@@ -70,6 +71,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "networkPolicy": {"enabled": True},
         "metrics": {"serviceMonitor": {"enabled": True}},
         "events": {"enabled": True, "existingSecret": "registry-events"},
+        "cache": {"url": "rediss://redis.cache.svc.cluster.local/0", "existingSecret": "gate-redis"},
         "webhook": {"objectSelector": {"matchExpressions": [{"key": "team", "operator": "In", "values": ["shop"]}]}, "timeoutSeconds": 30},
     },
 }

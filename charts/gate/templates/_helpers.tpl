@@ -61,6 +61,16 @@ app.kubernetes.io/part-of: gate
 {{- printf "%s-tls" (include "gate.fullname" .) }}
 {{- end }}
 
+{{- define "gate.cacheSecretName" -}}
+{{- default (printf "%s-cache" (include "gate.fullname" .)) .Values.cache.existingSecret }}
+{{- end }}
+
+{{/* The shared cache's TCP port, from cache.url (6379 when the URL names none). */}}
+{{- define "gate.cachePort" -}}
+{{- $host := (urlParse .Values.cache.url).host }}
+{{- if regexMatch ":[0-9]+$" $host }}{{ regexFind "[0-9]+$" $host }}{{ else }}6379{{ end }}
+{{- end }}
+
 {{- define "gate.eventsSecretName" -}}
 {{- default (printf "%s-events" (include "gate.fullname" .)) .Values.events.existingSecret }}
 {{- end }}
@@ -133,6 +143,7 @@ credentials and extra Rego beside config.yaml.
 {{- if .Values.rules }}{{ $_ := set $config "rules" .Values.rules }}{{ end }}
 {{- if .Values.namespaces }}{{ $_ := set $config "namespaces" .Values.namespaces }}{{ end }}
 {{- if .Values.exemptions }}{{ $_ := set $config "exemptions" .Values.exemptions }}{{ end }}
+{{- with .Values.cache }}{{ if .url }}{{ $_ := set $config "cache" (dict "url" .url "timeout_seconds" .timeoutSeconds "retry_seconds" .retrySeconds) }}{{ end }}{{ end }}
 {{- toYaml $config }}
 {{- end }}
 
