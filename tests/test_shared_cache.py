@@ -12,6 +12,7 @@ import os
 import re
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from gate.report import ImageResult
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
 from tests.support.gate_config import config_for
 from tests.support.images import ImageBuilder
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import RedisServer, start_redis
 from tests.support.registry_server import RegistryServer
 
 PASSWD = "app:x:10001:10001::/home/app:/sbin/nologin\n"
@@ -250,3 +251,29 @@ def test_replicas_with_another_policy_do_not_share(
 
     denied, warned = asyncio.run(run())
     assert denied.decision == "deny" and warned.decision == "allow"
+
+
+def test_a_password_protected_redis_is_used_with_the_password_and_skipped_without_it(
+    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, _ = _push(registry, repo, layers=1)
+    ref = f"{proxy.host}/{name}"
+    server = start_redis(tmp_path / "redis", password="a-password-from-a-secret")
+    try:
+        monkeypatch.setenv("GATE_CACHE_PASSWORD", "a-password-from-a-secret")
+        with_password = _config(proxy, server)
+        monkeypatch.setenv("GATE_CACHE_PASSWORD", "wrong")
+        wrong = _config(proxy, server)
+
+        async def run(config: Config) -> tuple[ImageResult, dict[str, int]]:
+            async with Engine(config) as engine:
+                return await engine.check(ref), engine.stats()["shared_fallbacks"]
+
+        judged, fallbacks = asyncio.run(run(with_password))
+        assert _verdict(judged) == ("allow", []) and sum(fallbacks.values()) == 0
+        with server.client() as client:
+            assert client.keys("gate:*"), "stored with the password"
+        refused, fallbacks = asyncio.run(run(wrong))
+        assert _verdict(refused) == ("allow", []) and fallbacks["error"] >= 1
+    finally:
+        server.stop()
