@@ -1,5 +1,5 @@
 """The shared cache (``cache.url``) between replicas: two engines, as two ``gate serve`` replicas
-would hold, with one real redis-server, and images behind a registry proxy that counts requests.
+would hold, with one real redis-server, and images behind a registry lying_proxy that counts requests.
 
 The cache is an optimisation: it must save work between replicas, and when Redis is down,
 frozen, or holds garbage, every check must still end with the verdict gate computes itself.
@@ -11,7 +11,6 @@ import asyncio
 import os
 import re
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,129 +30,121 @@ RULES = {rule: {"action": "off"} for rule in ("signature.missing", "provenance.m
 LAYER_BYTES = 768 * 1024  # random, so the gzip layer is as large; paced below so scans overlap
 
 
-@pytest.fixture
-def proxy(registry: RegistryServer) -> Iterator[LyingRegistryProxyDouble]:
-    double = LyingRegistryProxyDouble(registry.url)
-    try:
-        yield double
-    finally:
-        double.stop()
+def _config(lying_proxy: LyingRegistryProxyDouble, redis_server: RedisServer, **cache: Any) -> Config:
+    return config_for(lying_proxy, rules=RULES, cache={"url": redis_server.url, "retry_seconds": 0.2, **cache})
 
 
-def _config(proxy: LyingRegistryProxyDouble, redis_server: RedisServer, **cache: Any) -> Config:
-    return config_for(proxy, rules=RULES, cache={"url": redis_server.url, "retry_seconds": 0.2, **cache})
-
-
-def _push(registry: RegistryServer, repo: str, user: str = "10001", layers: int = 2) -> tuple[str, list[str]]:
-    """An image with ``layers`` random layers; returns its tag reference (without host) and layer digests."""
+def _push(registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, user: str = "10001", layers: int = 2) -> tuple[str, list[str]]:
+    """An image with ``layers`` random layers; returns its reference through ``proxy`` and its layer digests."""
     image = ImageBuilder()
     for index in range(layers):
         image.layer({"etc/passwd": PASSWD, f"app/blob{index}": os.urandom(LAYER_BYTES)})
     pushed = image.config(user=user).push(registry, f"{repo}:1")
-    return f"{repo}:1", [layer["digest"] for layer in pushed.manifest["layers"]]
+    return f"{proxy.host}/{repo}:1", [layer["digest"] for layer in pushed.manifest["layers"]]
 
 
-def _layer_gets(proxy: LyingRegistryProxyDouble, digests: list[str]) -> dict[str, int]:
-    return {digest: sum(1 for seen in proxy.seen if seen.method == "GET" and seen.path.endswith(f"/blobs/{digest}")) for digest in digests}
+def _layer_gets(lying_proxy: LyingRegistryProxyDouble, digests: list[str]) -> dict[str, int]:
+    return {digest: sum(1 for seen in lying_proxy.seen if seen.method == "GET" and seen.path.endswith(f"/blobs/{digest}")) for digest in digests}
 
 
 def _verdict(result: ImageResult) -> tuple[str, list[str]]:
     return result.decision, sorted(v.rule for v in result.violations)
 
 
+def _judge(config: Config, ref: str) -> tuple[ImageResult, dict[str, int]]:
+    """One check by a fresh replica; its verdict and its shared-cache fallbacks."""
+
+    async def run() -> tuple[ImageResult, dict[str, int]]:
+        async with Engine(config) as engine:
+            return await engine.check(ref), engine.stats()["shared_fallbacks"]
+
+    return asyncio.run(run())
+
+
 def test_an_image_judged_by_replica_a_is_a_hit_on_replica_b(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, redis_server: RedisServer, repo: str
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, redis_server: RedisServer, repo: str
 ) -> None:
-    name, layers = _push(registry, repo)
-    ref = f"{proxy.host}/{name}"
-    config = _config(proxy, redis_server)
+    ref, layers = _push(registry, lying_proxy, repo)
+    config = _config(lying_proxy, redis_server)
 
     async def run() -> tuple[ImageResult, ImageResult, Engine]:
         async with Engine(config) as a, Engine(config) as b:
             judged = await a.check(ref)
-            assert _layer_gets(proxy, layers) == dict.fromkeys(layers, 1)
-            proxy.seen.clear()
+            assert _layer_gets(lying_proxy, layers) == dict.fromkeys(layers, 1)
+            lying_proxy.seen.clear()
             return judged, await b.check(ref), b
 
     judged, hit, b = asyncio.run(run())
     assert judged.evaluated and _verdict(hit) == _verdict(judged) == ("allow", [])
     assert hit.evidence == judged.evidence
-    assert not [seen.path for seen in proxy.seen if "/blobs/" in seen.path], "replica B fetched no blob"
+    assert not [seen.path for seen in lying_proxy.seen if "/blobs/" in seen.path], "replica B fetched no blob"
     assert b.stats()["caches"]["shared_verdicts"].hits == 1
     assert sum(b.stats()["shared_fallbacks"].values()) == 0
 
 
 def test_two_replicas_asked_at_once_scan_each_layer_once_between_them(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, redis_server: RedisServer, repo: str
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, redis_server: RedisServer, repo: str
 ) -> None:
-    name, layers = _push(registry, repo)
-    ref = f"{proxy.host}/{name}"
-    config = _config(proxy, redis_server)
-    proxy.blob_bytes_per_second = 512 * 1024  # each layer streams for ~1.5 s
+    ref, layers = _push(registry, lying_proxy, repo)
+    config = _config(lying_proxy, redis_server)
+    lying_proxy.blob_bytes_per_second = 512 * 1024  # each layer streams for ~1.5 s
 
     async def run() -> tuple[list[ImageResult], int]:
         async with Engine(config) as a, Engine(config) as b:
             from_a = asyncio.ensure_future(a.check(ref))
-            while not any(_layer_gets(proxy, layers).values()):  # A is streaming a layer: B asks now
+            while not any(_layer_gets(lying_proxy, layers).values()):  # A is streaming a layer: B asks now
                 await asyncio.sleep(0.01)
             results = await asyncio.gather(from_a, b.check(ref))
             return results, b.stats()["caches"]["shared_layers"].waits
 
     (first, second), waits = asyncio.run(run())
     assert _verdict(first) == _verdict(second) == ("allow", [])
-    assert _layer_gets(proxy, layers) == dict.fromkeys(layers, 1), "each layer fetched once across both replicas"
+    assert _layer_gets(lying_proxy, layers) == dict.fromkeys(layers, 1), "each layer fetched once across both replicas"
     assert waits >= 1, "B waited for A's scan instead of starting its own"
 
 
 def test_stopping_redis_mid_run_loses_no_verdict_and_fails_no_check(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, redis_server: RedisServer, repo: str
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, redis_server: RedisServer, repo: str
 ) -> None:
-    first_name, first_layers = _push(registry, f"{repo}-first")
-    later_name, later_layers = _push(registry, f"{repo}-later", user="")  # root: denied
-    first, later = f"{proxy.host}/{first_name}", f"{proxy.host}/{later_name}"
-    config = _config(proxy, redis_server)
-    proxy.blob_bytes_per_second = 2 * 1024 * 1024
+    first, first_layers = _push(registry, lying_proxy, f"{repo}-first")
+    later, later_layers = _push(registry, lying_proxy, f"{repo}-later", user="")  # root: denied
+    config = _config(lying_proxy, redis_server)
+    lying_proxy.blob_bytes_per_second = 2 * 1024 * 1024
 
     async def run() -> None:
         async with Engine(config) as a, Engine(config) as b:
             running = asyncio.ensure_future(a.check(first))
-            while not any(_layer_gets(proxy, first_layers).values()):
+            while not any(_layer_gets(lying_proxy, first_layers).values()):
                 await asyncio.sleep(0.02)
             redis_server.kill()  # mid-scan: A's lock and its store fail
             judged = await running
             assert judged.evaluated and _verdict(judged) == ("allow", [])
             assert _verdict(await b.check(first)) == ("allow", [])  # B falls back to its own work
             assert b.stats()["shared_fallbacks"]["error"] >= 1
-            before = len(proxy.seen)
+            before = len(lying_proxy.seen)
             assert _verdict(await a.check(first)) == ("allow", [])
-            assert len(proxy.seen) == before, "A's verdict survived in its own cache"
+            assert len(lying_proxy.seen) == before, "A's verdict survived in its own cache"
 
             redis_server.start()  # empty again; both replicas go back to it after cache.retry_seconds
             await asyncio.sleep(0.3)
             assert _verdict(await a.check(later)) == ("deny", ["user.root"])
-            proxy.seen.clear()
+            lying_proxy.seen.clear()
             assert _verdict(await b.check(later)) == ("deny", ["user.root"])
-            assert _layer_gets(proxy, later_layers) == dict.fromkeys(later_layers, 0), "shared again after the restart"
+            assert _layer_gets(lying_proxy, later_layers) == dict.fromkeys(later_layers, 0), "shared again after the restart"
 
     asyncio.run(run())
 
 
 def test_a_frozen_redis_costs_at_most_a_short_timeout(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, redis_server: RedisServer, repo: str
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, redis_server: RedisServer, repo: str
 ) -> None:
     """SIGSTOP: Redis accepts connections and never answers, the worst kind of slow."""
-    name, _ = _push(registry, repo, layers=1)
-    ref = f"{proxy.host}/{name}"
-    config = _config(proxy, redis_server, timeout_seconds=0.2, retry_seconds=60)
+    ref, _ = _push(registry, lying_proxy, repo, layers=1)
+    config = _config(lying_proxy, redis_server, timeout_seconds=0.2, retry_seconds=60)
     assert redis_server.process is not None
     os.kill(redis_server.process.pid, signal.SIGSTOP)
     try:
-
-        async def run() -> tuple[ImageResult, dict[str, int]]:
-            async with Engine(config) as engine:
-                return await engine.check(ref), engine.stats()["shared_fallbacks"]
-
-        result, fallbacks = asyncio.run(run())
+        result, fallbacks = _judge(config, ref)
     finally:
         os.kill(redis_server.process.pid, signal.SIGCONT)
     assert result.evaluated and _verdict(result) == ("allow", [])
@@ -179,71 +170,48 @@ UNTOUCHED_LAYERS = {"deny-rewritten-as-warn"}  # layer scans hold no "deny": the
 
 @pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
 def test_corrupt_values_in_redis_are_ignored(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, redis_server: RedisServer, repo: str, corruption: str
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, redis_server: RedisServer, repo: str, corruption: str
 ) -> None:
-    name, layers = _push(registry, repo, user="")  # root: denied, so a corrupt "allow" would show
-    other_name, _ = _push(registry, f"{repo}-other")  # allowed: its values must not leak into the first's
-    ref, other = f"{proxy.host}/{name}", f"{proxy.host}/{other_name}"
-    config = _config(proxy, redis_server)
-
-    async def judge_with(engine_config: Config, *refs: str) -> list[ImageResult]:
-        async with Engine(engine_config) as engine:
-            return [await engine.check(one) for one in refs]
-
-    asyncio.run(judge_with(config, other, ref))
+    ref, layers = _push(registry, lying_proxy, repo, user="")  # root: denied, so a corrupt "allow" would show
+    other, _ = _push(registry, lying_proxy, f"{repo}-other")  # allowed: its values must not leak into the first's
+    config = _config(lying_proxy, redis_server)
+    _judge(config, other)
+    _judge(config, ref)
     with redis_server.client() as client:
         keys = sorted(key for key in client.keys("gate:*") if not key.endswith(b":lock"))
         values = {key: client.get(key) for key in keys}
         donors = [value for key, value in values.items() if value is not None]
         for key in keys:
             client.set(key, CORRUPTIONS[corruption](values[key] or b"", next(v for v in donors if v != values[key])))
-    proxy.seen.clear()
-
-    async def replica_b() -> tuple[ImageResult, dict[str, int]]:
-        async with Engine(config) as engine:
-            return await engine.check(ref), engine.stats()["shared_fallbacks"]
-
-    result, fallbacks = asyncio.run(replica_b())
+    lying_proxy.seen.clear()
+    result, fallbacks = _judge(config, ref)
     assert result.evaluated and _verdict(result) == ("deny", ["user.root"])
     assert fallbacks["corrupt"] >= 1 or corruption == "empty"
     if corruption not in UNTOUCHED_LAYERS:
-        assert _layer_gets(proxy, layers) == dict.fromkeys(layers, 1), "B did the work itself"
+        assert _layer_gets(lying_proxy, layers) == dict.fromkeys(layers, 1), "B did the work itself"
 
 
 def test_a_wrong_type_under_a_key_falls_back(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, redis_server: RedisServer, repo: str
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, redis_server: RedisServer, repo: str
 ) -> None:
     """A list where a value belongs: Redis answers WRONGTYPE; gate works without the cache."""
-    name, _ = _push(registry, repo, layers=1)
-    ref = f"{proxy.host}/{name}"
-    config = _config(proxy, redis_server)
-
-    async def judge() -> Engine:
-        async with Engine(config) as engine:
-            await engine.check(ref)
-            return engine
-
-    asyncio.run(judge())
+    ref, _ = _push(registry, lying_proxy, repo, layers=1)
+    config = _config(lying_proxy, redis_server)
+    _judge(config, ref)
     with redis_server.client() as client:
         for key in client.keys("gate:*"):
             client.delete(key)
             client.rpush(key, b"x")
-
-    async def replica_b() -> tuple[ImageResult, dict[str, int]]:
-        async with Engine(config) as engine:
-            return await engine.check(ref), engine.stats()["shared_fallbacks"]
-
-    result, fallbacks = asyncio.run(replica_b())
+    result, fallbacks = _judge(config, ref)
     assert _verdict(result) == ("allow", []) and fallbacks["error"] >= 1
 
 
 def test_replicas_with_another_policy_do_not_share(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, redis_server: RedisServer, repo: str
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, redis_server: RedisServer, repo: str
 ) -> None:
-    name, _ = _push(registry, repo, user="")
-    ref = f"{proxy.host}/{name}"
-    strict = _config(proxy, redis_server)
-    lenient = config_for(proxy, rules={**RULES, "user.root": {"action": "warn"}}, cache={"url": redis_server.url})
+    ref, _ = _push(registry, lying_proxy, repo, user="")
+    strict = _config(lying_proxy, redis_server)
+    lenient = config_for(lying_proxy, rules={**RULES, "user.root": {"action": "warn"}}, cache={"url": redis_server.url})
 
     async def run() -> tuple[ImageResult, ImageResult]:
         async with Engine(strict) as a, Engine(lenient) as b:
@@ -254,26 +222,20 @@ def test_replicas_with_another_policy_do_not_share(
 
 
 def test_a_password_protected_redis_is_used_with_the_password_and_skipped_without_it(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    name, _ = _push(registry, repo, layers=1)
-    ref = f"{proxy.host}/{name}"
+    ref, _ = _push(registry, lying_proxy, repo, layers=1)
     server = start_redis(tmp_path / "redis", password="a-password-from-a-secret")
     try:
         monkeypatch.setenv("GATE_CACHE_PASSWORD", "a-password-from-a-secret")
-        with_password = _config(proxy, server)
+        with_password = _config(lying_proxy, server)
         monkeypatch.setenv("GATE_CACHE_PASSWORD", "wrong")
-        wrong = _config(proxy, server)
-
-        async def run(config: Config) -> tuple[ImageResult, dict[str, int]]:
-            async with Engine(config) as engine:
-                return await engine.check(ref), engine.stats()["shared_fallbacks"]
-
-        judged, fallbacks = asyncio.run(run(with_password))
+        wrong = _config(lying_proxy, server)
+        judged, fallbacks = _judge(with_password, ref)
         assert _verdict(judged) == ("allow", []) and sum(fallbacks.values()) == 0
         with server.client() as client:
             assert client.keys("gate:*"), "stored with the password"
-        refused, fallbacks = asyncio.run(run(wrong))
+        refused, fallbacks = _judge(wrong, ref)
         assert _verdict(refused) == ("allow", []) and fallbacks["error"] >= 1
     finally:
         server.stop()

@@ -1,6 +1,6 @@
 """Evaluations that outlive the admission request, and replicas that share what they judged.
 
-The webhook runs for real (uvicorn over HTTP on loopback) in front of a registry proxy that streams
+The webhook runs for real (uvicorn over HTTP on loopback) in front of a registry lying_proxy that streams
 layers slowly, as a large image from a distant registry would. The API server's retry is a second
 AdmissionReview for the same pod.
 """
@@ -32,15 +32,6 @@ LAYER_BYTES = 1536 * 1024  # random: as large compressed; at 512 KiB/s a scan ta
 
 
 @pytest.fixture
-def proxy(registry: RegistryServer) -> Iterator[LyingRegistryProxyDouble]:
-    double = LyingRegistryProxyDouble(registry.url)
-    try:
-        yield double
-    finally:
-        double.stop()
-
-
-@pytest.fixture
 def webhooks() -> Iterator[list[WebhookServer]]:
     servers: list[WebhookServer] = []
     yield servers
@@ -54,10 +45,10 @@ def _serve(webhooks: list[WebhookServer], config: Config) -> WebhookServer:
     return server
 
 
-def _push(registry: RegistryServer, proxy: LyingRegistryProxyDouble, repository: str, user: str = "1000") -> str:
+def _push(registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repository: str, user: str = "1000") -> str:
     image = ImageBuilder().layer({"etc/passwd": PASSWD, "app/data": os.urandom(LAYER_BYTES)}).config(user=user)
     image.push(registry, f"{repository}:1")
-    return f"{proxy.host}/{repository}:1"
+    return f"{lying_proxy.host}/{repository}:1"
 
 
 def _answer(server: WebhookServer, image: str) -> dict[str, Any]:
@@ -73,11 +64,11 @@ def _metric(server: WebhookServer, name: str) -> float:
 
 
 def test_a_slow_image_is_answered_in_progress_and_the_retry_gets_the_verdict_without_registry_requests(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, webhooks: list[WebhookServer], repo: str
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, webhooks: list[WebhookServer], repo: str
 ) -> None:
-    image = _push(registry, proxy, repo, user="")  # root: the real verdict is a denial for user.root
-    server = _serve(webhooks, config_for(proxy, rules=RULES, limits={"deadline_seconds": 1.0}))
-    proxy.blob_bytes_per_second = 512 * 1024
+    image = _push(registry, lying_proxy, repo, user="")  # root: the real verdict is a denial for user.root
+    server = _serve(webhooks, config_for(lying_proxy, rules=RULES, limits={"deadline_seconds": 1.0}))
+    lying_proxy.blob_bytes_per_second = 512 * 1024
 
     began = time.monotonic()
     first = _answer(server, image)
@@ -88,20 +79,20 @@ def test_a_slow_image_is_answered_in_progress_and_the_retry_gets_the_verdict_wit
     assert _metric(server, "gate_evaluation_timeouts_total") == 1
 
     wait_for(lambda: server.state.engine.evaluations_in_progress == 0, what="the evaluation to finish in the background")
-    proxy.seen.clear()
+    lying_proxy.seen.clear()
     retry = _answer(server, image)
     assert retry["allowed"] is False and "[user.root]" in retry["status"]["message"]
     assert "in progress" not in retry["status"]["message"]
-    assert proxy.seen == [], "the retry was answered from the verdict cache"
+    assert lying_proxy.seen == [], "the retry was answered from the verdict cache"
 
 
 def test_evaluations_beyond_background_evaluations_queue_and_are_counted(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, webhooks: list[WebhookServer], repo: str
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, webhooks: list[WebhookServer], repo: str
 ) -> None:
-    first, second = _push(registry, proxy, f"{repo}-a"), _push(registry, proxy, f"{repo}-b")
+    first, second = _push(registry, lying_proxy, f"{repo}-a"), _push(registry, lying_proxy, f"{repo}-b")
     limits = {"deadline_seconds": 0.5, "background_evaluations": 1}
-    server = _serve(webhooks, config_for(proxy, rules=RULES, limits=limits))
-    proxy.blob_bytes_per_second = 1024 * 1024
+    server = _serve(webhooks, config_for(lying_proxy, rules=RULES, limits=limits))
+    lying_proxy.blob_bytes_per_second = 1024 * 1024
 
     assert "in progress" in _answer(server, first)["status"]["message"]
     queued = _answer(server, second)["status"]["message"]
@@ -115,12 +106,12 @@ def test_evaluations_beyond_background_evaluations_queue_and_are_counted(
 
 
 def test_an_evaluation_past_evaluation_seconds_ends_in_a_cached_error(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, webhooks: list[WebhookServer], repo: str
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, webhooks: list[WebhookServer], repo: str
 ) -> None:
-    image = _push(registry, proxy, repo)
+    image = _push(registry, lying_proxy, repo)
     limits = {"deadline_seconds": 0.5, "evaluation_seconds": 1.0}
-    server = _serve(webhooks, config_for(proxy, rules=RULES, limits=limits))
-    proxy.blob_bytes_per_second = 256 * 1024  # ~6 s: past the 1 s bound
+    server = _serve(webhooks, config_for(lying_proxy, rules=RULES, limits=limits))
+    lying_proxy.blob_bytes_per_second = 256 * 1024  # ~6 s: past the 1 s bound
 
     assert "in progress" in _answer(server, image)["status"]["message"]
     wait_for(lambda: server.state.engine.evaluations_in_progress == 0, what="the bound to end the evaluation")
@@ -129,15 +120,15 @@ def test_an_evaluation_past_evaluation_seconds_ends_in_a_cached_error(
 
 
 def test_a_verdict_of_replica_a_admits_on_replica_b_without_a_layer_request(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, webhooks: list[WebhookServer], redis_server: RedisServer, repo: str
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, webhooks: list[WebhookServer], redis_server: RedisServer, repo: str
 ) -> None:
-    image = _push(registry, proxy, repo)
-    config = config_for(proxy, rules=RULES, cache={"url": redis_server.url})
+    image = _push(registry, lying_proxy, repo)
+    config = config_for(lying_proxy, rules=RULES, cache={"url": redis_server.url})
     a, b = _serve(webhooks, config), _serve(webhooks, config)
     assert _answer(a, image)["allowed"] is True
-    proxy.seen.clear()
+    lying_proxy.seen.clear()
     assert _answer(b, image)["allowed"] is True
-    assert not [seen.path for seen in proxy.seen if "/blobs/" in seen.path]
+    assert not [seen.path for seen in lying_proxy.seen if "/blobs/" in seen.path]
     assert _metric(b, 'gate_cache_lookups_total{cache="shared_verdicts",result="hit"}') == 1
     assert _metric(b, "gate_shared_cache_fallbacks_total") == 0
 
