@@ -79,7 +79,8 @@ class SharedCache:
     """
 
     def __init__(self, config: CacheConfig, namespace: str, *, clock: Callable[[], float] = time.time) -> None:
-        assert config.url is not None
+        if config.url is None:
+            raise ValueError("SharedCache needs cache.url")
         password = config.password.get_secret_value() if config.password else None
         self._redis = redis.Redis.from_url(
             config.url,
