@@ -199,7 +199,7 @@ async def in_flight(port: int, context: ssl.SSLContext, bodies: list[bytes], pid
     for connection in connections:
         connection.close()
     return {"requests": len(bodies), "ok": sum(status == 200 for status, _ in answers), "seconds": round(elapsed, 2),
-            "timed_out": sum(b"timed out" in body for _, body in answers),
+            "in_progress": sum(b"evaluation in progress" in body for _, body in answers),
             "rss_before_mib": round(before["VmRSS"] / 1024, 1), "peak_rss_mib": round(after["VmHWM"] / 1024, 1)}
 
 

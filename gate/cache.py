@@ -10,6 +10,7 @@ that is already failing, so three things live here:
 - :class:`LoadingCache`: the two together: a hit returns at once, a miss loads once for all
   waiters and stores the result (negative when ``is_negative(value)`` says so, or when the load
   raised one of ``negative_exceptions``, which is then re-raised to later callers until it expires).
+  A miss may load through a second level (``gate.shared_cache``, shared by replicas) first.
 
 Nothing here reads configuration; callers pass the limits (``config.limits.cache_*``). The clock
 is injectable so tests can move time. Not thread-safe: use from one event loop.
@@ -29,6 +30,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 _MISSING: Any = object()
+SecondLevel = Callable[[K, Callable[[], Awaitable[V]], Callable[[V], bool]], Awaitable[V]]
 _SIZE_DEPTH = 8
 
 
@@ -194,6 +196,13 @@ class SingleFlight(Generic[K, V]):
             task.add_done_callback(lambda done: self._finished(key, done))
         return task
 
+    async def cancel(self) -> None:
+        """Cancel every running load and wait until they have stopped (at shutdown)."""
+        running = list(self._running.values())
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
     def _finished(self, key: K, task: asyncio.Future[V]) -> None:
         if self._running.get(key) is task:
             del self._running[key]
@@ -218,6 +227,9 @@ class LoadingCache(Generic[K, V]):
         is_negative: marks a loaded value as an error (stored with the cache's ``negative_ttl``).
         negative_exceptions: exception types cached (negatively) and re-raised to later callers.
         size_of: bytes estimate of a value; defaults to :func:`approximate_size`.
+        second_level: on a miss, ``second_level(key, load, keep)`` is awaited instead of ``load()``:
+            it returns a value found elsewhere (the shared cache) or loads and stores it there
+            when ``keep(value)`` (positive results only).
     """
 
     def __init__(
@@ -227,12 +239,14 @@ class LoadingCache(Generic[K, V]):
         is_negative: Callable[[V], bool] = lambda value: False,
         negative_exceptions: tuple[type[BaseException], ...] = (),
         size_of: Callable[[V], int] = approximate_size,
+        second_level: SecondLevel[K, V] | None = None,
     ) -> None:
         self.cache = cache
         self.flight: SingleFlight[K, V] = SingleFlight()
         self._is_negative = is_negative
         self._negative_exceptions = negative_exceptions
         self._size_of = size_of
+        self._second_level = second_level
 
     @property
     def stats(self) -> CacheStats:
@@ -255,7 +269,10 @@ class LoadingCache(Generic[K, V]):
     async def _load_and_store(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         self.cache.stats.loads += 1
         try:
-            value = await load()
+            if self._second_level is None:
+                value = await load()
+            else:
+                value = await self._second_level(key, load, lambda loaded: not self._is_negative(loaded))
         except self._negative_exceptions as exc:
             self.cache.put(key, _Raised(exc), size=256, negative=True)
             raise

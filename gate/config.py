@@ -13,10 +13,12 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, StrictInt, StrictStr, ValidationError, field_validator, model_validator
+from redis.connection import parse_url as parse_redis_url
 
 from gate import _config_errors as errors
 from gate._globs import glob_problem
@@ -278,6 +280,10 @@ class Limits(_Frozen):
     cache_ttl_seconds: float = Field(300.0, ge=0)
     cache_entries: int = Field(10_000, gt=0)
     cache_bytes: int = Field(64 * MiB, gt=0)
+    # An evaluation outlives the admission request that started it (the retry finds its verdict);
+    # 300 s covers a 4 GiB image scanned at ~15 MB/s, several times slower than one core scans.
+    evaluation_seconds: float = Field(300.0, gt=0)
+    background_evaluations: int = Field(4, gt=0)  # images gathered and scanned at once; the rest queue
 
 
 class PolicyConfig(_Frozen):
@@ -325,6 +331,35 @@ class AuditConfig(_Frozen):
         return value
 
 
+class CacheConfig(_Frozen):
+    """The optional shared (second-level) cache: a Redis or Valkey server all replicas reach.
+
+    The password comes from ``GATE_CACHE_PASSWORD`` (in the chart, a Secret) unless the URL holds one.
+    """
+
+    url: str | None = None
+    timeout_seconds: float = Field(0.25, gt=0)  # per Redis command: a slow cache must not eat the deadline
+    retry_seconds: float = Field(5.0, ge=0)  # after a failure, skip Redis this long instead of timing out again
+    layer_ttl_seconds: float = Field(7 * 86400.0, gt=0)  # layer scans are content-addressed: they only age out
+    password: SecretStr | None = Field(
+        default_factory=lambda: SecretStr(password) if (password := os.environ.get("GATE_CACHE_PASSWORD")) else None
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        """Read the URL as the redis client will, and refuse what it would silently ignore."""
+        if url is None:
+            return None
+        parsed = parse_redis_url(url)  # raises ValueError: wrong scheme, bad port
+        if not parsed.get("host") and not parsed.get("path"):
+            raise ValueError("names no host (or, for unix://, no socket path)")
+        path = urlsplit(url).path
+        if "host" in parsed and path not in ("", "/") and not re.fullmatch(r"/\d+", path):
+            raise ValueError(f"the path {path!r} must be a database number such as /0")
+        return url
+
+
 class Config(_Frozen):
     """The whole configuration. Build it with :func:`load` or :func:`from_mapping`."""
 
@@ -338,6 +373,7 @@ class Config(_Frozen):
     policy: PolicyConfig = PolicyConfig()
     scan: ScanConfig = ScanConfig()
     audit: AuditConfig = AuditConfig()
+    cache: CacheConfig = CacheConfig()
     fail_open: bool = False
     mode: Literal["enforce", "warn", "audit"] = "enforce"  # webhook: deny, or allow with warnings, or annotate only
     mutate: bool = True  # webhook: POST /mutate pins tags to the digest gate judged (docs/webhook.md)

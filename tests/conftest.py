@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ from gate.config import Config
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
 from tests.support.gate_config import config_for, write_docker_config
 from tests.support.push import close_clients
+from tests.support.redis_server import RedisServer, start_redis
 from tests.support.registry_server import (
     RegistryServer,
     start_basic_auth_registry,
@@ -113,3 +115,14 @@ def lying_proxy(registry: RegistryServer) -> Iterator[LyingRegistryProxyDouble]:
         yield proxy
     finally:
         proxy.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """Debian's redis-server on a free loopback port, empty, nothing persisted; its own per test
+    (tests kill and restart it)."""
+    server = start_redis(tmp_path / "redis")
+    try:
+        yield server
+    finally:
+        server.stop()

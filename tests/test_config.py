@@ -23,6 +23,13 @@ from gate.errors import ConfigError
         ({"policy": {"engine": "opa"}}, "policy"),
         ({"events_token": "short"}, "events_token"),
         ({"unknown_key": 1}, "unknown_key"),
+        ({"limits": {"evaluation_seconds": 0}}, "limits.evaluation_seconds"),
+        ({"limits": {"background_evaluations": 0}}, "limits.background_evaluations"),
+        ({"cache": {"url": "http://redis.example:6379"}}, "cache.url"),
+        ({"cache": {"url": "redis://redis.example:99999/0"}}, "cache.url"),
+        ({"cache": {"url": "redis://redis.example/cache"}}, "cache.url"),  # the client would silently use db 0
+        ({"cache": {"url": "redis://"}}, "cache.url"),
+        ({"cache": {"url": "redis://redis.example", "timeout_seconds": 0}}, "cache.timeout_seconds"),
     ],
 )
 def test_bad_fields_are_named(document: dict, field: str) -> None:
@@ -54,3 +61,12 @@ def test_keyless_identity_matches_the_whole_subject() -> None:
     assert identity.matches("https://token.actions.githubusercontent.com", "https://github.com/acme/app/.github/workflows/ci.yml@refs/heads/main")
     assert not identity.matches("https://token.actions.githubusercontent.com", "https://github.com/evil/https://github.com/acme/x")
     assert not identity.matches("https://accounts.google.com", "https://github.com/acme/app")
+
+
+def test_a_redis_or_valkey_url_is_accepted_and_its_password_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATE_CACHE_PASSWORD", "from-a-secret")
+    for url in ("redis://redis.example:6379/2", "rediss://valkey.example", "unix:///run/redis.sock"):
+        loaded = config.from_mapping({"cache": {"url": url}})
+        assert loaded.cache.url == url and loaded.cache.password is not None
+        assert loaded.cache.password.get_secret_value() == "from-a-secret"
+    assert config.from_mapping({}).cache.url is None

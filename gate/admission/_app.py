@@ -39,7 +39,6 @@ log = logging.getLogger("gate.admission")
 
 REVIEW_BYTES = 8 * 1024 * 1024  # object + oldObject of the largest (1.5 MiB) Kubernetes objects, with room
 EVENTS_BYTES = 1024 * 1024
-PREFETCH_SECONDS = 60.0
 
 
 class _TooLarge(ValueError):
@@ -67,7 +66,7 @@ def create_app(
     engine = engine if engine is not None else Engine(config)
     metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts}, engine.policy_digest)
     prefetcher = Prefetcher(
-        lambda reference: engine.check(reference, WorkloadContext(), deadline=time.monotonic() + PREFETCH_SECONDS),
+        lambda reference: engine.check(reference, WorkloadContext()),  # bounded by limits.evaluation_seconds
         on_outcome=lambda outcome: metrics.count(metrics.events, outcome),
     )
     state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher, audit=audit)

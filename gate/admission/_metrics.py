@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from gate import __version__
@@ -48,7 +48,7 @@ class Metrics:
             ["rule", "action"], registry=self.registry,
         )
         self.pinned = Counter("gate_images_pinned", "Tag references POST /mutate pinned to the judged digest", registry=self.registry)
-        self.timeouts = Counter("gate_evaluation_timeouts", "Images not judged before the deadline", registry=self.registry)
+        self.timeouts = Counter("gate_evaluation_timeouts", "Images answered \"in progress\" at the deadline (their evaluation went on)", registry=self.registry)
         self.bad_requests = Counter("gate_admission_bad_requests", "Bodies refused with HTTP 400", registry=self.registry)
         self.events = Counter(
             "gate_registry_events", "Registry push notifications, by outcome", ["outcome"], registry=self.registry
@@ -95,7 +95,7 @@ class _EngineCollector(Collector):
     def __init__(self, stats: Callable[[], dict[str, Any]]) -> None:
         self._stats = stats
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         stats = self._stats()
         lookups = CounterMetricFamily("gate_cache_lookups", "Cache lookups, by cache and result", labels=["cache", "result"])
         for name, cache in stats.get("caches", {}).items():
@@ -110,3 +110,21 @@ class _EngineCollector(Collector):
         for status, count in stats.get("registry_requests", {}).items():
             requests.add_metric([str(status)], count)
         yield requests
+        fallbacks = CounterMetricFamily(
+            "gate_shared_cache_fallbacks", "Shared-cache (cache.url) operations that fell back to local work, by reason", labels=["reason"]
+        )
+        for reason, count in stats.get("shared_fallbacks", {}).items():
+            fallbacks.add_metric([reason], count)
+        yield fallbacks
+        evaluations = stats.get("evaluations")
+        if evaluations is not None:
+            slots = GaugeMetricFamily(
+                "gate_background_evaluations", "Evaluations gathering and scanning now, or waiting for a slot", labels=["state"]
+            )
+            slots.add_metric(["running"], evaluations.running)
+            slots.add_metric(["queued"], evaluations.queued)
+            yield slots
+            yield CounterMetricFamily(
+                "gate_background_evaluations_queued", "Evaluations that had to wait for a slot (limits.background_evaluations)",
+                value=evaluations.queued_total,
+            )

@@ -3,16 +3,11 @@
 DELETE and CONNECT change no image and are admitted. An UPDATE re-judges only the images whose
 reference or security context changed (a scale or a label edit costs nothing). Distinct images
 are judged concurrently; each verdict is due before the request's deadline, and an image not
-judged by then gets an ``evaluation.error`` (deny, or warn when ``fail_open``), so the API server
-always gets an answer before its own ``timeoutSeconds``. Identical checks of concurrent requests
-(same image, context and credentials: a ReplicaSet creating fifty Pods) share one engine call,
-which keeps running when a waiter's deadline passes so a retry finds it done.
-
-The engine coalesces loads (cache misses) itself; sharing the engine call here as well also
-coalesces the hits, which is what keeps the warm path cheap under concurrency: without it each
-review pays a full ``Engine.check`` per image (reference parsing, a deadline task, two cache
-lookups), and bench/webhook_bench.py's warm run (16 clients, one 3-image Deployment) dropped
-from ~3,300 to ~2,400 reviews/s with p99 from ~7 ms to ~55 ms.
+judged by then gets the engine's "in progress" ``evaluation.error`` (deny, or warn when
+``fail_open``), so the API server always gets an answer before its own ``timeoutSeconds``.
+Identical checks of concurrent requests (same image, context and credentials: a ReplicaSet
+creating fifty Pods) share one engine evaluation, which keeps running when a waiter's deadline
+passes so the API server's retry finds its verdict.
 """
 
 from __future__ import annotations
@@ -21,6 +16,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from gate.admission._answer import Answer, Judged, allow, judge, refuse
@@ -29,11 +25,9 @@ from gate.admission._pins import Pin, is_tag_only, pins_for
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest
 from gate.admission._workloads import ImageUse, WorkloadError, changed_uses, image_uses, is_workload, pod_spec
-from gate.cache import SingleFlight
 from gate.config import Config, Exemption
-from gate.engine import Engine, WorkloadContext
-from gate.errors import GateError, LimitExceeded, ReferenceError
-from gate.registry import Reference
+from gate.engine import Engine, WorkloadContext, is_pending
+from gate.errors import GateError
 from gate.report import ImageResult
 from gate.rules import RULES
 
@@ -49,7 +43,6 @@ class Reviewer:
         self.metrics = metrics
         self.pull_secrets = pull_secrets
         self._whole_namespace = _whole_namespace_exemptions(config)
-        self.flight: SingleFlight[tuple[Any, ...], ImageResult] = SingleFlight()
 
     async def review(self, request: AdmissionRequest, deadline: float) -> Answer:
         """The answer for one request; never raises for anything the request contains."""
@@ -110,9 +103,7 @@ class Reviewer:
             return []
         secrets = await self._pull_secrets(request.kind, request.object, request.namespace, deadline)
         firsts = {use.image: use for use in uses}
-        engine_deadline = deadline + self.config.limits.deadline_seconds
-        running = [self._start(use, request.namespace, secrets, engine_deadline) for use in firsts.values()]
-        await asyncio.wait(running, timeout=max(deadline - time.monotonic(), 0.0))
+        await asyncio.gather(*(self._check(use, request.namespace, secrets, deadline) for use in firsts.values()), return_exceptions=True)
         found = {image: self.engine.resolved_digest(image, _context(use, request.namespace, secrets)) for image, use in firsts.items()}
         digests = {image: digest for image, digest in found.items() if digest is not None}
         self.metrics.pinned.inc(len(digests))
@@ -146,31 +137,23 @@ class Reviewer:
             return None
 
     async def _judge_all(self, uses: list[ImageUse], namespace: str | None, secrets: bytes | None, deadline: float) -> list[ImageResult]:
-        """One verdict per use, all due by ``deadline``; one timer for the whole request (cheap when cached)."""
-        # The engine may run on past the answer (one more budget): its result is then cached for the
-        # retry, and hundreds of checks cancelled at once never delay the answers that are due.
-        engine_deadline = deadline + self.config.limits.deadline_seconds
-        running = [self._start(use, namespace, secrets, engine_deadline) for use in uses]
-        done, _ = await asyncio.wait(running, timeout=max(deadline - time.monotonic(), 0.0))
-        return [self._outcome(use, task, task in done) for use, task in zip(uses, running)]
+        """One verdict per use, all due by ``deadline`` (an "in progress" one for an image still being judged)."""
+        checks = [self._check(use, namespace, secrets, deadline) for use in uses]
+        results = await asyncio.gather(*checks, return_exceptions=True)
+        return [self._outcome(use, result) for use, result in zip(uses, results)]
 
-    def _start(self, use: ImageUse, namespace: str | None, secrets: bytes | None, deadline: float) -> asyncio.Future[ImageResult]:
-        context = _context(use, namespace, secrets)
-        key = (namespace, *use.key, secrets)
-        return self.flight.start(key, lambda: self.engine.check(use.image, context, deadline=deadline))
+    def _check(self, use: ImageUse, namespace: str | None, secrets: bytes | None, deadline: float) -> Awaitable[ImageResult]:
+        return self.engine.check(use.image, _context(use, namespace, secrets), deadline=deadline)
 
-    def _outcome(self, use: ImageUse, task: asyncio.Future[ImageResult], finished: bool) -> ImageResult:
-        """The verdict, or an ``evaluation.error`` when time ran out (the shared check keeps running
-        and a retry finds it done) or the engine failed."""
-        if not finished:
-            self.metrics.timeouts.inc()
-            late = LimitExceeded(f"timed out fetching evidence for {use.image} from registry {_registry(use.image)}", remedy="retry")
-            return self.engine.error_result(use.image, late)
-        if task.cancelled() or task.exception() is not None:
-            error = None if task.cancelled() else task.exception()
-            log.error("the engine failed on an image", exc_info=error, extra={"image": use.image})
+    def _outcome(self, use: ImageUse, result: ImageResult | BaseException) -> ImageResult:
+        """The verdict (counted as a time-out when it is still in progress), or an ``evaluation.error``
+        when the engine failed."""
+        if isinstance(result, BaseException):
+            log.error("the engine failed on an image", exc_info=result, extra={"image": use.image})
             return self.engine.error_result(use.image, GateError(f"internal error evaluating {use.image}", remedy="see the gate logs"))
-        return task.result()
+        if is_pending(result):
+            self.metrics.timeouts.inc()
+        return result
 
 
 def _context(use: ImageUse, namespace: str | None, secrets: bytes | None) -> WorkloadContext:
@@ -190,9 +173,3 @@ def _whole_namespace_exemptions(config: Config) -> tuple[Exemption, ...]:
         return ()
     return tuple(e for e in config.exemptions if e.namespaces and not e.images and set(RULES) <= set(e.rules))
 
-
-def _registry(image: str) -> str:
-    try:
-        return Reference.parse(image).registry
-    except ReferenceError:
-        return "(unparseable reference)"

@@ -4,7 +4,7 @@
         result = await engine.check("registry.example/shop/api:1.4", WorkloadContext(namespace="shop"))
 """
 
-from gate.engine._engine import Engine, WorkloadContext
+from gate.engine._engine import Engine, WorkloadContext, is_pending
 from gate.engine._image import LayerProgress
 
-__all__ = ["Engine", "LayerProgress", "WorkloadContext"]
+__all__ = ["Engine", "LayerProgress", "WorkloadContext", "is_pending"]

@@ -4,6 +4,11 @@ This is the only place a ``GateError`` becomes an ``evaluation.error`` violation
 raises, the engine reports. A multi-arch index is judged on every manifest a runtime could select from
 it (``_selection``), or on those a node of the asked platform could; the worst decision wins and
 each violation names its platform.
+
+An evaluation runs as its own task, shared by everyone asking the same question at once, and is
+not tied to any caller's deadline: a caller whose deadline comes first gets an "in progress"
+verdict (``evaluation.error``, saying when to expect the real one) while the evaluation goes on,
+bounded by ``limits.evaluation_seconds``, and caches its verdict for the retry.
 """
 
 from __future__ import annotations
@@ -14,15 +19,16 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from gate.cache import LoadingCache, TTLCache
+from gate.cache import LoadingCache, SingleFlight, TTLCache
 from gate.config import Config
+from gate.engine._evaluations import EvaluationProgress, EvaluationSlots, current_progress, track
 from gate.engine._evidence import Subject, VerifiedEvidence, evidence_facts, verify_evidence
 from gate.engine._image import ImageFacts, ImageScanner, LayerProgress
 from gate.engine._selection import runnable_manifests
+from gate.engine._shared import LAYERS, VERDICTS, namespace
 from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
 from gate.facts import Facts, ImageIdentity, evidence_summary, input_document
@@ -30,12 +36,13 @@ from gate.policy import PolicyEvaluator, decide, effective_params, scoped_rules
 from gate.registry import CredentialStore, Manifest, Reference, RegistryClient
 from gate.report import ImageResult, Violation
 from gate.rules import EVALUATION_ERROR
+from gate.shared_cache import Codec, SharedCache, SharedLevel
 from gate.verify import TrustPolicy, image_scope
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 TAG_TTL_SECONDS = 30.0  # a tag can move: its digest is trusted this long at most
 NEGATIVE_TTL_SECONDS = 5.0  # a failing registry is asked again this soon, not on every request
+PENDING = "in_progress"  # detail marking the answer given while the evaluation still runs
 
 
 @dataclass(frozen=True)
@@ -108,12 +115,19 @@ class Engine:
         self._deny_lists: dict[str, DenyList] = {}
         for _, rules in config.rule_maps():  # every deny list parses at start-up, wherever it is configured
             self._deny_list(rules["sbom.denied-component"].params() if "sbom.denied-component" in rules else None)
-        self.scanner = ImageScanner(config, progress=progress)
+        limits = config.limits
+        self.shared = SharedCache(config.cache, namespace(config, self.policy.digest)) if config.cache.url else None
+        self._shared_levels = {
+            "verdicts": self._shared_level(VERDICTS, limits.cache_ttl_seconds),
+            "layers": self._shared_level(LAYERS, config.cache.layer_ttl_seconds, exclusive=True),
+        }
+        self.scanner = ImageScanner(config, progress=progress, second_level=self._load_through("layers"))
         self._client: RegistryClient | None = None
         self._context_read = tuple(sorted(self.policy.reads_context - {"namespace"}))
-        limits = config.limits
         self._verdicts: LoadingCache[tuple[Any, ...], ImageResult] = LoadingCache(
-            _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds), is_negative=lambda result: not result.evaluated
+            _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds),
+            is_negative=lambda result: not result.evaluated,
+            second_level=self._load_through("verdicts"),
         )
         self._facts: LoadingCache[tuple[Any, ...], tuple[_Gathered, ...]] = LoadingCache(
             _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds),
@@ -124,6 +138,22 @@ class Engine:
             _ttl_cache(limits.cache_entries, limits.cache_bytes, min(limits.cache_ttl_seconds, TAG_TTL_SECONDS)),
             negative_exceptions=(GateError,),
         )
+        self._checks: SingleFlight[tuple[Any, ...], ImageResult] = SingleFlight()
+        self._progress: dict[tuple[Any, ...], EvaluationProgress] = {}
+        self._slots = EvaluationSlots(limits.background_evaluations)
+
+    def _shared_level(self, codec: Codec[Any, Any], ttl: float, *, exclusive: bool = False) -> SharedLevel[Any, Any] | None:
+        return SharedLevel(self.shared, codec, ttl=ttl, exclusive=exclusive) if self.shared is not None else None
+
+    def _load_through(self, name: str) -> Any:
+        """The named shared level's ``load_through``, or None without a shared cache."""
+        level = self._shared_levels[name]
+        return level.load_through if level is not None else None
+
+    @property
+    def evaluations_in_progress(self) -> int:
+        """Evaluations started and not yet finished, whether or not anyone still waits for them."""
+        return len(self._progress)
 
     @property
     def policy_digest(self) -> str:
@@ -147,10 +177,13 @@ class Engine:
         _ = self.client
 
     async def close(self) -> None:
-        """Close the registry client and its connections."""
+        """Stop the evaluations still running, then close the registry client and its connections."""
+        await self._checks.cancel()
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+        if self.shared is not None:
+            await self.shared.close()
 
     async def check(
         self,
@@ -170,17 +203,41 @@ class Engine:
             reference: the image reference as the user or pod spec wrote it.
             context: the workload context from an admission request.
             platform: judge only this ``os/arch[/variant]`` of an index.
-            deadline: ``time.monotonic()`` value by which a verdict is due.
+            deadline: ``time.monotonic()`` value by which a verdict is due; past it, the answer is
+                an "in progress" ``evaluation.error`` (see :func:`is_pending`) and the evaluation
+                goes on, so a later check finds its verdict cached.
         """
+        key = (reference, platform, context)
+        running = self._checks.start(key, lambda: self._evaluate(key, reference, context, platform))
+        if deadline is None:
+            return await asyncio.shield(running)
+        done, _ = await asyncio.wait((running,), timeout=max(deadline - time.monotonic(), 0.0))
+        if done:
+            return running.result()
+        return self._pending_result(reference, self._progress.get(key))
+
+    async def _evaluate(self, key: tuple[Any, ...], reference: str, context: WorkloadContext, platform: str | None) -> ImageResult:
+        """One whole evaluation, detached from any caller, with a progress record for "in progress" answers."""
+        progress = self._progress[key] = EvaluationProgress(bound=self.config.limits.evaluation_seconds)
+        track(progress)
         now = dt.datetime.now(dt.timezone.utc)
         try:
-            return await _within(deadline, self._check(reference, context, platform, now))
+            return await self._check(reference, context, platform, now)
         except GateError as exc:
             return self.error_result(reference, exc)
         except Exception as exc:  # a defect must neither admit the image nor abort the other checks
             log.exception("internal error evaluating %s", reference)
             internal = GateError(f"internal error ({type(exc).__name__}) while evaluating", remedy="see the gate logs and report it")
             return self.error_result(reference, internal)
+        finally:
+            if self._progress.get(key) is progress:
+                del self._progress[key]
+
+    def _pending_result(self, reference: str, progress: EvaluationProgress | None) -> ImageResult:
+        """The fail-closed answer for a verdict still being worked out: says so, and when to retry."""
+        expected = progress.expected_seconds() if progress else self.config.limits.evaluation_seconds
+        message = progress.describe() if progress else "evaluation in progress; retry shortly"
+        return self.error_result(reference, LimitExceeded(message, details={PENDING: True, "expected_seconds": round(expected, 1)}))
 
     def error_result(self, reference: str, error: GateError) -> ImageResult:
         """The fail-closed verdict for an image that could not be evaluated (``warn`` when fail-open)."""
@@ -189,8 +246,11 @@ class Engine:
         return ImageResult(reference=reference, digest=error.details.get("digest"), violations=(violation,))
 
     def stats(self) -> dict[str, Any]:
-        """Cache counters for the metrics endpoint."""
-        return {"caches": {"verdicts": self._verdicts.stats, "facts": self._facts.stats, "digests": self._digests.stats}}
+        """Cache and evaluation counters for the metrics endpoint."""
+        caches = {"verdicts": self._verdicts.stats, "facts": self._facts.stats, "digests": self._digests.stats}
+        shared = {f"shared_{name}": level.stats for name, level in self._shared_levels.items() if level is not None}
+        fallbacks = self.shared.stats.fallbacks if self.shared is not None else {}
+        return {"caches": caches | shared, "evaluations": self._slots.stats, "shared_fallbacks": fallbacks}
 
     def resolved_digest(self, text: str, context: WorkloadContext) -> str | None:
         """The digest a recent check resolved ``text`` to with ``context``'s credentials, from the
@@ -232,7 +292,7 @@ class Engine:
         now: dt.datetime,
     ) -> ImageResult:
         key = (reference.registry, reference.repository, reference.digest, platform)
-        gathered = await self._facts.get_or_load(key, lambda: self._gather(client, reference, top, platform, now))
+        gathered = await self._facts.get_or_load(key, lambda: self._gather_bounded(client, reference, top, platform, now))
         judged = await asyncio.gather(*(self._judge(item, reference, text, context, now) for item in gathered))
         violations = tuple(v for violations, _ in judged for v in violations)
         if len(judged) == 1:
@@ -240,6 +300,26 @@ class Engine:
         else:
             evidence = {"platforms": {item.image.platform: found for item, (_, found) in zip(gathered, judged)}}
         return ImageResult(reference=text, digest=reference.digest, violations=violations, evidence=evidence)
+
+    async def _gather_bounded(
+        self, client: RegistryClient, reference: Reference, top: Manifest | None, platform: str | None, now: dt.datetime
+    ) -> tuple[_Gathered, ...]:
+        """:meth:`_gather` in one of the ``limits.background_evaluations`` slots, within ``limits.evaluation_seconds``.
+
+        Raises:
+            LimitExceeded: the gathering outlived its bound (cached briefly, like any error).
+        """
+        bound = self.config.limits.evaluation_seconds
+        async with self._slots.slot(current_progress()):
+            try:
+                async with asyncio.timeout(bound):
+                    return await self._gather(client, reference, top, platform, now)
+            except TimeoutError as exc:
+                raise LimitExceeded(
+                    f"evaluating {reference} took longer than limits.evaluation_seconds ({bound:g}s)",
+                    remedy="check the registry's speed or raise limits.evaluation_seconds",
+                    details={"digest": reference.digest},
+                ) from exc
 
     async def _gather(
         self, client: RegistryClient, reference: Reference, top: Manifest | None, platform: str | None, now: dt.datetime
@@ -329,18 +409,9 @@ class Engine:
         return self._deny_lists[key]
 
 
-async def _within(deadline: float | None, work: Awaitable[T]) -> T:
-    """Await ``work`` until ``deadline``; past it, raise ``LimitExceeded`` (fail closed, retry later)."""
-    if deadline is None:
-        return await work
-    budget = deadline - time.monotonic()
-    try:
-        return await asyncio.wait_for(work, timeout=max(budget, 0.0))
-    except TimeoutError as exc:
-        raise LimitExceeded(
-            f"timed out after {max(budget, 0):.1f}s gathering evidence",
-            remedy="retry; if it persists, check the registry's health or raise limits.deadline_seconds",
-        ) from exc
+def is_pending(result: ImageResult) -> bool:
+    """True for the "in progress" answer of :meth:`Engine.check` (the evaluation goes on)."""
+    return any(v.details.get(PENDING) for v in result.violations if v.rule == EVALUATION_ERROR)
 
 
 def _access_key(reference: Reference, context: WorkloadContext) -> tuple[str, str, str | None, str | None]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gate.config import Config
+from gate.engine._evaluations import current_progress
 from gate.errors import EvidenceError, LimitExceeded
 from gate.facts import config_facts
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
@@ -40,10 +41,10 @@ class ImageFacts:
 class ImageScanner:
     """Turns one platform manifest into image facts; shares one layer cache across images."""
 
-    def __init__(self, config: Config, *, progress: LayerProgress | None = None) -> None:
+    def __init__(self, config: Config, *, progress: LayerProgress | None = None, second_level: Callable[..., Awaitable[LayerScan]] | None = None) -> None:
         self.config = config
         self.layers = LayerScanner(config.limits)
-        self.cache = LayerScanCache(max_entries=config.limits.cache_entries, directory=config.scan.cache_dir)
+        self.cache = LayerScanCache(max_entries=config.limits.cache_entries, directory=config.scan.cache_dir, second_level=second_level)
         self.progress = progress
 
     async def scan(self, client: RegistryClient, ref: Reference, manifest: Manifest, build_args: Mapping[str, str]) -> ImageFacts:
@@ -82,7 +83,7 @@ class ImageScanner:
     async def _layer(self, client: RegistryClient, ref: Reference, descriptor: Descriptor, index: int, budget: ImageBudget) -> LayerScan:
         async def fetch_and_scan() -> LayerScan:
             loop = asyncio.get_running_loop()
-            progress = self.progress.layer(descriptor.digest, descriptor.size) if self.progress else None
+            progress = _both(*(watcher.layer(descriptor.digest, descriptor.size) for watcher in (self.progress, current_progress()) if watcher))
             async with client.stream_blob(ref, descriptor) as stream:
                 chunks = _pull(stream, loop)
                 return await asyncio.to_thread(
@@ -90,6 +91,18 @@ class ImageScanner:
                 )
 
         return await self.cache.get_or_scan(descriptor.digest, fetch_and_scan)
+
+
+def _both(*callbacks: Callable[[int], None]) -> Callable[[int], None] | None:
+    """One progress callback feeding every given one (the terminal's bar, the evaluation's record)."""
+    if len(callbacks) <= 1:
+        return callbacks[0] if callbacks else None
+
+    def fan_out(read: int) -> None:
+        for callback in callbacks:
+            callback(read)
+
+    return fan_out
 
 
 def _pull(stream: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:

@@ -3,7 +3,8 @@ and at most one scan in flight per digest however many threads ask for it.
 
 Layers are shared across images (every image on one base shares its layers), so a layer scanned
 once is never scanned again while cached. The disk file name carries the scanner version, so a
-newer scanner ignores older results.
+newer scanner ignores older results. A ``second_level`` (the webhook's shared cache) is asked
+before scanning, and may make this replica wait while another one scans the layer.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from gate.scan._layer import SCANNER_VERSION, LayerScan
 
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,256}$")
 _DISK_CAP = 256 * 1024 * 1024
+SecondLevel = Callable[[str, Callable[[], Awaitable[LayerScan]], Callable[[LayerScan], bool]], Awaitable[LayerScan]]
 
 
 class LayerScanCache:
@@ -34,12 +36,13 @@ class LayerScanCache:
     each loop then runs at most one scan per digest.
     """
 
-    def __init__(self, max_entries: int = 512, directory: Path | str | None = None):
+    def __init__(self, max_entries: int = 512, directory: Path | str | None = None, second_level: SecondLevel | None = None):
         self.max_entries = max_entries
         self.directory = Path(directory) if directory is not None else None
         self._memory: OrderedDict[str, LayerScan] = OrderedDict()
         self._running: dict[tuple[int, str], asyncio.Task[LayerScan]] = {}
         self._lock = threading.Lock()
+        self._second_level = second_level
         self.scans = 0
 
     def peek(self, digest: str) -> LayerScan | None:
@@ -70,9 +73,13 @@ class LayerScanCache:
         return await asyncio.shield(task)
 
     async def _scan(self, key: tuple[int, str], scan: Callable[[], Awaitable[LayerScan]]) -> LayerScan:
-        try:
+        async def scan_here() -> LayerScan:
             result = await scan()
             self.scans += 1
+            return result
+
+        try:
+            result = await (scan_here() if self._second_level is None else self._second_level(key[1], scan_here, lambda _: True))
             if result.digest != key[1]:
                 raise EvidenceError(f"layer scan for {key[1]} returned {result.digest}")
             self._remember(result)

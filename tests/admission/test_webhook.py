@@ -237,7 +237,8 @@ def test_a_stalling_registry_gets_an_answer_before_the_deadline(
         assert time.monotonic() - began < 4.0  # the 1 s deadline, not the 5 s stall; slack for a loaded machine
         assert response["allowed"] is fail_open
         text = response["warnings"][0] if fail_open else response["status"]["message"]
-        assert "[evaluation.error]" in text and "timed out" in text
+        assert "[evaluation.error]" in text and "evaluation in progress" in text  # warnings are clipped to 120 characters
+        assert fail_open or "retry in about" in text
     finally:
         proxy.stop()
 

@@ -61,6 +61,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "no-api-access": {"rbac": {"pullSecrets": {"enabled": False}}, "audit": {"enabled": False}},
     "audit-only": {"rbac": {"pullSecrets": {"enabled": False}}, "audit": {"interval": "30m", "imagesPerSecond": 0.5}},
     "audit-crd-owned-elsewhere": {"audit": {"installCRD": False}},
+    "shared-cache": {"cache": {"url": "redis://valkey.cache.svc.cluster.local:6380/1", "password": "not-a-real-password"}, "networkPolicy": {"enabled": True}},
     "full-config": FULL_CONFIG,
     "everything": {
         **FULL_CONFIG,
@@ -72,6 +73,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "networkPolicy": {"enabled": True},
         "metrics": {"serviceMonitor": {"enabled": True}},
         "events": {"enabled": True, "existingSecret": "registry-events"},
+        "cache": {"url": "rediss://redis.cache.svc.cluster.local/0", "existingSecret": "gate-redis"},
         "webhook": {"objectSelector": {"matchExpressions": [{"key": "team", "operator": "In", "values": ["shop"]}]}, "timeoutSeconds": 30},
     },
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +110,26 @@ def test_events_token_reaches_gate_from_a_secret(rendered: dict[str, Rendered]) 
     assert not [s for s in existing.all("Secret") if s["metadata"]["name"].endswith("-events")]
     env = {e["name"]: e for e in existing.container("gate")["env"]}
     assert env["GATE_EVENTS_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "registry-events"
+
+
+def test_shared_cache_url_reaches_gate_and_its_password_comes_from_a_secret(rendered: dict[str, Rendered]) -> None:
+    scenario = rendered["shared-cache"]
+    assert scenario.gate_config["cache"] == {"url": "redis://valkey.cache.svc.cluster.local:6380/1", "timeout_seconds": 0.25, "retry_seconds": 5}
+    secret = scenario.one("Secret", f"{FULLNAME}-cache")
+    assert base64.b64decode(secret["data"]["password"]).decode() == "not-a-real-password"
+    assert "not-a-real-password" not in json.dumps(scenario.gate_config)
+    env = {e["name"]: e for e in scenario.container("gate")["env"]}
+    assert env["GATE_CACHE_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": f"{FULLNAME}-cache", "key": "password"}
+    egress = scenario.one("NetworkPolicy")["spec"]["egress"]
+    assert {"port": 6380, "protocol": "TCP"} in [port for rule in egress for port in rule["ports"]]
+    existing = rendered["everything"]
+    assert not [s for s in existing.all("Secret") if s["metadata"]["name"].endswith("-cache")]
+    env = {e["name"]: e for e in existing.container("gate")["env"]}
+    assert env["GATE_CACHE_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "gate-redis"
+    egress = existing.one("NetworkPolicy")["spec"]["egress"]
+    assert {"port": 6379, "protocol": "TCP"} in [port for rule in egress for port in rule["ports"]]
+    assert "cache" not in rendered["defaults"].gate_config
+    assert "GATE_CACHE_PASSWORD" not in json.dumps(rendered["defaults"].container("gate"))
 
 
 def test_metrics_service_and_service_monitor_verify_gate_certificate(rendered: dict[str, Rendered]) -> None:

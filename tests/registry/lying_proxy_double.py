@@ -4,7 +4,7 @@ Debian's registry never lies, rate-limits, stalls or redirects to storage, so th
 defences against those cannot be exercised against it alone. This threaded HTTP proxy on
 127.0.0.1 forwards every request to the real registry and, when a test asks, answers in its
 place (429/503 N times, a crafted body), tampers with what came back (corrupt a body, swap
-``Docker-Content-Digest``), stalls, or redirects blob downloads to another host name for itself
+``Docker-Content-Digest``), stalls, streams blobs slowly (a registry far away), or redirects blob downloads to another host name for itself
 (``localhost`` instead of ``127.0.0.1``) so tests can see which headers crossed the hop.
 """
 
@@ -21,6 +21,7 @@ import httpx
 
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "content-encoding"}
 STORAGE_PREFIX = "/storage-double"
+_PACED_WRITE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class LyingRegistryProxyDouble:
             so a size cap must be enforced while reading rather than from the header.
         storage_authorization: the ``Authorization`` the "storage" host uses upstream itself (as a
             presigned URL would), since the client must not send its own there.
+        blob_bytes_per_second: when set, blob bodies are sent at this pace (in 64 KiB writes).
     """
 
     def __init__(self, upstream_url: str, tls: ssl.SSLContext | None = None) -> None:
@@ -66,6 +68,7 @@ class LyingRegistryProxyDouble:
         self.stall_seconds = 0.0
         self.omit_content_length = False
         self.storage_authorization: str | None = None
+        self.blob_bytes_per_second: float | None = None
         self._upstream = httpx.Client(base_url=upstream_url, timeout=30.0)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -189,7 +192,16 @@ def _handler_for(proxy: LyingRegistryProxyDouble) -> type[BaseHTTPRequestHandler
                 self.send_header("Content-Length", length)
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(reply.body)
+                self._write(reply.body, proxy.blob_bytes_per_second if "/blobs/" in self.path else None)
+
+        def _write(self, body: bytes, pace: float | None) -> None:
+            if pace is None:
+                self.wfile.write(body)
+                return
+            for start in range(0, len(body), _PACED_WRITE):
+                self.wfile.write(body[start : start + _PACED_WRITE])
+                self.wfile.flush()
+                time.sleep(_PACED_WRITE / pace)
 
         do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815 (http.server's naming)
 

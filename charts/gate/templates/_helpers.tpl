@@ -64,6 +64,16 @@ app.kubernetes.io/part-of: gate
 {{- printf "%s-tls" (include "gate.fullname" .) }}
 {{- end }}
 
+{{- define "gate.cacheSecretName" -}}
+{{- default (printf "%s-cache" (include "gate.fullname" .)) .Values.cache.existingSecret }}
+{{- end }}
+
+{{/* The shared cache's TCP port, from cache.url (6379 when the URL names none). */}}
+{{- define "gate.cachePort" -}}
+{{- $host := (urlParse .Values.cache.url).host }}
+{{- if regexMatch ":[0-9]+$" $host }}{{ regexFind "[0-9]+$" $host }}{{ else }}6379{{ end }}
+{{- end }}
+
 {{- define "gate.eventsSecretName" -}}
 {{- default (printf "%s-events" (include "gate.fullname" .)) .Values.events.existingSecret }}
 {{- end }}
@@ -206,6 +216,7 @@ credentials and extra Rego beside config.yaml.
 {{- $_ := set $config "audit" (dict "enabled" true "interval" .Values.audit.interval "images_per_second" .Values.audit.imagesPerSecond "exclude_namespaces" $skip "lease_namespace" .Release.Namespace "lease_name" (printf "%s-audit" (include "gate.fullname" .)) "lease_seconds" .Values.audit.leaseSeconds) }}
 {{- end }}
 {{- if .Values.images }}{{ $_ := set $config "images" .Values.images }}{{ end }}
+{{- with .Values.cache }}{{ if .url }}{{ $_ := set $config "cache" (dict "url" .url "timeout_seconds" .timeoutSeconds "retry_seconds" .retrySeconds) }}{{ end }}{{ end }}
 {{- toYaml $config }}
 {{- end }}
 
