@@ -123,6 +123,9 @@ class Limits(_Frozen):
     cache_ttl_seconds: float = Field(300.0, ge=0)
     cache_entries: int = Field(10_000, gt=0)
     cache_bytes: int = Field(64 * MiB, gt=0)
+    connections_per_host: int = Field(16, gt=0)  # concurrent requests to one registry host
+    images_per_review: int = Field(64, gt=0)  # distinct images one admission request may name
+    evaluations_per_review: int = Field(8, gt=0)  # images of one admission request judged at once
 
 
 class PolicyConfig(_Frozen):

@@ -70,10 +70,17 @@ class Reviewer:
             return refuse(f"cannot read the {request.kind}: {exc}", mode, code=400)
         if not uses:
             return allow("no new or changed images" if request.operation == "UPDATE" else "no images")
-        secrets = await self._pull_secrets(request, deadline)
         groups: dict[tuple[Any, ...], list[ImageUse]] = {}
         for use in uses:
             groups.setdefault(use.key, []).append(use)
+        most = self.config.limits.images_per_review
+        if len(groups) > most:
+            return refuse(
+                f"the {request.kind} names {len(groups)} distinct images; gate judges at most {most} per request "
+                "(limits.images_per_review)",
+                mode,
+            )
+        secrets = await self._pull_secrets(request, deadline)
         firsts = [group[0] for group in groups.values()]
         results = await self._judge_all(firsts, request.namespace, secrets, deadline)
         self.metrics.record_images(results)
@@ -111,16 +118,26 @@ class Reviewer:
         # The engine may run on past the answer (one more budget): its result is then cached for the
         # retry, and hundreds of checks cancelled at once never delay the answers that are due.
         engine_deadline = deadline + self.config.limits.deadline_seconds
-        running = [self._start(use, namespace, secrets, engine_deadline) for use in uses]
+        share = asyncio.Semaphore(self.config.limits.evaluations_per_review)
+        running = [self._start(use, namespace, secrets, engine_deadline, share) for use in uses]
         done, _ = await asyncio.wait(running, timeout=max(deadline - time.monotonic(), 0.0))
         return [self._outcome(use, task, task in done) for use, task in zip(uses, running)]
 
-    def _start(self, use: ImageUse, namespace: str | None, secrets: bytes | None, deadline: float) -> asyncio.Future[ImageResult]:
+    def _start(
+        self, use: ImageUse, namespace: str | None, secrets: bytes | None, deadline: float, share: asyncio.Semaphore
+    ) -> asyncio.Future[ImageResult]:
+        """Start (or join) one image's check; ``share`` bounds how many of this request's images
+        are judged at once, so one request naming many images cannot crowd out the others."""
         context = WorkloadContext(
             namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, pull_secrets=secrets
         )
         key = (namespace, *use.key, secrets)
-        return self.flight.start(key, lambda: self.engine.check(use.image, context, deadline=deadline))
+
+        async def check() -> ImageResult:
+            async with share:
+                return await self.engine.check(use.image, context, deadline=deadline)
+
+        return self.flight.start(key, check)
 
     def _outcome(self, use: ImageUse, task: asyncio.Future[ImageResult], finished: bool) -> ImageResult:
         """The verdict, or an ``evaluation.error`` when time ran out (the shared check keeps running
