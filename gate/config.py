@@ -77,6 +77,26 @@ class RegistryConfig(_Frozen):
 
     insecure: frozenset[str] = frozenset()
     docker_config: Path | None = None
+    # Hosts gate may contact (``host[:port]``, or ``*.domain`` for any host under it); None: any.
+    allow: frozenset[str] | None = None
+
+    @field_validator("allow")
+    @classmethod
+    def _hosts(cls, allow: frozenset[str] | None) -> frozenset[str] | None:
+        if allow is None:
+            return None
+        bad = sorted(host for host in allow if not host or "/" in host or "*" in host.removeprefix("*."))
+        if bad:
+            raise ValueError(f"entries must be host[:port] or *.domain, not {', '.join(map(repr, bad))}")
+        return frozenset(host.lower() for host in allow)
+
+    def allows(self, host: str) -> bool:
+        """Whether gate may contact ``host`` (``host[:port]``, any case)."""
+        if self.allow is None:
+            return True
+        host = host.lower()
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        return host in self.allow or any(entry.startswith("*.") and name.endswith(entry[1:]) for entry in self.allow)
 
 
 class RuleSettings(BaseModel):

@@ -42,6 +42,7 @@ class Transport:
     def __init__(self, config: Config, ca_file: Path | None = None):
         self.limits = config.limits
         self.insecure = frozenset(host.lower() for host in config.registries.insecure)
+        self.registries = config.registries
         self.request_count = 0
         self.status_counts: Counter[int | str] = Counter()
         self.slots = HostSlots(config.limits.connections_per_host, config.limits.timeout_seconds)
@@ -98,6 +99,12 @@ class Transport:
 
     async def _send_retrying(self, ref: Reference, method: str, url: str, headers: Mapping[str, str], data: Mapping[str, str] | None) -> httpx.Response:
         host = url.split("://", 1)[-1].split("/", 1)[0]
+        if not self.registries.allows(host):
+            raise RegistryError(
+                f"host {host} is not in registries.allow; gate does not contact it (for {ref})",
+                remedy="use an image from an allowed registry, or add the host to registries.allow",
+                details=details(ref, host=host),
+            )
         for attempt in range(self.limits.retries + 1):
             last_try = attempt == self.limits.retries
             try:
