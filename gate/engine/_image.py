@@ -43,7 +43,7 @@ class ImageScanner:
     def __init__(self, config: Config, *, progress: LayerProgress | None = None) -> None:
         self.config = config
         self.layers = LayerScanner(config.limits)
-        self.cache = LayerScanCache(max_entries=config.limits.cache_entries, directory=config.scan.cache_dir)
+        self.cache = LayerScanCache(max_entries=config.limits.cache_entries, directory=config.scan.cache_dir, limits=config.limits)
         self.progress = progress
 
     async def scan(self, client: RegistryClient, ref: Reference, manifest: Manifest, build_args: Mapping[str, str]) -> ImageFacts:

@@ -2,13 +2,16 @@
 and at most one scan in flight per digest however many threads ask for it.
 
 Layers are shared across images (every image on one base shares its layers), so a layer scanned
-once is never scanned again while cached. The disk file name carries the scanner version, so a
-newer scanner ignores older results.
+once is never scanned again while cached. The disk file name carries the scanner version and the
+limits that shaped the scan (``file_bytes``, ``entries_per_layer``, ``scan_bytes_per_layer``), so a
+newer scanner, or a run with a larger ``file_bytes`` that would read what an earlier run skipped,
+never reuses an older result.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -18,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from gate.config import Limits
 from gate.errors import EvidenceError
 from gate.scan._layer import SCANNER_VERSION, LayerScan
 
@@ -34,9 +38,10 @@ class LayerScanCache:
     each loop then runs at most one scan per digest.
     """
 
-    def __init__(self, max_entries: int = 512, directory: Path | str | None = None):
+    def __init__(self, max_entries: int = 512, directory: Path | str | None = None, limits: Limits | None = None):
         self.max_entries = max_entries
         self.directory = Path(directory) if directory is not None else None
+        self._shaped_by = _limits_key(limits or Limits())
         self._memory: OrderedDict[str, LayerScan] = OrderedDict()
         self._running: dict[tuple[int, str], asyncio.Task[LayerScan]] = {}
         self._lock = threading.Lock()
@@ -92,7 +97,7 @@ class LayerScanCache:
     def _file(self, digest: str) -> Path | None:
         if self.directory is None or not _DIGEST.match(digest):
             return None
-        return self.directory / f"layer-v{SCANNER_VERSION}-{digest.replace(':', '-')}.json"
+        return self.directory / f"layer-v{SCANNER_VERSION}-{self._shaped_by}-{digest.replace(':', '-')}.json"
 
     def _load(self, digest: str) -> LayerScan | None:
         path = self._file(digest)
@@ -121,3 +126,9 @@ class LayerScanCache:
             # The disk cache is an optimisation; a read-only cache dir only costs a rescan.
             if temporary is not None and os.path.exists(temporary):
                 os.unlink(temporary)
+
+
+def _limits_key(limits: Limits) -> str:
+    """A short name for the limits that decide what a layer scan reads (and so what it finds)."""
+    shaping = f"{limits.file_bytes}:{limits.entries_per_layer}:{limits.scan_bytes_per_layer}"
+    return hashlib.sha256(shaping.encode()).hexdigest()[:12]

@@ -26,7 +26,7 @@ from gate.scan._leftovers import leftover
 from gate.scan._matcher import ContentMatcher
 from gate.scan._tar import entries
 
-SCANNER_VERSION = "2"  # bump whenever a layer's scan result can change: the disk cache keys on it
+SCANNER_VERSION = "3"  # bump whenever a layer's scan result can change: the disk cache keys on it
 SECRET = "secret"
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
