@@ -308,3 +308,15 @@ def test_shutdown_lets_an_in_flight_review_finish(start: Start, registry: Regist
         assert not server.thread.is_alive() and server.state.serving is False
     finally:
         proxy.stop()
+
+
+@pytest.mark.parametrize("path", ["/validate", "/registry/events"])
+def test_deeply_nested_json_is_a_400_not_a_500(start: Start, registry: RegistryServer, path: str) -> None:
+    server = start(relaxed(registry, events_token="a-long-enough-events-token"), tls=False)
+    headers = {"content-type": "application/json", "authorization": "Bearer a-long-enough-events-token"}
+    for depth in (200, 100_000):  # past gate's bound, and past Python's own recursion limit
+        body = b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":' + b"[" * depth + b"]" * depth + b"}"
+        response = server.client.post(path, content=body, headers=headers)
+        assert response.status_code == 400 and "nested deeper" in response.json()["error"]
+    sent = review("Pod", containers("127.0.0.1:1/none:1"), operation="DELETE")
+    assert answer(server.review(sent), sent)["allowed"] is True
