@@ -13,7 +13,7 @@ from typing import Any
 
 from gate.errors import EvidenceError
 from gate.evidence._collect import Evidence
-from gate.evidence._denylist import DenyList
+from gate.evidence._denylist import DenyList, without_purl
 from gate.evidence._discover import Artifact, Problem
 from gate.evidence._pinning import pinning
 
@@ -68,6 +68,7 @@ def sbom_section(evidence: Evidence, deny: DenyList, verified: Verified) -> dict
         "formats": sorted({found.value.format for found in evidence.sboms}),
         "components": len(components),
         "denied": [{"purl": d.purl, "range": d.range, "reason": d.reason} for d in denied],
+        "without_purl": without_purl(components),
     }
 
 

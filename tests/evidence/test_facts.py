@@ -72,6 +72,7 @@ def test_sbom_section_counts_distinct_components_and_denies() -> None:
         "formats": ["cyclonedx"],
         "components": 1,
         "denied": [{"purl": "pkg:npm/lodash@4.17.20", "range": "vers:npm/<4.17.21", "reason": "CVE-2021-23337"}],
+        "without_purl": 0,
     }
 
 
