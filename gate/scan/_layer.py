@@ -66,13 +66,15 @@ class LayerScan:
     passwd: str | None = None
     skipped: dict[str, int] = field(default_factory=dict)
     present: bytes = b""
+    directories: bytes = b""
 
     def has_file(self, path: str) -> bool:
         """True when this layer holds a non-directory entry at ``path`` (hash set; collisions ~2^-64)."""
-        hashes = memoryview(self.present).cast("Q")
-        target = path_hash(path)
-        index = bisect_left(hashes, target)
-        return index < len(hashes) and hashes[index] == target
+        return _in_hashes(self.present, path)
+
+    def has_directory(self, path: str) -> bool:
+        """True when this layer holds a directory entry at ``path`` (it replaces a file there)."""
+        return _in_hashes(self.directories, path)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class LayerScan:
             "entries": self.entries, "hits": [vars(hit) for hit in self.hits], "whiteouts": list(self.whiteouts),
             "opaque_dirs": list(self.opaque_dirs), "passwd": self.passwd, "skipped": dict(self.skipped),
             "present": base64.b64encode(self.present).decode(),
+            "directories": base64.b64encode(self.directories).decode(),
         }
 
     @classmethod
@@ -94,10 +97,21 @@ class LayerScan:
                 bytes_in=int(data["bytes_in"]), bytes_out=int(data["bytes_out"]), entries=int(data["entries"]),
                 hits=tuple(LayerHit(**hit) for hit in data["hits"]), whiteouts=tuple(data["whiteouts"]),
                 opaque_dirs=tuple(data["opaque_dirs"]), passwd=data["passwd"], skipped=dict(data["skipped"]),
-                present=base64.b64decode(data["present"]),
+                present=base64.b64decode(data["present"]), directories=base64.b64decode(data["directories"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise EvidenceError(f"cached layer scan is malformed: {exc}") from exc
+
+
+def _in_hashes(packed: bytes, path: str) -> bool:
+    hashes = memoryview(packed).cast("Q")
+    target = path_hash(path)
+    index = bisect_left(hashes, target)
+    return index < len(hashes) and hashes[index] == target
+
+
+def _packed(hashes: list[int]) -> bytes:
+    return array("Q", sorted(set(hashes))).tobytes()
 
 
 class ImageBudget:
@@ -129,6 +143,7 @@ class _Collector:
         self.whiteouts: list[str] = []
         self.opaque: list[str] = []
         self.hashes: list[int] = []
+        self.dir_hashes: list[int] = []
         self.passwd: str | None = None
         self.skipped = {"binary": 0, "oversize": 0, "special": 0}
         self.by_path: dict[str, list[LayerHit]] = {}
@@ -145,8 +160,7 @@ class _Collector:
             else:
                 self.whiteouts.append(f"{directory}/{name[len(_WHITEOUT):]}".lstrip("/"))
             return
-        if kind != "dir":
-            self.hashes.append(path_hash(path))
+        (self.dir_hashes if kind == "dir" else self.hashes).append(path_hash(path))
         if kind == "file":
             self._file(path, content, size)
         elif kind == "hardlink":
@@ -240,12 +254,11 @@ class LayerScanner:
             count += 1
             collector.add(entry.path, entry.kind, entry.link, content, entry.size)
         collector.flush()
-        hashes = array("Q", sorted(set(collector.hashes)))
         return LayerScan(
             digest=digest, media_type=media_type, compression=compression, bytes_in=meter.bytes_in,
             bytes_out=meter.bytes_out, entries=count, hits=tuple(collector.hits),
             whiteouts=tuple(collector.whiteouts), opaque_dirs=tuple(collector.opaque), passwd=collector.passwd,
-            skipped=collector.skipped, present=hashes.tobytes(),
+            skipped=collector.skipped, present=_packed(collector.hashes), directories=_packed(collector.dir_hashes),
         )
 
 

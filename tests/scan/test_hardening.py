@@ -99,3 +99,13 @@ def test_the_disk_cache_never_reuses_a_scan_shaped_by_smaller_limits(registry: R
     assert _judge(registry, small_limits, "cache-shaped", _files(big)) == set()
     assert ("secret.file", "app/settings.txt") in _judge(registry, default_limits, "cache-shaped", _files(big))
     assert len(list(tmp_path.glob("layer-*.json"))) == 4  # two layers under each set of limits
+
+
+def test_a_secret_file_replaced_by_a_directory_is_a_deleted_file(registry: RegistryServer, gate_config: Config) -> None:
+    npmrc = f"//registry.npmjs.org/:_authToken={GITHUB}\n"
+    replaced = ImageBuilder().layer(BASE).layer({"app/.npmrc": npmrc}).layer({"app/.npmrc/": Dir(), "app/.npmrc/keep": "x\n"})
+    found = _judge(registry, gate_config, "dir-over-file", replaced.config(user="10001"))
+    assert found == {("secret.deleted-file", "app/.npmrc")}
+    # A directory over a directory merges: a secret inside it is still there.
+    merged = ImageBuilder().layer(BASE).layer({"app/conf/": Dir(), "app/conf/.npmrc": npmrc}).layer({"app/conf/": Dir(), "app/conf/other": "x\n"})
+    assert _judge(registry, gate_config, "dir-over-dir", merged.config(user="10001")) == {("secret.file", "app/conf/.npmrc")}
