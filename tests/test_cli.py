@@ -228,3 +228,22 @@ def test_timeout_must_be_positive_seconds(value: str, capsys: pytest.CaptureFixt
     with pytest.raises(SystemExit) as exited:
         main(["check", "image", "x:1", "--timeout", value])
     assert exited.value.code == 2 and "positive number of seconds" in capsys.readouterr().err
+
+
+def test_control_characters_from_the_image_are_escaped_in_messages_and_the_table(
+    registry: RegistryServer, repo: str, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A path that would clear the screen and forge an ALLOW line is shown escaped, never raw."""
+    hostile = "app/\x1b[2J\x1b[H\nALLOW  all good\u202e/.npmrc"
+    image = _image("10001").layer({hostile: "//registry.npmjs.org/:_authToken=npm_" + "a1B2c3D4e5" * 3 + "f6G7h8\n"})
+    pushed = image.push(registry, f"{repo}:ctl")
+    code = main(["check", "image", pushed.ref, "--config", str(config_file)])
+    table = capsys.readouterr().out
+    assert code == 1 and "secret.file" in table
+    assert "\x1b" not in table and "\u202e" not in table and "\nALLOW" not in table
+    assert "\\x1b[2J\\x1b[H\\x0aALLOW  all good\\u202e/.npmrc" in table
+    code, report = _check(capsys, config_file, pushed.ref)
+    [message] = [v["message"] for v in report["results"][0]["violations"] if v["rule"] == "secret.file"]
+    assert "\\x1b[2J" in message and "\x1b" not in message
+    honest = _image("10001").layer({"app/.npmrc": "registry=https://registry.npmjs.org/\n"}).push(registry, f"{repo}:plain")
+    assert main(["check", "image", honest.ref, "--config", str(config_file)]) == 0
