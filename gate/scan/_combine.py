@@ -37,7 +37,8 @@ class ImageScan:
 
 
 def _ancestors(path: str) -> list[str]:
-    parts = path.split("/")
+    """Parent paths; for an archive member (``app/lib.jar!/x/.npmrc``) the archive is one of them."""
+    parts = path.replace("!/", "/").split("/")
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 

@@ -24,6 +24,7 @@ from gate.scan._finding import redact
 from gate.scan._inflate import inflate, new_meter
 from gate.scan._leftovers import leftover
 from gate.scan._matcher import ContentMatcher
+from gate.scan._nested import is_archive, members
 from gate.scan._tar import entries
 
 SCANNER_VERSION = "3"  # bump whenever a layer's scan result can change: the disk cache keys on it
@@ -137,8 +138,9 @@ class ImageBudget:
 class _Collector:
     """Accumulates one layer's hits, whiteouts and path hashes while its tar streams by."""
 
-    def __init__(self, matcher: ContentMatcher):
+    def __init__(self, matcher: ContentMatcher, file_bytes: int):
         self.matcher = matcher
+        self.file_bytes = file_bytes
         self.hits: list[LayerHit] = []
         self.whiteouts: list[str] = []
         self.opaque: list[str] = []
@@ -188,6 +190,9 @@ class _Collector:
                 self.flush()
         else:
             self._secrets(path, detect(self.matcher, path, content, text))
+        if content is not None and is_archive(path):
+            for inner, data in members(path, content, self.file_bytes):
+                self._secrets(inner, detect(self.matcher, inner, data))
 
     def flush(self) -> None:
         """Scan the batched text files (one hyperscan call for many small files)."""
@@ -247,7 +252,7 @@ class LayerScanner:
         compression, plain = inflate(chunks, meter)
         if budget is not None:
             plain = _charged(plain, budget, label)
-        collector = _Collector(self.matcher)
+        collector = _Collector(self.matcher, self.limits.file_bytes)
         count = 0
         for entry, content in entries(plain, label, want=self.limits.file_bytes,
                                       max_entries=self.limits.entries_per_layer):

@@ -4,6 +4,9 @@ engine, next to its honest equivalent that must stay clean."""
 from __future__ import annotations
 
 import asyncio
+import io
+import tarfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +112,42 @@ def test_a_secret_file_replaced_by_a_directory_is_a_deleted_file(registry: Regis
     # A directory over a directory merges: a secret inside it is still there.
     merged = ImageBuilder().layer(BASE).layer({"app/conf/": Dir(), "app/conf/.npmrc": npmrc}).layer({"app/conf/": Dir(), "app/conf/other": "x\n"})
     assert _judge(registry, gate_config, "dir-over-dir", merged.config(user="10001")) == {("secret.file", "app/conf/.npmrc")}
+
+
+def _zip(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _tgz(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_secrets_inside_nested_archives(registry: RegistryServer, gate_config: Config) -> None:
+    npmrc = f"//registry.npmjs.org/:_authToken={GITHUB}\n".encode()
+    inner = _tgz({"deploy/.npmrc": npmrc})
+    jar = _zip({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n", "BOOT-INF/classes/application.properties": f"aws.key={AWS}\n".encode(),
+                "BOOT-INF/lib/tools.tar.gz": inner})
+    wheel = _zip({"acme/settings.py": f'TOKEN = "{GITHUB}"\n'.encode()})
+    leaky = _files({"app/app.jar": jar, "app/dist/acme-1.0-py3-none-any.whl": wheel, "app/bundle.tgz": _tgz({"root/.pgpass": b"db:5432:*:app:" + PASSWORD.encode() + b"\n"})})
+    assert _judge(registry, gate_config, "nested-leaky", leaky) == {
+        ("secret.file", "app/app.jar!/BOOT-INF/classes/application.properties"),
+        ("secret.file", "app/app.jar!/BOOT-INF/lib/tools.tar.gz!/deploy/.npmrc"),
+        ("secret.file", "app/dist/acme-1.0-py3-none-any.whl!/acme/settings.py"),
+        ("secret.file", "app/bundle.tgz!/root/.pgpass"),
+    }
+    removed = _files({"app/app.jar": jar}).layer(whiteouts=["app/app.jar"])
+    assert ("secret.deleted-file", "app/app.jar!/BOOT-INF/classes/application.properties") in _judge(registry, gate_config, "nested-deleted", removed)
+    bomb = _zip({"zeros.txt": b"0" * (4 * 1024 * 1024) + f"\ntoken={GITHUB}\n".encode()})  # ~4000:1, skipped as a bomb
+    honest = _files({"app/app.jar": _zip({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n", "app.properties": b"server.port=8080\n"}),
+                     "app/bomb.zip": bomb, "app/broken.jar": b"PK\x03\x04 not really a zip"})
+    assert _judge(registry, gate_config, "nested-honest", honest) == set()
