@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import trustme  # noqa: E402
 import uvloop  # noqa: E402
 
-from bench.webhook_bench import Connection, client_context, push_images, review_body, start_server  # noqa: E402
+from bench.webhook_bench import (  # noqa: E402
+    Connection,
+    client_context,
+    push_images,
+    review_body,
+    start_server,
+    stop_server,
+)
 from tests.admission.webhook_server import write_cert  # noqa: E402
 from tests.support.registry_server import start_registry  # noqa: E402
 from tests.support.stalling_host import StallingHostDouble  # noqa: E402
@@ -122,12 +127,7 @@ def main() -> None:
             report["p50_ratio"] = round(report["flooded"]["p50_ms"] / report["baseline"]["p50_ms"], 2)
             print(json.dumps(report, indent=2))
         finally:
-            if process is not None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_server(process)
             stalling.stop()
             registry.stop()
 

@@ -90,6 +90,17 @@ def start_server(workdir: Path, config: dict[str, Any], cert: Path, key: Path, c
     raise RuntimeError("gate serve did not become ready")
 
 
+def stop_server(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop ``gate serve`` politely (SIGTERM drains in-flight reviews), killing it after 15 s."""
+    if process is None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def client_context(ca: trustme.CA) -> ssl.SSLContext:
     context = ssl.create_default_context()
     ca.configure_trust(context)
@@ -233,12 +244,7 @@ def main() -> None:
             report["memory_cold"]["server_answers_over_10s"] = slower_than_10s(url, context)
             print(json.dumps(report, indent=2))
         finally:
-            if process is not None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_server(process)
             proxy.stop()
             registry.stop()
 

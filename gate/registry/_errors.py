@@ -10,7 +10,6 @@ import json
 import logging
 from typing import Any
 
-
 from gate.errors import RegistryError
 from gate.registry._reference import Reference
 
