@@ -45,7 +45,10 @@ class HostSlots:
         slots = self._hosts.setdefault(host, _HostSlots(asyncio.Semaphore(self.per_host)))
         slots.users += 1
         try:
-            await asyncio.wait_for(slots.semaphore.acquire(), self.wait_seconds)
+            # asyncio.timeout, not wait_for: cancelling inside acquire() hands a just-granted slot
+            # back, where Python 3.11's wait_for could drop it and shrink the host's share for ever.
+            async with asyncio.timeout(self.wait_seconds):
+                await slots.semaphore.acquire()
         except BaseException:
             self._leave(host, slots)
             raise
