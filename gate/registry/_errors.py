@@ -10,6 +10,7 @@ import json
 import logging
 from typing import Any
 
+from gate._printable import printable
 from gate.errors import RegistryError
 from gate.registry._reference import Reference
 
@@ -69,10 +70,9 @@ def transport_error(ref: Reference, host: str, exc: Exception, timeout: float) -
     a message that told them apart would let anyone who can submit a pod map which hosts and
     ports gate can reach. The precise cause goes to gate's own log for the operator.
     """
-    log.warning(
-        "registry request failed",
-        extra={"registry_host": host, "image": str(ref), "cause": f"{type(exc).__name__}: {exc}", "timeout_seconds": timeout},
-    )
+    cause = printable(f"{type(exc).__name__}: {exc}")
+    log.warning("registry %s could not be reached for %s: %s", host, printable(str(ref)), cause,
+                extra={"registry_host": host, "cause": cause, "timeout_seconds": timeout})
     return RegistryError(
         f"registry {host} could not be reached for {ref} (no usable answer within the limits)",
         remedy="retry; if it persists, check the address, that the registry is up, TLS and registries.insecure; "

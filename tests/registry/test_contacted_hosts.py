@@ -59,9 +59,11 @@ async def _failure(host: str, *, insecure: bool = True, ca_file: Path | None = N
 
 
 async def test_connection_failures_read_the_same_whatever_the_port_does(
-    closing_host: str, tls_proxy: LyingRegistryProxyDouble
+    closing_host: str, tls_proxy: LyingRegistryProxyDouble, caplog: pytest.LogCaptureFixture
 ) -> None:
-    refused = await _failure(f"127.0.0.1:{free_port()}")
+    refused_host = f"127.0.0.1:{free_port()}"
+    refused = await _failure(refused_host)
+    assert any(refused_host in r.getMessage() and "ConnectError" in r.getMessage() for r in caplog.records), "the operator's log has the cause"
     with StallingHostDouble() as silent:
         stalled = await _failure(silent.host)
     reset = await _failure(closing_host)
