@@ -303,7 +303,7 @@ async def _within(deadline: float | None, work: Awaitable[T]) -> T:
     except TimeoutError as exc:
         raise LimitExceeded(
             f"timed out after {max(budget, 0):.1f}s gathering evidence",
-            remedy="retry; if it persists, check the registry's health or raise limits.deadline_seconds",
+            remedy="retry; if it persists, check the registry's health, or raise limits.deadline_seconds (webhook) or --timeout (gate check image)",
         ) from exc
 
 

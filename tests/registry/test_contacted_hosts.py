@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gate.config import from_mapping
+from gate.engine import Engine
 from gate.errors import ConfigError, RegistryError
 from gate.registry import Reference, RegistryClient
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
@@ -81,6 +82,15 @@ async def test_hosts_outside_registries_allow_are_never_contacted(registry: Regi
             with pytest.raises(RegistryError, match=f"host {other.host} is not in registries.allow"):
                 await client.manifest(Reference.parse(f"{other.host}/x/y:1"))
         assert other.accepted == 0
+
+
+async def test_an_image_on_a_host_outside_the_list_is_an_evaluation_error(registry: RegistryServer) -> None:
+    config = config_for(registry, registries={"allow": [registry.host]}, limits={"retries": 0})
+    async with Engine(config) as engine:
+        result = await engine.check("127.0.0.1:9/shop/api:1")
+    [violation] = result.violations
+    assert result.decision == "deny" and violation.rule == "evaluation.error"
+    assert "host 127.0.0.1:9 is not in registries.allow" in violation.message
 
 
 def test_allow_entries_are_hosts_or_domain_wildcards() -> None:
