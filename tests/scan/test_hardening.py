@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from gate.config import Config
 from gate.engine import Engine
 from gate.report import ImageResult
+from gate.scan._nested import MAX_RATIO, members
 from tests.scan._tokens import AWS, GITHUB, PASSWORD
 from tests.support.gate_config import config_for
 from tests.support.images import ImageBuilder
@@ -151,3 +152,20 @@ def test_secrets_inside_nested_archives(registry: RegistryServer, gate_config: C
     honest = _files({"app/app.jar": _zip({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n", "app.properties": b"server.port=8080\n"}),
                      "app/bomb.zip": bomb, "app/broken.jar": b"PK\x03\x04 not really a zip"})
     assert _judge(registry, gate_config, "nested-honest", honest) == set()
+
+
+def test_archive_bounds_stop_bombs_and_deep_nesting() -> None:
+    zeros = 64 * 1024 * 1024
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:  # 64 MiB of zeros, then a member after it
+        for name, size in (("zeros.bin", zeros), ("after.txt", 4)):
+            info = tarfile.TarInfo(name)
+            info.size = size
+            archive.addfile(info, io.BytesIO(b"\0" * size))
+    bomb = buffer.getvalue()
+    assert zeros > MAX_RATIO * len(bomb)
+    assert list(members("app/bomb.tgz", bomb, 8 * 1024 * 1024)) == []  # stopped before inflating past the ratio
+    level3 = _zip({"deep/.npmrc": b"//r/:_authToken=x\n"})
+    level2 = _zip({"lib/level3.jar": level3})
+    found = [name for name, _ in members("app/level1.jar", _zip({"lib/level2.jar": level2}), 1024 * 1024)]
+    assert found == ["app/level1.jar!/lib/level2.jar", "app/level1.jar!/lib/level2.jar!/lib/level3.jar"]
