@@ -33,18 +33,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import trustme  # noqa: E402
 import uvloop  # noqa: E402
 
-from bench.webhook_bench import (  # noqa: E402
-    Connection,
-    client_context,
-    push_images,
-    review_body,
-    start_server,
-    stop_server,
-)
-from tests.admission.webhook_server import write_cert  # noqa: E402
+from bench.webhook_bench import Connection, push_images, review_body, serving  # noqa: E402
 from tests.support.registry_server import start_registry  # noqa: E402
 from tests.support.stalling_host import StallingHostDouble  # noqa: E402
 
@@ -110,27 +101,21 @@ def main() -> None:
         workdir = Path(tmp)
         registry = start_registry(workdir / "registry")
         stalling = StallingHostDouble()
-        process = None
         try:
             before = [f"{registry.host}/{ref}" for ref in push_images(registry, args.reviews, "base")]
             during = [f"{registry.host}/{ref}" for ref in push_images(registry, args.reviews, "flooded")]
-            ca = trustme.CA()
-            cert, key = write_cert(ca, workdir)
             config = {"registries": {"insecure": [registry.host, stalling.host]}, "scan": {"layers": False},
                       "rules": {"signature.missing": {"action": "off"}, "provenance.missing": {"action": "off"},
                                 "provenance.unverified": {"action": "off"}, "sbom.missing": {"action": "off"}}}
-            process, url = start_server(workdir, config, cert, key, ca)
-            port, context = int(url.rsplit(":", 1)[1]), client_context(ca)
-            report: dict[str, Any] = {"baseline": asyncio.run(normal_reviews(port, context, before))}
-            report["flooded"] = asyncio.run(flooded(port, context, stalling.host, during, args.floods, args.flood_images))
-            report["flooded"]["stalling_host_connections"] = stalling.accepted
+            with serving(workdir, config) as (_, _, port, context):
+                report: dict[str, Any] = {"baseline": asyncio.run(normal_reviews(port, context, before))}
+                report["flooded"] = asyncio.run(flooded(port, context, stalling.host, during, args.floods, args.flood_images))
+                report["flooded"]["stalling_host_connections"] = stalling.accepted  # before shutdown cancels the floods
             report["p50_ratio"] = round(report["flooded"]["p50_ms"] / report["baseline"]["p50_ms"], 2)
             print(json.dumps(report, indent=2))
         finally:
-            stop_server(process)
             stalling.stop()
             registry.stop()
-
 
 if __name__ == "__main__":
     main()
