@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import ssl
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,29 @@ def start_server(workdir: Path, config: dict[str, Any], cert: Path, key: Path, c
             pass
         time.sleep(0.1)
     raise RuntimeError("gate serve did not become ready")
+
+
+@contextlib.contextmanager
+def serving(workdir: Path, config: dict[str, Any]) -> Iterator[tuple[subprocess.Popen[bytes], str, int, ssl.SSLContext]]:
+    """``gate serve`` over TLS with a fresh CA for the duration: (process, url, port, client TLS context)."""
+    ca = trustme.CA()
+    cert, key = write_cert(ca, workdir)
+    process, url = start_server(workdir, config, cert, key, ca)
+    try:
+        yield process, url, int(url.rsplit(":", 1)[1]), client_context(ca)
+    finally:
+        stop_server(process)
+
+
+def stop_server(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop ``gate serve`` politely (SIGTERM drains in-flight reviews), killing it after 15 s."""
+    if process is None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def client_context(ca: trustme.CA) -> ssl.SSLContext:
@@ -214,43 +239,32 @@ def main() -> None:
         workdir = Path(tmp)
         registry = start_registry(workdir / "registry")
         proxy = LyingRegistryProxyDouble(registry.url)
-        process = None
         try:
             cold = push_images(registry, 3, "cold")
             warm = push_images(registry, 3, "warm")
             many = push_images(registry, 1, "many", tags=IN_FLIGHT)
-            ca = trustme.CA()
-            cert, key = write_cert(ca, workdir)
             config = {"registries": {"insecure": [proxy.host]}, "scan": {"layers": False}}
-            process, url = start_server(workdir, config, cert, key, ca)
-            port, context = int(url.rsplit(":", 1)[1]), client_context(ca)
-            at = lambda refs: [f"{proxy.host}/{ref}" for ref in refs]  # noqa: E731
-            report: dict[str, Any] = {"server_rss_idle_mib": round(rss_kib(process.pid)["VmRSS"] / 1024, 1)}
-            report["cold"] = asyncio.run(cold_path(port, context, proxy, at(cold)))
-            deployment = review_body("Deployment", at(warm))
-            proxy.seen.clear()
-            report["warm"] = asyncio.run(warm_path(port, context, deployment, args.clients, args.requests, args.seconds))
-            report["warm"]["registry_requests"] = len(proxy.seen)
-            proxy.seen.clear()
-            report["warm_mutate"] = asyncio.run(warm_path(port, context, deployment, args.clients, args.requests, args.seconds, "/mutate"))
-            report["warm_mutate"]["registry_requests"] = len(proxy.seen)
-            report["warm_mutate"]["throughput_vs_validate"] = round(report["warm_mutate"]["reviews_per_s"] / report["warm"]["reviews_per_s"], 2)
-            report["memory_warm"] = asyncio.run(in_flight(port, context, [deployment] * IN_FLIGHT, process.pid))
-            proxy.stall_seconds = 0.5
-            bodies = [review_body("Pod", [image]) for image in at(many)]
-            report["memory_cold"] = asyncio.run(in_flight(port, context, bodies, process.pid))
-            report["memory_cold"]["server_answers_over_10s"] = slower_than_10s(url, context)
+            with serving(workdir, config) as (process, url, port, context):
+                at = lambda refs: [f"{proxy.host}/{ref}" for ref in refs]  # noqa: E731
+                report: dict[str, Any] = {"server_rss_idle_mib": round(rss_kib(process.pid)["VmRSS"] / 1024, 1)}
+                report["cold"] = asyncio.run(cold_path(port, context, proxy, at(cold)))
+                deployment = review_body("Deployment", at(warm))
+                proxy.seen.clear()
+                report["warm"] = asyncio.run(warm_path(port, context, deployment, args.clients, args.requests, args.seconds))
+                report["warm"]["registry_requests"] = len(proxy.seen)
+                proxy.seen.clear()
+                report["warm_mutate"] = asyncio.run(warm_path(port, context, deployment, args.clients, args.requests, args.seconds, "/mutate"))
+                report["warm_mutate"]["registry_requests"] = len(proxy.seen)
+                report["warm_mutate"]["throughput_vs_validate"] = round(report["warm_mutate"]["reviews_per_s"] / report["warm"]["reviews_per_s"], 2)
+                report["memory_warm"] = asyncio.run(in_flight(port, context, [deployment] * IN_FLIGHT, process.pid))
+                proxy.stall_seconds = 0.5
+                bodies = [review_body("Pod", [image]) for image in at(many)]
+                report["memory_cold"] = asyncio.run(in_flight(port, context, bodies, process.pid))
+                report["memory_cold"]["server_answers_over_10s"] = slower_than_10s(url, context)
             print(json.dumps(report, indent=2))
         finally:
-            if process is not None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
             proxy.stop()
             registry.stop()
-
 
 if __name__ == "__main__":
     main()

@@ -154,6 +154,13 @@ class TTLCache(Generic[K, V]):
         if entry is not None:
             self._bytes -= entry.size
 
+    def discard_where(self, predicate: Callable[[K], bool]) -> int:
+        """Forget every key ``predicate`` accepts; returns how many (a linear scan: for rare events)."""
+        doomed = [key for key in self._entries if predicate(key)]
+        for key in doomed:
+            self.discard(key)
+        return len(doomed)
+
     def _live(self, key: K) -> _Entry[V] | None:
         entry = self._entries.get(key)
         if entry is None:

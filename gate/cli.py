@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -17,6 +18,7 @@ from gate.errors import GateError
 from gate.report import Report, render_json, render_sarif, render_table
 
 EXIT_USAGE = 2
+DEFAULT_TIMEOUT = 900.0  # seconds for a whole `gate check image`: long layer scans fit, a hung registry does not
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="never refresh the Sigstore trust root; use the configured or shipped copy")
     image.add_argument("--namespace", metavar="NS",
                        help="judge as for a workload in this namespace (its overrides, exemptions and image policies)")
+    image.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                       help=f"overall deadline for the whole check (default {DEFAULT_TIMEOUT:g}); an image not "
+                            "judged by then is an evaluation.error (exit 2), so a registry that drip-feeds "
+                            "bytes cannot hang CI")
 
     audit = commands.add_parser("audit", help="judge the workloads running in a cluster, as the webhook would")
     audit.add_argument("--config", type=Path, help="gate configuration file (YAML)")
@@ -94,14 +100,25 @@ def _check_config(args: argparse.Namespace) -> Config:
     )
 
 
-async def _check_images(config: Config, references: Sequence[str], platform: str | None, namespace: str | None) -> Report:
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return seconds
+
+
+async def _check_images(config: Config, references: Sequence[str], platform: str | None, namespace: str | None, timeout: float) -> Report:
     from gate.engine import Engine, WorkloadContext
 
     progress = terminal_progress() if config.scan.layers else None
     context = WorkloadContext(namespace=namespace)
+    deadline = time.monotonic() + timeout
     with progress or contextlib.nullcontext():
         async with Engine(config, progress=progress) as engine:
-            results = await asyncio.gather(*(engine.check(ref, context, platform=platform) for ref in references))
+            results = await asyncio.gather(*(engine.check(ref, context, platform=platform, deadline=deadline) for ref in references))
     return Report(policy_digest=engine.policy_digest, results=tuple(results))
 
 
@@ -112,7 +129,7 @@ def _render(report: Report, output: str) -> str:
 
 def _run_check(args: argparse.Namespace) -> int:
     config = _check_config(args)
-    report = asyncio.run(_check_images(config, args.references, args.platform, args.namespace))
+    report = asyncio.run(_check_images(config, args.references, args.platform, args.namespace, args.timeout))
     print(_render(report, args.output))
     return report.exit_code()
 

@@ -113,6 +113,26 @@ class RegistryConfig(_Frozen):
 
     insecure: frozenset[str] = frozenset()
     docker_config: Path | None = None
+    # Hosts gate may contact (``host[:port]``, or ``*.domain`` for any host under it); None: any.
+    allow: frozenset[str] | None = None
+
+    @field_validator("allow")
+    @classmethod
+    def _hosts(cls, allow: frozenset[str] | None) -> frozenset[str] | None:
+        if allow is None:
+            return None
+        bad = sorted(host for host in allow if not host or "/" in host or "*" in host.removeprefix("*."))
+        if bad:
+            raise ValueError(f"entries must be host[:port] or *.domain, not {', '.join(map(repr, bad))}")
+        return frozenset(host.lower() for host in allow)
+
+    def allows(self, host: str) -> bool:
+        """Whether gate may contact ``host`` (``host[:port]``, any case)."""
+        if self.allow is None:
+            return True
+        host = host.lower()
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        return host in self.allow or any(entry.startswith("*.") and name.endswith(entry[1:]) for entry in self.allow)
 
 
 def _yaml_off(value: Any) -> Any:
@@ -284,6 +304,9 @@ class Limits(_Frozen):
     # 300 s covers a 4 GiB image scanned at ~15 MB/s, several times slower than one core scans.
     evaluation_seconds: float = Field(300.0, gt=0)
     background_evaluations: int = Field(4, gt=0)  # images gathered and scanned at once; the rest queue
+    connections_per_host: int = Field(16, gt=0)  # concurrent requests to one registry host
+    images_per_review: int = Field(64, gt=0)  # distinct images one admission request may name
+    evaluations_per_review: int = Field(8, gt=0)  # images of one admission request judged at once
 
 
 class PolicyConfig(_Frozen):

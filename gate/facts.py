@@ -86,7 +86,7 @@ def _absent_provenance() -> dict[str, Any]:
 
 
 def _absent_sbom() -> dict[str, Any]:
-    return {"present": False, "verified": False, "formats": [], "components": 0, "component_list": [], "denied": []}
+    return {"present": False, "verified": False, "formats": [], "components": 0, "component_list": [], "denied": [], "without_purl": 0}
 
 
 def input_document(facts: Facts, context: dict[str, Any], now: dt.datetime) -> dict[str, Any]:

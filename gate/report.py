@@ -8,6 +8,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from gate import __version__
+from gate._printable import printable
 from gate.rules import EVALUATION_ERROR, RULES
 
 Decision = Literal["allow", "deny"]
@@ -22,6 +23,9 @@ class Violation:
     message: str
     details: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", printable(self.message))  # image content reaches messages
+
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "action": self.action, "message": self.message, "details": self.details}
 
@@ -34,6 +38,9 @@ class ImageResult:
     digest: str | None
     violations: tuple[Violation, ...] = ()
     evidence: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reference", printable(self.reference))  # as written, even when unparseable
 
     @property
     def decision(self) -> Decision:

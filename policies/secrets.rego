@@ -50,7 +50,7 @@ envs := [v |
 	v := {
 		"rule": "secret.env",
 		"message": concat("", [
-			"`", lib.text(object.get(f, "name", null)), "` in the image config's ENV or labels looks like a secret (", lib.label(f),
+			"`", lib.text(object.get(f, "name", null)), "` in the image config (ENV, labels or command) looks like a secret (", lib.label(f),
 			"), and `docker inspect` shows it to anyone who can pull the image: remove it from the Dockerfile and inject it at run time from a Kubernetes Secret",
 		]),
 		"details": lib.details(f),

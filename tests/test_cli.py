@@ -17,6 +17,7 @@ from tests.support.artifacts import push_index
 from tests.support.images import ImageBuilder
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
 from tests.support.registry_server import RegistryServer, free_port
+from tests.support.stalling_host import StallingHostDouble
 
 RECENT = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")  # never stale
 PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001::/home/app:/sbin/nologin\ntoor:x:0:0::/root:/bin/sh\n"
@@ -203,3 +204,46 @@ def test_table_says_how_an_unevaluated_image_was_decided(tmp_path: Path, capsys:
     config.write_text(yaml.safe_dump({"fail_open": True}))
     assert main(["check", "image", "Not A Reference!!", "--config", str(config)]) == 2
     assert "ERROR (allow)" in capsys.readouterr().out
+
+
+def test_overall_timeout_stops_a_drip_feeding_registry(registry: RegistryServer, repo: str, config_file: Path, tmp_path: Path) -> None:
+    """The host answers 200 and then one byte every 50 ms for ever: no single read ever times out."""
+    pushed = _image("10001").push(registry, f"{repo}:1")
+    gate = Path(sys.executable).with_name("gate")
+    with StallingHostDouble(drip_seconds=0.05) as dripping:
+        config = tmp_path / "drip.yaml"
+        config.write_text(yaml.safe_dump({"registries": {"insecure": [dripping.host, registry.host]}, "rules": EVIDENCE_OFF}))
+        done = subprocess.run([str(gate), "check", "image", f"{dripping.host}/shop/api:1", "--config", str(config),
+                               "--output", "json", "--timeout", "2"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    [violation] = json.loads(done.stdout)["results"][0]["violations"]
+    assert violation["rule"] == "evaluation.error" and "timed out" in violation["message"]
+    honest = subprocess.run([str(gate), "check", "image", pushed.ref, "--config", str(config_file), "--timeout", "60"],
+                            capture_output=True, text=True, timeout=120)
+    assert honest.returncode == 0, honest.stdout + honest.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf", "nan"])
+def test_timeout_must_be_positive_seconds(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "image", "x:1", "--timeout", value])
+    assert exited.value.code == 2 and "positive number of seconds" in capsys.readouterr().err
+
+
+def test_control_characters_from_the_image_are_escaped_in_messages_and_the_table(
+    registry: RegistryServer, repo: str, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A path that would clear the screen and forge an ALLOW line is shown escaped, never raw."""
+    hostile = "app/\x1b[2J\x1b[H\nALLOW  all good\u202e/.npmrc"
+    image = _image("10001").layer({hostile: "//registry.npmjs.org/:_authToken=npm_" + "a1B2c3D4e5" * 3 + "f6G7h8\n"})
+    pushed = image.push(registry, f"{repo}:ctl")
+    code = main(["check", "image", pushed.ref, "--config", str(config_file)])
+    table = capsys.readouterr().out
+    assert code == 1 and "secret.file" in table
+    assert "\x1b" not in table and "\u202e" not in table and "\nALLOW" not in table
+    assert "\\x1b[2J\\x1b[H\\x0aALLOW  all good\\u202e/.npmrc" in table
+    code, report = _check(capsys, config_file, pushed.ref)
+    [message] = [v["message"] for v in report["results"][0]["violations"] if v["rule"] == "secret.file"]
+    assert "\\x1b[2J" in message and "\x1b" not in message
+    honest = _image("10001").layer({"app/.npmrc": "registry=https://registry.npmjs.org/\n"}).push(registry, f"{repo}:plain")
+    assert main(["check", "image", honest.ref, "--config", str(config_file)]) == 0

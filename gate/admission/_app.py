@@ -139,6 +139,8 @@ def _routes(app: FastAPI, state: GateState) -> None:
             references, ignored = pushed_references(await _body(request, EVENTS_BYTES))
         except (BadEnvelope, _TooLarge) as exc:
             return _error(413 if isinstance(exc, _TooLarge) else 400, str(exc))
+        for reference in references:
+            state.engine.tag_moved(reference)  # never answer from the tag's old digest
         queued, dropped = state.prefetcher.submit(references)
         return JSONResponse({"queued": queued, "dropped": dropped, "ignored": ignored})
 

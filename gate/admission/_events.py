@@ -11,10 +11,11 @@ counted), because warming is an optimisation and must never slow the registry or
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
+
+from gate.admission._json import loads_bounded
 
 log = logging.getLogger("gate.admission")
 
@@ -37,14 +38,14 @@ class BadEnvelope(ValueError):
 def pushed_references(body: bytes) -> tuple[list[str], int]:
     """References of the manifests pushed, and how many events were ignored.
 
-    A tagged push yields ``host/repo:tag`` (so the tag resolution is warmed too), else
-    ``host/repo@digest``. The host is the one the pusher used (``target.url``, else ``request.host``).
+    A tagged push yields ``host/repo:tag@digest`` (the tag's new digest, which the engine's tag
+    cache learns at once), else ``host/repo@digest``. The host is the one the pusher used (``target.url``, else ``request.host``).
 
     Raises:
         BadEnvelope: not JSON, or no ``events`` list.
     """
     try:
-        envelope = json.loads(body)
+        envelope = loads_bounded(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadEnvelope(f"body is not valid JSON: {exc}") from exc
     events = envelope.get("events") if isinstance(envelope, dict) else None
@@ -65,9 +66,10 @@ def _reference(event: Any) -> str | None:
     host = urlsplit(target["url"]).netloc if isinstance(target.get("url"), str) else request.get("host")
     if not all(isinstance(value, str) and value for value in (host, repository)):
         return None
+    pinned = isinstance(digest, str) and digest.startswith("sha256:")
     if isinstance(tag, str) and tag:
-        return f"{host}/{repository}:{tag}"
-    return f"{host}/{repository}@{digest}" if isinstance(digest, str) and digest.startswith("sha256:") else None
+        return f"{host}/{repository}:{tag}@{digest}" if pinned else f"{host}/{repository}:{tag}"
+    return f"{host}/{repository}@{digest}" if pinned else None
 
 
 class Prefetcher:

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from gate.admission._json import loads_bounded
+
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
 OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
@@ -42,7 +44,7 @@ def parse_review(body: bytes) -> AdmissionRequest:
             or a request without ``uid`` / with an unknown ``operation``.
     """
     try:
-        review = json.loads(body)
+        review = loads_bounded(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadReview(f"body is not valid JSON: {exc}") from exc
     if not isinstance(review, dict):

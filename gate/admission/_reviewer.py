@@ -64,6 +64,13 @@ class Reviewer:
             return refuse(f"cannot read the {request.kind}: {exc}", mode, code=400)
         if not uses:
             return allow("no new or changed images" if request.operation == "UPDATE" else "no images")
+        distinct, most = len({use.key for use in uses}), self.config.limits.images_per_review
+        if distinct > most:
+            return refuse(
+                f"the {request.kind} names {distinct} distinct images; gate judges at most {most} per request "
+                "(limits.images_per_review)",
+                mode,
+            )
         judged = await self.judge_uses(uses, request.kind, request.object, request.namespace, deadline)
         self.metrics.record_images([item.result for item in judged])
         return judge(judged, mode, request.uid)
@@ -103,7 +110,9 @@ class Reviewer:
             return []
         secrets = await self._pull_secrets(request.kind, request.object, request.namespace, deadline)
         firsts = {use.image: use for use in uses}
-        await asyncio.gather(*(self._check(use, request.namespace, secrets, deadline) for use in firsts.values()), return_exceptions=True)
+        if len(firsts) > self.config.limits.images_per_review:
+            return []  # the validating webhook refuses the request and says why
+        await self._judge_all(list(firsts.values()), request.namespace, secrets, deadline)
         found = {image: self.engine.resolved_digest(image, _context(use, request.namespace, secrets)) for image, use in firsts.items()}
         digests = {image: digest for image, digest in found.items() if digest is not None}
         self.metrics.pinned.inc(len(digests))
@@ -137,9 +146,16 @@ class Reviewer:
             return None
 
     async def _judge_all(self, uses: list[ImageUse], namespace: str | None, secrets: bytes | None, deadline: float) -> list[ImageResult]:
-        """One verdict per use, all due by ``deadline`` (an "in progress" one for an image still being judged)."""
-        checks = [self._check(use, namespace, secrets, deadline) for use in uses]
-        results = await asyncio.gather(*checks, return_exceptions=True)
+        """One verdict per use, all due by ``deadline`` (an "in progress" one for an image still being
+        judged); at most ``limits.evaluations_per_review`` are judged at once, so one request naming
+        many images cannot crowd out the others."""
+        share = asyncio.Semaphore(self.config.limits.evaluations_per_review)
+
+        async def check(use: ImageUse) -> ImageResult:
+            async with share:
+                return await self._check(use, namespace, secrets, deadline)
+
+        results = await asyncio.gather(*(check(use) for use in uses), return_exceptions=True)
         return [self._outcome(use, result) for use, result in zip(uses, results)]
 
     def _check(self, use: ImageUse, namespace: str | None, secrets: bytes | None, deadline: float) -> Awaitable[ImageResult]:

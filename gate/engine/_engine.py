@@ -245,6 +245,22 @@ class Engine:
         violation = Violation(EVALUATION_ERROR, action, f"{reference}: {error.diagnostics()}", dict(error.details))
         return ImageResult(reference=reference, digest=error.details.get("digest"), violations=(violation,))
 
+    def tag_moved(self, reference: str) -> None:
+        """A push event says ``reference``'s tag moved: forget what the tag cache knows about it
+        (for every credential set), and when the event names the new digest (``repo:tag@digest``)
+        remember that for gate's own credentials. The registry may announce a push before its
+        tag answers with the new digest, so re-reading the tag at once could keep the old one."""
+        try:
+            parsed = Reference.parse(reference)
+        except GateError:
+            return
+        if parsed.tag is None:
+            return
+        wanted = (parsed.registry, parsed.repository, parsed.tag)
+        self._digests.cache.discard_where(lambda key: key[:3] == wanted)
+        if parsed.digest:
+            self._digests.cache.put((*wanted, None), parsed.digest)
+
     def stats(self) -> dict[str, Any]:
         """Cache and evaluation counters for the metrics endpoint."""
         caches = {"verdicts": self._verdicts.stats, "facts": self._facts.stats, "digests": self._digests.stats}

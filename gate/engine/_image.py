@@ -44,7 +44,9 @@ class ImageScanner:
     def __init__(self, config: Config, *, progress: LayerProgress | None = None, second_level: Callable[..., Awaitable[LayerScan]] | None = None) -> None:
         self.config = config
         self.layers = LayerScanner(config.limits)
-        self.cache = LayerScanCache(max_entries=config.limits.cache_entries, directory=config.scan.cache_dir, second_level=second_level)
+        self.cache = LayerScanCache(
+            max_entries=config.limits.cache_entries, directory=config.scan.cache_dir, limits=config.limits, second_level=second_level
+        )
         self.progress = progress
 
     async def scan(self, client: RegistryClient, ref: Reference, manifest: Manifest, build_args: Mapping[str, str]) -> ImageFacts:

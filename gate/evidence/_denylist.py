@@ -14,10 +14,16 @@ Configuration (``rules`` section, docs/configuration.md)::
 Matching uses ``packageurl-python`` (purl parsing and per-type name normalisation) and ``univers``
 (VERS ranges and per-ecosystem version ordering). A component whose name matches but whose version
 is missing or cannot be compared in the range's scheme is reported as denied (unknown means deny).
+
+A component without a usable purl (none, or one that does not parse) is not skipped: it is matched
+by name against every entry (case-insensitive, ``-``/``_``/``.`` alike, as package indexes compare
+names), in the entry's ecosystem since the SBOM does not say which one, and its version compared
+as above; the reason says it was matched by name.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -94,12 +100,15 @@ class DenyList:
         denied: list[Denied] = []
         for component in components:
             purl = _component_purl(component)
-            if purl is None:
-                continue
             for entry in self.entries:
-                hit, reason = entry.matches(purl)
+                if purl is not None:
+                    hit, reason = entry.matches(purl)
+                    shown = component.purl or ""
+                else:
+                    hit, reason = _by_name(entry, component)
+                    shown = f"{component.name} (no usable purl)"
                 if hit:
-                    denied.append(Denied(component.purl or "", entry.text_range, reason, component.name))
+                    denied.append(Denied(shown, entry.text_range, reason, component.name))
         return tuple(dict.fromkeys(denied))
 
 
@@ -128,6 +137,28 @@ def _entry(item: Any, where: str) -> DenyEntry:
     if not isinstance(reason, str):
         raise ConfigError(f"{where}.reason must be a string")
     return DenyEntry(purl, version_range, item["purl"], text_range, reason)
+
+
+def _by_name(entry: DenyEntry, component: Component) -> tuple[bool, str]:
+    """Match a component that has no usable purl by name, in the entry's ecosystem."""
+    names = {_normal(entry.purl.name)}
+    if entry.purl.namespace:
+        names.add(_normal(f"{entry.purl.namespace}/{entry.purl.name}"))
+    if _normal(component.name) not in names:
+        return False, ""
+    stand_in = PackageURL(type=entry.purl.type, namespace=entry.purl.namespace, name=entry.purl.name,
+                          qualifiers=entry.purl.qualifiers, version=component.version or None)
+    hit, reason = entry.matches(stand_in)
+    return hit, f"{reason} (matched by name: the SBOM gives no usable purl)".strip()
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name.strip().lower())
+
+
+def without_purl(components: Iterable[Component]) -> int:
+    """How many components carry no usable purl (reported in the ``sbom`` facts)."""
+    return sum(_component_purl(component) is None for component in components)
 
 
 def _component_purl(component: Component) -> PackageURL | None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gate.evidence._collect import Evidence
-from gate.evidence._denylist import DenyList
+from gate.evidence._denylist import DenyList, without_purl
 from gate.evidence._discover import Artifact, Problem
 from gate.evidence._pinning import pinning
 
@@ -79,6 +79,7 @@ def sbom_section(evidence: Evidence, deny: DenyList, verified: Verified) -> dict
             for c in ordered
         ],
         "denied": sbom_matches(evidence, deny),
+        "without_purl": without_purl(components),
     }
 
 

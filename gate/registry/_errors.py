@@ -7,13 +7,14 @@ status so reports and metrics can group failures.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
-import httpx
-
+from gate._printable import printable
 from gate.errors import RegistryError
 from gate.registry._reference import Reference
 
+log = logging.getLogger("gate.registry")
 CREDENTIALS_HINT = "check registries.docker_config / imagePullSecrets"
 
 
@@ -63,14 +64,18 @@ def _registry_code(body: bytes) -> str:
 
 
 def transport_error(ref: Reference, host: str, exc: Exception, timeout: float) -> RegistryError:
-    """The error for an httpx exception raised while talking to ``host`` about ``ref``."""
-    if isinstance(exc, httpx.TimeoutException):
-        message = f"timed out after {timeout:g}s talking to {host} for {ref}"
-        remedy = "retry; raise limits.timeout_seconds if the registry is slow"
-    elif isinstance(exc, httpx.ConnectError):
-        message = f"registry {host} is unreachable for {ref}: {exc or type(exc).__name__}"
-        remedy = "check the registry address, that it is running, and network/DNS/TLS settings (registries.insecure for plain HTTP)"
-    else:
-        message = f"talking to {host} for {ref} failed: {type(exc).__name__}: {exc}"
-        remedy = "retry; check the registry and any proxy in between"
-    return RegistryError(message, remedy=remedy, details=details(ref, host=host, error=type(exc).__name__))
+    """The error for an httpx exception raised while talking to ``host`` about ``ref``.
+
+    Every connection-level failure (refused, reset, timed out, TLS, protocol) gets the same text:
+    a message that told them apart would let anyone who can submit a pod map which hosts and
+    ports gate can reach. The precise cause goes to gate's own log for the operator.
+    """
+    cause = printable(f"{type(exc).__name__}: {exc}")
+    log.warning("registry %s could not be reached for %s: %s", host, printable(str(ref)), cause,
+                extra={"registry_host": host, "cause": cause, "timeout_seconds": timeout})
+    return RegistryError(
+        f"registry {host} could not be reached for {ref} (no usable answer within the limits)",
+        remedy="retry; if it persists, check the address, that the registry is up, TLS and registries.insecure; "
+        "gate's log has the cause",
+        details=details(ref, host=host),
+    )

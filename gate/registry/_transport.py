@@ -24,12 +24,14 @@ from gate.config import Config
 from gate.errors import LimitExceeded, RegistryError
 from gate.registry._errors import details, transport_error
 from gate.registry._reference import Reference
+from gate.registry._slots import HostSlots, ReleasingStream
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _BACKOFF_SECONDS = 0.1
 _CHUNK = 1024 * 1024
+_KEEPALIVE = 64
 # Exceptions httpx raises that are not HTTPError subclasses.
 HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, httpx.CookieConflict)
 
@@ -40,10 +42,15 @@ class Transport:
     def __init__(self, config: Config, ca_file: Path | None = None):
         self.limits = config.limits
         self.insecure = frozenset(host.lower() for host in config.registries.insecure)
+        self.registries = config.registries
         self.request_count = 0
         self.status_counts: Counter[int | str] = Counter()
+        self.slots = HostSlots(config.limits.connections_per_host, config.limits.timeout_seconds)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(config.limits.timeout_seconds),
+            # No pool-wide cap: each host's share is bounded by ``slots`` instead, so a host that
+            # never answers cannot hold every connection (see gate/registry/_slots.py).
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=_KEEPALIVE),
             verify=_ssl_context(ca_file),
             follow_redirects=False,
             headers={"User-Agent": "gate/0.1"},
@@ -98,12 +105,18 @@ class Transport:
 
     async def _send_retrying(self, ref: Reference, method: str, url: str, headers: Mapping[str, str], data: Mapping[str, str] | None) -> httpx.Response:
         host = url.split("://", 1)[-1].split("/", 1)[0]
+        if not self.registries.allows(host):
+            raise RegistryError(
+                f"host {host} is not in registries.allow; gate does not contact it (for {ref})",
+                remedy="use an image from an allowed registry, or add the host to registries.allow",
+                details=details(ref, host=host),
+            )
         for attempt in range(self.limits.retries + 1):
             last_try = attempt == self.limits.retries
             try:
                 with self.mapped(ref, host):
                     request = self._client.build_request(method, url, headers=headers, data=data)
-                    response = await self._client.send(request, stream=True)
+                    response = await self._send_in_slot(host, request)
             except RegistryError as error:
                 self.status_counts["error"] += 1
                 if last_try or not _retryable(error.__cause__):
@@ -116,6 +129,20 @@ class Transport:
             await response.aclose()
             await asyncio.sleep(self._backoff(attempt) if delay is None else delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _send_in_slot(self, host: str, request: httpx.Request) -> httpx.Response:
+        """Send holding one of ``host``'s connection slots until the response is closed."""
+        try:
+            release = await self.slots.acquire(host.lower())
+        except TimeoutError as exc:
+            raise httpx.PoolTimeout(f"all {self.slots.per_host} connection slots for the host are busy", request=request) from exc
+        try:
+            response = await self._client.send(request, stream=True)
+        except BaseException:
+            release()
+            raise
+        response.stream = ReleasingStream(response.stream, release)  # type: ignore[arg-type]
+        return response
 
     def _backoff(self, attempt: int) -> float:
         return min(_BACKOFF_SECONDS * 2**attempt, self.limits.timeout_seconds) * random.uniform(0.5, 1.0)

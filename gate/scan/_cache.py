@@ -2,14 +2,18 @@
 and at most one scan in flight per digest however many threads ask for it.
 
 Layers are shared across images (every image on one base shares its layers), so a layer scanned
-once is never scanned again while cached. The disk file name carries the scanner version, so a
-newer scanner ignores older results. A ``second_level`` (the webhook's shared cache) is asked
-before scanning, and may make this replica wait while another one scans the layer.
+once is never scanned again while cached. The disk file name carries the scanner version and the
+limits that shaped the scan (``file_bytes``, ``entries_per_layer``, ``scan_bytes_per_layer``), so a
+newer scanner, or a run with a larger ``file_bytes`` that would read what an earlier run skipped,
+never reuses an older result.
+A ``second_level`` (the webhook's shared cache) is asked before scanning, and may make this
+replica wait while another one scans the layer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -19,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from gate.config import Limits
 from gate.errors import EvidenceError
 from gate.scan._layer import SCANNER_VERSION, LayerScan
 
@@ -36,9 +41,12 @@ class LayerScanCache:
     each loop then runs at most one scan per digest.
     """
 
-    def __init__(self, max_entries: int = 512, directory: Path | str | None = None, second_level: SecondLevel | None = None):
+    def __init__(
+        self, max_entries: int = 512, directory: Path | str | None = None, limits: Limits | None = None, second_level: SecondLevel | None = None
+    ):
         self.max_entries = max_entries
         self.directory = Path(directory) if directory is not None else None
+        self._shaped_by = _limits_key(limits or Limits())
         self._memory: OrderedDict[str, LayerScan] = OrderedDict()
         self._running: dict[tuple[int, str], asyncio.Task[LayerScan]] = {}
         self._lock = threading.Lock()
@@ -99,7 +107,7 @@ class LayerScanCache:
     def _file(self, digest: str) -> Path | None:
         if self.directory is None or not _DIGEST.match(digest):
             return None
-        return self.directory / f"layer-v{SCANNER_VERSION}-{digest.replace(':', '-')}.json"
+        return self.directory / f"layer-v{SCANNER_VERSION}-{self._shaped_by}-{digest.replace(':', '-')}.json"
 
     def _load(self, digest: str) -> LayerScan | None:
         path = self._file(digest)
@@ -128,3 +136,9 @@ class LayerScanCache:
             # The disk cache is an optimisation; a read-only cache dir only costs a rescan.
             if temporary is not None and os.path.exists(temporary):
                 os.unlink(temporary)
+
+
+def _limits_key(limits: Limits) -> str:
+    """A short name for the limits that decide what a layer scan reads (and so what it finds)."""
+    shaping = f"{limits.file_bytes}:{limits.entries_per_layer}:{limits.scan_bytes_per_layer}"
+    return hashlib.sha256(shaping.encode()).hexdigest()[:12]

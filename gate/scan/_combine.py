@@ -37,7 +37,8 @@ class ImageScan:
 
 
 def _ancestors(path: str) -> list[str]:
-    parts = path.split("/")
+    """Parent paths; for an archive member (``app/lib.jar!/x/.npmrc``) the archive is one of them."""
+    parts = path.replace("!/", "/").split("/")
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
@@ -51,8 +52,9 @@ class _Removal:
 
     def removed_in(self, index: int, path: str) -> int | None:
         ancestors = _ancestors(path)
+        is_file = self.layers[index].has_file(path)  # a directory over a file replaces it; over a directory, merges
         for later in range(index + 1, len(self.layers)):
-            if self._removes(later, path, ancestors):
+            if self._removes(later, path, ancestors) or (is_file and self.layers[later].has_directory(path)):
                 return later
         return None
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from gate.scan._assign import judge
 from gate.scan._finding import SECRET_FILE, Finding, redact
 from gate.scan._matcher import ContentMatcher, default_matcher
-from gate.scan._rules import ALLOWED_PATHS, is_placeholder
+from gate.scan._rules import ALLOWED_PATHS, BINARY_RULES, PREFIXED_RULES, is_placeholder
 
 Hit = tuple[str, str]  # (detector, secret text used only for the redacted preview)
 
@@ -25,12 +25,17 @@ _GIT_CREDENTIALS = re.compile(rb"[a-z][a-z0-9+.-]*://[^:/\s@]*:([^@\s]+)@")
 _NETRC = re.compile(rb"\bpassword\s+(\S+)")
 _AWS = re.compile(rb"(?im)^\s*aws_(?:secret_access_key|session_token)\s*=\s*(\S+)")
 _KUBECONFIG = re.compile(rb"(?m)^\s*(?:token|client-key-data|password|auth-provider-token):\s*[\"']?([^\s\"']+)")
+# libpq's password file: ``host:port:database:user:password``, ``\:`` escaping a colon in a field.
+_PGPASS = re.compile(rb"(?m)^(?!#)(?:(?:[^:\\\n]|\\.)*:){4}([^\r\n]+)")
+_VAULT_TOKEN = re.compile(rb"\A\s*(\S+)")
 _PRIVATE_KEY_HEADER = re.compile(rb"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY")
 _PRIVATE_KEY_BLOCK = re.compile(rb"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S]{0,65536}?KEY(?: BLOCK)?-----")
 _SSH_KEY_NAMES = frozenset({"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk", "identity"})
 _DOTENV = re.compile(r"^\.env(?:\.(?!example$|sample$|template$|dist$|defaults?$|schema$)[\w.-]+)?$")
 _DOCKER_CONFIG = re.compile(r"(?:^|/)(?:\.docker/config\.json|\.dockercfg|containers/auth\.json)$")
 _KUBECONFIG_PATH = re.compile(r"(?:^|/)(?:\.kube/config|[\w.-]*kubeconfig[\w.-]*)$")
+# kubeadm writes admin.conf, kubelet.conf, controller-manager.conf, scheduler.conf here.
+_KUBERNETES_CONF = re.compile(r"(?:^|/)etc/kubernetes/[^/]+\.conf$")
 
 
 def _first_real(pattern: re.Pattern[bytes], content: bytes) -> str | None:
@@ -98,6 +103,8 @@ _CHECKERS: dict[str, tuple[str, Callable[[ContentMatcher, bytes], list[Hit]]]] =
     ".git-credentials": ("git-credentials", _by_pattern("git-credentials", _GIT_CREDENTIALS)),
     ".netrc": ("netrc", _by_pattern("netrc", _NETRC)),
     "_netrc": ("netrc", _by_pattern("netrc", _NETRC)),
+    ".pgpass": ("pgpass", _by_pattern("pgpass", _PGPASS)),
+    ".vault-token": ("vault-token", _by_pattern("vault-token", _VAULT_TOKEN)),
     **{name: ("ssh-private-key", _ssh) for name in _SSH_KEY_NAMES},
 }
 _AWS_CHECK = ("aws-credentials", _by_pattern("aws-credentials", _AWS))
@@ -117,6 +124,8 @@ def credential_checker(path: str) -> tuple[str, Callable[[ContentMatcher, bytes]
         return known
     if base[-4:].lower() in (".p12", ".pfx"):
         return _PKCS12_CHECK
+    if _KUBERNETES_CONF.search(path):
+        return _KUBE_CHECK
     if not _MAYBE.search(base):
         return None
     if path.endswith(".aws/credentials"):
@@ -142,8 +151,10 @@ def detect(
     text: bool | None = None,
     prefiltered: dict[int, list[int]] | None = None,
 ) -> list[Hit]:
-    """Every secret in one file: credential-file detectors first, then content rules on text files.
+    """Every secret in one file: credential-file detectors first, then content rules.
 
+    Text files get every content rule, except that third-party trees (``ALLOWED_PATHS``) get only
+    the prefixed token rules; binary files get the prefixed token rules and PEM private keys.
     ``content`` is None when the file was not read (too large, or not a regular file); ``text``
     and the ``prefiltered`` hits may be passed when the caller already computed them.
     """
@@ -154,8 +165,9 @@ def detect(
     if checker is not None:
         name, check = checker
         hits = check(matcher, content) if text and content is not None else [(name, "")]
-    matches = matcher.scan(content, path, prefiltered) if text and content is not None else []
-    if matches and not ALLOWED_PATHS.search(path):
+    only = None if text and not ALLOWED_PATHS.search(path) else PREFIXED_RULES if text else BINARY_RULES
+    matches = matcher.scan(content, path, prefiltered, only) if content is not None else []
+    if matches:
         reported = {secret for _, secret in hits}
         for match in matches:
             secret = match.secret_text()

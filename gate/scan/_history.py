@@ -52,12 +52,15 @@ def scan_config(config: Mapping[str, Any], *, matcher: ContentMatcher | None = N
         raise EvidenceError("image config field `config.Labels` is not an object", remedy="rebuild the image")
     findings = _judge_all(matcher, env_pairs, SECRET_ENV, history=None)
     findings += _judge_all(matcher, [(str(k), str(v)) for k, v in labels.items()], SECRET_ENV, history=None)
+    for field in ("Entrypoint", "Cmd"):
+        findings += _command_tokens(matcher, f"config.{field}", _list(container.get(field), f"config.{field}"))
     seen = {(f.rule, f.name, f.preview): index for index, f in enumerate(findings)}
     entries = _list(config.get("history"), "history")
     if not all(isinstance(entry, Mapping) for entry in entries):
         raise EvidenceError("image config `history` holds a non-object entry", remedy="rebuild the image")
     for entry, layer in zip(entries, _entry_layers(entries, config.get("rootfs"))):
-        for finding in scan_history_line(matcher, str(entry.get("created_by") or "")):
+        lines = scan_history_line(matcher, str(entry.get("created_by") or "")) + _comment_tokens(matcher, entry.get("comment"))
+        for finding in lines:
             finding = finding.at(layer=layer)
             key = (finding.rule, finding.name, finding.preview)
             index = seen.get(key)
@@ -68,6 +71,25 @@ def scan_config(config: Mapping[str, Any], *, matcher: ContentMatcher | None = N
                 # ``ARG T=…`` (no layer) then ``RUN |1 T=… cmd``: name the layer the secret went into.
                 findings[index] = finding
     return findings
+
+
+def _command_tokens(matcher: ContentMatcher, field: str, words: list[Any]) -> list[Finding]:
+    """Token-shaped secrets in ``config.Entrypoint``/``config.Cmd`` (``--token=ghp_…``): ``docker
+    inspect`` shows them as it shows ``Env`` (secret.env, named by the field)."""
+    text = " ".join(str(word) for word in words).encode("utf-8", "surrogateescape")
+    return [Finding(SECRET_ENV, m.detector, name=field, preview=redact(m.secret_text())) for m in matcher.scan(text)]
+
+
+def _comment_tokens(matcher: ContentMatcher, comment: Any) -> list[Finding]:
+    """Token-shaped secrets in a history entry's ``comment`` (``docker history`` shows it beside
+    ``created_by``; ``docker commit -m`` and some builders write free text there)."""
+    if not isinstance(comment, str) or not comment:
+        return []
+    found = matcher.scan(comment.encode("utf-8", "surrogateescape"))
+    if not found:
+        return []
+    history = redact_in(comment, [m.secret_text() for m in found])[:_HISTORY_CAP]
+    return [Finding(SECRET_BUILD_ARG, m.detector, name="history comment", history=history, preview=redact(m.secret_text())) for m in found]
 
 
 def _entry_layers(entries: list[Mapping[str, Any]], rootfs: Any) -> list[int | None]:

@@ -24,6 +24,7 @@ from gate.scan._finding import redact
 from gate.scan._inflate import inflate, new_meter
 from gate.scan._leftovers import leftover
 from gate.scan._matcher import ContentMatcher
+from gate.scan._nested import is_archive, members
 from gate.scan._tar import entries
 
 SCANNER_VERSION = "3"  # bump whenever a layer's scan result can change: the disk cache keys on it
@@ -66,13 +67,15 @@ class LayerScan:
     passwd: str | None = None
     skipped: dict[str, int] = field(default_factory=dict)
     present: bytes = b""
+    directories: bytes = b""
 
     def has_file(self, path: str) -> bool:
         """True when this layer holds a non-directory entry at ``path`` (hash set; collisions ~2^-64)."""
-        hashes = memoryview(self.present).cast("Q")
-        target = path_hash(path)
-        index = bisect_left(hashes, target)
-        return index < len(hashes) and hashes[index] == target
+        return _in_hashes(self.present, path)
+
+    def has_directory(self, path: str) -> bool:
+        """True when this layer holds a directory entry at ``path`` (it replaces a file there)."""
+        return _in_hashes(self.directories, path)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +84,7 @@ class LayerScan:
             "entries": self.entries, "hits": [vars(hit) for hit in self.hits], "whiteouts": list(self.whiteouts),
             "opaque_dirs": list(self.opaque_dirs), "passwd": self.passwd, "skipped": dict(self.skipped),
             "present": base64.b64encode(self.present).decode(),
+            "directories": base64.b64encode(self.directories).decode(),
         }
 
     @classmethod
@@ -94,10 +98,21 @@ class LayerScan:
                 bytes_in=int(data["bytes_in"]), bytes_out=int(data["bytes_out"]), entries=int(data["entries"]),
                 hits=tuple(LayerHit(**hit) for hit in data["hits"]), whiteouts=tuple(data["whiteouts"]),
                 opaque_dirs=tuple(data["opaque_dirs"]), passwd=data["passwd"], skipped=dict(data["skipped"]),
-                present=base64.b64decode(data["present"]),
+                present=base64.b64decode(data["present"]), directories=base64.b64decode(data["directories"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise EvidenceError(f"cached layer scan is malformed: {exc}") from exc
+
+
+def _in_hashes(packed: bytes, path: str) -> bool:
+    hashes = memoryview(packed).cast("Q")
+    target = path_hash(path)
+    index = bisect_left(hashes, target)
+    return index < len(hashes) and hashes[index] == target
+
+
+def _packed(hashes: list[int]) -> bytes:
+    return array("Q", sorted(set(hashes))).tobytes()
 
 
 class ImageBudget:
@@ -123,12 +138,14 @@ class ImageBudget:
 class _Collector:
     """Accumulates one layer's hits, whiteouts and path hashes while its tar streams by."""
 
-    def __init__(self, matcher: ContentMatcher):
+    def __init__(self, matcher: ContentMatcher, file_bytes: int):
         self.matcher = matcher
+        self.file_bytes = file_bytes
         self.hits: list[LayerHit] = []
         self.whiteouts: list[str] = []
         self.opaque: list[str] = []
         self.hashes: list[int] = []
+        self.dir_hashes: list[int] = []
         self.passwd: str | None = None
         self.skipped = {"binary": 0, "oversize": 0, "special": 0}
         self.by_path: dict[str, list[LayerHit]] = {}
@@ -145,8 +162,7 @@ class _Collector:
             else:
                 self.whiteouts.append(f"{directory}/{name[len(_WHITEOUT):]}".lstrip("/"))
             return
-        if kind != "dir":
-            self.hashes.append(path_hash(path))
+        (self.dir_hashes if kind == "dir" else self.hashes).append(path_hash(path))
         if kind == "file":
             self._file(path, content, size)
         elif kind == "hardlink":
@@ -174,6 +190,9 @@ class _Collector:
                 self.flush()
         else:
             self._secrets(path, detect(self.matcher, path, content, text))
+        if content is not None and is_archive(path):
+            for inner, data in members(path, content, self.file_bytes):
+                self._secrets(inner, detect(self.matcher, inner, data))
 
     def flush(self) -> None:
         """Scan the batched text files (one hyperscan call for many small files)."""
@@ -233,19 +252,18 @@ class LayerScanner:
         compression, plain = inflate(chunks, meter)
         if budget is not None:
             plain = _charged(plain, budget, label)
-        collector = _Collector(self.matcher)
+        collector = _Collector(self.matcher, self.limits.file_bytes)
         count = 0
         for entry, content in entries(plain, label, want=self.limits.file_bytes,
                                       max_entries=self.limits.entries_per_layer):
             count += 1
             collector.add(entry.path, entry.kind, entry.link, content, entry.size)
         collector.flush()
-        hashes = array("Q", sorted(set(collector.hashes)))
         return LayerScan(
             digest=digest, media_type=media_type, compression=compression, bytes_in=meter.bytes_in,
             bytes_out=meter.bytes_out, entries=count, hits=tuple(collector.hits),
             whiteouts=tuple(collector.whiteouts), opaque_dirs=tuple(collector.opaque), passwd=collector.passwd,
-            skipped=collector.skipped, present=hashes.tobytes(),
+            skipped=collector.skipped, present=_packed(collector.hashes), directories=_packed(collector.dir_hashes),
         )
 
 

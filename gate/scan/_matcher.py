@@ -86,10 +86,13 @@ class ContentMatcher:
         self._database.scan(joined, match_event_handler=on_match, scratch=self._scratch())
         return hits
 
-    def scan(self, data: bytes, path: str = "", hits: dict[int, list[int]] | None = None) -> list[Match]:
+    def scan(
+        self, data: bytes, path: str = "", hits: dict[int, list[int]] | None = None, only: frozenset[str] | None = None
+    ) -> list[Match]:
         """Every confirmed secret in ``data``, specific token rules first, generic ones if not overlapping.
 
-        ``hits`` are this data's prefilter hits when already computed (``prefilter_many``).
+        ``hits`` are this data's prefilter hits when already computed (``prefilter_many``);
+        ``only`` restricts the rules confirmed to those IDs (binary files, third-party trees).
         """
         if hits is None:
             hits = self.prefilter_hits(data)
@@ -99,6 +102,8 @@ class ContentMatcher:
         generic: list[Match] = []
         for rule_index in sorted(hits):
             rule = self._rules[rule_index]
+            if only is not None and rule.id not in only:
+                continue
             if rule.path is not None and not rule.path.search(path):
                 continue
             if rule.skip_paths is not None and rule.skip_paths.search(path):

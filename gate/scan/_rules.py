@@ -81,7 +81,8 @@ _LONE_WORD = re.compile(rb"^[A-Za-z]+$")
 def _key_body(block: bytes) -> bool:
     """Whether a ``-----BEGIN … PRIVATE KEY-----`` block has a body that could be a key.
 
-    Any body counts (short, truncated, odd), except none, a stand-in (``...``, ``<key>``, one word
+    Any body counts (short, truncated, odd), except none (a NUL ends it: a header constant in a
+    binary is not a key), a stand-in (``...``, ``<key>``, one word
     such as ``anything``) or a quote right after the header (a string constant in code, like
     ``HEADER = "-----BEGIN RSA PRIVATE KEY-----\\n"``). ``\\n`` escapes count as line breaks.
     """
@@ -89,7 +90,8 @@ def _key_body(block: bytes) -> bool:
     if start is None:
         return False
     end = block.find(b"-----END", start.end())
-    body = _ESCAPED_BREAKS.sub(b" ", block[start.end() : end if end >= 0 else len(block)]).strip()
+    body = block[start.end() : end if end >= 0 else len(block)].split(b"\0", 1)[0]  # a C string ends at NUL
+    body = _ESCAPED_BREAKS.sub(b" ", body).strip()
     if not body or body[:1] in b"\"'\x60":
         return False
     return not _LONE_WORD.match(body) and not is_placeholder(body)
@@ -324,6 +326,19 @@ ALLOWED_PATHS = re.compile(
     r"(?:^|/)usr/(?:local/)?lib/go(?:-[\d.]+)?/|(?:^|/)go/pkg/mod/|(?:^|/)\.cargo/registry/|(?:^|/)gems/|"
     r"(?i:\.(?:bmp|gif|jpe?g|png|svg|tiff?|eot|[ot]tf|woff2?|pdf)$)"
 )
+
+
+# Rules whose match carries a distinctive issuer prefix (``ghp_``, ``AKIA``, ``glpat-``, ``xoxb-``,
+# ``npm_`` …): they hold even in third-party trees (ALLOWED_PATHS), where a word such as
+# ``password = example123`` is noise but a real GitHub token is still a leak.
+PREFIXED_RULES = frozenset(
+    rule.id for rule in RULES
+    if rule.id not in {"generic-api-key", "curl-auth-user", "curl-auth-header", "kubernetes-secret-yaml", "url-password",
+                       "jwt", "jwt-base64", "private-key"}
+)
+# What is looked for in binary files (a NUL byte in the first 8 KiB): the prefixed tokens and PEM
+# private keys, whose bytes survive intact inside executables, databases and caches.
+BINARY_RULES = PREFIXED_RULES | {"private-key"}
 
 
 def shannon_entropy(data: bytes) -> float:

@@ -29,7 +29,7 @@ def test_manifest_pushes_become_references_and_the_rest_is_ignored() -> None:
         event(tag="1.4"),
     ]}
     references, ignored = pushed_references(json.dumps(envelope).encode())
-    assert references == ["127.0.0.1:5000/shop/api:1.4", f"127.0.0.1:5000/shop/api@{DIGEST}"]
+    assert references == [f"127.0.0.1:5000/shop/api:1.4@{DIGEST}", f"127.0.0.1:5000/shop/api@{DIGEST}"]
     assert ignored == 2, "a pull and a layer push; the repeated push is merged, not ignored"
 
 

@@ -121,3 +121,20 @@ def test_events_are_refused_when_no_token_is_configured(ca: trustme.CA, tmp_path
         assert response.status_code == 503 and "GATE_EVENTS_TOKEN" in response.json()["error"]
     finally:
         server.stop()
+
+
+def test_a_push_moves_the_tag_at_once(notified: tuple[WebhookServer, RegistryServer]) -> None:
+    """Tags are trusted for up to 30 s; a push event for the tag must end that trust immediately."""
+    server, registry = notified
+    image = f"{registry.host}/events/moving:prod"
+    passwd = "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/:/bin/sh\n"
+    ImageBuilder().layer({"etc/passwd": passwd, "app/v": "1"}).config(user="1000").push(registry, "events/moving:prod")
+    wait_for(lambda: events_seen(server, "judged") >= 1)
+    honest = review("Pod", containers(image))
+    assert server.review(honest).json()["response"]["allowed"] is True
+    queued = events_seen(server, "queued")
+    ImageBuilder().layer({"etc/passwd": passwd, "app/v": "2"}).config(user="0").push(registry, "events/moving:prod")
+    wait_for(lambda: events_seen(server, "queued") > queued, what="the push event of the moved tag")
+    moved = review("Pod", containers(image))
+    answer = server.review(moved).json()["response"]
+    assert answer["allowed"] is False and "[user.root]" in answer["status"]["message"]

@@ -309,3 +309,26 @@ def test_shutdown_lets_an_in_flight_review_finish(start: Start, registry: Regist
         assert not server.thread.is_alive() and server.state.serving is False
     finally:
         proxy.stop()
+
+
+@pytest.mark.parametrize("path", ["/validate", "/registry/events"])
+def test_deeply_nested_json_is_a_400_not_a_500(start: Start, registry: RegistryServer, path: str) -> None:
+    server = start(relaxed(registry, events_token="a-long-enough-events-token"), tls=False)
+    headers = {"content-type": "application/json", "authorization": "Bearer a-long-enough-events-token"}
+    for depth in (200, 100_000):  # past gate's bound, and past Python's own recursion limit
+        body = b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":' + b"[" * depth + b"]" * depth + b"}"
+        response = server.client.post(path, content=body, headers=headers)
+        assert response.status_code == 400 and "nested deeper" in response.json()["error"]
+    sent = review("Pod", containers("127.0.0.1:1/none:1"), operation="DELETE")
+    assert answer(server.review(sent), sent)["allowed"] is True
+
+
+def test_control_characters_from_the_image_are_escaped_in_the_denial(start: Start, registry: RegistryServer) -> None:
+    hostile = "app/\x1b[1A\x1b[2K\nadmitted\u202e/.npmrc"
+    files = {"etc/passwd": PASSWD, hostile: "//registry.npmjs.org/:_authToken=npm_" + "a1B2c3D4e5" * 3 + "f6G7h8\n"}
+    ImageBuilder().layer(files).config(user="1000").push(registry, "admission/ctl:1")
+    server = start(relaxed(registry), tls=False)
+    sent = review("Pod", containers(f"{registry.host}/admission/ctl:1"))
+    message = answer(server.review(sent), sent)["status"]["message"]
+    assert "[secret.file]" in message and "\\x1b[1A\\x1b[2K\\x0aadmitted\\u202e" in message
+    assert "\x1b" not in message and "\u202e" not in message and "\nadmitted" not in message

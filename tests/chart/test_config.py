@@ -55,6 +55,7 @@ def test_full_config_reaches_gate(rendered: dict[str, Rendered], tmp_path: Path)
     assert config.trust.trusted_root == tmp_path / "trust" / "trusted_root.json"
     assert config.trust.require_tlog is False
     assert config.registries.insecure == frozenset({"registry.local:5000"})
+    assert config.registries.allows("ghcr.acme.example") and not config.registries.allows("docker.io")
     assert json.loads(config.registries.docker_config.read_text()) == json.loads(DOCKER_CONFIG_JSON)
     assert config.rules["image.stale"].params() == {"max_age_days": 90}
     assert config.namespaces["legacy"].rules["user.root"].action == "warn"
@@ -62,6 +63,11 @@ def test_full_config_reaches_gate(rendered: dict[str, Rendered], tmp_path: Path)
     assert config.limits.cache_ttl_seconds == 600 and config.limits.timeout_seconds == 5
     assert config.policy.dirs == (tmp_path / "policies",)
     assert (tmp_path / "policies" / "team.rego").read_text().startswith("package gate.team")
+
+
+def test_without_an_allow_list_every_host_may_be_contacted(rendered: dict[str, Rendered], tmp_path: Path) -> None:
+    config = load(project_config_volume(rendered["defaults"], tmp_path))
+    assert config.registries.allow is None and config.registries.allows("docker.io")
 
 
 def test_projected_files_are_the_ones_the_config_names(rendered: dict[str, Rendered]) -> None:

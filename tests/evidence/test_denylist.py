@@ -42,7 +42,12 @@ def lib(purl: str | None, version: str | None = None, name: str = "x") -> Compon
         (lib("pkg:deb/debian/openssl@3.0.9-1?arch=arm64"), None),  # a qualifier in the entry must match
         (lib("pkg:nuget/Newtonsoft.Json@12.0.3"), "CVE-2024-21907"),
         (lib("pkg:nuget/Newtonsoft.Json@abc"), "CVE-2024-21907 (version 'abc' not comparable in vers:nuget/<13.0.1)"),
-        (lib(None, "4.17.20", name="lodash"), None),  # no purl: nothing to match on
+        # no usable purl: matched by name (any case, -/_/. alike), version compared in the entry's scheme
+        (lib(None, "4.17.20", name="lodash"), "CVE-2021-23337 (matched by name: the SBOM gives no usable purl)"),
+        (lib("not a purl", "2.14.1", name="log4j_core"), "Log4Shell (matched by name: the SBOM gives no usable purl)"),
+        (lib(None, None, name="Lodash"), "CVE-2021-23337 (component has no version to compare) (matched by name: the SBOM gives no usable purl)"),
+        (lib(None, "4.17.21", name="lodash"), None),
+        (lib(None, "4.17.20", name="lodash-es"), None),
         (lib("not a purl"), None),
     ],
 )
@@ -50,7 +55,8 @@ def test_matching(component: Component, reason: str | None) -> None:
     denied = DenyList.from_params({"deny": DENY}).check([component])
     assert [d.reason for d in denied] == ([] if reason is None else [reason])
     if denied:
-        assert denied[0].purl == component.purl
+        by_name = "matched by name" in denied[0].reason
+        assert denied[0].purl == (f"{component.name} (no usable purl)" if by_name else component.purl)
 
 
 def test_denied_fact_fields_and_deduplication() -> None:

@@ -9,6 +9,7 @@ news whoever says it), which is what these tests exercise.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 from gate.config import Config
 from gate.engine import Engine
@@ -106,3 +107,30 @@ def test_no_evidence_at_all(registry: RegistryServer, gate_config: Config, repo:
 def test_stale_build(registry: RegistryServer, gate_config: Config, repo: str) -> None:
     reference = build(registry, repo, mode_max(f"FROM golang:1.22@sha256:{GOLANG}\n", PINNED), created="2020-01-01T00:00:00Z")
     assert "image.stale" in rules(judge(gate_config, reference))
+
+
+def _bom(*components: dict) -> dict:
+    return {"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "components": list(components)}
+
+
+def test_sbom_components_without_a_usable_purl_are_matched_by_name(registry: RegistryServer, repo: str) -> None:
+    config = config_for(registry, rules={"sbom.denied-component": {"action": "deny", **DENY}})
+    hidden = _bom({"type": "library", "name": "Lodash", "version": "4.17.20"},
+                  {"type": "library", "name": "lodash", "version": "4.17.19", "purl": "not a purl"})
+    result = judge(config, build(registry, f"{repo}-hidden", lambda digest: [statement("https://cyclonedx.org/bom", hidden, digest)]))
+    denied = rules(result)["sbom.denied-component"]
+    assert len(denied) == 2 and all("no usable purl" in m and "matched by name" in m for m in denied)
+    assert result.evidence["sbom"]["without_purl"] == 2
+    fixed = _bom({"type": "library", "name": "lodash", "version": "4.17.21"}, {"type": "library", "name": "left-pad", "version": "1.0.0"})
+    result = judge(config, build(registry, f"{repo}-fixed", lambda digest: [statement("https://cyclonedx.org/bom", fixed, digest)]))
+    assert "sbom.denied-component" not in rules(result) and result.evidence["sbom"]["without_purl"] == 2
+
+
+def test_a_build_time_in_the_future_is_not_fresh(registry: RegistryServer, repo: str) -> None:
+    config = config_for(registry, rules={"image.stale": {"action": "deny"}})
+    pinned = mode_max(f"FROM golang:1.22@sha256:{GOLANG}\n", PINNED)
+    future = judge(config, build(registry, f"{repo}-future", pinned, created="2099-01-01T00:00:00Z"))
+    [message] = rules(future)["image.stale"]
+    assert "claims to be built in the future" in message and future.decision == "deny"
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert "image.stale" not in rules(judge(config, build(registry, f"{repo}-now", pinned, created=now)))

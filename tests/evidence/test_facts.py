@@ -86,6 +86,7 @@ def test_sbom_section_counts_distinct_components_and_denies() -> None:
         "components": 1,
         "component_list": [{"name": "lodash", "version": "4.17.20", "purl": "pkg:npm/lodash@4.17.20", "type": "library", "licenses": ["MIT"]}],
         "denied": [{"purl": "pkg:npm/lodash@4.17.20", "range": "vers:npm/<4.17.21", "reason": "CVE-2021-23337"}],
+        "without_purl": 0,
     }
 
 

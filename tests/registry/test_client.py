@@ -160,7 +160,7 @@ async def test_unreachable_port_fails_fast_and_clearly(repo: str) -> None:
             await client.manifest(Reference.parse(f"{host}/{repo}:1.0"))
         assert client.request_count == 4  # the first try and limits.retries (3) retries
     assert time.monotonic() - started < 3
-    assert f"registry {host} is unreachable" in caught.value.message and caught.value.remedy
+    assert f"registry {host} could not be reached" in caught.value.message and caught.value.remedy
 
 
 async def test_https_is_used_unless_the_host_is_insecure(registry: RegistryServer, repo: str) -> None:

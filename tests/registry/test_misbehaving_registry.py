@@ -191,7 +191,7 @@ async def test_stalled_registry_times_out(lying_proxy: LyingRegistryProxyDouble)
     async with RegistryClient(_config(lying_proxy, limits={"timeout_seconds": 0.3, "retries": 0})) as client:
         with pytest.raises(RegistryError) as caught:
             await client.manifest(Reference.parse(f"{lying_proxy.host}/shop/api:1"))
-    assert f"timed out after 0.3s talking to {lying_proxy.host}" in caught.value.message
+    assert f"registry {lying_proxy.host} could not be reached" in caught.value.message
     assert "retry" in caught.value.remedy
 
 
@@ -200,7 +200,7 @@ async def test_registry_that_goes_down_gives_a_clear_error(registry: RegistrySer
     async with RegistryClient(_config(lying_proxy)) as client:
         manifest = await client.manifest(_via(lying_proxy, pushed))
         lying_proxy.stop()
-        with pytest.raises(RegistryError, match=f"registry {lying_proxy.host} is unreachable"):
+        with pytest.raises(RegistryError, match=f"registry {lying_proxy.host} could not be reached"):
             await client.blob(_via(lying_proxy, pushed), manifest.config)  # type: ignore[arg-type]
 
 

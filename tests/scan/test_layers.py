@@ -202,12 +202,13 @@ def test_every_compression_and_a_mislabelled_media_type(compression: str) -> Non
     assert [(h.kind, h.detector) for h in scan.hits] == [("secret", "npmrc")]
 
 
-def test_large_and_binary_files_are_skipped_but_names_still_checked() -> None:
+def test_large_files_are_skipped_but_names_still_checked_and_binaries_get_the_prefixed_rules() -> None:
     limits = Limits(file_bytes=1024)
     builder = ImageBuilder().layer({"root/.npmrc": NPMRC + "#" * 2000, "app/big.txt": f"token={GITHUB}\n" + "a" * 4000,
-                                    "app/bin": b"\x7fELF\0" + GITHUB.encode()})
+                                    "app/bin": b"\x7fELF\0" + GITHUB.encode(),
+                                    "app/words.bin": b"\x7fELF\0 password = 'Zk3jd8Hs9dk2LmQ'\0"})
     scanned = scan_builder(builder, limits)
-    assert {(f.detector, f.path) for f in scanned.findings} == {("npmrc", "root/.npmrc")}
+    assert {(f.detector, f.path) for f in scanned.findings} == {("npmrc", "root/.npmrc"), ("github-pat", "app/bin")}
 
 
 def test_pkcs12_bundle_is_reported_by_name_even_when_it_looks_like_text() -> None:

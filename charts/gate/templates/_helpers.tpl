@@ -201,6 +201,7 @@ credentials and extra Rego beside config.yaml.
 {{- if .Values.trust.trustedRoot }}{{ $_ := set $trust "trusted_root" "trust/trusted_root.json" }}{{ end }}
 {{- $registries := dict "insecure" .Values.registries.insecure }}
 {{- if .Values.registries.dockerConfigSecret }}{{ $_ := set $registries "docker_config" "registry/config.json" }}{{ end }}
+{{- if kindIs "slice" .Values.registries.allow }}{{ $_ := set $registries "allow" .Values.registries.allow }}{{ end }}
 {{- $limits := merge (dict "deadline_seconds" (include "gate.deadlineSeconds" . | float64)) (omit .Values.limits "deadline_seconds") }}
 {{- $policy := dict "engine" "embedded" }}
 {{- if .Values.opa.sidecar.enabled }}
