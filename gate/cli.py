@@ -14,7 +14,7 @@ from gate import __version__
 from gate._progress import terminal_progress
 from gate import config as config_module
 from gate.config import Config
-from gate.errors import GateError
+from gate.errors import GateError, LimitExceeded
 from gate.report import Report, render_json, render_sarif, render_table
 
 EXIT_USAGE = 2
@@ -111,7 +111,7 @@ def _positive_seconds(text: str) -> float:
 
 
 async def _check_images(config: Config, references: Sequence[str], platform: str | None, namespace: str | None, timeout: float) -> Report:
-    from gate.engine import Engine, WorkloadContext
+    from gate.engine import Engine, WorkloadContext, is_pending
 
     progress = terminal_progress() if config.scan.layers else None
     context = WorkloadContext(namespace=namespace)
@@ -119,6 +119,9 @@ async def _check_images(config: Config, references: Sequence[str], platform: str
     with progress or contextlib.nullcontext():
         async with Engine(config, progress=progress) as engine:
             results = await asyncio.gather(*(engine.check(ref, context, platform=platform, deadline=deadline) for ref in references))
+    # A run has no retry: an evaluation still going at the deadline is a time-out, not "in progress".
+    late = LimitExceeded(f"timed out after --timeout {timeout:g}s", remedy="check the registry's speed, or raise --timeout")
+    results = [engine.error_result(result.reference, late) if is_pending(result) else result for result in results]
     return Report(policy_digest=engine.policy_digest, results=tuple(results))
 
 
