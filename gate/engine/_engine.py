@@ -19,15 +19,17 @@ from typing import Any, Literal, TypeVar
 from gate.cache import LoadingCache, TTLCache
 from gate.config import Config
 from gate.engine._evidence import Subject, evidence_facts
+from gate.engine._gathered import Gathered
+from gate.engine._summary import SummaryContext, Wanted, find_summary
 from gate.engine._image import ImageScanner, LayerProgress
 from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
 from gate.facts import Facts, ImageIdentity, evidence_summary, input_document
 from gate.policy import PolicyEvaluator, decide
-from gate.registry import DOCKER_LIST, OCI_INDEX, CredentialStore, Manifest, Reference, RegistryClient
+from gate.registry import DOCKER_LIST, OCI_INDEX, CredentialStore, Descriptor, Manifest, Reference, RegistryClient
 from gate.report import ImageResult, Violation
 from gate.rules import EVALUATION_ERROR
-from gate.verify import TrustPolicy
+from gate.verify import TrustPolicy, listed_verifiers
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -54,14 +56,6 @@ class WorkloadContext:
 
 
 @dataclass(frozen=True)
-class _Gathered:
-    """The facts of one platform image and what could not be read about it (cached by digest)."""
-
-    facts: Facts
-    problems: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class _Target:
     """One platform manifest to judge."""
 
@@ -85,6 +79,7 @@ class Engine:
         self.config = config
         self.policy = policy or PolicyEvaluator.from_config(config)
         self.trust = TrustPolicy.from_config(config.trust)
+        self.verifiers = listed_verifiers(config.trust)
         self.deny_list = DenyList.from_params(config.rule_params().get("sbom.denied-component"))
         self.scanner = ImageScanner(config, progress=progress)
         self._client: RegistryClient | None = None
@@ -93,7 +88,7 @@ class Engine:
         self._verdicts: LoadingCache[tuple[Any, ...], ImageResult] = LoadingCache(
             _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds), is_negative=lambda result: not result.evaluated
         )
-        self._facts: LoadingCache[tuple[Any, ...], tuple[_Gathered, ...]] = LoadingCache(
+        self._facts: LoadingCache[tuple[Any, ...], tuple[Gathered, ...]] = LoadingCache(
             _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds),
             is_negative=lambda gathered: any(item.facts.errors for item in gathered),
             negative_exceptions=(GateError,),
@@ -206,18 +201,52 @@ class Engine:
             evidence = judged[0][1]
         else:
             evidence = {"platforms": {item.facts.image.platform: found for item, (_, found) in zip(gathered, judged)}}
+        if gathered[0].summary is not None:
+            evidence = evidence | {"summary": gathered[0].summary}
         return ImageResult(reference=text, digest=reference.digest, violations=violations, evidence=evidence)
 
     async def _gather(
         self, client: RegistryClient, reference: Reference, top: Manifest | None, platform: str | None, now: dt.datetime
-    ) -> tuple[_Gathered, ...]:
-        """Everything known about the image at ``reference`` (pinned by digest), per platform."""
+    ) -> tuple[Gathered, ...]:
+        """Everything known about the image at ``reference`` (pinned by digest), per platform: from an
+        acceptable verification summary when ``trust.verifiers`` lists its signer, else gathered."""
         top = top or await client.manifest(reference)
+        ignored: tuple[str, ...] = ()
+        if self.verifiers:
+            lookup = await find_summary(client, reference, top, self._wanted(top, platform), self._summary_context(now))
+            if lookup.gathered is not None:
+                return lookup.gathered
+            ignored = lookup.ignored
         targets, attached = await asyncio.gather(
             self._targets(client, reference, top, platform),
             discover(client, reference, top, blob_bytes=self.config.limits.blob_bytes, total_bytes=self.config.limits.evidence_bytes),
         )
-        return tuple(await asyncio.gather(*(self._gather_target(client, target, attached, now) for target in targets)))
+        gathered = await asyncio.gather(*(self._gather_target(client, target, attached, now) for target in targets))
+        return tuple(replace(item, problems=(*ignored, *item.problems)) for item in gathered)
+
+    def _summary_context(self, now: dt.datetime) -> SummaryContext:
+        limits = self.config.limits
+        return SummaryContext(self.verifiers, self.policy_digest, self.config.scan.layers, limits.blob_bytes, now)
+
+    def _wanted(self, top: Manifest, platform: str | None) -> list[Wanted]:
+        """The platform images a check of ``top`` judges, by digest, without fetching them."""
+        if not top.is_index:
+            return [Wanted(top.digest, platform)]
+        return [Wanted(entry.digest, _platform_name(entry.platform)) for entry in _platform_entries(top, platform)]
+
+    async def gathered(self, result: ImageResult, platform: str | None = None) -> tuple[Gathered, ...]:
+        """The facts behind ``result`` (a verdict of :meth:`check`), for a verification summary;
+        from the facts cache, or gathered again when they were evicted.
+
+        Raises:
+            GateError: ``result`` has no digest, or gathering failed.
+        """
+        if result.digest is None:
+            raise GateError(f"{result.reference} was not resolved to a digest")
+        reference = Reference.parse(result.reference).with_digest(result.digest)
+        key = (reference.registry, reference.repository, reference.digest, platform)
+        now = dt.datetime.now(dt.timezone.utc)
+        return await self._facts.get_or_load(key, lambda: self._gather(self.client, reference, None, platform, now))
 
     def _client_for(self, context: WorkloadContext) -> RegistryClient:
         """The client carrying the workload's pull secrets; built only on a cache miss, since
@@ -230,12 +259,7 @@ class Engine:
         if not top.is_index:
             subject = Subject(top.digest, None, None)
             return [_Target(reference.with_digest(top.digest), top, platform, subject)]
-        entries = [entry for entry in top.manifests if _is_platform_image(entry.annotations, entry.platform, entry.media_type)]
-        if platform is not None:
-            entries = [entry for entry in entries if _matches(_platform_name(entry.platform), platform)]
-        if not entries:
-            wanted = f"platform {platform}" if platform else "any runnable platform"
-            raise GateError(f"index {top.digest} lists no image for {wanted}", details={"digest": top.digest})
+        entries = _platform_entries(top, platform)
         manifests = await asyncio.gather(*(client.manifest(reference.with_digest(entry.digest)) for entry in entries))
         subject_of = lambda manifest: Subject(manifest.digest, top.digest, top.json)  # noqa: E731
         return [
@@ -243,7 +267,8 @@ class Engine:
             for entry, manifest in zip(entries, manifests)
         ]
 
-    async def _gather_target(self, client: RegistryClient, target: _Target, attached: AttachedEvidence, now: dt.datetime) -> _Gathered:
+    async def _gather_target(self, client: RegistryClient, target: _Target, attached: AttachedEvidence, now: dt.datetime) -> Gathered:
+        about = attached.about(*(d for d in (target.subject.digest, target.subject.index_digest) if d))
         found = evidence_facts(attached, target.subject, self.trust, self.deny_list, now)
         image = await self.scanner.scan(client, target.reference, target.manifest, found.build_args)
         identity = ImageIdentity(
@@ -265,9 +290,10 @@ class Engine:
             errors=image.errors,
             vulnerability_scans=found.vulnerability_scans,
         )
-        return _Gathered(facts, tuple(problem.message for problem in found.problems))
+        inputs = tuple(sorted({artifact.manifest for artifact in about}))
+        return Gathered(facts, tuple(problem.message for problem in found.problems), inputs)
 
-    async def _judge(self, item: _Gathered, text: str, context: WorkloadContext, now: dt.datetime) -> tuple[list[Violation], dict[str, Any]]:
+    async def _judge(self, item: Gathered, text: str, context: WorkloadContext, now: dt.datetime) -> tuple[list[Violation], dict[str, Any]]:
         facts = replace(item.facts, image=replace(item.facts.image, reference=text))
         document = input_document(facts, context.policy_view(), now)
         raws = await asyncio.to_thread(self.policy.evaluate, document)
@@ -293,6 +319,21 @@ async def _within(deadline: float | None, work: Awaitable[T]) -> T:
 
 def _ttl_cache(entries: int, max_bytes: int, ttl: float) -> TTLCache[Any, Any]:
     return TTLCache(max_entries=entries, max_bytes=max_bytes, ttl=ttl, negative_ttl=min(ttl, NEGATIVE_TTL_SECONDS))
+
+
+def _platform_entries(top: Manifest, platform: str | None) -> list[Descriptor]:
+    """The runnable platform entries of index ``top`` (only ``platform``'s when given).
+
+    Raises:
+        GateError: none is left.
+    """
+    entries = [entry for entry in top.manifests if _is_platform_image(entry.annotations, entry.platform, entry.media_type)]
+    if platform is not None:
+        entries = [entry for entry in entries if _matches(_platform_name(entry.platform), platform)]
+    if not entries:
+        wanted = f"platform {platform}" if platform else "any runnable platform"
+        raise GateError(f"index {top.digest} lists no image for {wanted}", details={"digest": top.digest})
+    return entries
 
 
 def _platform_name(platform: Mapping[str, Any] | None) -> str:
