@@ -5,16 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from gate import __version__
 from gate._progress import terminal_progress
 from gate import config as config_module
 from gate.config import Config
 from gate.errors import GateError
-from gate.report import Report, render_json, render_sarif, render_table
+from gate.report import ImageResult, Report, render_json, render_sarif, render_table
+
+if TYPE_CHECKING:
+    from gate.attest import Attester
+    from gate.engine import Engine
 
 EXIT_USAGE = 2
 
@@ -36,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     image.add_argument("--no-layer-scan", action="store_true", help="read config and history, not the layers")
     image.add_argument("--offline", action="store_true",
                        help="never refresh the Sigstore trust root; use the configured or shipped copy")
+    image.add_argument("--attest", action="store_true",
+                       help="sign a verification summary of each verdict (attest.key) and attach it to the image")
+    image.add_argument("--attest-key", type=Path, metavar="FILE",
+                       help="PEM private key for --attest, instead of attest.key (password: GATE_ATTEST_PASSWORD)")
 
     serve = commands.add_parser("serve", help="run the Kubernetes admission webhook")
     serve.add_argument("--config", type=Path)
@@ -59,7 +69,7 @@ def _load_config(path: Path | None) -> Config:
 
 def _check_config(args: argparse.Namespace) -> Config:
     """The config file with the command-line overrides applied on top."""
-    config = _load_config(args.config)
+    config = _attest_config(_load_config(args.config), args)
     extra_dirs = tuple(directory.resolve() for directory in args.policy)
     for directory in extra_dirs:
         if not directory.is_dir():
@@ -77,14 +87,49 @@ def _check_config(args: argparse.Namespace) -> Config:
     )
 
 
-async def _check_images(config: Config, references: Sequence[str], platform: str | None) -> Report:
+def _attest_config(config: Config, args: argparse.Namespace) -> Config:
+    """With ``--attest``: the key from ``--attest-key`` (checked now), and no ``trust.verifiers``,
+    since a gate that vouches for an image must have looked at it itself."""
+    if args.attest_key is not None and not args.attest:
+        raise config_module.ConfigError("--attest-key is only used with --attest")
+    if not args.attest:
+        return config
+    if args.attest_key is not None:
+        if config.attest.verifier_id is None:
+            raise config_module.ConfigError("--attest-key: attest.verifier_id must be set in the config (the id consumers list in trust.verifiers)")
+        attest = config.attest.model_copy(update={"key": args.attest_key.resolve()})
+        config_module.load_attest_key(attest, "--attest-key")
+        config = config.model_copy(update={"attest": attest})
+    if config.attest.key is None:
+        raise config_module.ConfigError("--attest needs a signing key: set attest.key and attest.verifier_id in the config, or pass --attest-key")
+    return config.model_copy(update={"trust": config.trust.model_copy(update={"verifiers": ()})})
+
+
+async def _check_images(config: Config, references: Sequence[str], platform: str | None, attest: bool = False) -> Report:
+    from gate.attest import Attester
     from gate.engine import Engine
 
+    attester = Attester.from_config(config) if attest else None
     progress = terminal_progress() if config.scan.layers else None
     with progress or contextlib.nullcontext():
         async with Engine(config, progress=progress) as engine:
             results = await asyncio.gather(*(engine.check(ref, platform=platform) for ref in references))
+            if attester is not None:
+                results = await asyncio.gather(*(_attest(attester, engine, result, platform) for result in results))
     return Report(policy_digest=engine.policy_digest, results=tuple(results))
+
+
+async def _attest(attester: "Attester", engine: "Engine", result: ImageResult, platform: str | None) -> ImageResult:
+    """Attach a summary of ``result``; an image that cannot be attested gets an ``evaluation.error`` (exit 2)."""
+    try:
+        attested = await attester.attest(engine, result, dt.datetime.now(dt.timezone.utc), platform)
+    except GateError as exc:
+        if not result.evaluated:
+            return result
+        failed = engine.error_result(result.reference, GateError(f"not attested: {exc.message}", remedy=exc.remedy, details=dict(exc.details)))
+        return replace(result, violations=(*result.violations, *failed.violations))
+    print(f"gate: attested {attested.reference}: verification summary {attested.referrer_digest} ({attested.verification_result})", file=sys.stderr)
+    return result
 
 
 def _render(report: Report, output: str) -> str:
@@ -94,7 +139,7 @@ def _render(report: Report, output: str) -> str:
 
 def _run_check(args: argparse.Namespace) -> int:
     config = _check_config(args)
-    report = asyncio.run(_check_images(config, args.references, args.platform))
+    report = asyncio.run(_check_images(config, args.references, args.platform, attest=args.attest))
     print(_render(report, args.output))
     return report.exit_code()
 

@@ -20,12 +20,13 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from gate.admission._answer import Answer, refuse
-from gate.admission._events import BadEnvelope, Prefetcher, pushed_references
+from gate.admission._events import BadEnvelope, Prefetcher, judge_pushed, pushed_references
 from gate.admission._metrics import Metrics
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest, BadReview, parse_review
 from gate.admission._reviewer import Reviewer
 from gate.admission._workloads import is_workload
+from gate.attest import Attester
 from gate.config import Config
 from gate.engine import Engine, WorkloadContext
 
@@ -33,7 +34,6 @@ log = logging.getLogger("gate.admission")
 
 REVIEW_BYTES = 8 * 1024 * 1024  # object + oldObject of the largest (1.5 MiB) Kubernetes objects, with room
 EVENTS_BYTES = 1024 * 1024
-PREFETCH_SECONDS = 60.0
 
 
 class _TooLarge(ValueError):
@@ -56,8 +56,9 @@ def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: Pu
     """The webhook app. ``engine`` defaults to ``Engine(config)``; the app starts and closes it."""
     engine = engine if engine is not None else Engine(config)
     metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts})
+    attester = Attester.from_config(config) if config.attest.key is not None else None
     prefetcher = Prefetcher(
-        lambda reference: engine.check(reference, WorkloadContext(), deadline=time.monotonic() + PREFETCH_SECONDS),
+        lambda reference: judge_pushed(engine, attester, reference),
         on_outcome=lambda outcome: metrics.count(metrics.events, outcome),
     )
     state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher)

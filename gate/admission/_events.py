@@ -11,10 +11,17 @@ counted), because warming is an optimisation and must never slow the registry or
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
+import time
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
+
+from gate.attest import Attester
+from gate.engine import Engine, WorkloadContext
+from gate.errors import GateError
+from gate.report import ImageResult
 
 log = logging.getLogger("gate.admission")
 
@@ -28,6 +35,7 @@ MANIFEST_MEDIA_TYPES = frozenset(
 )
 QUEUE_SIZE = 256
 WORKERS = 2
+PREFETCH_SECONDS = 60.0
 
 
 class BadEnvelope(ValueError):
@@ -68,6 +76,25 @@ def _reference(event: Any) -> str | None:
     if isinstance(tag, str) and tag:
         return f"{host}/{repository}:{tag}"
     return f"{host}/{repository}@{digest}" if isinstance(digest, str) and digest.startswith("sha256:") else None
+
+
+async def judge_pushed(engine: Engine, attester: Attester | None, reference: str) -> ImageResult:
+    """Judge a pushed image (no workload context); with ``attest.key``, attach a verification
+    summary of the verdict too, so gates that list this one in ``trust.verifiers`` need not scan it.
+
+    A summary that cannot be made (the image could not be evaluated, the push was refused) is
+    logged, never raised: the verdict is still cached for admission.
+    """
+    result = await engine.check(reference, WorkloadContext(), deadline=time.monotonic() + PREFETCH_SECONDS)
+    if attester is None or not result.evaluated:
+        return result
+    try:
+        attested = await attester.attest(engine, result, dt.datetime.now(dt.timezone.utc))
+    except GateError as exc:
+        log.warning("no verification summary attached to a pushed image: %s", exc.diagnostics(), extra={"image": reference})
+        return result
+    log.info("verification summary attached", extra={"image": reference, "summary": attested.referrer_digest, "result": attested.verification_result})
+    return result
 
 
 class Prefetcher:
