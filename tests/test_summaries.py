@@ -1,0 +1,324 @@
+"""Signed verification summaries on the real registry: `gate check image --attest`, then gates that
+list the signer in `trust.verifiers` admit the image without fetching a layer, and ignore (and
+report) every summary that fails a check.
+
+A counting LyingRegistryProxyDouble (honest here) sits in front of the consumer so the test sees
+each request it makes. Each gate gets its own layer-cache directory, so a consumer can only skip
+the layers by trusting the summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from sigstore.models import Bundle, InvalidBundle
+from sigstore_models.bundle.v1 import Bundle as BundleDocument
+
+from gate import config as config_module
+from gate.attest import Attester
+from gate.cli import main
+from gate.engine import Engine
+from gate.errors import ConfigError
+from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
+from tests.support.artifacts import push_sigstore_bundle, referrers_tag
+from tests.support.images import ImageBuilder, PushedImage
+from tests.support.push import client_for
+from tests.support.registry_server import RegistryServer
+
+VERIFIER = "https://ci.example/gate"
+VSA = "https://slsa.dev/verification_summary/v1"
+BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
+RECENT = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+EVIDENCE_OFF = {rule: {"action": "off"} for rule in ("signature.missing", "provenance.missing", "sbom.missing")}
+
+
+def _write_key(path: Path, key: Any, password: bytes | None = None) -> tuple[Path, Path]:
+    encryption = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
+    public = path.with_suffix(".pub")
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return path, public
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> dict[str, tuple[Path, Path]]:
+    """The CI gate's key and a stranger's, as (private PEM, public PEM)."""
+    return {
+        "ci": _write_key(tmp_path / "ci.key", ec.generate_private_key(ec.SECP256R1())),
+        "stranger": _write_key(tmp_path / "stranger.key", ec.generate_private_key(ec.SECP256R1())),
+    }
+
+
+def _config_file(tmp_path: Path, name: str, hosts: list[str], **sections: Any) -> Path:
+    document = {"registries": {"insecure": hosts}, "rules": dict(EVIDENCE_OFF), "scan": {"cache_dir": str(tmp_path / f"cache-{name}")}}
+    for key, value in sections.items():
+        document[key] = value if key != "rules" else document["rules"] | value
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def _image() -> ImageBuilder:
+    image = ImageBuilder()
+    image.layer({"etc/passwd": "root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001::/app:/sbin/nologin\n"}, created_by="COPY passwd /etc")
+    image.layer({"app/server": "#!/bin/sh\necho ok\n"}, created_by="COPY app /app")
+    return image.config(user="app", created=RECENT)
+
+
+def _attest(capsys: pytest.CaptureFixture[str], config: Path, ref: str) -> dict[str, Any]:
+    code = main(["check", "image", ref, "--attest", "--config", str(config), "--output", "json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured
+    assert "attested" in captured.err
+    return json.loads(captured.out)
+
+
+def _consume(capsys: pytest.CaptureFixture[str], config: Path, ref: str) -> tuple[int, dict[str, Any]]:
+    code = main(["check", "image", ref, "--config", str(config), "--output", "json"])
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    return code, result
+
+
+def _blob_gets(proxy: LyingRegistryProxyDouble, pushed: PushedImage) -> list[str]:
+    """The image's own config and layer blobs the consumer fetched."""
+    manifest = pushed.manifest
+    digests = {manifest["config"]["digest"], *(layer["digest"] for layer in manifest["layers"])}
+    return [seen.path for seen in proxy.seen if seen.method == "GET" and any(seen.path.endswith(f"/blobs/{d}") for d in digests)]
+
+
+@pytest.fixture
+def proxy(registry: RegistryServer) -> Iterator[LyingRegistryProxyDouble]:
+    counting = LyingRegistryProxyDouble(registry.url)
+    try:
+        yield counting
+    finally:
+        counting.stop()
+
+
+def _consumer(tmp_path: Path, proxy: LyingRegistryProxyDouble, public: Path, verifier_id: str = VERIFIER, **extra: Any) -> Path:
+    verifiers = [{"key": str(public), "id": verifier_id, "max_age_hours": 24}]
+    return _config_file(tmp_path, "consumer", [proxy.host], trust={"verifiers": verifiers}, **extra)
+
+
+def _attester(tmp_path: Path, registry: RegistryServer, private: Path, **extra: Any) -> Path:
+    return _config_file(tmp_path, "ci", [registry.host], attest={"key": str(private), "verifier_id": VERIFIER}, **extra)
+
+
+def test_listed_summary_replaces_layer_fetching(
+    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    pushed = _image().push(registry, f"{repo}:1")
+    attested = _attest(capsys, _attester(tmp_path, registry, keys["ci"][0]), pushed.ref)
+    policy_digest = attested["policy_digest"]
+
+    code, result = _consume(capsys, _consumer(tmp_path, proxy, keys["ci"][1]), f"{proxy.host}/{repo}:1")
+
+    assert code == 0, result
+    assert result["decision"] == "allow" and result["digest"] == pushed.digest
+    summary = result["evidence"]["summary"]
+    assert (summary["verifier"], summary["policy_digest"], summary["verification_result"]) == (VERIFIER, policy_digest, "PASSED")
+    assert dt.datetime.fromisoformat(summary["time_verified"].replace("Z", "+00:00")) > dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    assert result["evidence"]["config"]["effective_user"]["uid"] == 10001  # the CI gate's facts, resolved through passwd
+    assert _blob_gets(proxy, pushed) == []
+    assert len(proxy.seen) <= 8, [f"{s.method} {s.path}" for s in proxy.seen]
+
+
+def test_summary_facts_are_judged_with_local_policy_and_context(
+    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A root image summarised by CI is still denied by the consumer's own Rego (FAILED summary, local deny)."""
+    image = ImageBuilder()
+    image.layer({"app/server": "x"}, created_by="COPY app /app")
+    pushed = image.config(user="root", created=RECENT).push(registry, f"{repo}:root")
+    code = main(["check", "image", pushed.ref, "--attest", "--config", str(_attester(tmp_path, registry, keys["ci"][0])), "--output", "json"])
+    assert code == 1
+    assert "(FAILED)" in capsys.readouterr().err
+
+    code, result = _consume(capsys, _consumer(tmp_path, proxy, keys["ci"][1]), f"{proxy.host}/{repo}:root")
+
+    assert code == 1
+    assert [v["rule"] for v in result["violations"]] == ["user.root"]
+    assert result["evidence"]["summary"]["verification_result"] == "FAILED"
+    assert _blob_gets(proxy, pushed) == []
+
+
+def _assert_full_check(result: dict[str, Any], proxy: LyingRegistryProxyDouble, pushed: PushedImage, reason: str) -> None:
+    assert "summary" not in result["evidence"]
+    problems = [p for p in result["evidence"]["problems"] if "verification summary" in p]
+    assert problems and all("ignored" in p for p in problems), result["evidence"]["problems"]
+    assert any(reason in p for p in problems), problems
+    assert len(_blob_gets(proxy, pushed)) == 1 + len(pushed.manifest["layers"])  # config and every layer: the full check ran
+
+
+def test_summary_by_unlisted_key_is_ignored(
+    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    pushed = _image().push(registry, f"{repo}:1")
+    _attest(capsys, _attester(tmp_path, registry, keys["stranger"][0]), pushed.ref)
+    code, result = _consume(capsys, _consumer(tmp_path, proxy, keys["ci"][1]), f"{proxy.host}/{repo}:1")
+    assert code == 0
+    _assert_full_check(result, proxy, pushed, "not listed in trust.verifiers")
+
+
+def test_summary_with_another_verifier_id_is_ignored(
+    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    pushed = _image().push(registry, f"{repo}:1")
+    _attest(capsys, _attester(tmp_path, registry, keys["ci"][0]), pushed.ref)
+    _, result = _consume(capsys, _consumer(tmp_path, proxy, keys["ci"][1], verifier_id="https://other.example/gate"), f"{proxy.host}/{repo}:1")
+    _assert_full_check(result, proxy, pushed, "its key is listed for https://other.example/gate")
+
+
+def test_summary_under_another_policy_is_ignored(
+    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    pushed = _image().push(registry, f"{repo}:1")
+    ci = _attester(tmp_path, registry, keys["ci"][0], rules={"image.stale": {"action": "warn", "max_age_days": 30}})
+    attested = _attest(capsys, ci, pushed.ref)
+    _, result = _consume(capsys, _consumer(tmp_path, proxy, keys["ci"][1]), f"{proxy.host}/{repo}:1")
+    _assert_full_check(result, proxy, pushed, f"made under policy {attested['policy_digest']}")
+
+
+def test_summary_about_another_digest_is_ignored(
+    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A genuine summary of image B, copied onto image A as a referrer, says nothing about A."""
+    other = _image().config(user="app", created=RECENT, labels={"variant": "b"}).push(registry, f"{repo}:b")
+    _attest(capsys, _attester(tmp_path, registry, keys["ci"][0]), other.ref)
+    pushed = _image().push(registry, f"{repo}:a")
+    push_sigstore_bundle(registry, pushed, _attached_bundle(registry, other)[1], predicate_type=VSA)
+
+    _, result = _consume(capsys, _consumer(tmp_path, proxy, keys["ci"][1]), f"{proxy.host}/{repo}:a")
+    _assert_full_check(result, proxy, pushed, f"not {pushed.digest}")
+
+
+def test_summary_older_than_max_age_is_ignored(
+    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    pushed = _image().push(registry, f"{repo}:1")
+    config = config_module.load(_attester(tmp_path, registry, keys["ci"][0]))
+
+    async def attest_two_days_ago() -> None:
+        async with Engine(config) as engine:
+            result = await engine.check(pushed.ref)
+            await Attester.from_config(config).attest(engine, result, dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=48))
+
+    asyncio.run(attest_two_days_ago())
+    _, result = _consume(capsys, _consumer(tmp_path, proxy, keys["ci"][1]), f"{proxy.host}/{repo}:1")
+    _assert_full_check(result, proxy, pushed, "older than max_age_hours 24")
+
+
+def _attached_bundle(registry: RegistryServer, pushed: PushedImage) -> tuple[dict[str, Any], bytes]:
+    """The referrer manifest gate attached (read through the tag-schema index) and its bundle."""
+    client = client_for(registry)
+    raw_index = client.get_manifest(pushed.repository, referrers_tag(pushed.digest))
+    assert raw_index is not None, "no referrers tag index: registry 2.8 has no referrers API, so gate must write one"
+    (entry,) = [m for m in json.loads(raw_index[0])["manifests"] if m.get("annotations", {}).get("dev.sigstore.bundle.predicateType") == VSA]
+    assert entry["artifactType"] == BUNDLE_V03
+    raw_manifest = client.get_manifest(pushed.repository, entry["digest"])
+    assert raw_manifest is not None
+    manifest = json.loads(raw_manifest[0])
+    layer = manifest["layers"][0]
+    bundle = client._checked("GET", f"{registry.url}/v2/{pushed.repository}/blobs/{layer['digest']}", (200,)).content
+    return manifest, bundle
+
+
+def test_attached_summary_is_a_cosign_v3_bundle_referrer_that_sigstore_python_reads(
+    registry: RegistryServer, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The layout cosign v3 writes, checked with sigstore-python's models and `cryptography`.
+
+    sigstore-python's ``Bundle`` (and so its ``Verifier``) accepts only certificate bundles; it
+    refuses keyed ones, which the first assertion records. The keyed check is what cosign's
+    ``verify-attestation --key --insecure-ignore-tlog`` does: DSSE PAE signed by the key.
+    """
+    pushed = _image().push(registry, f"{repo}:1")
+    attested = _attest(capsys, _attester(tmp_path, registry, keys["ci"][0]), pushed.ref)
+    manifest, bundle = _attached_bundle(registry, pushed)
+
+    assert manifest["artifactType"] == BUNDLE_V03
+    assert manifest["config"]["mediaType"] == "application/vnd.oci.empty.v1+json"
+    assert [layer["mediaType"] for layer in manifest["layers"]] == [BUNDLE_V03]
+    assert manifest["subject"]["digest"] == pushed.digest
+    assert manifest["annotations"]["dev.sigstore.bundle.content"] == "dsse-envelope"
+    assert manifest["annotations"]["dev.sigstore.bundle.predicateType"] == VSA
+
+    with pytest.raises(InvalidBundle, match="certificate"):
+        Bundle.from_json(bundle)
+    document = BundleDocument.from_json(bundle)
+    assert document.media_type == BUNDLE_V03 and document.verification_material.public_key is not None
+    envelope = document.dsse_envelope
+    assert envelope.payload_type == "application/vnd.in-toto+json"
+    pae = b"DSSEv1 %d %s %d %s" % (len(envelope.payload_type), envelope.payload_type.encode(), len(envelope.payload), envelope.payload)
+    public = serialization.load_pem_public_key(keys["ci"][1].read_bytes())
+    public.verify(envelope.signatures[0].sig, pae, ec.ECDSA(hashes.SHA256()))  # raises when it does not verify
+
+    statement = json.loads(envelope.payload)
+    assert statement["_type"] == "https://in-toto.io/Statement/v1" and statement["predicateType"] == VSA
+    assert statement["subject"][0]["digest"] == {"sha256": pushed.digest.split(":")[1]}
+    predicate = statement["predicate"]
+    assert predicate["verifier"]["id"] == VERIFIER
+    assert predicate["policy"]["digest"] == {"sha256": attested["policy_digest"].split(":")[1]}
+    assert predicate["verificationResult"] == "PASSED"
+    assert predicate["resourceUri"] == f"oci://{registry.host}/{repo}@{pushed.digest}"
+    assert [entry["digest"] for entry in predicate["gateFacts"]["platforms"]] == [pushed.digest]
+    assert base64.b64decode(document.verification_material.public_key.hint)
+
+
+def test_ed25519_summary_is_accepted(
+    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An encrypted PKCS#8 Ed25519 key, its password from GATE_ATTEST_PASSWORD."""
+    private, public = _write_key(tmp_path / "ed.key", ed25519.Ed25519PrivateKey.generate(), password=b"correct horse")
+    monkeypatch.setenv("GATE_ATTEST_PASSWORD", "correct horse")
+    pushed = _image().push(registry, f"{repo}:1")
+    _attest(capsys, _attester(tmp_path, registry, private), pushed.ref)
+    code, result = _consume(capsys, _consumer(tmp_path, proxy, public), f"{proxy.host}/{repo}:1")
+    assert code == 0 and result["evidence"]["summary"]["verifier"] == VERIFIER
+    assert _blob_gets(proxy, pushed) == []
+
+
+def test_encrypted_key_without_or_with_a_wrong_password_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    private, _ = _write_key(tmp_path / "enc.key", ec.generate_private_key(ec.SECP256R1()), password=b"right")
+    document = {"attest": {"key": str(private), "verifier_id": VERIFIER}}
+    monkeypatch.delenv("GATE_ATTEST_PASSWORD", raising=False)
+    with pytest.raises(ConfigError, match="attest.key"):
+        config_module.from_mapping(document)
+    monkeypatch.setenv("GATE_ATTEST_PASSWORD", "wrong")
+    with pytest.raises(ConfigError, match=r"attest\.key.*password"):
+        config_module.from_mapping(document)
+    monkeypatch.setenv("GATE_ATTEST_PASSWORD", "right")
+    assert config_module.from_mapping(document).attest.key == private
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ({"attest": {"key": "PRIVATE"}}, "verifier_id"),
+        ({"attest": {"key": "PUBLIC", "verifier_id": VERIFIER}}, "attest.key"),
+        ({"trust": {"verifiers": [{"key": "PRIVATE", "id": VERIFIER}]}}, r"trust.verifiers\[0\].key"),
+        ({"trust": {"verifiers": [{"key": "PUBLIC", "id": "gate"}]}}, r"trust.verifiers\[0\].id"),
+        ({"trust": {"verifiers": [{"key": "PUBLIC", "id": VERIFIER, "max_age_hours": 0}]}}, r"trust.verifiers\[0\].max_age_hours"),
+    ],
+)
+def test_bad_attest_and_verifier_settings_are_refused(document: dict[str, Any], field: str, keys: dict[str, tuple[Path, Path]]) -> None:
+    private, public = keys["ci"]
+    text = json.dumps(document).replace("PRIVATE", str(private)).replace("PUBLIC", str(public))
+    with pytest.raises(ConfigError, match=field):
+        config_module.from_mapping(json.loads(text))
+
+
+def test_attest_without_a_key_is_a_usage_error(registry: RegistryServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config_file(tmp_path, "plain", [registry.host])
+    assert main(["check", "image", f"{registry.host}/none:1", "--attest", "--config", str(config)]) == 2
+    assert "attest.key" in capsys.readouterr().err
