@@ -13,7 +13,6 @@ import asyncio
 import base64
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,28 +33,19 @@ from tests.support.artifacts import push_sigstore_bundle, referrers_tag
 from tests.support.images import ImageBuilder, PushedImage
 from tests.support.push import client_for
 from tests.support.registry_server import RegistryServer
+from tests.support.summaries import VERIFIER, VSA, image_blob_gets, write_key
 
-VERIFIER = "https://ci.example/gate"
-VSA = "https://slsa.dev/verification_summary/v1"
 BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 RECENT = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 EVIDENCE_OFF = {rule: {"action": "off"} for rule in ("signature.missing", "provenance.missing", "sbom.missing")}
-
-
-def _write_key(path: Path, key: Any, password: bytes | None = None) -> tuple[Path, Path]:
-    encryption = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
-    public = path.with_suffix(".pub")
-    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    return path, public
 
 
 @pytest.fixture
 def keys(tmp_path: Path) -> dict[str, tuple[Path, Path]]:
     """The CI gate's key and a stranger's, as (private PEM, public PEM)."""
     return {
-        "ci": _write_key(tmp_path / "ci.key", ec.generate_private_key(ec.SECP256R1())),
-        "stranger": _write_key(tmp_path / "stranger.key", ec.generate_private_key(ec.SECP256R1())),
+        "ci": write_key(tmp_path / "ci.key", ec.generate_private_key(ec.SECP256R1())),
+        "stranger": write_key(tmp_path / "stranger.key", ec.generate_private_key(ec.SECP256R1())),
     }
 
 
@@ -89,22 +79,6 @@ def _consume(capsys: pytest.CaptureFixture[str], config: Path, ref: str) -> tupl
     return code, result
 
 
-def _blob_gets(proxy: LyingRegistryProxyDouble, pushed: PushedImage) -> list[str]:
-    """The image's own config and layer blobs the consumer fetched."""
-    manifest = pushed.manifest
-    digests = {manifest["config"]["digest"], *(layer["digest"] for layer in manifest["layers"])}
-    return [seen.path for seen in proxy.seen if seen.method == "GET" and any(seen.path.endswith(f"/blobs/{d}") for d in digests)]
-
-
-@pytest.fixture
-def proxy(registry: RegistryServer) -> Iterator[LyingRegistryProxyDouble]:
-    counting = LyingRegistryProxyDouble(registry.url)
-    try:
-        yield counting
-    finally:
-        counting.stop()
-
-
 def _consumer(tmp_path: Path, proxy: LyingRegistryProxyDouble, public: Path, verifier_id: str = VERIFIER, **extra: Any) -> Path:
     verifiers = [{"key": str(public), "id": verifier_id, "max_age_hours": 24}]
     return _config_file(tmp_path, "consumer", [proxy.host], trust={"verifiers": verifiers}, **extra)
@@ -115,13 +89,13 @@ def _attester(tmp_path: Path, registry: RegistryServer, private: Path, **extra: 
 
 
 def test_listed_summary_replaces_layer_fetching(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     pushed = _image().push(registry, f"{repo}:1")
     attested = _attest(capsys, _attester(tmp_path, registry, keys["ci"][0]), pushed.ref)
     policy_digest = attested["policy_digest"]
 
-    code, result = _consume(capsys, _consumer(tmp_path, proxy, keys["ci"][1]), f"{proxy.host}/{repo}:1")
+    code, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:1")
 
     assert code == 0, result
     assert result["decision"] == "allow" and result["digest"] == pushed.digest
@@ -129,12 +103,12 @@ def test_listed_summary_replaces_layer_fetching(
     assert (summary["verifier"], summary["policy_digest"], summary["verification_result"]) == (VERIFIER, policy_digest, "PASSED")
     assert dt.datetime.fromisoformat(summary["time_verified"].replace("Z", "+00:00")) > dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     assert result["evidence"]["config"]["effective_user"]["uid"] == 10001  # the CI gate's facts, resolved through passwd
-    assert _blob_gets(proxy, pushed) == []
-    assert len(proxy.seen) <= 8, [f"{s.method} {s.path}" for s in proxy.seen]
+    assert image_blob_gets(lying_proxy, pushed) == []
+    assert len(lying_proxy.seen) <= 8, [f"{s.method} {s.path}" for s in lying_proxy.seen]
 
 
 def test_summary_facts_are_judged_with_local_policy_and_context(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A root image summarised by CI is still denied by the consumer's own Rego (FAILED summary, local deny)."""
     image = ImageBuilder()
@@ -144,12 +118,12 @@ def test_summary_facts_are_judged_with_local_policy_and_context(
     assert code == 1
     assert "(FAILED)" in capsys.readouterr().err
 
-    code, result = _consume(capsys, _consumer(tmp_path, proxy, keys["ci"][1]), f"{proxy.host}/{repo}:root")
+    code, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:root")
 
     assert code == 1
     assert [v["rule"] for v in result["violations"]] == ["user.root"]
     assert result["evidence"]["summary"]["verification_result"] == "FAILED"
-    assert _blob_gets(proxy, pushed) == []
+    assert image_blob_gets(lying_proxy, pushed) == []
 
 
 def _assert_full_check(result: dict[str, Any], proxy: LyingRegistryProxyDouble, pushed: PushedImage, reason: str) -> None:
@@ -157,40 +131,40 @@ def _assert_full_check(result: dict[str, Any], proxy: LyingRegistryProxyDouble, 
     problems = [p for p in result["evidence"]["problems"] if "verification summary" in p]
     assert problems and all("ignored" in p for p in problems), result["evidence"]["problems"]
     assert any(reason in p for p in problems), problems
-    assert len(_blob_gets(proxy, pushed)) == 1 + len(pushed.manifest["layers"])  # config and every layer: the full check ran
+    assert len(image_blob_gets(proxy, pushed)) == 1 + len(pushed.manifest["layers"])  # config and every layer: the full check ran
 
 
 def test_summary_by_unlisted_key_is_ignored(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     pushed = _image().push(registry, f"{repo}:1")
     _attest(capsys, _attester(tmp_path, registry, keys["stranger"][0]), pushed.ref)
-    code, result = _consume(capsys, _consumer(tmp_path, proxy, keys["ci"][1]), f"{proxy.host}/{repo}:1")
+    code, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:1")
     assert code == 0
-    _assert_full_check(result, proxy, pushed, "not listed in trust.verifiers")
+    _assert_full_check(result, lying_proxy, pushed, "not listed in trust.verifiers")
 
 
 def test_summary_with_another_verifier_id_is_ignored(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     pushed = _image().push(registry, f"{repo}:1")
     _attest(capsys, _attester(tmp_path, registry, keys["ci"][0]), pushed.ref)
-    _, result = _consume(capsys, _consumer(tmp_path, proxy, keys["ci"][1], verifier_id="https://other.example/gate"), f"{proxy.host}/{repo}:1")
-    _assert_full_check(result, proxy, pushed, "its key is listed for https://other.example/gate")
+    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1], verifier_id="https://other.example/gate"), f"{lying_proxy.host}/{repo}:1")
+    _assert_full_check(result, lying_proxy, pushed, "its key is listed for https://other.example/gate")
 
 
 def test_summary_under_another_policy_is_ignored(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     pushed = _image().push(registry, f"{repo}:1")
     ci = _attester(tmp_path, registry, keys["ci"][0], rules={"image.stale": {"action": "warn", "max_age_days": 30}})
     attested = _attest(capsys, ci, pushed.ref)
-    _, result = _consume(capsys, _consumer(tmp_path, proxy, keys["ci"][1]), f"{proxy.host}/{repo}:1")
-    _assert_full_check(result, proxy, pushed, f"made under policy {attested['policy_digest']}")
+    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:1")
+    _assert_full_check(result, lying_proxy, pushed, f"made under policy {attested['policy_digest']}")
 
 
 def test_summary_about_another_digest_is_ignored(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A genuine summary of image B, copied onto image A as a referrer, says nothing about A."""
     other = _image().config(user="app", created=RECENT, labels={"variant": "b"}).push(registry, f"{repo}:b")
@@ -198,12 +172,12 @@ def test_summary_about_another_digest_is_ignored(
     pushed = _image().push(registry, f"{repo}:a")
     push_sigstore_bundle(registry, pushed, _attached_bundle(registry, other)[1], predicate_type=VSA)
 
-    _, result = _consume(capsys, _consumer(tmp_path, proxy, keys["ci"][1]), f"{proxy.host}/{repo}:a")
-    _assert_full_check(result, proxy, pushed, f"not {pushed.digest}")
+    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:a")
+    _assert_full_check(result, lying_proxy, pushed, f"not {pushed.digest}")
 
 
 def test_summary_older_than_max_age_is_ignored(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     pushed = _image().push(registry, f"{repo}:1")
     config = config_module.load(_attester(tmp_path, registry, keys["ci"][0]))
@@ -214,8 +188,8 @@ def test_summary_older_than_max_age_is_ignored(
             await Attester.from_config(config).attest(engine, result, dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=48))
 
     asyncio.run(attest_two_days_ago())
-    _, result = _consume(capsys, _consumer(tmp_path, proxy, keys["ci"][1]), f"{proxy.host}/{repo}:1")
-    _assert_full_check(result, proxy, pushed, "older than max_age_hours 24")
+    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:1")
+    _assert_full_check(result, lying_proxy, pushed, "older than max_age_hours 24")
 
 
 def _attached_bundle(registry: RegistryServer, pushed: PushedImage) -> tuple[dict[str, Any], bytes]:
@@ -276,20 +250,20 @@ def test_attached_summary_is_a_cosign_v3_bundle_referrer_that_sigstore_python_re
 
 
 def test_ed25519_summary_is_accepted(
-    registry: RegistryServer, proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An encrypted PKCS#8 Ed25519 key, its password from GATE_ATTEST_PASSWORD."""
-    private, public = _write_key(tmp_path / "ed.key", ed25519.Ed25519PrivateKey.generate(), password=b"correct horse")
+    private, public = write_key(tmp_path / "ed.key", ed25519.Ed25519PrivateKey.generate(), password=b"correct horse")
     monkeypatch.setenv("GATE_ATTEST_PASSWORD", "correct horse")
     pushed = _image().push(registry, f"{repo}:1")
     _attest(capsys, _attester(tmp_path, registry, private), pushed.ref)
-    code, result = _consume(capsys, _consumer(tmp_path, proxy, public), f"{proxy.host}/{repo}:1")
+    code, result = _consume(capsys, _consumer(tmp_path, lying_proxy, public), f"{lying_proxy.host}/{repo}:1")
     assert code == 0 and result["evidence"]["summary"]["verifier"] == VERIFIER
-    assert _blob_gets(proxy, pushed) == []
+    assert image_blob_gets(lying_proxy, pushed) == []
 
 
 def test_encrypted_key_without_or_with_a_wrong_password_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    private, _ = _write_key(tmp_path / "enc.key", ec.generate_private_key(ec.SECP256R1()), password=b"right")
+    private, _ = write_key(tmp_path / "enc.key", ec.generate_private_key(ec.SECP256R1()), password=b"right")
     document = {"attest": {"key": str(private), "verifier_id": VERIFIER}}
     monkeypatch.delenv("GATE_ATTEST_PASSWORD", raising=False)
     with pytest.raises(ConfigError, match="attest.key"):

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from gate.admission._answer import Answer, refuse
-from gate.admission._events import BadEnvelope, Prefetcher, judge_pushed, pushed_references
+from gate.admission._events import BadEnvelope, Prefetcher, judge_pushed, pushed_images
 from gate.admission._metrics import Metrics
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest, BadReview, parse_review
@@ -58,7 +58,7 @@ def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: Pu
     metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts})
     attester = Attester.from_config(config) if config.attest.key is not None else None
     prefetcher = Prefetcher(
-        lambda reference: judge_pushed(engine, attester, reference),
+        lambda pushed: judge_pushed(engine, attester, pushed),
         on_outcome=lambda outcome: metrics.count(metrics.events, outcome),
     )
     state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher)
@@ -113,10 +113,10 @@ def _routes(app: FastAPI, state: GateState) -> None:
             state.metrics.count(state.metrics.events, "unauthorized")
             return _error(401, "missing or wrong bearer token")
         try:
-            references, ignored = pushed_references(await _body(request, EVENTS_BYTES))
+            images, ignored = pushed_images(await _body(request, EVENTS_BYTES))
         except (BadEnvelope, _TooLarge) as exc:
             return _error(413 if isinstance(exc, _TooLarge) else 400, str(exc))
-        queued, dropped = state.prefetcher.submit(references)
+        queued, dropped = state.prefetcher.submit(images)
         return JSONResponse({"queued": queued, "dropped": dropped, "ignored": ignored})
 
     @app.get("/healthz")
