@@ -211,7 +211,8 @@ class RegistryClient:
         started = await self._request(ref, "POST", self._url(ref, "blobs/uploads/"), push=True)
         await self._expect(ref, started, (202,), what)
         start_url = httpx.URL(self._url(ref, "blobs/uploads/"))
-        upload = self._same_host(ref, start_url, started.headers.get("location", "")).copy_merge_params({"digest": descriptor.digest})
+        location = self._same_host(ref, start_url, started.headers.get("location", ""), "sends the upload")
+        upload = location.copy_merge_params({"digest": descriptor.digest})
         stored = await self._request(ref, "PUT", str(upload), push=True, content=data, content_type="application/octet-stream")
         await self._expect(ref, stored, (201,), what)
         return descriptor
@@ -300,10 +301,11 @@ class RegistryClient:
             url = self._same_host(ref, url, next_url)
         raise RegistryError(f"referrers of {digest} in {ref} run past {_MAX_REFERRER_PAGES} pages", remedy="prune old referrers", details=details(ref))
 
-    def _same_host(self, ref: Reference, current: httpx.URL, link: str) -> httpx.URL:
+    def _same_host(self, ref: Reference, current: httpx.URL, link: str, what: str = "paginates referrers") -> httpx.URL:
+        """``link`` resolved against ``current``; refused when it leaves the registry (our credentials would follow)."""
         target = current.join(link)
         if (target.scheme, target.netloc) != (current.scheme, current.netloc):
-            raise RegistryError(f"registry {ref.registry} paginates referrers of {ref} to another host {target.host}; refusing", details=details(ref))
+            raise RegistryError(f"registry {ref.registry} {what} of {ref} to another host {target.netloc.decode()}; refusing", details=details(ref))
         return target
 
     async def _manifest(self, ref: Reference, *, missing_ok: bool) -> Manifest | None:
