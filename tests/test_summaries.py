@@ -29,7 +29,7 @@ from gate.cli import main
 from gate.engine import Engine
 from gate.errors import ConfigError
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
-from tests.support.artifacts import push_sigstore_bundle, referrers_tag
+from tests.support.artifacts import push_index, push_sigstore_bundle, referrers_tag
 from tests.support.images import ImageBuilder, PushedImage
 from tests.support.push import client_for
 from tests.support.registry_server import RegistryServer
@@ -141,7 +141,7 @@ def test_summary_by_unlisted_key_is_ignored(
     _attest(capsys, _attester(tmp_path, registry, keys["stranger"][0]), pushed.ref)
     code, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:1")
     assert code == 0
-    _assert_full_check(result, lying_proxy, pushed, "not listed in trust.verifiers")
+    _assert_full_check(result, lying_proxy, pushed, "verifies under no trust.verifiers key")
 
 
 def test_summary_with_another_verifier_id_is_ignored(
@@ -170,6 +170,7 @@ def test_summary_about_another_digest_is_ignored(
     other = _image().config(user="app", created=RECENT, labels={"variant": "b"}).push(registry, f"{repo}:b")
     _attest(capsys, _attester(tmp_path, registry, keys["ci"][0]), other.ref)
     pushed = _image().push(registry, f"{repo}:a")
+    assert other.digest != pushed.digest
     push_sigstore_bundle(registry, pushed, _attached_bundle(registry, other)[1], predicate_type=VSA)
 
     _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:a")
@@ -296,3 +297,82 @@ def test_attest_without_a_key_is_a_usage_error(registry: RegistryServer, tmp_pat
     config = _config_file(tmp_path, "plain", [registry.host])
     assert main(["check", "image", f"{registry.host}/none:1", "--attest", "--config", str(config)]) == 2
     assert "attest.key" in capsys.readouterr().err
+
+
+def _platform_image(user: str, platform: str) -> ImageBuilder:
+    image = ImageBuilder(platform=platform)
+    image.layer({"app/server": f"{platform}\n"}, created_by="COPY app /app")
+    return image.config(user=user, created=RECENT)
+
+
+def test_index_summary_is_judged_on_every_platform_or_the_one_asked(
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    index = push_index(registry, f"{repo}:multi", [_platform_image("10001", "linux/amd64"), _platform_image("0", "linux/arm64")])
+    code = main(["check", "image", index.ref, "--attest", "--config", str(_attester(tmp_path, registry, keys["ci"][0]))])
+    assert code == 1 and "(FAILED)" in capsys.readouterr().err
+    consumer = _consumer(tmp_path, lying_proxy, keys["ci"][1])
+
+    code, result = _consume(capsys, consumer, f"{lying_proxy.host}/{repo}:multi")
+    assert code == 1
+    assert [(v["rule"], v["details"].get("platform")) for v in result["violations"]] == [("user.root", "linux/arm64")]
+    assert result["evidence"]["summary"]["verifier"] == VERIFIER
+    assert set(result["evidence"]["platforms"]) == {"linux/amd64", "linux/arm64"}
+
+    code = main(["check", "image", f"{lying_proxy.host}/{repo}:multi", "--platform", "linux/amd64", "--config", str(consumer), "--output", "json"])
+    (one,) = json.loads(capsys.readouterr().out)["results"]
+    assert (code, one["decision"], one["evidence"]["summary"]["verifier"]) == (0, "allow", VERIFIER)
+    assert not [s for image in index.images for s in image_blob_gets(lying_proxy, image)]
+
+
+def test_summary_of_one_platform_does_not_cover_the_index(
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    index = push_index(registry, f"{repo}:multi", [_platform_image("10001", "linux/amd64"), _platform_image("10001", "linux/arm64")])
+    ci = _attester(tmp_path, registry, keys["ci"][0])
+    assert main(["check", "image", index.ref, "--platform", "linux/amd64", "--attest", "--config", str(ci)]) == 0
+    capsys.readouterr()
+    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:multi")
+    assert "summary" not in result["evidence"]
+    problems = [p for platform in result["evidence"]["platforms"].values() for p in platform["problems"]]
+    assert any(f"not {index.images[1].digest}" in p for p in problems), problems
+
+
+def test_altered_summary_is_ignored(
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A summary whose facts were edited after signing (a finding removed) must not verify."""
+    pushed = _image().push(registry, f"{repo}:1")
+    other = _image().config(user="app", created=RECENT, labels={"variant": "b"}).push(registry, f"{repo}:2")
+    assert other.digest != pushed.digest
+    _attest(capsys, _attester(tmp_path, registry, keys["ci"][0]), other.ref)
+    bundle = json.loads(_attached_bundle(registry, other)[1])
+    statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    statement["subject"][0]["digest"]["sha256"] = pushed.digest.split(":")[1]
+    bundle["dsseEnvelope"]["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    push_sigstore_bundle(registry, pushed, bundle, predicate_type=VSA)
+
+    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:1")
+    _assert_full_check(result, lying_proxy, pushed, "verifies under no trust.verifiers key")
+
+
+def test_summary_made_without_layer_scan_is_ignored_by_a_scanning_gate(
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    pushed = _image().push(registry, f"{repo}:1")
+    main(["check", "image", pushed.ref, "--attest", "--no-layer-scan", "--config", str(_attester(tmp_path, registry, keys["ci"][0]))])
+    assert "attested" in capsys.readouterr().err
+    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:1")
+    _assert_full_check(result, lying_proxy, pushed, "made without scanning layers")
+
+
+def test_newest_acceptable_summary_wins_and_the_others_are_reported(
+    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    pushed = _image().push(registry, f"{repo}:1")
+    _attest(capsys, _attester(tmp_path, registry, keys["ci"][0]), pushed.ref)
+    _attest(capsys, _attester(tmp_path, registry, keys["stranger"][0]), pushed.ref)
+    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:1")
+    assert result["evidence"]["summary"]["verifier"] == VERIFIER
+    assert any("verifies under no trust.verifiers key" in p for p in result["evidence"]["problems"])
+    assert image_blob_gets(lying_proxy, pushed) == []

@@ -86,7 +86,7 @@ def verify_summary(
     envelope = _keyed_envelope(bundle, source)
     signed_by = [v for v in verifiers if signature_matches(v.public_key, envelope.signatures[0], envelope.pae())]
     if not signed_by:
-        raise VerificationError(f"{source}: signed by a key that is not listed in trust.verifiers")
+        raise VerificationError(f"{source}: its signature verifies under no trust.verifiers key (another signer, or altered since)")
     statement = in_toto_statement(envelope.payload_type, envelope.payload, source)
     try:
         summary = Summary.from_statement(statement, source)
