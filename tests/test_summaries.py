@@ -13,6 +13,7 @@ import asyncio
 import base64
 import datetime as dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,65 +66,80 @@ def _image() -> ImageBuilder:
     return image.config(user="app", created=RECENT)
 
 
-def _attest(capsys: pytest.CaptureFixture[str], config: Path, ref: str) -> dict[str, Any]:
-    code = main(["check", "image", ref, "--attest", "--config", str(config), "--output", "json"])
-    captured = capsys.readouterr()
-    assert code == 0, captured
-    assert "attested" in captured.err
-    return json.loads(captured.out)
+@dataclass
+class Scene:
+    """A CI gate that attests through the session registry, and a consuming gate behind the counting proxy."""
+
+    registry: RegistryServer
+    proxy: LyingRegistryProxyDouble
+    repo: str
+    tmp_path: Path
+    keys: dict[str, tuple[Path, Path]]
+    capsys: pytest.CaptureFixture[str]
+
+    def attester(self, signer: str = "ci", **extra: Any) -> Path:
+        attest = {"key": str(self.keys[signer][0]), "verifier_id": VERIFIER}
+        return _config_file(self.tmp_path, "ci", [self.registry.host], attest=attest, **extra)
+
+    def consumer(self, verifier_id: str = VERIFIER, listed: str = "ci", **extra: Any) -> Path:
+        verifiers = [{"key": str(self.keys[listed][1]), "id": verifier_id, "max_age_hours": 24}]
+        return _config_file(self.tmp_path, "consumer", [self.proxy.host], trust={"verifiers": verifiers}, **extra)
+
+    def attest(self, ref: str, *args: str, signer: str = "ci", expect: int = 0, **config: Any) -> dict[str, Any]:
+        """``gate check image REF --attest``; the JSON report."""
+        code = main(["check", "image", ref, "--attest", "--config", str(self.attester(signer, **config)), "--output", "json", *args])
+        captured = self.capsys.readouterr()
+        assert code == expect, captured
+        assert "attested" in captured.err
+        return json.loads(captured.out)
+
+    def consume(self, tag: str, *args: str, config: Path | None = None) -> tuple[int, dict[str, Any]]:
+        """The consumer's check of ``repo:tag`` through the proxy: exit code and the one result."""
+        ref = f"{self.proxy.host}/{self.repo}:{tag}"
+        code = main(["check", "image", ref, "--config", str(config or self.consumer()), "--output", "json", *args])
+        (result,) = json.loads(self.capsys.readouterr().out)["results"]
+        return code, result
+
+    def push(self, tag: str = "1", image: ImageBuilder | None = None) -> PushedImage:
+        return (image or _image()).push(self.registry, f"{self.repo}:{tag}")
 
 
-def _consume(capsys: pytest.CaptureFixture[str], config: Path, ref: str) -> tuple[int, dict[str, Any]]:
-    code = main(["check", "image", ref, "--config", str(config), "--output", "json"])
-    (result,) = json.loads(capsys.readouterr().out)["results"]
-    return code, result
-
-
-def _consumer(tmp_path: Path, proxy: LyingRegistryProxyDouble, public: Path, verifier_id: str = VERIFIER, **extra: Any) -> Path:
-    verifiers = [{"key": str(public), "id": verifier_id, "max_age_hours": 24}]
-    return _config_file(tmp_path, "consumer", [proxy.host], trust={"verifiers": verifiers}, **extra)
-
-
-def _attester(tmp_path: Path, registry: RegistryServer, private: Path, **extra: Any) -> Path:
-    return _config_file(tmp_path, "ci", [registry.host], attest={"key": str(private), "verifier_id": VERIFIER}, **extra)
-
-
-def test_listed_summary_replaces_layer_fetching(
+@pytest.fixture
+def scene(
     registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
-) -> None:
-    pushed = _image().push(registry, f"{repo}:1")
-    attested = _attest(capsys, _attester(tmp_path, registry, keys["ci"][0]), pushed.ref)
-    policy_digest = attested["policy_digest"]
+) -> Scene:
+    return Scene(registry, lying_proxy, repo, tmp_path, keys, capsys)
 
-    code, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:1")
+
+def test_listed_summary_replaces_layer_fetching(scene: Scene) -> None:
+    pushed = scene.push()
+    attested = scene.attest(pushed.ref)
+
+    code, result = scene.consume("1")
 
     assert code == 0, result
     assert result["decision"] == "allow" and result["digest"] == pushed.digest
     summary = result["evidence"]["summary"]
-    assert (summary["verifier"], summary["policy_digest"], summary["verification_result"]) == (VERIFIER, policy_digest, "PASSED")
+    assert (summary["verifier"], summary["policy_digest"], summary["verification_result"]) == (VERIFIER, attested["policy_digest"], "PASSED")
     assert dt.datetime.fromisoformat(summary["time_verified"].replace("Z", "+00:00")) > dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     assert result["evidence"]["config"]["effective_user"]["uid"] == 10001  # the CI gate's facts, resolved through passwd
-    assert image_blob_gets(lying_proxy, pushed) == []
-    assert len(lying_proxy.seen) <= 8, [f"{s.method} {s.path}" for s in lying_proxy.seen]
+    assert image_blob_gets(scene.proxy, pushed) == []
+    assert len(scene.proxy.seen) <= 8, [f"{s.method} {s.path}" for s in scene.proxy.seen]
 
 
-def test_summary_facts_are_judged_with_local_policy_and_context(
-    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_summary_facts_are_judged_with_local_policy_and_context(scene: Scene) -> None:
     """A root image summarised by CI is still denied by the consumer's own Rego (FAILED summary, local deny)."""
     image = ImageBuilder()
     image.layer({"app/server": "x"}, created_by="COPY app /app")
-    pushed = image.config(user="root", created=RECENT).push(registry, f"{repo}:root")
-    code = main(["check", "image", pushed.ref, "--attest", "--config", str(_attester(tmp_path, registry, keys["ci"][0])), "--output", "json"])
-    assert code == 1
-    assert "(FAILED)" in capsys.readouterr().err
+    pushed = scene.push("root", image.config(user="root", created=RECENT))
+    scene.attest(pushed.ref, expect=1)
 
-    code, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:root")
+    code, result = scene.consume("root")
 
     assert code == 1
     assert [v["rule"] for v in result["violations"]] == ["user.root"]
     assert result["evidence"]["summary"]["verification_result"] == "FAILED"
-    assert image_blob_gets(lying_proxy, pushed) == []
+    assert image_blob_gets(scene.proxy, pushed) == []
 
 
 def _assert_full_check(result: dict[str, Any], proxy: LyingRegistryProxyDouble, pushed: PushedImage, reason: str) -> None:
@@ -134,54 +150,47 @@ def _assert_full_check(result: dict[str, Any], proxy: LyingRegistryProxyDouble, 
     assert len(image_blob_gets(proxy, pushed)) == 1 + len(pushed.manifest["layers"])  # config and every layer: the full check ran
 
 
-def test_summary_by_unlisted_key_is_ignored(
-    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
-) -> None:
-    pushed = _image().push(registry, f"{repo}:1")
-    _attest(capsys, _attester(tmp_path, registry, keys["stranger"][0]), pushed.ref)
-    code, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:1")
+def test_summary_by_unlisted_key_is_ignored(scene: Scene) -> None:
+    pushed = scene.push()
+    scene.attest(pushed.ref, signer="stranger")
+    code, result = scene.consume("1")
     assert code == 0
-    _assert_full_check(result, lying_proxy, pushed, "verifies under no trust.verifiers key")
+    _assert_full_check(result, scene.proxy, pushed, "verifies under no trust.verifiers key")
 
 
-def test_summary_with_another_verifier_id_is_ignored(
-    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
-) -> None:
-    pushed = _image().push(registry, f"{repo}:1")
-    _attest(capsys, _attester(tmp_path, registry, keys["ci"][0]), pushed.ref)
-    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1], verifier_id="https://other.example/gate"), f"{lying_proxy.host}/{repo}:1")
-    _assert_full_check(result, lying_proxy, pushed, "its key is listed for https://other.example/gate")
+def test_summary_with_another_verifier_id_is_ignored(scene: Scene) -> None:
+    pushed = scene.push()
+    scene.attest(pushed.ref)
+    _, result = scene.consume("1", config=scene.consumer(verifier_id="https://other.example/gate"))
+    _assert_full_check(result, scene.proxy, pushed, "its key is listed for https://other.example/gate")
 
 
-def test_summary_under_another_policy_is_ignored(
-    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
-) -> None:
-    pushed = _image().push(registry, f"{repo}:1")
-    ci = _attester(tmp_path, registry, keys["ci"][0], rules={"image.stale": {"action": "warn", "max_age_days": 30}})
-    attested = _attest(capsys, ci, pushed.ref)
-    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:1")
-    _assert_full_check(result, lying_proxy, pushed, f"made under policy {attested['policy_digest']}")
+def test_summary_under_another_policy_is_ignored(scene: Scene) -> None:
+    pushed = scene.push()
+    attested = scene.attest(pushed.ref, rules={"image.stale": {"action": "warn", "max_age_days": 30}})
+    _, result = scene.consume("1")
+    _assert_full_check(result, scene.proxy, pushed, f"made under policy {attested['policy_digest']}")
 
 
-def test_summary_about_another_digest_is_ignored(
-    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
-) -> None:
+def _other_image() -> ImageBuilder:
+    return _image().config(user="app", created=RECENT, labels={"variant": "b"})
+
+
+def test_summary_about_another_digest_is_ignored(scene: Scene) -> None:
     """A genuine summary of image B, copied onto image A as a referrer, says nothing about A."""
-    other = _image().config(user="app", created=RECENT, labels={"variant": "b"}).push(registry, f"{repo}:b")
-    _attest(capsys, _attester(tmp_path, registry, keys["ci"][0]), other.ref)
-    pushed = _image().push(registry, f"{repo}:a")
+    other = scene.push("b", _other_image())
+    scene.attest(other.ref)
+    pushed = scene.push("a")
     assert other.digest != pushed.digest
-    push_sigstore_bundle(registry, pushed, _attached_bundle(registry, other)[1], predicate_type=VSA)
+    push_sigstore_bundle(scene.registry, pushed, _attached_bundle(scene.registry, other)[1], predicate_type=VSA)
 
-    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:a")
-    _assert_full_check(result, lying_proxy, pushed, f"not {pushed.digest}")
+    _, result = scene.consume("a")
+    _assert_full_check(result, scene.proxy, pushed, f"not {pushed.digest}")
 
 
-def test_summary_older_than_max_age_is_ignored(
-    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
-) -> None:
-    pushed = _image().push(registry, f"{repo}:1")
-    config = config_module.load(_attester(tmp_path, registry, keys["ci"][0]))
+def test_summary_older_than_max_age_is_ignored(scene: Scene) -> None:
+    pushed = scene.push()
+    config = config_module.load(scene.attester())
 
     async def attest_two_days_ago() -> None:
         async with Engine(config) as engine:
@@ -189,8 +198,8 @@ def test_summary_older_than_max_age_is_ignored(
             await Attester.from_config(config).attest(engine, result, dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=48))
 
     asyncio.run(attest_two_days_ago())
-    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:1")
-    _assert_full_check(result, lying_proxy, pushed, "older than max_age_hours 24")
+    _, result = scene.consume("1")
+    _assert_full_check(result, scene.proxy, pushed, "older than max_age_hours 24")
 
 
 def _attached_bundle(registry: RegistryServer, pushed: PushedImage) -> tuple[dict[str, Any], bytes]:
@@ -208,18 +217,16 @@ def _attached_bundle(registry: RegistryServer, pushed: PushedImage) -> tuple[dic
     return manifest, bundle
 
 
-def test_attached_summary_is_a_cosign_v3_bundle_referrer_that_sigstore_python_reads(
-    registry: RegistryServer, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_attached_summary_is_a_cosign_v3_bundle_referrer_that_sigstore_python_reads(scene: Scene) -> None:
     """The layout cosign v3 writes, checked with sigstore-python's models and `cryptography`.
 
     sigstore-python's ``Bundle`` (and so its ``Verifier``) accepts only certificate bundles; it
     refuses keyed ones, which the first assertion records. The keyed check is what cosign's
     ``verify-attestation --key --insecure-ignore-tlog`` does: DSSE PAE signed by the key.
     """
-    pushed = _image().push(registry, f"{repo}:1")
-    attested = _attest(capsys, _attester(tmp_path, registry, keys["ci"][0]), pushed.ref)
-    manifest, bundle = _attached_bundle(registry, pushed)
+    pushed = scene.push()
+    attested = scene.attest(pushed.ref)
+    manifest, bundle = _attached_bundle(scene.registry, pushed)
 
     assert manifest["artifactType"] == BUNDLE_V03
     assert manifest["config"]["mediaType"] == "application/vnd.oci.empty.v1+json"
@@ -235,7 +242,7 @@ def test_attached_summary_is_a_cosign_v3_bundle_referrer_that_sigstore_python_re
     envelope = document.dsse_envelope
     assert envelope.payload_type == "application/vnd.in-toto+json"
     pae = b"DSSEv1 %d %s %d %s" % (len(envelope.payload_type), envelope.payload_type.encode(), len(envelope.payload), envelope.payload)
-    public = serialization.load_pem_public_key(keys["ci"][1].read_bytes())
+    public = serialization.load_pem_public_key(scene.keys["ci"][1].read_bytes())
     public.verify(envelope.signatures[0].sig, pae, ec.ECDSA(hashes.SHA256()))  # raises when it does not verify
 
     statement = json.loads(envelope.payload)
@@ -245,22 +252,20 @@ def test_attached_summary_is_a_cosign_v3_bundle_referrer_that_sigstore_python_re
     assert predicate["verifier"]["id"] == VERIFIER
     assert predicate["policy"]["digest"] == {"sha256": attested["policy_digest"].split(":")[1]}
     assert predicate["verificationResult"] == "PASSED"
-    assert predicate["resourceUri"] == f"oci://{registry.host}/{repo}@{pushed.digest}"
+    assert predicate["resourceUri"] == f"oci://{scene.registry.host}/{scene.repo}@{pushed.digest}"
     assert [entry["digest"] for entry in predicate["gateFacts"]["platforms"]] == [pushed.digest]
     assert base64.b64decode(document.verification_material.public_key.hint)
 
 
-def test_ed25519_summary_is_accepted(
-    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ed25519_summary_is_accepted(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
     """An encrypted PKCS#8 Ed25519 key, its password from GATE_ATTEST_PASSWORD."""
-    private, public = write_key(tmp_path / "ed.key", ed25519.Ed25519PrivateKey.generate(), password=b"correct horse")
+    scene.keys["ed"] = write_key(scene.tmp_path / "ed.key", ed25519.Ed25519PrivateKey.generate(), password=b"correct horse")
     monkeypatch.setenv("GATE_ATTEST_PASSWORD", "correct horse")
-    pushed = _image().push(registry, f"{repo}:1")
-    _attest(capsys, _attester(tmp_path, registry, private), pushed.ref)
-    code, result = _consume(capsys, _consumer(tmp_path, lying_proxy, public), f"{lying_proxy.host}/{repo}:1")
+    pushed = scene.push()
+    scene.attest(pushed.ref, signer="ed")
+    code, result = scene.consume("1", config=scene.consumer(listed="ed"))
     assert code == 0 and result["evidence"]["summary"]["verifier"] == VERIFIER
-    assert image_blob_gets(lying_proxy, pushed) == []
+    assert image_blob_gets(scene.proxy, pushed) == []
 
 
 def test_encrypted_key_without_or_with_a_wrong_password_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -305,74 +310,58 @@ def _platform_image(user: str, platform: str) -> ImageBuilder:
     return image.config(user=user, created=RECENT)
 
 
-def test_index_summary_is_judged_on_every_platform_or_the_one_asked(
-    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
-) -> None:
-    index = push_index(registry, f"{repo}:multi", [_platform_image("10001", "linux/amd64"), _platform_image("0", "linux/arm64")])
-    code = main(["check", "image", index.ref, "--attest", "--config", str(_attester(tmp_path, registry, keys["ci"][0]))])
-    assert code == 1 and "(FAILED)" in capsys.readouterr().err
-    consumer = _consumer(tmp_path, lying_proxy, keys["ci"][1])
+def test_index_summary_is_judged_on_every_platform_or_the_one_asked(scene: Scene) -> None:
+    index = push_index(scene.registry, f"{scene.repo}:multi", [_platform_image("10001", "linux/amd64"), _platform_image("0", "linux/arm64")])
+    scene.attest(index.ref, expect=1)
 
-    code, result = _consume(capsys, consumer, f"{lying_proxy.host}/{repo}:multi")
+    code, result = scene.consume("multi")
     assert code == 1
     assert [(v["rule"], v["details"].get("platform")) for v in result["violations"]] == [("user.root", "linux/arm64")]
     assert result["evidence"]["summary"]["verifier"] == VERIFIER
     assert set(result["evidence"]["platforms"]) == {"linux/amd64", "linux/arm64"}
 
-    code = main(["check", "image", f"{lying_proxy.host}/{repo}:multi", "--platform", "linux/amd64", "--config", str(consumer), "--output", "json"])
-    (one,) = json.loads(capsys.readouterr().out)["results"]
+    code, one = scene.consume("multi", "--platform", "linux/amd64")
     assert (code, one["decision"], one["evidence"]["summary"]["verifier"]) == (0, "allow", VERIFIER)
-    assert not [s for image in index.images for s in image_blob_gets(lying_proxy, image)]
+    assert not [s for image in index.images for s in image_blob_gets(scene.proxy, image)]
 
 
-def test_summary_of_one_platform_does_not_cover_the_index(
-    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
-) -> None:
-    index = push_index(registry, f"{repo}:multi", [_platform_image("10001", "linux/amd64"), _platform_image("10001", "linux/arm64")])
-    ci = _attester(tmp_path, registry, keys["ci"][0])
-    assert main(["check", "image", index.ref, "--platform", "linux/amd64", "--attest", "--config", str(ci)]) == 0
-    capsys.readouterr()
-    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:multi")
+def test_summary_of_one_platform_does_not_cover_the_index(scene: Scene) -> None:
+    index = push_index(scene.registry, f"{scene.repo}:multi", [_platform_image("10001", "linux/amd64"), _platform_image("10001", "linux/arm64")])
+    scene.attest(index.ref, "--platform", "linux/amd64")
+    _, result = scene.consume("multi")
     assert "summary" not in result["evidence"]
     problems = [p for platform in result["evidence"]["platforms"].values() for p in platform["problems"]]
     assert any(f"not {index.images[1].digest}" in p for p in problems), problems
 
 
-def test_altered_summary_is_ignored(
-    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A summary whose facts were edited after signing (a finding removed) must not verify."""
-    pushed = _image().push(registry, f"{repo}:1")
-    other = _image().config(user="app", created=RECENT, labels={"variant": "b"}).push(registry, f"{repo}:2")
+def test_altered_summary_is_ignored(scene: Scene) -> None:
+    """A summary of image B whose statement was edited to name image A must not verify."""
+    pushed = scene.push("1")
+    other = scene.push("2", _other_image())
     assert other.digest != pushed.digest
-    _attest(capsys, _attester(tmp_path, registry, keys["ci"][0]), other.ref)
-    bundle = json.loads(_attached_bundle(registry, other)[1])
+    scene.attest(other.ref)
+    bundle = json.loads(_attached_bundle(scene.registry, other)[1])
     statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
     statement["subject"][0]["digest"]["sha256"] = pushed.digest.split(":")[1]
     bundle["dsseEnvelope"]["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
-    push_sigstore_bundle(registry, pushed, bundle, predicate_type=VSA)
+    push_sigstore_bundle(scene.registry, pushed, bundle, predicate_type=VSA)
 
-    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:1")
-    _assert_full_check(result, lying_proxy, pushed, "verifies under no trust.verifiers key")
-
-
-def test_summary_made_without_layer_scan_is_ignored_by_a_scanning_gate(
-    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
-) -> None:
-    pushed = _image().push(registry, f"{repo}:1")
-    main(["check", "image", pushed.ref, "--attest", "--no-layer-scan", "--config", str(_attester(tmp_path, registry, keys["ci"][0]))])
-    assert "attested" in capsys.readouterr().err
-    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:1")
-    _assert_full_check(result, lying_proxy, pushed, "made without scanning layers")
+    _, result = scene.consume("1")
+    _assert_full_check(result, scene.proxy, pushed, "verifies under no trust.verifiers key")
 
 
-def test_newest_acceptable_summary_wins_and_the_others_are_reported(
-    registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, tmp_path: Path, keys: dict[str, tuple[Path, Path]], capsys: pytest.CaptureFixture[str]
-) -> None:
-    pushed = _image().push(registry, f"{repo}:1")
-    _attest(capsys, _attester(tmp_path, registry, keys["ci"][0]), pushed.ref)
-    _attest(capsys, _attester(tmp_path, registry, keys["stranger"][0]), pushed.ref)
-    _, result = _consume(capsys, _consumer(tmp_path, lying_proxy, keys["ci"][1]), f"{lying_proxy.host}/{repo}:1")
+def test_summary_made_without_layer_scan_is_ignored_by_a_scanning_gate(scene: Scene) -> None:
+    pushed = scene.push()
+    scene.attest(pushed.ref, "--no-layer-scan", expect=1)  # "app" cannot be resolved without /etc/passwd
+    _, result = scene.consume("1")
+    _assert_full_check(result, scene.proxy, pushed, "made without scanning layers")
+
+
+def test_newest_acceptable_summary_wins_and_the_others_are_reported(scene: Scene) -> None:
+    pushed = scene.push()
+    scene.attest(pushed.ref)
+    scene.attest(pushed.ref, signer="stranger")
+    _, result = scene.consume("1")
     assert result["evidence"]["summary"]["verifier"] == VERIFIER
     assert any("verifies under no trust.verifiers key" in p for p in result["evidence"]["problems"])
-    assert image_blob_gets(lying_proxy, pushed) == []
+    assert image_blob_gets(scene.proxy, pushed) == []

@@ -28,7 +28,7 @@ from gate.admission._reviewer import Reviewer
 from gate.admission._workloads import is_workload
 from gate.attest import Attester
 from gate.config import Config
-from gate.engine import Engine, WorkloadContext
+from gate.engine import Engine
 
 log = logging.getLogger("gate.admission")
 

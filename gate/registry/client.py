@@ -267,13 +267,8 @@ class RegistryClient:
         if response.status_code in statuses:
             await response.aclose()
             return
-        try:
-            body = await self._transport.read_capped(ref, response, _ERROR_BODY_BYTES, what)
-        except GateError:
-            body = b""
-        finally:
-            await response.aclose()
-        if response.status_code in (429, 502, 503, 504) or response.status_code >= 500:
+        body = await self._error_body(ref, response, what)
+        if response.status_code == 429 or response.status_code >= 500:
             raise status_error(ref, response.status_code, what, body, self._limits.retries)
         raise push_refused(ref, response.status_code, what, body)
 
@@ -350,13 +345,16 @@ class RegistryClient:
         return await self._transport.send(ref, method, url, base | retry, content=content, follow_redirects=follow_redirects)
 
     async def _raise_status(self, ref: Reference, response: httpx.Response, what: str) -> NoReturn:
+        raise status_error(ref, response.status_code, what, await self._error_body(ref, response, what), self._limits.retries)
+
+    async def _error_body(self, ref: Reference, response: httpx.Response, what: str) -> bytes:
+        """The (capped) body of an error response, closing it; empty when it cannot be read."""
         try:
-            body = await self._transport.read_capped(ref, response, _ERROR_BODY_BYTES, what)
+            return await self._transport.read_capped(ref, response, _ERROR_BODY_BYTES, what)
         except GateError:
-            body = b""
+            return b""
         finally:
             await response.aclose()
-        raise status_error(ref, response.status_code, what, body, self._limits.retries)
 
 
 def _verified_digest(ref: Reference, raw: bytes, header: str | None) -> str:
