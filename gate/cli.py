@@ -114,8 +114,8 @@ async def _check_images(config: Config, references: Sequence[str], platform: str
     with progress or contextlib.nullcontext():
         async with Engine(config, progress=progress) as engine:
             results = await asyncio.gather(*(engine.check(ref, platform=platform) for ref in references))
-            if attester is not None:
-                results = await asyncio.gather(*(_attest(attester, engine, result, platform) for result in results))
+            if attester is not None:  # one after another: two summaries of one image update one referrers index
+                results = [await _attest(attester, engine, result, platform) for result in results]
     return Report(policy_digest=engine.policy_digest, results=tuple(results))
 
 
