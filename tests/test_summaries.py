@@ -27,8 +27,9 @@ from sigstore_models.bundle.v1 import Bundle as BundleDocument
 from gate import config as config_module
 from gate.attest import Attester
 from gate.cli import main
-from gate.engine import Engine
-from gate.errors import ConfigError
+from gate.engine import Engine, Gathered
+from gate.errors import ConfigError, EvidenceError
+from gate.facts import ImageIdentity
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
 from tests.support.artifacts import push_index, push_sigstore_bundle, referrers_tag
 from tests.support.images import ImageBuilder, PushedImage
@@ -365,3 +366,21 @@ def test_newest_acceptable_summary_wins_and_the_others_are_reported(scene: Scene
     assert result["evidence"]["summary"]["verifier"] == VERIFIER
     assert any("verifies under no trust.verifiers key" in p for p in result["evidence"]["problems"])
     assert image_blob_gets(scene.proxy, pushed) == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ({"user": {}}, "config"),
+        ({"config": [], "user": {}}, "config"),
+        ({"config": {}, "user": {}, "signatures": []}, "signatures"),
+        ({"config": {}, "user": {}, "findings": [1]}, "findings"),
+        ({"config": {}, "user": {}, "problems": [{}]}, "problems"),
+    ],
+)
+def test_summary_facts_of_the_wrong_shape_are_refused(entry: dict[str, Any], field: str) -> None:
+    """A listed verifier's facts are still read defensively: a malformed entry is an EvidenceError, never a crash later."""
+    identity = ImageIdentity(reference="r/a@sha256:" + "a" * 64, registry="r", repository="a", digest="sha256:" + "a" * 64)
+    with pytest.raises(EvidenceError, match=field):
+        Gathered.from_summary_json(entry, identity, {}, "summary")
+    assert Gathered.from_summary_json({"config": {}, "user": {}}, identity, {"verifier": "v"}, "summary").summary == {"verifier": "v"}
