@@ -21,7 +21,7 @@ from gate.evidence._summary import (
     rfc3339,
     summary_predicate,
 )
-from gate.registry import Reference
+from gate.registry import OCI_MANIFEST, Reference
 from gate.report import ImageResult
 
 EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
@@ -77,7 +77,7 @@ class Attester:
         layer = await client.push_blob(reference, bundle, BUNDLE_V03)
         manifest = {
             "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "mediaType": OCI_MANIFEST,
             "artifactType": BUNDLE_V03,
             "config": {"mediaType": config_blob.media_type, "digest": config_blob.digest, "size": config_blob.size},
             "layers": [{"mediaType": layer.media_type, "digest": layer.digest, "size": layer.size}],
