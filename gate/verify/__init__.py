@@ -28,7 +28,7 @@ from gate.verify._images import (
     verify_attestation,
     verify_image_signatures,
 )
-from gate.verify._keys import key_id, spki_der
+from gate.verify._keys import key_id
 from gate.verify._legacy import ReferenceMatch
 from gate.verify._model import SignatureCheck, VerifiedSigner, VerifiedStatement
 from gate.verify._summary import ListedVerifier, VerifiedSummary, listed_verifiers, verify_summary
@@ -49,7 +49,6 @@ __all__ = [
     "covered_digests",
     "key_id",
     "listed_verifiers",
-    "spki_der",
     "signatures_fact",
     "trusted_coverage",
     "verify_attached_signatures",
