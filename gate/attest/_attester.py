@@ -21,12 +21,8 @@ from gate.evidence._summary import (
     rfc3339,
     summary_predicate,
 )
-from gate.registry import OCI_MANIFEST, Reference
+from gate.registry import Descriptor, Reference
 from gate.report import ImageResult
-
-EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
-EMPTY_JSON = b"{}"
-
 
 @dataclass(frozen=True)
 class Attested:
@@ -72,23 +68,8 @@ class Attester:
         subject = await _subject(engine, reference)
         statement = self._statement(reference, result, gathered, engine.policy_digest, now)
         bundle = sign_statement(self.key, json.dumps(statement, separators=(",", ":")).encode())
-        client = engine.client
-        config_blob = await client.push_blob(reference, EMPTY_JSON, EMPTY_CONFIG)
-        layer = await client.push_blob(reference, bundle, BUNDLE_V03)
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "artifactType": BUNDLE_V03,
-            "config": {"mediaType": config_blob.media_type, "digest": config_blob.digest, "size": config_blob.size},
-            "layers": [{"mediaType": layer.media_type, "digest": layer.digest, "size": layer.size}],
-            "subject": subject,
-            "annotations": {
-                CONTENT_ANNOTATION: "dsse-envelope",
-                PREDICATE_ANNOTATION: VERIFICATION_SUMMARY,
-                CREATED_ANNOTATION: rfc3339(now),
-            },
-        }
-        referrer = await client.push_referrer(reference, json.dumps(manifest, separators=(",", ":")).encode())
+        annotations = {CONTENT_ANNOTATION: "dsse-envelope", PREDICATE_ANNOTATION: VERIFICATION_SUMMARY, CREATED_ANNOTATION: rfc3339(now)}
+        referrer = await engine.client.push_artifact(reference, subject, bundle, BUNDLE_V03, annotations)
         verdict = statement["predicate"]["verificationResult"]
         return Attested(result.reference, result.digest, referrer.digest, verdict)
 
@@ -122,7 +103,7 @@ def _check_attestable(result: ImageResult, gathered: tuple[Gathered, ...]) -> No
         raise GateError(f"{result.reference}: some layers could not be scanned; no verification summary is signed for incomplete facts")
 
 
-async def _subject(engine: Engine, reference: Reference) -> dict[str, object]:
+async def _subject(engine: Engine, reference: Reference) -> Descriptor:
     """The image's own descriptor (media type and size as the registry serves it).
 
     Raises:
@@ -133,7 +114,7 @@ async def _subject(engine: Engine, reference: Reference) -> dict[str, object]:
     manifest = await engine.client.manifest(reference)
     if manifest.subject is not None:
         raise GateError(f"{reference} is an artifact attached to {manifest.subject.digest}, not an image; it is not attested")
-    return {"mediaType": manifest.media_type, "digest": manifest.digest, "size": len(manifest.raw)}
+    return manifest.descriptor
 
 
 def _input(reference: Reference, digest: str) -> dict[str, object]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +31,8 @@ from gate.registry._stream import _TAMPERED, BlobStream
 from gate.registry._transport import Transport, too_large
 
 _ERROR_BODY_BYTES = 64 * 1024
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"  # image-spec 1.1: the config of an artifact that needs none
+EMPTY_JSON = b"{}"
 _MAX_REFERRER_PAGES = 64
 NO_REFERRERS_API_TTL = 600.0  # seconds a registry without the referrers API is not asked again
 
@@ -236,6 +238,29 @@ class RegistryClient:
         if echoed and echoed != descriptor.digest:
             raise _lied(ref, f"stored manifest {descriptor.digest} as {echoed!r}")
         return descriptor, "oci-subject" in stored.headers
+
+    async def push_artifact(
+        self, ref: Reference, subject: Descriptor, data: bytes, media_type: str, annotations: Mapping[str, str]
+    ) -> Descriptor:
+        """Attach ``data`` to ``subject`` as an OCI 1.1 artifact, the layout cosign v3 uses for
+        bundles: ``artifactType`` the data's media type, the empty config, ``data`` as the one
+        layer, ``subject``, ``annotations``; stored as :meth:`push_referrer` does.
+
+        Raises:
+            as :meth:`push_referrer`.
+        """
+        config = await self.push_blob(ref, EMPTY_JSON, OCI_EMPTY)
+        layer = await self.push_blob(ref, data, media_type)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": media_type,
+            "config": _descriptor_json(config),
+            "layers": [_descriptor_json(layer)],
+            "subject": _descriptor_json(Descriptor(subject.media_type, subject.digest, subject.size)),
+            "annotations": dict(annotations),
+        }
+        return await self.push_referrer(ref, json.dumps(manifest, separators=(",", ":")).encode())
 
     async def push_referrer(self, ref: Reference, raw: bytes) -> Descriptor:
         """Store an OCI image manifest that has a ``subject`` so that :meth:`referrers` finds it:

@@ -11,7 +11,7 @@ import pytest
 
 from gate.config import Config
 from gate.errors import EvidenceError, RegistryError
-from gate.registry import OCI_MANIFEST, Reference, RegistryClient
+from gate.registry import OCI_MANIFEST, Descriptor, Reference, RegistryClient
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble, Reply, Seen
 from tests.support.artifacts import Blob, push_artifact, referrers_tag
 from tests.support.gate_config import config_for
@@ -40,19 +40,8 @@ def _image(repo: str, registry: RegistryServer) -> PushedImage:
     return ImageBuilder().layer({"app/hello.txt": "hello"}).config(user="1000").push(registry, f"{repo}:1")
 
 
-async def _referrer(client: RegistryClient, ref: Reference, subject: PushedImage, note: bytes) -> bytes:
-    config = await client.push_blob(ref, b"{}", "application/vnd.oci.empty.v1+json")
-    layer = await client.push_blob(ref, note, ARTIFACT)
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": ARTIFACT,
-        "config": {"mediaType": config.media_type, "digest": config.digest, "size": config.size},
-        "layers": [{"mediaType": layer.media_type, "digest": layer.digest, "size": layer.size}],
-        "subject": subject.descriptor(),
-        "annotations": {"note": note.decode()},
-    }
-    return json.dumps(manifest).encode()
+async def _attach(client: RegistryClient, ref: Reference, subject: PushedImage, note: bytes) -> Descriptor:
+    return await client.push_artifact(ref, Descriptor(OCI_MANIFEST, subject.digest, subject.size), note, ARTIFACT, {"note": note.decode()})
 
 
 async def test_pushed_blob_is_stored_once(registry: RegistryServer, gate_config: Config, repo: str) -> None:
@@ -71,14 +60,17 @@ async def test_referrer_goes_into_the_tag_schema_index_beside_what_it_listed(reg
     earlier = push_artifact(registry, pushed, "application/vnd.example.other+json", [Blob({"a": 1}, "application/json")])
     ref = Reference.parse(pushed.ref)
     async with RegistryClient(gate_config) as client:
-        raw = await _referrer(client, ref, pushed, b"first")
-        descriptor = await client.push_referrer(ref, raw)
-        await client.push_referrer(ref, raw)  # again: listed once
+        descriptor = await _attach(client, ref, pushed, b"first")
+        again = await _attach(client, ref, pushed, b"first")  # the same manifest: listed once
         listed = await client.referrers(ref, pushed.digest)
-    assert descriptor.digest == sha256_digest(raw)
+        manifest = await client.manifest(ref.with_digest(descriptor.digest))
+    assert again == descriptor
     assert [d.digest for d in listed] == [earlier.digest, descriptor.digest]
     ours = listed[1]
-    assert (ours.artifact_type, ours.annotations, ours.size) == (ARTIFACT, {"note": "first"}, len(raw))
+    assert (ours.artifact_type, ours.annotations, ours.size) == (ARTIFACT, {"note": "first"}, descriptor.size)
+    assert manifest.subject is not None and manifest.subject.digest == pushed.digest
+    assert manifest.config is not None and manifest.config.media_type == "application/vnd.oci.empty.v1+json"
+    assert [(layer.media_type, layer.digest) for layer in manifest.layers] == [(ARTIFACT, sha256_digest(b"first"))]
 
 
 async def test_registry_with_referrers_api_gets_no_fallback_tag(
@@ -90,7 +82,7 @@ async def test_registry_with_referrers_api_gets_no_fallback_tag(
     lying_proxy.set_header("/manifests/sha256:", "OCI-Subject", pushed.digest)
     ref = Reference.parse(f"{lying_proxy.host}/{repo}:1")
     async with RegistryClient(config_for(lying_proxy)) as client:
-        await client.push_referrer(ref, await _referrer(client, ref, pushed, b"api"))
+        await _attach(client, ref, pushed, b"api")
     assert client_for(registry).get_manifest(repo, referrers_tag(pushed.digest)) is None
     assert not [s for s in lying_proxy.seen if s.method == "PUT" and referrers_tag(pushed.digest) in s.path]
 
@@ -119,18 +111,18 @@ async def test_registry_that_stores_another_digest_is_a_liar(registry: RegistryS
     lying_proxy.set_header("/manifests/", "Docker-Content-Digest", "sha256:" + "0" * 64)
     ref = Reference.parse(f"{lying_proxy.host}/{repo}:1")
     async with RegistryClient(config_for(lying_proxy)) as client:
-        raw = await _referrer(client, ref, pushed, b"lie")
         with pytest.raises(RegistryError, match="registry lied"):
-            await client.push_referrer(ref, raw)
+            await _attach(client, ref, pushed, b"lie")
 
 
 async def test_referrer_without_subject_or_over_a_foreign_tag_is_refused(registry: RegistryServer, gate_config: Config, repo: str) -> None:
     pushed = _image(repo, registry)
     ref = Reference.parse(pushed.ref)
     ImageBuilder().layer({"x": "y"}).config(user="1").push(registry, f"{repo}:{referrers_tag(pushed.digest)}")
+    empty = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256_digest(b"{}"), "size": 2}
+    orphan = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": ARTIFACT, "config": empty, "layers": [empty]}
     async with RegistryClient(gate_config) as client:
-        raw = await _referrer(client, ref, pushed, b"x")
         with pytest.raises(EvidenceError, match="needs a subject"):
-            await client.push_referrer(ref, json.dumps({k: v for k, v in json.loads(raw).items() if k != "subject"}).encode())
+            await client.push_referrer(ref, json.dumps(orphan).encode())
         with pytest.raises(RegistryError, match="not an index; not overwriting"):
-            await client.push_referrer(ref, raw)
+            await _attach(client, ref, pushed, b"x")
