@@ -121,6 +121,13 @@ credentials and extra Rego beside config.yaml.
 {{- if $keys }}{{ $_ := set $trust "keys" $keys }}{{ end }}
 {{- if .Values.trust.keyless }}{{ $_ := set $trust "keyless" .Values.trust.keyless }}{{ end }}
 {{- if .Values.trust.trustedRoot }}{{ $_ := set $trust "trusted_root" "trust/trusted_root.json" }}{{ end }}
+{{- $verifiers := list }}
+{{- range $index, $verifier := .Values.trust.verifiers }}
+{{- $entry := dict "key" (printf "trust/verifiers/%d.pub" $index) "id" $verifier.id }}
+{{- if $verifier.maxAgeHours }}{{ $_ := set $entry "max_age_hours" $verifier.maxAgeHours }}{{ end }}
+{{- $verifiers = append $verifiers $entry }}
+{{- end }}
+{{- if $verifiers }}{{ $_ := set $trust "verifiers" $verifiers }}{{ end }}
 {{- $registries := dict "insecure" .Values.registries.insecure }}
 {{- if .Values.registries.dockerConfigSecret }}{{ $_ := set $registries "docker_config" "registry/config.json" }}{{ end }}
 {{- $limits := merge (dict "deadline_seconds" (include "gate.deadlineSeconds" . | float64)) (omit .Values.limits "deadline_seconds") }}
@@ -133,6 +140,10 @@ credentials and extra Rego beside config.yaml.
 {{- if .Values.rules }}{{ $_ := set $config "rules" .Values.rules }}{{ end }}
 {{- if .Values.namespaces }}{{ $_ := set $config "namespaces" .Values.namespaces }}{{ end }}
 {{- if .Values.exemptions }}{{ $_ := set $config "exemptions" .Values.exemptions }}{{ end }}
+{{- with .Values.attest.existingSecret }}
+{{- if not $.Values.attest.verifierId }}{{ fail "attest.verifierId is required when attest.existingSecret is set: it is the verifier.id consumers list in trust.verifiers" }}{{ end }}
+{{- $_ := set $config "attest" (dict "key" "attest/key.pem" "verifier_id" $.Values.attest.verifierId) }}
+{{- end }}
 {{- toYaml $config }}
 {{- end }}
 
