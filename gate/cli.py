@@ -47,6 +47,15 @@ def _parser() -> argparse.ArgumentParser:
     image.add_argument("--attest-key", type=Path, metavar="FILE",
                        help="PEM private key for --attest, instead of attest.key (password: GATE_ATTEST_PASSWORD)")
 
+    audit = commands.add_parser("audit", help="judge the workloads running in a cluster, as the webhook would")
+    audit.add_argument("--config", type=Path, help="gate configuration file (YAML)")
+    audit.add_argument("--kubeconfig", type=Path, help="default: in-cluster credentials, else $KUBECONFIG or ~/.kube/config")
+    audit.add_argument("--namespace", help="audit only this namespace (default: all)")
+    audit.add_argument("--output", choices=("table", "json"), default="table")
+    finder = audit.add_mutually_exclusive_group()
+    finder.add_argument("--uses-builder", metavar="REF[@DIGEST]", help="list workloads whose images were built FROM this base")
+    finder.add_argument("--contains", metavar="PURL", help="list workloads whose SBOM has this component (PURL[@vers:TYPE/RANGE])")
+
     serve = commands.add_parser("serve", help="run the Kubernetes admission webhook")
     serve.add_argument("--config", type=Path)
     serve.add_argument("--host", default="0.0.0.0")
@@ -54,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", type=Path)
     serve.add_argument("--tls-key", type=Path)
     serve.add_argument("--insecure-http", action="store_true", help="serve plain HTTP (local testing only)")
+    serve.add_argument(
+        "--log-level", default="info", type=str.lower, choices=["debug", "info", "warning", "error"],
+        help="info logs every review; warning only those denied (or that would be)",
+    )
 
     policy = commands.add_parser("policy", help="work with Rego policies")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
@@ -144,13 +157,21 @@ def _run_check(args: argparse.Namespace) -> int:
     return report.exit_code()
 
 
+def _run_audit(args: argparse.Namespace) -> int:
+    from gate.audit import render_audit_json, render_audit_table, run_audit
+
+    outcome = run_audit(_load_config(args.config), args.kubeconfig, args.namespace, args.uses_builder, args.contains)
+    print(render_audit_json(outcome) if args.output == "json" else render_audit_table(outcome))
+    return outcome.exit_code()
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     from gate.admission import serve
 
     config = _load_config(args.config)
     if not args.insecure_http and (args.tls_cert is None or args.tls_key is None):
         raise config_module.ConfigError("--tls-cert and --tls-key are required (or --insecure-http for local testing)")
-    serve(config, args.host, args.port, args.tls_cert, args.tls_key, insecure_http=args.insecure_http)
+    serve(config, args.host, args.port, args.tls_cert, args.tls_key, insecure_http=args.insecure_http, log_level=args.log_level.upper())
     return 0
 
 
@@ -168,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_check(args)
         if args.command == "serve":
             return _run_serve(args)
+        if args.command == "audit":
+            return _run_audit(args)
         return _run_policy_test(args)
     except GateError as exc:
         print(f"gate: error: {exc.diagnostics()}", file=sys.stderr)

@@ -3,7 +3,7 @@
     serve(config, host, port, tls_cert, tls_key, insecure_http=False)   # blocking; `gate serve`
     app = create_app(config, engine=None)                               # FastAPI app (tests, embedding)
 
-Routes: ``POST /validate``, ``POST /registry/events``, ``GET /healthz``, ``GET /readyz``,
+Routes: ``POST /validate``, ``POST /mutate``, ``POST /registry/events``, ``GET /healthz``, ``GET /readyz``,
 ``GET /metrics``. The two names load lazily so the pure helpers import without FastAPI or the engine.
 """
 

@@ -8,12 +8,14 @@ in-flight requests.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -22,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from gate.admission._answer import Answer, refuse
 from gate.admission._events import BadEnvelope, Prefetcher, judge_pushed, pushed_images
 from gate.admission._metrics import Metrics
+from gate.admission._pins import Pin, mutation_response
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest, BadReview, parse_review
 from gate.admission._reviewer import Reviewer
@@ -29,6 +32,9 @@ from gate.admission._workloads import is_workload
 from gate.attest import Attester
 from gate.config import Config
 from gate.engine import Engine
+
+if TYPE_CHECKING:
+    from gate.audit import AuditProcess
 
 log = logging.getLogger("gate.admission")
 
@@ -50,28 +56,36 @@ class GateState:
     reviewer: Reviewer
     prefetcher: Prefetcher
     serving: bool = False
+    audit: "AuditProcess | None" = None
 
 
-def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: PullSecretReader | None = None) -> FastAPI:
-    """The webhook app. ``engine`` defaults to ``Engine(config)``; the app starts and closes it."""
+def create_app(
+    config: Config, engine: Engine | None = None, *, pull_secrets: PullSecretReader | None = None, audit: "AuditProcess | None" = None
+) -> FastAPI:
+    """The webhook app. ``engine`` defaults to ``Engine(config)``; the app starts and closes it,
+    and the background ``audit`` (docs/audit.md) when given, whose results it exports as metrics."""
     engine = engine if engine is not None else Engine(config)
-    metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts})
+    metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts}, engine.policy_digest)
     attester = Attester.from_config(config) if config.attest.key is not None else None
     prefetcher = Prefetcher(
         lambda pushed: judge_pushed(engine, attester, pushed),
         on_outcome=lambda outcome: metrics.count(metrics.events, outcome),
     )
-    state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher)
+    state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher, audit=audit)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.start()
         prefetcher.start()
+        if audit is not None:
+            audit.start(metrics.record_audit)
         state.serving = True
         try:
             yield
         finally:
             state.serving = False
+            if audit is not None:
+                await asyncio.to_thread(audit.stop)
             await prefetcher.stop()
             await engine.close()
             if pull_secrets is not None:
@@ -86,11 +100,9 @@ def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: Pu
 def _routes(app: FastAPI, state: GateState) -> None:
     async def validate(request: Request) -> Response:
         started = time.monotonic()
-        try:
-            review = parse_review(await _body(request, REVIEW_BYTES))
-        except (BadReview, _TooLarge) as exc:
-            state.metrics.bad_requests.inc()
-            return _error(413 if isinstance(exc, _TooLarge) else 400, str(exc))
+        review = await _read_review(state, request)
+        if isinstance(review, Response):
+            return review
         answer = await _answer(state, review, started + state.config.limits.deadline_seconds)
         elapsed = time.monotonic() - started
         state.metrics.latency.observe(elapsed)
@@ -100,8 +112,21 @@ def _routes(app: FastAPI, state: GateState) -> None:
         _log_review(review, answer, elapsed)
         return Response(answer.to_bytes(review.uid), media_type="application/json")
 
-    # A plain Starlette route: the hot path needs no dependency injection or response model.
+    async def mutate(request: Request) -> Response:
+        review = await _read_review(state, request)
+        if isinstance(review, Response):
+            return review
+        pins = await _pins(state, review, time.monotonic() + state.config.limits.deadline_seconds)
+        log.log(
+            logging.INFO if pins else logging.DEBUG,
+            "admission review pinned",
+            extra={"uid": review.uid, "namespace": review.namespace, "pinned": {pin.image: pin.pinned for pin in pins}},
+        )
+        return Response(mutation_response(review.uid, pins), media_type="application/json")
+
+    # Plain Starlette routes: the hot path needs no dependency injection or response model.
     app.add_route("/validate", validate, methods=["POST"])
+    app.add_route("/mutate", mutate, methods=["POST"])
 
     @app.post("/registry/events")
     async def registry_events(request: Request) -> Response:
@@ -140,6 +165,23 @@ async def _answer(state: GateState, review: AdmissionRequest, deadline: float) -
         return refuse("internal error while reviewing; see the gate logs", state.config.mode if not state.config.fail_open else "warn")
 
 
+async def _read_review(state: GateState, request: Request) -> AdmissionRequest | Response:
+    """The parsed AdmissionReview, or the 4xx answer for a body that is not one."""
+    try:
+        return parse_review(await _body(request, REVIEW_BYTES))
+    except (BadReview, _TooLarge) as exc:
+        state.metrics.bad_requests.inc()
+        return _error(413 if isinstance(exc, _TooLarge) else 400, str(exc))
+
+
+async def _pins(state: GateState, review: AdmissionRequest, deadline: float) -> list[Pin]:
+    try:
+        return await state.reviewer.pins(review, deadline)
+    except Exception:  # noqa: BLE001 - no patch is the safe answer: the validating webhook still judges
+        log.exception("pinning failed", extra={"uid": review.uid})
+        return []
+
+
 async def _body(request: Request, limit: int) -> bytes:
     """The request body, refused past ``limit`` bytes without reading it all.
 
@@ -163,7 +205,9 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def _log_review(review: AdmissionRequest, answer: Answer, elapsed: float) -> None:
-    level = logging.DEBUG if answer.decision == "allow" else logging.INFO
+    """One line per review: allowed ones at info, the rest at warning (``--log-level warning``
+    keeps only what was or would have been denied)."""
+    level = logging.INFO if answer.decision == "allow" else logging.WARNING
     if not log.isEnabledFor(level):
         return
     log.log(
@@ -171,13 +215,20 @@ def _log_review(review: AdmissionRequest, answer: Answer, elapsed: float) -> Non
         "admission review answered",
         extra={
             "uid": review.uid,
-            "kind": review.kind,
             "namespace": review.namespace,
-            "object": review.name,
+            "workload": f"{review.kind}/{review.name or _generate_name(review.object)}",
             "operation": review.operation,
             "dry_run": review.dry_run,
             "decision": answer.decision,
-            "denial": answer.message,
+            "reason": answer.annotations.get("reason"),
+            "images": answer.images,
             "duration_ms": round(elapsed * 1000, 2),
         },
     )
+
+
+def _generate_name(obj: object) -> str:
+    """``api-7d4b9c-*`` for an object named by the API server later (``metadata.generateName``)."""
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    prefix = metadata.get("generateName") if isinstance(metadata, dict) else None
+    return f"{prefix}*" if isinstance(prefix, str) and prefix else "(unnamed)"

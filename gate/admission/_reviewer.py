@@ -25,6 +25,7 @@ from typing import Any
 
 from gate.admission._answer import Answer, Judged, allow, judge, refuse
 from gate.admission._metrics import Metrics
+from gate.admission._pins import Pin, is_tag_only, pins_for
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest
 from gate.admission._workloads import ImageUse, WorkloadError, changed_uses, image_uses, is_workload, pod_spec
@@ -61,7 +62,7 @@ class Reviewer:
                 "the webhook's rules should select only Pods and kinds with a pod template",
                 mode,
             )
-        exemption = self._namespace_exemption(request.namespace)
+        exemption = self.namespace_exemption(request.namespace)
         if exemption is not None:
             return allow(f"namespace {request.namespace} is exempt: {exemption}")
         try:
@@ -70,21 +71,59 @@ class Reviewer:
             return refuse(f"cannot read the {request.kind}: {exc}", mode, code=400)
         if not uses:
             return allow("no new or changed images" if request.operation == "UPDATE" else "no images")
-        secrets = await self._pull_secrets(request, deadline)
+        judged = await self.judge_uses(uses, request.kind, request.object, request.namespace, deadline)
+        self.metrics.record_images([item.result for item in judged])
+        return judge(judged, mode, request.uid)
+
+    async def judge_uses(self, uses: list[ImageUse], kind: str, obj: Any, namespace: str | None, deadline: float) -> list[Judged]:
+        """One verdict per distinct use of the workload ``obj`` (read with its pull secrets), due by
+        ``deadline``; the webhook and the audit both judge through here."""
+        secrets = await self._pull_secrets(kind, obj, namespace, deadline)
         groups: dict[tuple[Any, ...], list[ImageUse]] = {}
         for use in uses:
             groups.setdefault(use.key, []).append(use)
         firsts = [group[0] for group in groups.values()]
-        results = await self._judge_all(firsts, request.namespace, secrets, deadline)
-        self.metrics.record_images(results)
-        return judge([Judged(tuple(group), result) for group, result in zip(groups.values(), results)], mode)
+        results = await self._judge_all(firsts, namespace, secrets, deadline)
+        return [Judged(tuple(group), result) for group, result in zip(groups.values(), results)]
+
+    async def pins(self, request: AdmissionRequest, deadline: float) -> list[Pin]:
+        """Pins for every image of the request written by tag (``POST /mutate``); never raises.
+
+        Nothing is pinned where nothing is judged (DELETE/CONNECT, kinds without a pod spec,
+        unreadable objects, exempt namespaces, images an UPDATE did not change) or when
+        ``mutate`` is off. Each image is judged as the validating webhook would judge the tag (the
+        same shared call), which resolves it through the engine's tag cache, so the validation of
+        the pinned object that follows finds the digest and the facts cached. The answer waits for
+        the judgements until ``deadline``; a tag resolved by then is pinned even if its judgement
+        runs on. A tag that cannot be resolved is not pinned: the validating webhook then decides
+        (fail closed).
+        """
+        if not self.config.mutate or request.operation not in ("CREATE", "UPDATE") or not is_workload(request.kind):
+            return []
+        if self.namespace_exemption(request.namespace) is not None:
+            return []
+        try:
+            uses = [use for use in self._uses(request) if is_tag_only(use.image)]
+        except WorkloadError:
+            return []  # the validating webhook refuses it and says why
+        if not uses:
+            return []
+        secrets = await self._pull_secrets(request.kind, request.object, request.namespace, deadline)
+        firsts = {use.image: use for use in uses}
+        engine_deadline = deadline + self.config.limits.deadline_seconds
+        running = [self._start(use, request.namespace, secrets, engine_deadline) for use in firsts.values()]
+        await asyncio.wait(running, timeout=max(deadline - time.monotonic(), 0.0))
+        found = {image: self.engine.resolved_digest(image, _context(use, request.namespace, secrets)) for image, use in firsts.items()}
+        digests = {image: digest for image, digest in found.items() if digest is not None}
+        self.metrics.pinned.inc(len(digests))
+        return pins_for(uses, digests)
 
     def _uses(self, request: AdmissionRequest) -> list[ImageUse]:
         if request.operation == "UPDATE":
             return changed_uses(request.kind, request.object, request.old_object)
         return image_uses(request.kind, request.object)
 
-    def _namespace_exemption(self, namespace: str | None) -> str | None:
+    def namespace_exemption(self, namespace: str | None) -> str | None:
         """The reason of a valid exemption covering every rule for every image of ``namespace``."""
         if not self._whole_namespace:
             return None
@@ -94,16 +133,16 @@ class Reviewer:
                 return exemption.reason
         return None
 
-    async def _pull_secrets(self, request: AdmissionRequest, deadline: float) -> bytes | None:
+    async def _pull_secrets(self, kind: str, obj: Any, namespace: str | None, deadline: float) -> bytes | None:
         """Registry credentials of the pod; none (and a log line) when the API is slow or absent."""
         if self.pull_secrets is None:
             return None
-        _, spec = pod_spec(request.kind, request.object)
+        _, spec = pod_spec(kind, obj)
         budget = max((deadline - time.monotonic()) / 2, 0.0)
         try:
-            return await asyncio.wait_for(self.pull_secrets.docker_config(request.namespace, spec), budget)
+            return await asyncio.wait_for(self.pull_secrets.docker_config(namespace, spec), budget)
         except TimeoutError:
-            log.warning("no image pull secrets: the Kubernetes API did not answer in time", extra={"uid": request.uid})
+            log.warning("no image pull secrets: the Kubernetes API did not answer in time", extra={"namespace": namespace})
             return None
 
     async def _judge_all(self, uses: list[ImageUse], namespace: str | None, secrets: bytes | None, deadline: float) -> list[ImageResult]:
@@ -116,9 +155,7 @@ class Reviewer:
         return [self._outcome(use, task, task in done) for use, task in zip(uses, running)]
 
     def _start(self, use: ImageUse, namespace: str | None, secrets: bytes | None, deadline: float) -> asyncio.Future[ImageResult]:
-        context = WorkloadContext(
-            namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, pull_secrets=secrets
-        )
+        context = _context(use, namespace, secrets)
         key = (namespace, *use.key, secrets)
         return self.flight.start(key, lambda: self.engine.check(use.image, context, deadline=deadline))
 
@@ -134,6 +171,13 @@ class Reviewer:
             log.error("the engine failed on an image", exc_info=error, extra={"image": use.image})
             return self.engine.error_result(use.image, GateError(f"internal error evaluating {use.image}", remedy="see the gate logs"))
         return task.result()
+
+
+def _context(use: ImageUse, namespace: str | None, secrets: bytes | None) -> WorkloadContext:
+    """How ``use`` will run, as the policies see it (a pod spec: ``from_workload``)."""
+    return WorkloadContext(
+        namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, pull_secrets=secrets, from_workload=True
+    )
 
 
 def _whole_namespace_exemptions(config: Config) -> tuple[Exemption, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 from fastapi import FastAPI
@@ -15,14 +16,20 @@ from gate.admission._tls import ReloadingTLS
 from gate.config import Config
 from gate.errors import ConfigError
 
+if TYPE_CHECKING:
+    from gate.audit import AuditProcess
+
 log = logging.getLogger("gate.admission")
 
 GRACEFUL_SHUTDOWN_EXTRA_SECONDS = 2.0
 
 
-def build_server(app: FastAPI, config: Config, host: str, port: int, tls: ReloadingTLS | None) -> uvicorn.Server:
-    """A uvicorn server for ``app``: TLS through ``tls`` (None: plain HTTP), JSON logs, and a
-    graceful shutdown that waits out in-flight reviews (their deadline plus a margin)."""
+def build_server(
+    app: FastAPI, config: Config, host: str, port: int, tls: ReloadingTLS | None, log_level: str = "INFO"
+) -> uvicorn.Server:
+    """A uvicorn server for ``app``: TLS through ``tls`` (None: plain HTTP), JSON logs at
+    ``log_level``, and a graceful shutdown that waits out in-flight reviews (their deadline plus a
+    margin)."""
     server_config = uvicorn.Config(
         app,
         host=host,
@@ -30,7 +37,7 @@ def build_server(app: FastAPI, config: Config, host: str, port: int, tls: Reload
         loop="uvloop",
         http="httptools",
         lifespan="on",
-        log_config=log_config(),
+        log_config=log_config(log_level),
         access_log=False,
         server_header=False,
         ssl_context_factory=(lambda _config, _default: tls.context) if tls is not None else None,
@@ -46,6 +53,7 @@ def serve(
     tls_cert: str | Path | None,
     tls_key: str | Path | None,
     insecure_http: bool = False,
+    log_level: str = "INFO",
 ) -> None:
     """Serve the webhook until SIGTERM/SIGINT (blocking). TLS unless ``insecure_http``.
 
@@ -60,8 +68,22 @@ def serve(
         raise ConfigError("TLS needs both a certificate and a key (or --insecure-http for local testing)")
     else:
         tls = ReloadingTLS(tls_cert, tls_key)
-    app = create_app(config, pull_secrets=_in_cluster_pull_secrets())
-    build_server(app, config, host, port, tls).run()
+    app = create_app(config, pull_secrets=_in_cluster_pull_secrets(), audit=_audit(config))
+    build_server(app, config, host, port, tls, log_level).run()
+
+
+def _audit(config: Config) -> "AuditProcess | None":
+    """The background audit, when it is enabled and Kubernetes credentials exist."""
+    if not config.audit.enabled:
+        return None
+    from gate.audit import AuditProcess, api_client
+
+    try:
+        api_client().close()
+    except ConfigError as exc:
+        log.error("audit.enabled is set but the audit cannot run: %s", exc)
+        return None
+    return AuditProcess(config)
 
 
 def _in_cluster_pull_secrets() -> PullSecretReader | None:

@@ -1,8 +1,9 @@
 """One image reference in, one verdict out: resolve, gather, verify, scan, decide.
 
 This is the only place a ``GateError`` becomes an ``evaluation.error`` violation: everything below
-raises, the engine reports. A multi-arch index is judged on every platform it lists (or the one
-asked for); the worst decision wins and each violation names its platform.
+raises, the engine reports. A multi-arch index is judged on every manifest a runtime could select from
+it (``_selection``), or on those a node of the asked platform could; the worst decision wins and
+each violation names its platform.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
@@ -22,11 +23,12 @@ from gate.engine._evidence import Subject, evidence_facts
 from gate.engine._gathered import Gathered
 from gate.engine._summary import SummaryContext, Wanted, find_summary
 from gate.engine._image import ImageScanner, LayerProgress
+from gate.engine._selection import runnable_manifests
 from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
 from gate.facts import Facts, ImageIdentity, evidence_summary, input_document
 from gate.policy import PolicyEvaluator, decide
-from gate.registry import DOCKER_LIST, OCI_INDEX, CredentialStore, Descriptor, Manifest, Reference, RegistryClient
+from gate.registry import CredentialStore, Manifest, Reference, RegistryClient
 from gate.report import ImageResult, Violation
 from gate.rules import EVALUATION_ERROR
 from gate.verify import TrustPolicy, listed_verifiers
@@ -43,16 +45,24 @@ class WorkloadContext:
 
     ``pull_secrets`` holds a docker ``config.json`` document merged from the pod's imagePullSecrets;
     it grants access but never changes a verdict, so it is not part of any cache key.
+    ``from_workload`` says the reference was read from a pod spec (webhook, ``gate check
+    manifest``), where a tag is what the node will pull (``image.mutable-reference``).
     """
 
     namespace: str | None = None
     run_as_non_root: bool | None = None
     run_as_user: int | None = None
+    from_workload: bool = False
     pull_secrets: bytes | None = field(default=None, repr=False)  # credentials: never in logs
 
     def policy_view(self) -> dict[str, Any]:
         """The ``input.context`` object the policies see."""
-        return {"namespace": self.namespace, "run_as_non_root": self.run_as_non_root, "run_as_user": self.run_as_user}
+        return {
+            "namespace": self.namespace,
+            "run_as_non_root": self.run_as_non_root,
+            "run_as_user": self.run_as_user,
+            "from_workload": self.from_workload,
+        }
 
 
 @dataclass(frozen=True)
@@ -75,8 +85,16 @@ class Engine:
         ConfigError, PolicyError: from the constructor, when trust, parameters or policies do not load.
     """
 
-    def __init__(self, config: Config, *, policy: PolicyEvaluator | None = None, progress: LayerProgress | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        policy: PolicyEvaluator | None = None,
+        progress: LayerProgress | None = None,
+        search: DenyList | None = None,
+    ) -> None:
         self.config = config
+        self.search = search  # SBOM components reported under ``evidence.contains``; never part of a verdict
         self.policy = policy or PolicyEvaluator.from_config(config)
         self.trust = TrustPolicy.from_config(config.trust)
         self.verifiers = listed_verifiers(config.trust)
@@ -165,17 +183,28 @@ class Engine:
         """Cache counters for the metrics endpoint."""
         return {"caches": {"verdicts": self._verdicts.stats, "facts": self._facts.stats, "digests": self._digests.stats}}
 
+    def resolved_digest(self, text: str, context: WorkloadContext) -> str | None:
+        """The digest a recent check resolved ``text`` to with ``context``'s credentials, from the
+        tag cache (no I/O); None when unknown, unparseable or failed. ``POST /mutate`` pins with it."""
+        try:
+            found = self._digests.cache.get(_access_key(Reference.parse(text), context))
+        except GateError:
+            return None
+        return found if isinstance(found, str) else None
+
     async def _check(self, text: str, context: WorkloadContext, platform: str | None, now: dt.datetime) -> ImageResult:
         reference = Reference.parse(text)
-        # Read with the workload's own credentials (cached per credential set), also for digest
-        # references: a pod that cannot read an image never borrows another pod's access.
-        credentials = hashlib.sha256(context.pull_secrets).hexdigest() if context.pull_secrets else None
-        access_key = (reference.registry, reference.repository, reference.digest or reference.tag, credentials)
+        access_key = _access_key(reference, context)
         fetched: list[Manifest] = []  # the manifest read by a cache miss here is reused below
 
         async def read_manifest() -> str:
             fetched.append(await self._client_for(context).manifest(reference))
-            return fetched[0].digest
+            digest = fetched[0].digest
+            if reference.digest is None:
+                # These credentials just read the tag's manifest: the same object pinned by digest
+                # (what POST /mutate writes) needs no second read to prove access.
+                self._digests.cache.put(_access_key(reference.with_digest(digest), context), digest)
+            return digest
 
         digest = await self._digests.get_or_load(access_key, read_manifest)
         pinned = reference.with_digest(digest)
@@ -211,28 +240,31 @@ class Engine:
         """Everything known about the image at ``reference`` (pinned by digest), per platform: from an
         acceptable verification summary when ``trust.verifiers`` lists its signer, else gathered."""
         top = top or await client.manifest(reference)
-        ignored: tuple[str, ...] = ()
-        if self.verifiers:
-            lookup = await find_summary(client, reference, top, self._wanted(top, platform), self._summary_context(now))
-            if lookup.gathered is not None:
-                return lookup.gathered
-            ignored = lookup.ignored
-        targets, attached = await asyncio.gather(
-            self._targets(client, reference, top, platform),
-            discover(client, reference, top, blob_bytes=self.config.limits.blob_bytes, total_bytes=self.config.limits.evidence_bytes),
-        )
+        if not self.verifiers:
+            targets, attached = await asyncio.gather(self._targets(client, reference, top, platform), self._discover(client, reference, top))
+            return await self._gather_targets(client, targets, attached, now)
+        # The summary must cover what the full check would judge, so the platforms are selected first.
+        targets = await self._targets(client, reference, top, platform)
+        wanted = [Wanted(target.manifest.digest, target.platform) for target in targets]
+        lookup = await find_summary(client, reference, top, wanted, self._summary_context(now))
+        if lookup.gathered is not None:
+            return lookup.gathered
+        return await self._gather_targets(client, targets, await self._discover(client, reference, top), now, lookup.ignored)
+
+    def _discover(self, client: RegistryClient, reference: Reference, top: Manifest) -> Awaitable[AttachedEvidence]:
+        limits = self.config.limits
+        return discover(client, reference, top, blob_bytes=limits.blob_bytes, total_bytes=limits.evidence_bytes)
+
+    async def _gather_targets(
+        self, client: RegistryClient, targets: list[_Target], attached: AttachedEvidence, now: dt.datetime, ignored: tuple[str, ...] = ()
+    ) -> tuple[Gathered, ...]:
+        """Each platform's facts, with the summaries that were ignored reported first."""
         gathered = await asyncio.gather(*(self._gather_target(client, target, attached, now) for target in targets))
         return tuple(replace(item, problems=(*ignored, *item.problems)) for item in gathered)
 
     def _summary_context(self, now: dt.datetime) -> SummaryContext:
         limits = self.config.limits
         return SummaryContext(self.verifiers, self.policy_digest, self.config.scan.layers, limits.blob_bytes, now)
-
-    def _wanted(self, top: Manifest, platform: str | None) -> list[Wanted]:
-        """The platform images a check of ``top`` judges, by digest, without fetching them."""
-        if not top.is_index:
-            return [Wanted(top.digest, platform)]
-        return [Wanted(entry.digest, _platform_name(entry.platform)) for entry in _platform_entries(top, platform)]
 
     async def gathered(self, result: ImageResult, platform: str | None = None) -> tuple[Gathered, ...]:
         """The facts behind ``result`` (a verdict of :meth:`check`), for a verification summary;
@@ -259,17 +291,13 @@ class Engine:
         if not top.is_index:
             subject = Subject(top.digest, None, None)
             return [_Target(reference.with_digest(top.digest), top, platform, subject)]
-        entries = _platform_entries(top, platform)
-        manifests = await asyncio.gather(*(client.manifest(reference.with_digest(entry.digest)) for entry in entries))
+        runnable = await runnable_manifests(client, reference, top, platform)
         subject_of = lambda manifest: Subject(manifest.digest, top.digest, top.json)  # noqa: E731
-        return [
-            _Target(reference.with_digest(entry.digest), manifest, _platform_name(entry.platform), subject_of(manifest))
-            for entry, manifest in zip(entries, manifests)
-        ]
+        return [_Target(reference.with_digest(item.manifest.digest), item.manifest, item.platform, subject_of(item.manifest)) for item in runnable]
 
     async def _gather_target(self, client: RegistryClient, target: _Target, attached: AttachedEvidence, now: dt.datetime) -> Gathered:
         about = attached.about(*(d for d in (target.subject.digest, target.subject.index_digest) if d))
-        found = evidence_facts(attached, target.subject, self.trust, self.deny_list, now)
+        found = evidence_facts(attached, target.subject, self.trust, self.deny_list, now, self.search)
         image = await self.scanner.scan(client, target.reference, target.manifest, found.build_args)
         identity = ImageIdentity(
             reference=str(target.reference),
@@ -291,7 +319,7 @@ class Engine:
             vulnerability_scans=found.vulnerability_scans,
         )
         inputs = tuple(sorted({artifact.manifest for artifact in about}))
-        return Gathered(facts, tuple(problem.message for problem in found.problems), inputs)
+        return Gathered(facts, tuple(problem.message for problem in found.problems), inputs=inputs, contains=found.contains)
 
     async def _judge(self, item: Gathered, text: str, context: WorkloadContext, now: dt.datetime) -> tuple[list[Violation], dict[str, Any]]:
         facts = replace(item.facts, image=replace(item.facts.image, reference=text))
@@ -299,6 +327,8 @@ class Engine:
         raws = await asyncio.to_thread(self.policy.evaluate, document)
         violations = decide(raws, self.config, namespace=context.namespace, image=text, now=now)
         summary = evidence_summary(document) | {"problems": list(item.problems)}
+        if self.search is not None:
+            summary["contains"] = list(item.contains)
         platform = facts.image.platform if facts.image.index_digest else None
         return [_with_platform(v, platform) for v in violations], summary
 
@@ -317,45 +347,16 @@ async def _within(deadline: float | None, work: Awaitable[T]) -> T:
         ) from exc
 
 
+def _access_key(reference: Reference, context: WorkloadContext) -> tuple[str, str, str | None, str | None]:
+    """The tag cache's key: the image, read with the workload's own credentials (cached per
+    credential set), also for digest references: a pod that cannot read an image never borrows
+    another pod's access."""
+    credentials = hashlib.sha256(context.pull_secrets).hexdigest() if context.pull_secrets else None
+    return (reference.registry, reference.repository, reference.digest or reference.tag, credentials)
+
+
 def _ttl_cache(entries: int, max_bytes: int, ttl: float) -> TTLCache[Any, Any]:
     return TTLCache(max_entries=entries, max_bytes=max_bytes, ttl=ttl, negative_ttl=min(ttl, NEGATIVE_TTL_SECONDS))
-
-
-def _platform_entries(top: Manifest, platform: str | None) -> list[Descriptor]:
-    """The runnable platform entries of index ``top`` (only ``platform``'s when given).
-
-    Raises:
-        GateError: none is left.
-    """
-    entries = [entry for entry in top.manifests if _is_platform_image(entry.annotations, entry.platform, entry.media_type)]
-    if platform is not None:
-        entries = [entry for entry in entries if _matches(_platform_name(entry.platform), platform)]
-    if not entries:
-        wanted = f"platform {platform}" if platform else "any runnable platform"
-        raise GateError(f"index {top.digest} lists no image for {wanted}", details={"digest": top.digest})
-    return entries
-
-
-def _platform_name(platform: Mapping[str, Any] | None) -> str:
-    platform = platform or {}
-    parts = [platform.get("os", ""), platform.get("architecture", "")]
-    if platform.get("variant"):
-        parts.append(platform["variant"])
-    return "/".join(parts)
-
-
-def _matches(name: str, wanted: str) -> bool:
-    """``linux/arm64`` matches ``linux/arm64/v8``; an exact name always matches."""
-    return name == wanted or name.startswith(wanted + "/")
-
-
-def _is_platform_image(annotations: Mapping[str, str], platform: Mapping[str, Any] | None, media_type: str) -> bool:
-    """Index entries a node could pull: not BuildKit attestation manifests, not unknown/unknown, not nested indexes."""
-    if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
-        return False
-    if (platform or {}).get("os") == "unknown":
-        return False
-    return media_type not in (OCI_INDEX, DOCKER_LIST)
 
 
 def _with_platform(violation: Violation, platform: str | None) -> Violation:
