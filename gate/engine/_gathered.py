@@ -23,13 +23,16 @@ class Gathered:
     """The facts of one platform image and what could not be read about it (cached by digest).
 
     ``inputs`` are the digests of the attached manifests read as evidence (a summary's
-    ``inputAttestations``); ``summary`` is the report's ``evidence.summary`` when the facts came
-    from a verification summary rather than from the registry.
+    ``inputAttestations``); ``contains`` the SBOM components a search asked about (reported under
+    ``evidence.contains``, never part of a verdict, never in a summary); ``summary`` is the
+    report's ``evidence.summary`` when the facts came from a verification summary rather than
+    from the registry.
     """
 
     facts: Facts
     problems: tuple[str, ...]
     inputs: tuple[str, ...] = ()
+    contains: tuple[dict[str, Any], ...] = ()
     summary: dict[str, Any] | None = None
 
     def summary_json(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ accepted: the listing, one manifest and one small blob; no config or layer blob 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gate.engine._gathered import Gathered
 from gate.errors import GateError, VerificationError
@@ -129,4 +129,4 @@ def _platform_facts(verified: VerifiedSummary, reference: Reference, top: Manife
 
 
 def _with_problems(item: Gathered, ignored: list[str]) -> Gathered:
-    return Gathered(item.facts, (*ignored, *item.problems), item.inputs, item.summary)
+    return replace(item, problems=(*ignored, *item.problems))
