@@ -5,17 +5,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from gate import __version__
 from gate._progress import terminal_progress
 from gate import config as config_module
 from gate.config import Config
 from gate.errors import GateError, LimitExceeded
-from gate.report import Report, render_json, render_sarif, render_table
+from gate.report import ImageResult, Report, render_json, render_sarif, render_table
+
+if TYPE_CHECKING:
+    from gate.attest import Attester
+    from gate.engine import Engine
 
 EXIT_USAGE = 2
 DEFAULT_TIMEOUT = 900.0  # seconds for a whole `gate check image`: long layer scans fit, a hung registry does not
@@ -44,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"overall deadline for the whole check (default {DEFAULT_TIMEOUT:g}); an image not "
                             "judged by then is an evaluation.error (exit 2), so a registry that drip-feeds "
                             "bytes cannot hang CI")
+    image.add_argument("--attest", action="store_true",
+                       help="sign a verification summary of each verdict (attest.key) and attach it to the image")
+    image.add_argument("--attest-key", type=Path, metavar="FILE",
+                       help="PEM private key for --attest, instead of attest.key (password: GATE_ATTEST_PASSWORD)")
 
     audit = commands.add_parser("audit", help="judge the workloads running in a cluster, as the webhook would")
     audit.add_argument("--config", type=Path, help="gate configuration file (YAML)")
@@ -86,7 +96,7 @@ def _check_config(args: argparse.Namespace) -> Config:
     for directory in extra_dirs:
         if not directory.is_dir():
             raise config_module.ConfigError(f"--policy: no such directory {directory}")
-    config = _load_config(args.config, extra_dirs)
+    config = _attest_config(_load_config(args.config, extra_dirs), args)
     return config.model_copy(
         update={
             "policy": config.policy.model_copy(update={"dirs": config.policy.dirs + extra_dirs}),
@@ -110,19 +120,56 @@ def _positive_seconds(text: str) -> float:
     return seconds
 
 
-async def _check_images(config: Config, references: Sequence[str], platform: str | None, namespace: str | None, timeout: float) -> Report:
+def _attest_config(config: Config, args: argparse.Namespace) -> Config:
+    """With ``--attest``: the key from ``--attest-key`` (checked now), and no ``trust.verifiers``,
+    since a gate that vouches for an image must have looked at it itself."""
+    if args.attest_key is not None and not args.attest:
+        raise config_module.ConfigError("--attest-key is only used with --attest")
+    if not args.attest:
+        return config
+    if args.attest_key is not None:
+        if config.attest.verifier_id is None:
+            raise config_module.ConfigError("--attest-key: attest.verifier_id must be set in the config (the id consumers list in trust.verifiers)")
+        attest = config.attest.model_copy(update={"key": args.attest_key.resolve()})
+        config_module.load_attest_key(attest, "--attest-key")
+        config = config.model_copy(update={"attest": attest})
+    if config.attest.key is None:
+        raise config_module.ConfigError("--attest needs a signing key: set attest.key and attest.verifier_id in the config, or pass --attest-key")
+    return config.model_copy(update={"trust": config.trust.model_copy(update={"verifiers": ()})})
+
+
+async def _check_images(
+    config: Config, references: Sequence[str], platform: str | None, namespace: str | None, timeout: float, attest: bool = False
+) -> Report:
+    from gate.attest import Attester
     from gate.engine import Engine, WorkloadContext, is_pending
 
+    attester = Attester.from_config(config) if attest else None
     progress = terminal_progress() if config.scan.layers else None
     context = WorkloadContext(namespace=namespace)
     deadline = time.monotonic() + timeout
     with progress or contextlib.nullcontext():
         async with Engine(config, progress=progress) as engine:
             results = await asyncio.gather(*(engine.check(ref, context, platform=platform, deadline=deadline) for ref in references))
-    # A run has no retry: an evaluation still going at the deadline is a time-out, not "in progress".
-    late = LimitExceeded(f"timed out after --timeout {timeout:g}s", remedy="check the registry's speed, or raise --timeout")
-    results = [engine.error_result(result.reference, late) if is_pending(result) else result for result in results]
+            # A run has no retry: an evaluation still going at the deadline is a time-out, not "in progress".
+            late = LimitExceeded(f"timed out after --timeout {timeout:g}s", remedy="check the registry's speed, or raise --timeout")
+            results = [engine.error_result(result.reference, late) if is_pending(result) else result for result in results]
+            if attester is not None:  # one after another: two summaries of one image update one referrers index
+                results = [await _attest(attester, engine, result, platform) for result in results]
     return Report(policy_digest=engine.policy_digest, results=tuple(results))
+
+
+async def _attest(attester: "Attester", engine: "Engine", result: ImageResult, platform: str | None) -> ImageResult:
+    """Attach a summary of ``result``; an image that cannot be attested gets an ``evaluation.error`` (exit 2)."""
+    try:
+        attested = await attester.attest(engine, result, dt.datetime.now(dt.timezone.utc), platform)
+    except GateError as exc:
+        if not result.evaluated:
+            return result
+        failed = engine.error_result(result.reference, GateError(f"not attested: {exc.message}", remedy=exc.remedy, details=dict(exc.details)))
+        return replace(result, violations=(*result.violations, *failed.violations))
+    print(f"gate: attested {attested.reference}: verification summary {attested.referrer_digest} ({attested.verification_result})", file=sys.stderr)
+    return result
 
 
 def _render(report: Report, output: str) -> str:
@@ -132,7 +179,7 @@ def _render(report: Report, output: str) -> str:
 
 def _run_check(args: argparse.Namespace) -> int:
     config = _check_config(args)
-    report = asyncio.run(_check_images(config, args.references, args.platform, args.namespace, args.timeout))
+    report = asyncio.run(_check_images(config, args.references, args.platform, args.namespace, args.timeout, attest=args.attest))
     print(_render(report, args.output))
     return report.exit_code()
 

@@ -16,7 +16,9 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, StrictInt, StrictStr, ValidationError, field_validator, model_validator
 from redis.connection import parse_url as parse_redis_url
 
@@ -95,6 +97,19 @@ def _equal_or_full_match(value: str, exact: str | None, pattern: str | None) -> 
     return re.fullmatch(pattern or "", value) is not None
 
 
+class SummaryVerifier(_Frozen):
+    """A gate whose signed verification summaries are accepted instead of gathering and scanning again."""
+
+    key: Path
+    id: str = Field(min_length=1)
+    max_age_hours: float = Field(168.0, gt=0)
+
+    @field_validator("id")
+    @classmethod
+    def _is_uri(cls, value: str) -> str:
+        return _verifier_uri(value)
+
+
 class TrustConfig(_Frozen):
     """Who may sign: cosign public keys, keyless identities, and the Sigstore root to trust."""
 
@@ -102,10 +117,40 @@ class TrustConfig(_Frozen):
     keyless: tuple[KeylessIdentity, ...] = ()
     trusted_root: Path | None = None
     require_tlog: bool = True
+    verifiers: tuple[SummaryVerifier, ...] = ()
 
     def key_pems(self) -> tuple[bytes, ...]:
         """The configured public keys as PEM bytes (already checked to parse at load time)."""
         return tuple(path.read_bytes() for path in self.keys)
+
+
+class AttestConfig(_Frozen):
+    """The key that signs verification summaries and the ``verifier.id`` they carry.
+
+    The key is a PEM PKCS#8 private key, encrypted or not; its password comes from the
+    environment (``GATE_ATTEST_PASSWORD``), never from the file.
+    """
+
+    key: Path | None = None
+    verifier_id: str | None = None
+
+    @field_validator("verifier_id")
+    @classmethod
+    def _is_uri(cls, value: str | None) -> str | None:
+        return None if value is None else _verifier_uri(value)
+
+    @model_validator(mode="after")
+    def _id_with_key(self) -> "AttestConfig":
+        if self.key is not None and self.verifier_id is None:
+            raise ValueError("`verifier_id` is required when `key` is set (consumers match it against trust.verifiers[].id)")
+        return self
+
+
+def _verifier_uri(value: str) -> str:
+    """A verifier id is the URI a summary's ``verifier.id`` carries (SLSA: a TypeURI)."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:\S+", value):
+        raise ValueError(f"{value!r} is not a URI (e.g. https://ci.example/gate)")
+    return value
 
 
 class RegistryConfig(_Frozen):
@@ -395,6 +440,7 @@ class Config(_Frozen):
     limits: Limits = Limits()
     policy: PolicyConfig = PolicyConfig()
     scan: ScanConfig = ScanConfig()
+    attest: AttestConfig = AttestConfig()
     audit: AuditConfig = AuditConfig()
     cache: CacheConfig = CacheConfig()
     fail_open: bool = False
@@ -551,8 +597,10 @@ def _resolve_paths(config: Config, base: Path) -> Config:
         update={
             "keys": tuple(absolute(key) for key in config.trust.keys),
             "trusted_root": absolute(config.trust.trusted_root) if config.trust.trusted_root else None,
+            "verifiers": tuple(v.model_copy(update={"key": absolute(v.key)}) for v in config.trust.verifiers),
         }
     )
+    attest = config.attest.model_copy(update={"key": absolute(config.attest.key) if config.attest.key else None})
     registries = config.registries.model_copy(
         update={"docker_config": absolute(config.registries.docker_config) if config.registries.docker_config else None}
     )
@@ -564,7 +612,7 @@ def _resolve_paths(config: Config, base: Path) -> Config:
         )
         for entry in config.images
     )
-    return config.model_copy(update={"trust": trust, "registries": registries, "policy": policy, "scan": scan, "images": images})
+    return config.model_copy(update={"trust": trust, "registries": registries, "policy": policy, "scan": scan, "images": images, "attest": attest})
 
 
 def _check_files(config: Config, source: str) -> None:
@@ -575,13 +623,11 @@ def _check_files(config: Config, source: str) -> None:
         for position, authority in enumerate(entry.authorities)
         if authority.key is not None
     ]
+    keys += [(f"trust.verifiers[{index}].key", verifier.key) for index, verifier in enumerate(config.trust.verifiers)]
     for field, key in keys:
-        try:
-            load_pem_public_key(key.read_bytes())
-        except OSError as exc:
-            raise ConfigError(f"{source}: {field}: cannot read {key}: {exc.strerror or exc}") from exc
-        except ValueError as exc:
-            raise ConfigError(f"{source}: {field}: {key} is not a PEM public key") from exc
+        _check_public_key(key, f"{source}: {field}")
+    if config.attest.key is not None:
+        load_attest_key(config.attest, f"{source}: attest.key")
     named_files = [("trust.trusted_root", config.trust.trusted_root), ("registries.docker_config", config.registries.docker_config)]
     for field, path in named_files:
         if path is not None and not path.is_file():
@@ -589,3 +635,39 @@ def _check_files(config: Config, source: str) -> None:
     for index, directory in enumerate(config.policy.dirs):
         if not directory.is_dir():
             raise ConfigError(f"{source}: policy.dirs[{index}]: no such directory {directory}")
+
+
+def _check_public_key(path: Path, field: str) -> None:
+    try:
+        load_pem_public_key(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{field}: cannot read {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{field}: {path} is not a PEM public key") from exc
+
+
+SigningKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
+
+
+def load_attest_key(attest: AttestConfig, field: str = "attest.key") -> SigningKey:
+    """The summary-signing private key, decrypted with ``GATE_ATTEST_PASSWORD`` when encrypted.
+
+    Raises:
+        ConfigError: no key configured, unreadable, not a PEM private key, wrong or missing password.
+    """
+    if attest.key is None:
+        raise ConfigError(f"{field}: not set", remedy="set attest.key (and attest.verifier_id) in the config, or pass --attest-key")
+    password = os.environ["GATE_ATTEST_PASSWORD"].encode() if os.environ.get("GATE_ATTEST_PASSWORD") else None
+    try:
+        pem = attest.key.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{field}: cannot read {attest.key}: {exc.strerror or exc}") from exc
+    try:
+        key = load_pem_private_key(pem, password=password)
+    except TypeError as exc:  # encrypted without a password, or a password for a plain key
+        raise ConfigError(f"{field}: {attest.key}: {exc}", remedy="set GATE_ATTEST_PASSWORD to the key's password (only for an encrypted key)") from exc
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ConfigError(f"{field}: {attest.key} is not a PEM PKCS#8 private key, or the password (GATE_ATTEST_PASSWORD) is wrong") from exc
+    if not isinstance(key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey)):
+        raise ConfigError(f"{field}: {attest.key} holds a {type(key).__name__}; use an ECDSA, Ed25519 or RSA key")
+    return key

@@ -22,15 +22,16 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from gate.admission._answer import Answer, refuse
-from gate.admission._events import BadEnvelope, Prefetcher, pushed_references
+from gate.admission._events import BadEnvelope, Prefetcher, judge_pushed, pushed_images
 from gate.admission._metrics import Metrics
 from gate.admission._pins import Pin, mutation_response
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest, BadReview, parse_review
 from gate.admission._reviewer import Reviewer
 from gate.admission._workloads import is_workload
+from gate.attest import Attester
 from gate.config import Config
-from gate.engine import Engine, WorkloadContext
+from gate.engine import Engine
 
 if TYPE_CHECKING:
     from gate.audit import AuditProcess
@@ -65,8 +66,9 @@ def create_app(
     and the background ``audit`` (docs/audit.md) when given, whose results it exports as metrics."""
     engine = engine if engine is not None else Engine(config)
     metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts}, engine.policy_digest)
+    attester = Attester.from_config(config) if config.attest.key is not None else None
     prefetcher = Prefetcher(
-        lambda reference: engine.check(reference, WorkloadContext()),  # bounded by limits.evaluation_seconds
+        lambda pushed: judge_pushed(engine, attester, pushed),  # bounded by limits.evaluation_seconds
         on_outcome=lambda outcome: metrics.count(metrics.events, outcome),
     )
     state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher, audit=audit)
@@ -136,12 +138,12 @@ def _routes(app: FastAPI, state: GateState) -> None:
             state.metrics.count(state.metrics.events, "unauthorized")
             return _error(401, "missing or wrong bearer token")
         try:
-            references, ignored = pushed_references(await _body(request, EVENTS_BYTES))
+            images, ignored = pushed_images(await _body(request, EVENTS_BYTES))
         except (BadEnvelope, _TooLarge) as exc:
             return _error(413 if isinstance(exc, _TooLarge) else 400, str(exc))
-        for reference in references:
-            state.engine.tag_moved(reference)  # never answer from the tag's old digest
-        queued, dropped = state.prefetcher.submit(references)
+        for pushed in images:
+            state.engine.tag_moved(pushed.reference)  # never answer from the tag's old digest
+        queued, dropped = state.prefetcher.submit(images)
         return JSONResponse({"queued": queued, "dropped": dropped, "ignored": ignored})
 
     @app.get("/healthz")

@@ -5,6 +5,7 @@
 """
 
 from gate.engine._engine import Engine, WorkloadContext, is_pending
+from gate.engine._gathered import Gathered
 from gate.engine._image import LayerProgress
 
-__all__ = ["Engine", "LayerProgress", "WorkloadContext", "is_pending"]
+__all__ = ["Engine", "Gathered", "LayerProgress", "WorkloadContext", "is_pending"]

@@ -19,16 +19,19 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from gate.cache import LoadingCache, SingleFlight, TTLCache
 from gate.config import Config
 from gate.engine._evaluations import EvaluationProgress, EvaluationSlots, current_progress, track
-from gate.engine._evidence import Subject, VerifiedEvidence, evidence_facts, verify_evidence
+from gate.engine._evidence import EvidenceFacts, Subject, VerifiedEvidence, evidence_facts, verify_evidence
+from gate.engine._gathered import Gathered
 from gate.engine._image import ImageFacts, ImageScanner, LayerProgress
 from gate.engine._selection import runnable_manifests
 from gate.engine._shared import LAYERS, VERDICTS, namespace
+from gate.engine._summary import SummaryContext, Wanted, find_summary
 from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
 from gate.facts import Facts, ImageIdentity, evidence_summary, input_document
@@ -37,7 +40,7 @@ from gate.registry import CredentialStore, Manifest, Reference, RegistryClient
 from gate.report import ImageResult, Violation
 from gate.rules import EVALUATION_ERROR
 from gate.shared_cache import Codec, SharedCache, SharedLevel
-from gate.verify import TrustPolicy, image_scope
+from gate.verify import ImageScope, TrustPolicy, image_scope, listed_verifiers
 
 log = logging.getLogger(__name__)
 TAG_TTL_SECONDS = 30.0  # a tag can move: its digest is trusted this long at most
@@ -78,6 +81,11 @@ class _Gathered:
     image: ImageIdentity
     scan: ImageFacts
     verified: VerifiedEvidence
+    inputs: tuple[str, ...] = ()  # digests of the attached manifests read as evidence (a summary's inputAttestations)
+    ignored: tuple[str, ...] = ()  # verification summaries looked at and not used, with why
+
+
+Known = _Gathered | Gathered  # read from the registry, or taken from a verification summary
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,7 @@ class Engine:
         self.search = search  # SBOM components reported under ``evidence.contains``; never part of a verdict
         self.policy = policy or PolicyEvaluator.from_config(config)
         self.trust = TrustPolicy.from_config(config.trust, config.images)
+        self.verifiers = listed_verifiers(config.trust)
         self._deny_lists: dict[str, DenyList] = {}
         for _, rules in config.rule_maps():  # every deny list parses at start-up, wherever it is configured
             self._deny_list(rules["sbom.denied-component"].params() if "sbom.denied-component" in rules else None)
@@ -129,9 +138,9 @@ class Engine:
             is_negative=lambda result: not result.evaluated,
             second_level=self._load_through("verdicts"),
         )
-        self._facts: LoadingCache[tuple[Any, ...], tuple[_Gathered, ...]] = LoadingCache(
+        self._facts: LoadingCache[tuple[Any, ...], tuple[Known, ...]] = LoadingCache(
             _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds),
-            is_negative=lambda gathered: any(item.scan.errors for item in gathered),
+            is_negative=lambda gathered: any(_identity_errors(item) for item in gathered),
             negative_exceptions=(GateError,),
         )
         self._digests: LoadingCache[tuple[str, str, str | None, str | None], str] = LoadingCache(
@@ -314,12 +323,14 @@ class Engine:
         if len(judged) == 1:
             evidence = judged[0][1]
         else:
-            evidence = {"platforms": {item.image.platform: found for item, (_, found) in zip(gathered, judged)}}
+            evidence = {"platforms": {_identity(item).platform: found for item, (_, found) in zip(gathered, judged)}}
+        if isinstance(gathered[0], Gathered) and gathered[0].summary is not None:
+            evidence = evidence | {"summary": gathered[0].summary}
         return ImageResult(reference=text, digest=reference.digest, violations=violations, evidence=evidence)
 
     async def _gather_bounded(
         self, client: RegistryClient, reference: Reference, top: Manifest | None, platform: str | None, now: dt.datetime
-    ) -> tuple[_Gathered, ...]:
+    ) -> tuple[Known, ...]:
         """:meth:`_gather` in one of the ``limits.background_evaluations`` slots, within ``limits.evaluation_seconds``.
 
         Raises:
@@ -339,14 +350,58 @@ class Engine:
 
     async def _gather(
         self, client: RegistryClient, reference: Reference, top: Manifest | None, platform: str | None, now: dt.datetime
-    ) -> tuple[_Gathered, ...]:
-        """Everything known about the image at ``reference`` (pinned by digest), per platform."""
+    ) -> tuple[Known, ...]:
+        """Everything known about the image at ``reference`` (pinned by digest), per platform: from an
+        acceptable verification summary when ``trust.verifiers`` lists its signer, else gathered.
+
+        Summaries are not looked up when ``images`` scopes trust: their facts say who signed as
+        the attesting gate judged it, not which of this gate's image-policy authorities did.
+        """
         top = top or await client.manifest(reference)
-        targets, attached = await asyncio.gather(
-            self._targets(client, reference, top, platform),
-            discover(client, reference, top, blob_bytes=self.config.limits.blob_bytes, total_bytes=self.config.limits.evidence_bytes),
-        )
-        return tuple(await asyncio.gather(*(self._gather_target(client, target, attached, now) for target in targets)))
+        if not self.verifiers or self.config.images:
+            targets, attached = await asyncio.gather(self._targets(client, reference, top, platform), self._discover(client, reference, top))
+            return await self._gather_targets(client, targets, attached, now)
+        # The summary must cover what the full check would judge, so the platforms are selected first.
+        targets = await self._targets(client, reference, top, platform)
+        wanted = [Wanted(target.manifest.digest, target.platform) for target in targets]
+        lookup = await find_summary(client, reference, top, wanted, self._summary_context(now))
+        if lookup.gathered is not None:
+            return lookup.gathered
+        return await self._gather_targets(client, targets, await self._discover(client, reference, top), now, lookup.ignored)
+
+    def _discover(self, client: RegistryClient, reference: Reference, top: Manifest) -> Awaitable[AttachedEvidence]:
+        limits = self.config.limits
+        return discover(client, reference, top, blob_bytes=limits.blob_bytes, total_bytes=limits.evidence_bytes)
+
+    async def _gather_targets(
+        self, client: RegistryClient, targets: list[_Target], attached: AttachedEvidence, now: dt.datetime, ignored: tuple[str, ...] = ()
+    ) -> tuple[_Gathered, ...]:
+        """Each platform's facts, with the summaries that were ignored reported first."""
+        gathered = await asyncio.gather(*(self._gather_target(client, target, attached, now) for target in targets))
+        return tuple(replace(item, ignored=ignored) for item in gathered)
+
+    def _summary_context(self, now: dt.datetime) -> SummaryContext:
+        limits = self.config.limits
+        return SummaryContext(self.verifiers, self.policy_digest, self.config.scan.layers, limits.blob_bytes, now)
+
+    async def gathered(self, result: ImageResult, platform: str | None = None) -> tuple[Gathered, ...]:
+        """The facts behind ``result`` (a verdict of :meth:`check`, outside any namespace), for a
+        verification summary; from the facts cache, or gathered again when they were evicted.
+
+        Raises:
+            GateError: ``result`` has no digest, or gathering failed.
+        """
+        if result.digest is None:
+            raise GateError(f"{result.reference} was not resolved to a digest")
+        reference = Reference.parse(result.reference).with_digest(result.digest)
+        key = (reference.registry, reference.repository, reference.digest, platform)
+        now = dt.datetime.now(dt.timezone.utc)
+        known = await self._facts.get_or_load(key, lambda: self._gather(self.client, reference, None, platform, now))
+        return tuple(item if isinstance(item, Gathered) else self._as_summary_facts(item, reference, result.reference) for item in known)
+
+    def _as_summary_facts(self, item: _Gathered, reference: Reference, text: str) -> Gathered:
+        facts, found, _ = self._facts_of(item, reference, text, None)
+        return Gathered(facts, tuple(problem.message for problem in found.problems), inputs=item.inputs)
 
     def _client_for(self, context: WorkloadContext) -> RegistryClient:
         """The client carrying the workload's pull secrets; built only on a cache miss, since
@@ -364,6 +419,7 @@ class Engine:
         return [_Target(reference.with_digest(item.manifest.digest), item.manifest, item.platform, subject_of(item.manifest)) for item in runnable]
 
     async def _gather_target(self, client: RegistryClient, target: _Target, attached: AttachedEvidence, now: dt.datetime) -> _Gathered:
+        about = attached.about(*(d for d in (target.subject.digest, target.subject.index_digest) if d))
         verified = verify_evidence(attached, target.subject, self.trust, now)
         image = await self.scanner.scan(client, target.reference, target.manifest, verified.build_args)
         identity = ImageIdentity(
@@ -374,20 +430,17 @@ class Engine:
             platform=target.platform,
             index_digest=target.subject.index_digest,
         )
-        return _Gathered(identity, image, verified)
+        return _Gathered(identity, image, verified, inputs=tuple(sorted({artifact.manifest for artifact in about})))
 
-    async def _judge(
-        self, item: _Gathered, reference: Reference, text: str, context: WorkloadContext, now: dt.datetime
-    ) -> tuple[list[Violation], dict[str, Any]]:
-        """Decide for one platform image as ``text`` (pinned as ``reference``) in the workload's namespace.
+    def _facts_of(self, item: _Gathered, reference: Reference, text: str, namespace: str | None) -> tuple[Facts, EvidenceFacts, ImageScope]:
+        """The policy input's facts for one platform image as ``text`` (pinned as ``reference``) in ``namespace``.
 
         Raises:
             ConfigError: the scopes that apply set parameters that cannot be combined.
         """
         written = Reference.parse(text)
-        scope = image_scope(self.config.images, self.trust, (reference.registry, reference.repository, written.tag, reference.digest), context.namespace)
-        scopes = scoped_rules(self.config, context.namespace, scope.entries)
-        params = effective_params(self.config, scopes)
+        scope = image_scope(self.config.images, self.trust, (reference.registry, reference.repository, written.tag, reference.digest), namespace)
+        params = effective_params(self.config, scoped_rules(self.config, namespace, scope.entries))
         deny = self._deny_list(params.get("sbom.denied-component"))
         found = evidence_facts(item.verified, scope, self.trust, deny, self.policy.reads_large, self.search)
         facts = Facts(
@@ -404,12 +457,30 @@ class Engine:
             image_policies=found.image_policies,
             params=params,
         )
+        return facts, found, scope
+
+    async def _judge(
+        self, item: Known, reference: Reference, text: str, context: WorkloadContext, now: dt.datetime
+    ) -> tuple[list[Violation], dict[str, Any]]:
+        """Decide for one platform image as ``text`` (pinned as ``reference``) in the workload's namespace.
+
+        Raises:
+            ConfigError: the scopes that apply set parameters that cannot be combined.
+        """
+        if isinstance(item, Gathered):  # a verification summary's facts, with this gate's parameters, context and Rego
+            params = effective_params(self.config, scoped_rules(self.config, context.namespace, ()))
+            facts = replace(item.facts, image=replace(item.facts.image, reference=text), params=params)
+            problems, entries, contains = list(item.problems), (), item.contains
+        else:
+            facts, found, scope = self._facts_of(item, reference, text, context.namespace)
+            problems = [*item.ignored, *(problem.message for problem in found.problems)]
+            entries, contains = scope.entries, found.contains
         document = input_document(facts, context.policy_view(), now)
         raws = await asyncio.to_thread(self.policy.evaluate, document)
-        violations = decide(raws, self.config, namespace=context.namespace, image=text, now=now, policies=scope.entries)
-        summary = evidence_summary(document) | {"problems": [problem.message for problem in found.problems]}
+        violations = decide(raws, self.config, namespace=context.namespace, image=text, now=now, policies=entries)
+        summary = evidence_summary(document) | {"problems": problems}
         if self.search is not None:
-            summary["contains"] = list(found.contains)
+            summary["contains"] = list(contains)
         platform = facts.image.platform if facts.image.index_digest else None
         return [_with_platform(v, platform) for v in violations], summary
 
@@ -423,6 +494,15 @@ class Engine:
         if key not in self._deny_lists:
             self._deny_lists[key] = DenyList.from_params(params)
         return self._deny_lists[key]
+
+
+def _identity(item: Known) -> ImageIdentity:
+    return item.image if isinstance(item, _Gathered) else item.facts.image
+
+
+def _identity_errors(item: Known) -> tuple[dict[str, Any], ...]:
+    """The layers that could not be scanned (such facts are cached briefly, like errors)."""
+    return item.scan.errors if isinstance(item, _Gathered) else item.facts.errors
 
 
 def is_pending(result: ImageResult) -> bool:

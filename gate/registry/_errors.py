@@ -48,6 +48,17 @@ def status_error(ref: Reference, status: int, what: str, body: bytes, retries: i
     return RegistryError(message, remedy=remedy, details=details(ref, status, code=code) if code else details(ref, status))
 
 
+def push_refused(ref: Reference, status: int, what: str, body: bytes) -> RegistryError:
+    """The error for a registry that would not store ``what`` (a blob or manifest gate attaches)."""
+    code = _registry_code(body)
+    suffix = f" [{code}]" if code else ""
+    return RegistryError(
+        f"registry {ref.registry} refused to store {what} in {ref.repository} (HTTP {status}){suffix}",
+        remedy=f"give the credentials push access to {ref.repository}; {CREDENTIALS_HINT}",
+        details=details(ref, status, code=code) if code else details(ref, status),
+    )
+
+
 def _not_found(ref: Reference, what: str) -> str:
     if what.startswith("manifest"):
         return f"manifest unknown: tag or digest not found in repository {ref.repository} of {ref.registry} ({ref})"

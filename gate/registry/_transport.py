@@ -84,14 +84,17 @@ class Transport:
         headers: Mapping[str, str],
         *,
         data: Mapping[str, str] | None = None,
+        content: bytes | None = None,
         follow_redirects: bool = False,
     ) -> httpx.Response:
         """Send with retries; return the (unread, streaming) response. The caller closes it.
 
+        ``data`` is a form body (token requests), ``content`` raw bytes (uploads).
+
         Raises:
             RegistryError: the connection failed, timed out, or a redirect was unsafe.
         """
-        response = await self._send_retrying(ref, method, url, headers, data)
+        response = await self._send_retrying(ref, method, url, headers, data, content)
         hops = 0
         while follow_redirects and response.status_code in REDIRECT_STATUSES and "location" in response.headers:
             hops += 1
@@ -100,10 +103,12 @@ class Transport:
                 target = response.request.url.join(response.headers["location"])
             self._check_redirect(ref, url, target, hops)
             headers = _strip_auth(headers, response.request.url, target)
-            response = await self._send_retrying(ref, "GET", str(target), headers, None)
+            response = await self._send_retrying(ref, "GET", str(target), headers, None, None)
         return response
 
-    async def _send_retrying(self, ref: Reference, method: str, url: str, headers: Mapping[str, str], data: Mapping[str, str] | None) -> httpx.Response:
+    async def _send_retrying(
+        self, ref: Reference, method: str, url: str, headers: Mapping[str, str], data: Mapping[str, str] | None, content: bytes | None
+    ) -> httpx.Response:
         host = url.split("://", 1)[-1].split("/", 1)[0]
         if not self.registries.allows(host):
             raise RegistryError(
@@ -115,7 +120,7 @@ class Transport:
             last_try = attempt == self.limits.retries
             try:
                 with self.mapped(ref, host):
-                    request = self._client.build_request(method, url, headers=headers, data=data)
+                    request = self._client.build_request(method, url, headers=headers, data=data, content=content)
                     response = await self._send_in_slot(host, request)
             except RegistryError as error:
                 self.status_counts["error"] += 1

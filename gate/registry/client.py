@@ -9,8 +9,9 @@ treated as a lying registry. Blobs are hashed while they stream. Every read has 
 from __future__ import annotations
 
 import copy
+import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -23,13 +24,15 @@ from gate.errors import EvidenceError, GateError, RegistryError
 from gate.registry._auth import Authenticator
 from gate.registry._credentials import CredentialStore
 from gate.registry._digest import algorithm_of, compute, digest_problem
-from gate.registry._errors import details, status_error
-from gate.registry._models import ACCEPT, OCI_INDEX, Descriptor, Manifest, unsupported_type_problem
+from gate.registry._errors import details, push_refused, status_error
+from gate.registry._models import ACCEPT, OCI_INDEX, OCI_MANIFEST, Descriptor, Manifest, unsupported_type_problem
 from gate.registry._reference import Reference
 from gate.registry._stream import _TAMPERED, BlobStream
 from gate.registry._transport import Transport, too_large
 
 _ERROR_BODY_BYTES = 64 * 1024
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"  # image-spec 1.1: the config of an artifact that needs none
+EMPTY_JSON = b"{}"
 _MAX_REFERRER_PAGES = 64
 NO_REFERRERS_API_TTL = 600.0  # seconds a registry without the referrers API is not asked again
 
@@ -192,6 +195,106 @@ class RegistryClient:
             found = list(index.manifests) if index is not None else []
         return [d for d in found if artifact_type is None or d.artifact_type == artifact_type]
 
+    async def push_blob(self, ref: Reference, data: bytes, media_type: str) -> Descriptor:
+        """Store ``data`` in ``ref``'s repository (one monolithic upload; nothing sent when the
+        registry already has it) and return its descriptor.
+
+        Raises:
+            RegistryError: the registry refused (auth, quota) or failed, or redirected the upload elsewhere.
+        """
+        descriptor = Descriptor(media_type, compute(data), len(data))
+        what = f"blob {descriptor.digest}"
+        known = await self._request(ref, "HEAD", self._url(ref, f"blobs/{descriptor.digest}"), push=True)
+        await known.aclose()
+        if known.status_code == 200:
+            return descriptor
+        started = await self._request(ref, "POST", self._url(ref, "blobs/uploads/"), push=True)
+        await self._expect(ref, started, (202,), what)
+        start_url = httpx.URL(self._url(ref, "blobs/uploads/"))
+        location = self._same_host(ref, start_url, started.headers.get("location", ""), "sends the upload")
+        upload = location.copy_merge_params({"digest": descriptor.digest})
+        stored = await self._request(ref, "PUT", str(upload), push=True, content=data, content_type="application/octet-stream")
+        await self._expect(ref, stored, (201,), what)
+        return descriptor
+
+    async def push_manifest(self, ref: Reference, raw: bytes, media_type: str, tag: str | None = None) -> tuple[Descriptor, bool]:
+        """Store manifest bytes under ``tag`` (else under their own digest).
+
+        Returns:
+            The manifest's descriptor, and whether the registry took note of its ``subject``
+            (the ``OCI-Subject`` header of distribution-spec 1.1).
+
+        Raises:
+            RegistryError: refused or failed; or the registry says it stored another digest.
+        """
+        descriptor = Descriptor(media_type, compute(raw), len(raw))
+        stored = await self._request(
+            ref, "PUT", self._url(ref, f"manifests/{tag or descriptor.digest}"), push=True, content=raw, content_type=media_type
+        )
+        await self._expect(ref, stored, (201,), f"manifest {descriptor.digest}")
+        echoed = stored.headers.get("docker-content-digest")
+        if echoed and echoed != descriptor.digest:
+            raise _lied(ref, f"stored manifest {descriptor.digest} as {echoed!r}")
+        return descriptor, "oci-subject" in stored.headers
+
+    async def push_artifact(
+        self, ref: Reference, subject: Descriptor, data: bytes, media_type: str, annotations: Mapping[str, str]
+    ) -> Descriptor:
+        """Attach ``data`` to ``subject`` as an OCI 1.1 artifact, the layout cosign v3 uses for
+        bundles: ``artifactType`` the data's media type, the empty config, ``data`` as the one
+        layer, ``subject``, ``annotations``; stored as :meth:`push_referrer` does.
+
+        Raises:
+            as :meth:`push_referrer`.
+        """
+        config = await self.push_blob(ref, EMPTY_JSON, OCI_EMPTY)
+        layer = await self.push_blob(ref, data, media_type)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": media_type,
+            "config": _descriptor_json(config),
+            "layers": [_descriptor_json(layer)],
+            "subject": _descriptor_json(Descriptor(subject.media_type, subject.digest, subject.size)),
+            "annotations": dict(annotations),
+        }
+        return await self.push_referrer(ref, json.dumps(manifest, separators=(",", ":")).encode())
+
+    async def push_referrer(self, ref: Reference, raw: bytes) -> Descriptor:
+        """Store an OCI image manifest that has a ``subject`` so that :meth:`referrers` finds it:
+        by the referrers API where the registry has one, else by adding it to the subject's
+        ``<alg>-<hex>`` tag-schema index (distribution-spec 1.1), keeping what that index listed
+        and the manifest's ``artifactType`` and annotations.
+
+        Raises:
+            RegistryError: as :meth:`push_manifest`; or the fallback tag holds something else than an index.
+            EvidenceError, LimitExceeded: ``raw`` has no subject; the existing fallback index is malformed or too big.
+        """
+        manifest = Manifest.from_bytes(raw, compute(raw), OCI_MANIFEST, f"referrer to push to {ref}")
+        if manifest.subject is None:
+            raise EvidenceError(f"a referrer pushed to {ref} needs a subject", details=details(ref))
+        _, noted = await self.push_manifest(ref, raw, OCI_MANIFEST)
+        if noted:
+            return manifest.descriptor
+        tag = _fallback_tag(manifest.subject.digest)
+        index = await self.tag_manifest(ref, tag)
+        if index is not None and not index.is_index:
+            raise RegistryError(f"referrers tag {tag} of {ref} holds a {index.media_type}, not an index; not overwriting it", details=details(ref))
+        kept = [entry for entry in (index.json.get("manifests") or []) if entry.get("digest") != manifest.digest] if index else []
+        document = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [*kept, _descriptor_json(manifest.descriptor)]}
+        await self.push_manifest(ref, json.dumps(document, separators=(",", ":")).encode(), OCI_INDEX, tag=tag)
+        return manifest.descriptor
+
+    async def _expect(self, ref: Reference, response: httpx.Response, statuses: tuple[int, ...], what: str) -> None:
+        """Close ``response``; raise the push error when its status is not one of ``statuses``."""
+        if response.status_code in statuses:
+            await response.aclose()
+            return
+        body = await self._error_body(ref, response, what)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise status_error(ref, response.status_code, what, body, self._limits.retries)
+        raise push_refused(ref, response.status_code, what, body)
+
     async def _referrers_api(self, ref: Reference, digest: str, artifact_type: str | None) -> list[Descriptor] | None:
         """All pages of the referrers API, or None when the registry has no such API."""
         url = httpx.URL(self._url(ref, f"referrers/{digest}"), params={"artifactType": artifact_type} if artifact_type else None)
@@ -219,10 +322,11 @@ class RegistryClient:
             url = self._same_host(ref, url, next_url)
         raise RegistryError(f"referrers of {digest} in {ref} run past {_MAX_REFERRER_PAGES} pages", remedy="prune old referrers", details=details(ref))
 
-    def _same_host(self, ref: Reference, current: httpx.URL, link: str) -> httpx.URL:
+    def _same_host(self, ref: Reference, current: httpx.URL, link: str, what: str = "paginates referrers") -> httpx.URL:
+        """``link`` resolved against ``current``; refused when it leaves the registry (our credentials would follow)."""
         target = current.join(link)
         if (target.scheme, target.netloc) != (current.scheme, current.netloc):
-            raise RegistryError(f"registry {ref.registry} paginates referrers of {ref} to another host {target.host}; refusing", details=details(ref))
+            raise RegistryError(f"registry {ref.registry} {what} of {ref} to another host {target.netloc.decode()}; refusing", details=details(ref))
         return target
 
     @overload
@@ -248,28 +352,42 @@ class RegistryClient:
     def _url(self, ref: Reference, path: str) -> str:
         return f"{self._transport.base_url(ref.api_host)}/v2/{ref.repository}/{path}"
 
-    async def _request(self, ref: Reference, method: str, url: str, *, accept: str | None = None, follow_redirects: bool = False) -> httpx.Response:
+    async def _request(
+        self,
+        ref: Reference,
+        method: str,
+        url: str,
+        *,
+        accept: str | None = None,
+        follow_redirects: bool = False,
+        push: bool = False,
+        content: bytes | None = None,
+        content_type: str | None = None,
+    ) -> httpx.Response:
         """Send with the registry's auth; on a 401 challenge, authenticate and send once more."""
-        scope = f"repository:{ref.repository}:pull"
-        base = {"Accept": accept} if accept else {}
+        scope = f"repository:{ref.repository}:pull,push" if push else f"repository:{ref.repository}:pull"
+        base = ({"Accept": accept} if accept else {}) | ({"Content-Type": content_type} if content_type else {})
         sent = await self._auth.headers(ref, scope)
-        response = await self._transport.send(ref, method, url, base | sent, follow_redirects=follow_redirects)
+        response = await self._transport.send(ref, method, url, base | sent, content=content, follow_redirects=follow_redirects)
         if response.status_code != 401:
             return response
         retry = await self._auth.answer(ref, response.headers.get("www-authenticate", ""), scope, sent)
         if retry is None:
             return response
         await response.aclose()
-        return await self._transport.send(ref, method, url, base | retry, follow_redirects=follow_redirects)
+        return await self._transport.send(ref, method, url, base | retry, content=content, follow_redirects=follow_redirects)
 
     async def _raise_status(self, ref: Reference, response: httpx.Response, what: str) -> NoReturn:
+        raise status_error(ref, response.status_code, what, await self._error_body(ref, response, what), self._limits.retries)
+
+    async def _error_body(self, ref: Reference, response: httpx.Response, what: str) -> bytes:
+        """The (capped) body of an error response, closing it; empty when it cannot be read."""
         try:
-            body = await self._transport.read_capped(ref, response, _ERROR_BODY_BYTES, what)
+            return await self._transport.read_capped(ref, response, _ERROR_BODY_BYTES, what)
         except GateError:
-            body = b""
+            return b""
         finally:
             await response.aclose()
-        raise status_error(ref, response.status_code, what, body, self._limits.retries)
 
 
 def _verified_digest(ref: Reference, raw: bytes, header: str | None) -> str:
@@ -292,6 +410,16 @@ def _lied(ref: Reference, what: str) -> RegistryError:
 
 def _is_index(response: httpx.Response) -> bool:
     return response.headers.get("content-type", "").split(";")[0].strip() == OCI_INDEX
+
+
+def _descriptor_json(descriptor: Descriptor) -> dict[str, object]:
+    """A referrers-index entry: the fields the referrers API returns (artifactType, annotations)."""
+    entry: dict[str, object] = {"mediaType": descriptor.media_type, "digest": descriptor.digest, "size": descriptor.size}
+    if descriptor.artifact_type:
+        entry["artifactType"] = descriptor.artifact_type
+    if descriptor.annotations:
+        entry["annotations"] = dict(descriptor.annotations)
+    return entry
 
 
 def _fallback_tag(digest: str) -> str:

@@ -13,6 +13,7 @@ keyless (Fulcio + CT + Rekor of the trusted root) and keyed (ECDSA, RSA, Ed25519
     signatures_fact(checks, scope)     # policy input ``signatures``: signers that count for this image
     statement = verify_attestation(att_or_bundle, subject_digest, trust, now)
     attestation_trust(artifact, subject_digest, trust, now, covered)   # signed itself, or covered
+    verify_summary(bundle, source, image_digest, policy_digest, listed_verifiers(config.trust), now)
 """
 
 from gate.verify._bundle import BundleResult, verify_bundle
@@ -32,10 +33,12 @@ from gate.verify._keys import key_id
 from gate.verify._legacy import ReferenceMatch
 from gate.verify._model import SignatureCheck, VerifiedSigner, VerifiedStatement
 from gate.verify._scope import ImageScope, entry_fact, image_scope
+from gate.verify._summary import ListedVerifier, VerifiedSummary, listed_verifiers, verify_summary
 from gate.verify._trust import TrustedKey, TrustPolicy
 
 __all__ = [
     "AttestationTrust",
+    "ListedVerifier",
     "BundleResult",
     "ImageScope",
     "ReferenceMatch",
@@ -44,15 +47,18 @@ __all__ = [
     "TrustedKey",
     "VerifiedSigner",
     "VerifiedStatement",
+    "VerifiedSummary",
     "attestation_trust",
     "covered_digests",
     "entry_fact",
     "image_scope",
     "key_id",
+    "listed_verifiers",
     "signatures_fact",
     "trusted_coverage",
     "verify_attached_signatures",
     "verify_attestation",
     "verify_bundle",
     "verify_image_signatures",
+    "verify_summary",
 ]

@@ -30,7 +30,7 @@ from gate.verify._model import INVALID, VerifiedSigner
 from gate.verify._signers import key_signer, keyless_signer, trusted_key
 from gate.verify._trust import TrustPolicy
 
-_LIBRARY_ERRORS = (SigstoreError, ValueError, TypeError, KeyError, InvalidSignature, UnsupportedAlgorithm)
+LIBRARY_ERRORS = (SigstoreError, ValueError, TypeError, KeyError, InvalidSignature, UnsupportedAlgorithm)
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def verify_bundle(bundle: SigstoreBundle, trust: TrustPolicy, now: dt.datetime, 
     """
     try:
         document = BundleDocument.from_json(bundle.raw)
-    except _LIBRARY_ERRORS as exc:
+    except LIBRARY_ERRORS as exc:
         raise VerificationError(f"{bundle.source}: not a valid Sigstore bundle: {exc}") from exc
     if document.verification_material.public_key is not None:
         return _keyed(bundle, document, trust, now, artifact_digest)
@@ -81,7 +81,7 @@ def _keyless(bundle: SigstoreBundle, trust: TrustPolicy, now: dt.datetime, artif
         else:
             verifier.verify_artifact(_hashed(artifact_digest, bundle.source), parsed, policy)
             payload_type, payload = None, None
-    except _LIBRARY_ERRORS as exc:
+    except LIBRARY_ERRORS as exc:
         raise VerificationError(f"{bundle.source}: Sigstore bundle does not verify: {exc}") from exc
     integrated = parsed.log_entry._inner.integrated_time
     if integrated:
@@ -94,7 +94,7 @@ def _keyless(bundle: SigstoreBundle, trust: TrustPolicy, now: dt.datetime, artif
 
 def _keyed(bundle: SigstoreBundle, document: BundleDocument, trust: TrustPolicy, now: dt.datetime, artifact_digest: str | None) -> BundleResult:
     if document.dsse_envelope is not None:
-        envelope = _envelope(document, bundle.source)
+        envelope = dsse_envelope(document, bundle.source)
         signature, logged = envelope.signatures[0], envelope.payload
         found = trusted_key(trust, lambda key: signature_matches(key, signature, envelope.pae()), bundle.source)
         result_payload: tuple[str | None, bytes | None] = (envelope.payload_type, envelope.payload)
@@ -125,7 +125,12 @@ def _keyed_tlog(document, signature, key, logged: bytes | None, artifact_digest,
     _tlog.check_binding(entry.canonicalized_body, signature=signature, signer=key, digest=digest)
 
 
-def _envelope(document: BundleDocument, source: str) -> DsseEnvelope:
+def dsse_envelope(document: BundleDocument, source: str) -> DsseEnvelope:
+    """The bundle's DSSE envelope, which must carry exactly one signature.
+
+    Raises:
+        VerificationError: more or fewer signatures.
+    """
     raw = document.dsse_envelope
     if len(raw.signatures) != 1:
         raise VerificationError(f"{source}: DSSE envelope must carry exactly one signature, has {len(raw.signatures)}")

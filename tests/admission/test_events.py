@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gate.admission._events import BadEnvelope, pushed_references
+from gate.admission._events import BadEnvelope, Pushed, pushed_images
 
 DIGEST = "sha256:" + "b" * 64
 
@@ -28,18 +28,19 @@ def test_manifest_pushes_become_references_and_the_rest_is_ignored() -> None:
         event(media="application/vnd.oci.image.layer.v1.tar+gzip"),
         event(tag="1.4"),
     ]}
-    references, ignored = pushed_references(json.dumps(envelope).encode())
-    assert references == [f"127.0.0.1:5000/shop/api:1.4@{DIGEST}", f"127.0.0.1:5000/shop/api@{DIGEST}"]
+    pushed, ignored = pushed_images(json.dumps(envelope).encode())
+    by_digest = f"127.0.0.1:5000/shop/api@{DIGEST}"
+    assert pushed == [Pushed(f"127.0.0.1:5000/shop/api:1.4@{DIGEST}", by_digest), Pushed(by_digest, by_digest)]
     assert ignored == 2, "a pull and a layer push; the repeated push is merged, not ignored"
 
 
 def test_request_host_is_used_without_a_target_url() -> None:
     push = event()
     del push["target"]["url"]
-    assert pushed_references(json.dumps({"events": [push]}).encode())[0] == [f"registry.internal:5000/shop/api@{DIGEST}"]
+    assert [p.reference for p in pushed_images(json.dumps({"events": [push]}).encode())[0]] == [f"registry.internal:5000/shop/api@{DIGEST}"]
 
 
 @pytest.mark.parametrize("body", [b"", b"{", b"[]", b'{"events": {}}'])
 def test_bad_envelopes(body: bytes) -> None:
     with pytest.raises(BadEnvelope):
-        pushed_references(body)
+        pushed_images(body)

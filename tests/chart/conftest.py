@@ -21,6 +21,15 @@ def public_key_pem() -> str:
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
+def private_key_pem() -> str:
+    """A fresh PKCS#8 ECDSA P-256 private key, as an attest.key Secret would hold."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
+
+ATTEST_SECRET = "gate-attest-key"
+ATTEST_KEY_PEM = private_key_pem()
+
 FULL_CONFIG: dict[str, Any] = {
     "trust": {
         "publicKeys": {"cosign.pub": public_key_pem(), "release.pub": public_key_pem()},
@@ -30,7 +39,12 @@ FULL_CONFIG: dict[str, Any] = {
         ],
         "trustedRoot": '{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}',
         "requireTlog": False,
+        "verifiers": [
+            {"id": "https://ci.acme.example/gate", "publicKey": public_key_pem(), "maxAgeHours": 24},
+            {"id": "https://ci.vendor.example/gate", "publicKey": public_key_pem()},
+        ],
     },
+    "attest": {"existingSecret": ATTEST_SECRET, "verifierId": "https://cluster.acme.example/gate"},
     "registries": {"insecure": ["registry.local:5000"], "dockerConfigSecret": "registry-creds",
                    "allow": ["registry.local:5000", "*.acme.example"]},
     "rules": {"image.stale": {"action": "warn", "max_age_days": 90}, "builder.untrusted": {"action": "deny", "allow": ["sha256:" + "cd" * 32]}},

@@ -15,9 +15,10 @@ import pytest
 
 from gate.config import Config, load
 from tests.chart._helm import FULLNAME, Rendered
-from tests.chart.conftest import SCENARIOS
+from tests.chart.conftest import ATTEST_KEY_PEM, ATTEST_SECRET, SCENARIOS
 
-# The Secret named by registries.dockerConfigSecret is the user's; this stands in for its content.
+# The Secrets named by registries.dockerConfigSecret and attest.existingSecret are the user's; these
+# stand in for their content.
 DOCKER_CONFIG_JSON = json.dumps({"auths": {"registry.local:5000": {"auth": "dXNlcjpwYXNz"}}})
 
 
@@ -29,7 +30,7 @@ def project_config_volume(scenario: Rendered, root: Path) -> Path:
             data = scenario.one("ConfigMap", source["configMap"]["name"])["data"]
             items = source["configMap"]["items"]
         else:
-            data = {".dockerconfigjson": DOCKER_CONFIG_JSON}
+            data = {"key.pem": ATTEST_KEY_PEM} if source["secret"]["name"] == ATTEST_SECRET else {".dockerconfigjson": DOCKER_CONFIG_JSON}
             items = source["secret"]["items"]
         for item in items:
             target = root / item["path"]
@@ -63,6 +64,11 @@ def test_full_config_reaches_gate(rendered: dict[str, Rendered], tmp_path: Path)
     assert config.limits.cache_ttl_seconds == 600 and config.limits.timeout_seconds == 5
     assert config.policy.dirs == (tmp_path / "policies",)
     assert (tmp_path / "policies" / "team.rego").read_text().startswith("package gate.team")
+    assert [(v.id, v.key, v.max_age_hours) for v in config.trust.verifiers] == [
+        ("https://ci.acme.example/gate", tmp_path / "trust" / "verifiers" / "0.pub", 24),
+        ("https://ci.vendor.example/gate", tmp_path / "trust" / "verifiers" / "1.pub", 168),
+    ]
+    assert (config.attest.key, config.attest.verifier_id) == (tmp_path / "attest" / "key.pem", "https://cluster.acme.example/gate")
 
 
 def test_without_an_allow_list_every_host_may_be_contacted(rendered: dict[str, Rendered], tmp_path: Path) -> None:

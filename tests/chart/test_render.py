@@ -132,6 +132,14 @@ def test_shared_cache_url_reaches_gate_and_its_password_comes_from_a_secret(rend
     assert "GATE_CACHE_PASSWORD" not in json.dumps(rendered["defaults"].container("gate"))
 
 
+def test_attest_password_reaches_gate_from_the_key_secret(rendered: dict[str, Rendered]) -> None:
+    """The key's password (for an encrypted key) comes from the same Secret, optional for a plain key."""
+    env = {e["name"]: e for e in rendered["full-config"].container("gate")["env"]}
+    assert env["GATE_ATTEST_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "gate-attest-key", "key": "password", "optional": True}
+    assert "GATE_ATTEST_PASSWORD" not in {e["name"] for e in rendered["defaults"].container("gate").get("env", [])}
+    assert rendered["full-config"].one("ConfigMap", f"{FULLNAME}-verifiers")["data"].keys() == {"0.pub", "1.pub"}
+
+
 def test_metrics_service_and_service_monitor_verify_gate_certificate(rendered: dict[str, Rendered]) -> None:
     scenario = rendered["service-monitor"]
     monitor = scenario.one("ServiceMonitor")

@@ -48,6 +48,10 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
     "env without name": ({"env": [{"value": "x"}]}, "/env/0"),
     "tolerations as map": ({"tolerations": {"key": "x"}}, "/tolerations"),
     "DNS name with a scheme": ({"tls": {"extraDnsNames": ["https://gate.example.com"]}}, "/tls/extraDnsNames/0"),
+    "verifier without key": ({"trust": {"verifiers": [{"id": "https://ci.example/gate"}]}}, "/trust/verifiers/0"),
+    "verifier id not a URI": ({"trust": {"verifiers": [{"id": "ci gate", "publicKey": "PEM"}]}}, "/trust/verifiers/0/id"),
+    "verifier max age zero": ({"trust": {"verifiers": [{"id": "https://ci.example/gate", "publicKey": "PEM", "maxAgeHours": 0}]}}, "/trust/verifiers/0/maxAgeHours"),
+    "unknown key in attest": ({"attest": {"key": "x"}}, "additional properties 'key' not allowed"),
 }
 
 
@@ -67,12 +71,20 @@ def test_schema_accepts_a_good_neighbour_of_each_rejection(tmp_path: Path) -> No
         "image": {"digest": "sha256:" + "ab" * 32},
         "rules": {"user.root": {"action": False}, "acme.no-latest": {"action": "warn", "tags": ["latest"]}, "image.stale": {"max_age_days": 30}},
         "images": [{"name": "a", "match": ["x.io/*"], "authorities": [{"key": "trust/image-keys/a.pub"}], "rules": {"image.stale": {"max_age_days": 7}}}],
-        "trust": {"keyless": [{"issuer": "https://issuer.example", "subject": "a"}]},
+        "trust": {
+            "keyless": [{"issuer": "https://issuer.example", "subject": "a"}],
+            "verifiers": [{"id": "https://ci.example/gate", "publicKey": "PEM", "maxAgeHours": 0.5}],
+        },
+        "attest": {"existingSecret": "key", "verifierId": "https://ci.example/gate"},
         "exemptions": [{"reason": "vendor", "rules": ["user.root"]}],
         "limits": {"timeout_seconds": 5},
         "policies": {"extraRego": {"team.rego": "package x"}},
     }
     render(good, tmp_path)
+
+
+def test_attest_secret_needs_a_verifier_id(tmp_path: Path) -> None:
+    assert "attest.verifierId is required" in render_error({"attest": {"existingSecret": "gate-attest-key"}}, tmp_path)
 
 
 def _schema() -> dict[str, Any]:

@@ -116,8 +116,11 @@ def test_private_keys_and_credentials_are_owner_and_group_readable_only(rendered
     assert [item["key"] for item in volumes["tls"]["secret"]["items"]] == ["tls.crt", "tls.key"]  # never the CA key
     config = volumes["config"]["projected"]
     assert config["defaultMode"] == 0o440
-    secret = next(s["secret"] for s in config["sources"] if "secret" in s)
-    assert secret == {"name": "registry-creds", "items": [{"key": ".dockerconfigjson", "path": "registry/config.json"}]}
+    secrets = [s["secret"] for s in config["sources"] if "secret" in s]
+    assert secrets == [
+        {"name": "gate-attest-key", "items": [{"key": "key.pem", "path": "attest/key.pem"}]},  # only the key; its password is an env var
+        {"name": "registry-creds", "items": [{"key": ".dockerconfigjson", "path": "registry/config.json"}]},
+    ]
 
 
 def test_rollouts_never_drop_below_desired_replicas(rendered: dict[str, Rendered]) -> None:

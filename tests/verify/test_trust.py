@@ -79,8 +79,10 @@ def test_public_surface_is_pinned() -> None:
     assert sorted(gate.verify.__all__) == sorted(
         textwrap.dedent(
             """
-            AttestationTrust BundleResult ImageScope ReferenceMatch SignatureCheck TrustPolicy TrustedKey VerifiedSigner VerifiedStatement
-            attestation_trust covered_digests entry_fact image_scope key_id signatures_fact trusted_coverage verify_attached_signatures verify_attestation verify_bundle verify_image_signatures
+            AttestationTrust BundleResult ImageScope ListedVerifier ReferenceMatch SignatureCheck TrustPolicy TrustedKey VerifiedSigner
+            VerifiedStatement VerifiedSummary
+            attestation_trust covered_digests entry_fact image_scope key_id listed_verifiers signatures_fact trusted_coverage
+            verify_attached_signatures verify_attestation verify_bundle verify_image_signatures verify_summary
             """
         ).split()
     )

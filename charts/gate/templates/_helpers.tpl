@@ -199,6 +199,13 @@ credentials and extra Rego beside config.yaml.
 {{- if $keys }}{{ $_ := set $trust "keys" $keys }}{{ end }}
 {{- if .Values.trust.keyless }}{{ $_ := set $trust "keyless" .Values.trust.keyless }}{{ end }}
 {{- if .Values.trust.trustedRoot }}{{ $_ := set $trust "trusted_root" "trust/trusted_root.json" }}{{ end }}
+{{- $verifiers := list }}
+{{- range $index, $verifier := .Values.trust.verifiers }}
+{{- $entry := dict "key" (printf "trust/verifiers/%d.pub" $index) "id" $verifier.id }}
+{{- if $verifier.maxAgeHours }}{{ $_ := set $entry "max_age_hours" $verifier.maxAgeHours }}{{ end }}
+{{- $verifiers = append $verifiers $entry }}
+{{- end }}
+{{- if $verifiers }}{{ $_ := set $trust "verifiers" $verifiers }}{{ end }}
 {{- $registries := dict "insecure" .Values.registries.insecure }}
 {{- if .Values.registries.dockerConfigSecret }}{{ $_ := set $registries "docker_config" "registry/config.json" }}{{ end }}
 {{- if kindIs "slice" .Values.registries.allow }}{{ $_ := set $registries "allow" .Values.registries.allow }}{{ end }}
@@ -218,6 +225,10 @@ credentials and extra Rego beside config.yaml.
 {{- end }}
 {{- if .Values.images }}{{ $_ := set $config "images" .Values.images }}{{ end }}
 {{- with .Values.cache }}{{ if .url }}{{ $_ := set $config "cache" (dict "url" .url "timeout_seconds" .timeoutSeconds "retry_seconds" .retrySeconds) }}{{ end }}{{ end }}
+{{- with .Values.attest.existingSecret }}
+{{- if not $.Values.attest.verifierId }}{{ fail "attest.verifierId is required when attest.existingSecret is set: it is the verifier.id consumers list in trust.verifiers" }}{{ end }}
+{{- $_ := set $config "attest" (dict "key" "attest/key.pem" "verifier_id" $.Values.attest.verifierId) }}
+{{- end }}
 {{- toYaml $config }}
 {{- end }}
 
