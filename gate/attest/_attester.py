@@ -18,7 +18,7 @@ from gate.evidence._summary import (
     CREATED_ANNOTATION,
     PREDICATE_ANNOTATION,
     VERIFICATION_SUMMARY,
-    rfc3339,
+    rfc3339_micros,
     summary_predicate,
 )
 from gate.registry import Descriptor, Reference
@@ -68,7 +68,7 @@ class Attester:
         subject = await _subject(engine, reference)
         statement = self._statement(reference, result, gathered, engine.policy_digest, now)
         bundle = sign_statement(self.key, json.dumps(statement, separators=(",", ":")).encode())
-        annotations = {CONTENT_ANNOTATION: "dsse-envelope", PREDICATE_ANNOTATION: VERIFICATION_SUMMARY, CREATED_ANNOTATION: rfc3339(now)}
+        annotations = {CONTENT_ANNOTATION: "dsse-envelope", PREDICATE_ANNOTATION: VERIFICATION_SUMMARY, CREATED_ANNOTATION: rfc3339_micros(now)}
         referrer = await engine.client.push_artifact(reference, subject, bundle, BUNDLE_V03, annotations)
         verdict = statement["predicate"]["verificationResult"]
         return Attested(result.reference, result.digest, referrer.digest, verdict)

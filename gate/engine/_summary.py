@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from gate.engine._gathered import Gathered
 from gate.errors import GateError, VerificationError
 from gate.evidence._signatures import BUNDLE_MEDIA_TYPES
-from gate.evidence._summary import BUNDLE_V03, CREATED_ANNOTATION, PREDICATE_ANNOTATION, VERIFICATION_SUMMARY
+from gate.evidence._summary import BUNDLE_V03, CREATED_ANNOTATION, PREDICATE_ANNOTATION, VERIFICATION_SUMMARY, created_at
 from gate.facts import ImageIdentity
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
 from gate.verify import ListedVerifier, VerifiedSummary, verify_summary
@@ -62,7 +62,7 @@ async def find_summary(client: RegistryClient, reference: Reference, top: Manife
         return SummaryLookup(None, (f"verification summaries of {top.digest} could not be listed: {exc.message}",))
     candidates = sorted(
         (d for d in listed if d.annotations.get(PREDICATE_ANNOTATION, VERIFICATION_SUMMARY) == VERIFICATION_SUMMARY),
-        key=lambda d: d.annotations.get(CREATED_ANNOTATION, ""),
+        key=lambda d: created_at(d.annotations.get(CREATED_ANNOTATION, "")),
         reverse=True,
     )
     ignored: list[str] = []

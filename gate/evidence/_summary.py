@@ -112,6 +112,20 @@ def rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def rfc3339_micros(moment: dt.datetime) -> str:
+    """``moment`` to the microsecond (``2026-01-01T00:00:00.000123Z``): orders summaries made within one second."""
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def created_at(text: str) -> dt.datetime:
+    """An RFC 3339 creation time (any precision); the earliest time when it does not parse, so an
+    unreadable annotation sorts last among the newest-first candidates."""
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00")).astimezone(dt.timezone.utc)
+    except ValueError:
+        return dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
 def _time(text: str, what: str) -> dt.datetime:
     """An RFC 3339 time with an offset (naive times are refused: their age would be a guess)."""
     try:
