@@ -156,7 +156,7 @@ def _sigstore_json(relative: str) -> dict:
 # Why each negative low-level case must fail: the check that refuses it, not any error at all.
 LOW_LEVEL_REFUSALS = {
     "rekor-fulcio-payload-mismatch": "does not verify with its certificate",
-    "rekor-fulcio-email-mismatch": "matches no trust.keyless identity",
+    "rekor-fulcio-email-mismatch": "matches no configured keyless identity",
     "payload-verify-wrong-key": "verifies with none of the",
 }
 
