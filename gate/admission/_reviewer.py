@@ -18,23 +18,24 @@ from ~3,300 to ~2,400 reviews/s with p99 from ~7 ms to ~55 ms.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from gate.admission._answer import Answer, Judged, allow, judge, refuse
+from gate.admission._answer import Answer, allow, judge, refuse
+from gate.admission._judging import judge_workload
 from gate.admission._metrics import Metrics
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest
-from gate.admission._workloads import ImageUse, WorkloadError, changed_uses, image_uses, is_workload, pod_spec
+from gate.admission._workloads import ImageUse, WorkloadError, is_workload, pod_spec
 from gate.cache import SingleFlight
-from gate.config import Config, Exemption
+from gate.config import Config
 from gate.engine import Engine, WorkloadContext
 from gate.errors import GateError, LimitExceeded, ReferenceError
 from gate.registry import Reference
 from gate.report import ImageResult
-from gate.rules import RULES
 
 log = logging.getLogger("gate.admission")
 
@@ -47,7 +48,6 @@ class Reviewer:
         self.engine = engine
         self.metrics = metrics
         self.pull_secrets = pull_secrets
-        self._whole_namespace = _whole_namespace_exemptions(config)
         self.flight: SingleFlight[tuple[Any, ...], ImageResult] = SingleFlight()
 
     async def review(self, request: AdmissionRequest, deadline: float) -> Answer:
@@ -61,38 +61,27 @@ class Reviewer:
                 "the webhook's rules should select only Pods and kinds with a pod template",
                 mode,
             )
-        exemption = self._namespace_exemption(request.namespace)
-        if exemption is not None:
-            return allow(f"namespace {request.namespace} is exempt: {exemption}")
         try:
-            uses = self._uses(request)
+            verdict = await judge_workload(
+                request.object or {}, request.namespace, self.engine, kind=request.kind,
+                old=request.old_object if request.operation == "UPDATE" else None,
+                check=lambda firsts, contexts: self._check(request, firsts, contexts, deadline),
+            )
         except WorkloadError as exc:
             return refuse(f"cannot read the {request.kind}: {exc}", mode, code=400)
-        if not uses:
+        if verdict.exempt is not None:
+            return allow(f"namespace {request.namespace} is exempt: {verdict.exempt}")
+        if not verdict.judged:
             return allow("no new or changed images" if request.operation == "UPDATE" else "no images")
+        self.metrics.record_images([item.result for item in verdict.judged])
+        return judge(list(verdict.judged), mode)
+
+    async def _check(
+        self, request: AdmissionRequest, uses: Sequence[ImageUse], contexts: Sequence[WorkloadContext], deadline: float
+    ) -> list[ImageResult]:
+        """The shared judging path's ``check``: with the pod's pull secrets, due by ``deadline``."""
         secrets = await self._pull_secrets(request, deadline)
-        groups: dict[tuple[Any, ...], list[ImageUse]] = {}
-        for use in uses:
-            groups.setdefault(use.key, []).append(use)
-        firsts = [group[0] for group in groups.values()]
-        results = await self._judge_all(firsts, request.namespace, secrets, deadline)
-        self.metrics.record_images(results)
-        return judge([Judged(tuple(group), result) for group, result in zip(groups.values(), results)], mode)
-
-    def _uses(self, request: AdmissionRequest) -> list[ImageUse]:
-        if request.operation == "UPDATE":
-            return changed_uses(request.kind, request.object, request.old_object)
-        return image_uses(request.kind, request.object)
-
-    def _namespace_exemption(self, namespace: str | None) -> str | None:
-        """The reason of a valid exemption covering every rule for every image of ``namespace``."""
-        if not self._whole_namespace:
-            return None
-        today = dt.datetime.now(dt.timezone.utc).date()
-        for exemption in self._whole_namespace:
-            if namespace in exemption.namespaces and (exemption.expires is None or today <= exemption.expires):
-                return exemption.reason
-        return None
+        return await self._judge_all(list(uses), [replace(c, pull_secrets=secrets) for c in contexts], deadline)
 
     async def _pull_secrets(self, request: AdmissionRequest, deadline: float) -> bytes | None:
         """Registry credentials of the pod; none (and a log line) when the API is slow or absent."""
@@ -106,20 +95,17 @@ class Reviewer:
             log.warning("no image pull secrets: the Kubernetes API did not answer in time", extra={"uid": request.uid})
             return None
 
-    async def _judge_all(self, uses: list[ImageUse], namespace: str | None, secrets: bytes | None, deadline: float) -> list[ImageResult]:
+    async def _judge_all(self, uses: list[ImageUse], contexts: list[WorkloadContext], deadline: float) -> list[ImageResult]:
         """One verdict per use, all due by ``deadline``; one timer for the whole request (cheap when cached)."""
         # The engine may run on past the answer (one more budget): its result is then cached for the
         # retry, and hundreds of checks cancelled at once never delay the answers that are due.
         engine_deadline = deadline + self.config.limits.deadline_seconds
-        running = [self._start(use, namespace, secrets, engine_deadline) for use in uses]
+        running = [self._start(use, context, engine_deadline) for use, context in zip(uses, contexts)]
         done, _ = await asyncio.wait(running, timeout=max(deadline - time.monotonic(), 0.0))
         return [self._outcome(use, task, task in done) for use, task in zip(uses, running)]
 
-    def _start(self, use: ImageUse, namespace: str | None, secrets: bytes | None, deadline: float) -> asyncio.Future[ImageResult]:
-        context = WorkloadContext(
-            namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, pull_secrets=secrets
-        )
-        key = (namespace, *use.key, secrets)
+    def _start(self, use: ImageUse, context: WorkloadContext, deadline: float) -> asyncio.Future[ImageResult]:
+        key = (context.namespace, *use.key, context.pull_secrets)
         return self.flight.start(key, lambda: self.engine.check(use.image, context, deadline=deadline))
 
     def _outcome(self, use: ImageUse, task: asyncio.Future[ImageResult], finished: bool) -> ImageResult:
@@ -134,17 +120,6 @@ class Reviewer:
             log.error("the engine failed on an image", exc_info=error, extra={"image": use.image})
             return self.engine.error_result(use.image, GateError(f"internal error evaluating {use.image}", remedy="see the gate logs"))
         return task.result()
-
-
-def _whole_namespace_exemptions(config: Config) -> tuple[Exemption, ...]:
-    """Exemptions that waive every rule the policies can report for every image of their namespaces.
-
-    Only the catalogue's rules are known here: with site policies (``policy.dirs``) loaded, a custom
-    rule the exemption does not name must still apply, so no namespace is skipped then.
-    """
-    if config.policy.dirs:
-        return ()
-    return tuple(e for e in config.exemptions if e.namespaces and not e.images and set(RULES) <= set(e.rules))
 
 
 def _registry(image: str) -> str:
