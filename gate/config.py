@@ -28,13 +28,15 @@ class _Frozen(BaseModel):
 
 
 class KeylessIdentity(_Frozen):
-    """A Fulcio-certificate identity: the OIDC issuer plus an exact subject or a subject regex."""
+    """A Fulcio-certificate identity: an exact OIDC issuer or an issuer regex, plus an exact subject
+    or a subject regex. Regexes must match the whole value (Python ``re.fullmatch``)."""
 
-    issuer: str
+    issuer: str | None = None
+    issuer_regex: str | None = None
     subject: str | None = None
     subject_regex: str | None = None
 
-    @field_validator("subject_regex")
+    @field_validator("subject_regex", "issuer_regex")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
@@ -48,15 +50,19 @@ class KeylessIdentity(_Frozen):
     def _one_subject(self) -> "KeylessIdentity":
         if (self.subject is None) == (self.subject_regex is None):
             raise ValueError("set exactly one of `subject` or `subject_regex`")
+        if (self.issuer is None) == (self.issuer_regex is None):
+            raise ValueError("set exactly one of `issuer` or `issuer_regex`")
         return self
 
     def matches(self, issuer: str, subject: str) -> bool:
         """True when a certificate's issuer and subject satisfy this identity (regex: full match)."""
-        if issuer != self.issuer:
-            return False
-        if self.subject is not None:
-            return subject == self.subject
-        return re.fullmatch(self.subject_regex or "", subject) is not None
+        return _matches(self.issuer, self.issuer_regex, issuer) and _matches(self.subject, self.subject_regex, subject)
+
+
+def _matches(exact: str | None, pattern: str | None, value: str) -> bool:
+    if exact is not None:
+        return value == exact
+    return re.fullmatch(pattern or "", value) is not None
 
 
 class TrustConfig(_Frozen):
@@ -77,6 +83,7 @@ class RegistryConfig(_Frozen):
 
     insecure: frozenset[str] = frozenset()
     docker_config: Path | None = None
+    credential_helpers: bool = False  # run the docker-credential-* helpers docker_config names (the CLI)
 
 
 class RuleSettings(BaseModel):
@@ -263,14 +270,23 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     return config.model_copy(update={"trust": trust, "registries": registries, "policy": policy, "scan": scan})
 
 
+def check_public_key(key: Path, where: str) -> None:
+    """Refuse a trust key that cannot be read or is not a PEM public key; ``where`` names the setting.
+
+    Raises:
+        ConfigError: naming ``where`` and the file.
+    """
+    try:
+        load_pem_public_key(key.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read {key}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {key} is not a PEM public key") from exc
+
+
 def _check_files(config: Config, source: str) -> None:
     for index, key in enumerate(config.trust.keys):
-        try:
-            load_pem_public_key(key.read_bytes())
-        except OSError as exc:
-            raise ConfigError(f"{source}: trust.keys[{index}]: cannot read {key}: {exc.strerror or exc}") from exc
-        except ValueError as exc:
-            raise ConfigError(f"{source}: trust.keys[{index}]: {key} is not a PEM public key") from exc
+        check_public_key(key, f"{source}: trust.keys[{index}]")
     named_files = [("trust.trusted_root", config.trust.trusted_root), ("registries.docker_config", config.registries.docker_config)]
     for field, path in named_files:
         if path is not None and not path.is_file():
