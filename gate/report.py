@@ -21,9 +21,18 @@ class Violation:
     action: Literal["deny", "warn"]
     message: str
     details: dict[str, Any] = field(default_factory=dict)
+    platform: str | None = None  # os/arch[/variant] of the platform image it was found on
+    platform_digest: str | None = None  # that platform image's manifest digest
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "action": self.action, "message": self.message, "details": self.details}
+        return {
+            "rule": self.rule,
+            "action": self.action,
+            "message": self.message,
+            "details": self.details,
+            "platform": self.platform,
+            "platform_digest": self.platform_digest,
+        }
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def _denial(denied: list[Judged], total: int) -> str:
     lines = [f"gate denied {len(denied)} of {total} image(s):"]
     for item in denied:
         places = ", ".join(use.location for use in item.uses)
-        rules = "; ".join(f"[{v.rule}] {v.message}" for v in item.result.violations if v.action == "deny")
+        rules = "; ".join(_said(item.result, v) for v in item.result.violations if v.action == "deny")
         lines.append(f"- {item.result.reference} ({places}): {rules}")
     message = "\n".join(lines)
     if len(message) > MESSAGE_CHARS:
@@ -92,10 +92,16 @@ def _denial(denied: list[Judged], total: int) -> str:
 
 
 def _warnings(pairs: list[tuple[Judged, Violation]], prefix: str = "") -> list[str]:
-    texts = list(dict.fromkeys(_clip(f"{prefix}{_short(item.result.reference)}: [{v.rule}] {v.message}") for item, v in pairs))
+    texts = list(dict.fromkeys(_clip(f"{prefix}{_short(item.result.reference)}: {_said(item.result, v)}") for item, v in pairs))
     if len(texts) > MAX_WARNINGS:
         texts = texts[: MAX_WARNINGS - 1] + [f"… and {len(texts) - MAX_WARNINGS + 1} more gate warnings"]
     return texts
+
+
+def _said(result: ImageResult, violation: Violation) -> str:
+    """``[rule] message``, naming the platform when the image is an index of several."""
+    index = violation.platform_digest is not None and violation.platform_digest != result.digest
+    return f"[{violation.rule}] {violation.message}" + (f" (on {violation.platform})" if index else "")
 
 
 def _image_annotations(judged: list[Judged]) -> dict[str, str]:

@@ -20,6 +20,7 @@ from gate.cache import LoadingCache, TTLCache
 from gate.config import Config
 from gate.engine._evidence import Subject, evidence_facts
 from gate.engine._image import ImageScanner, LayerProgress
+from gate.engine._platforms import normalize_platform
 from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
 from gate.facts import Facts, ImageIdentity, evidence_summary, input_document
@@ -59,6 +60,7 @@ class _Gathered:
 
     facts: Facts
     problems: tuple[str, ...]
+    platform: str  # os/arch[/variant]: the index entry's, else the image config's
 
 
 @dataclass(frozen=True)
@@ -202,10 +204,7 @@ class Engine:
         gathered = await self._facts.get_or_load(key, lambda: self._gather(client, reference, top, platform, now))
         judged = await asyncio.gather(*(self._judge(item, text, context, now) for item in gathered))
         violations = tuple(v for violations, _ in judged for v in violations)
-        if len(judged) == 1:
-            evidence = judged[0][1]
-        else:
-            evidence = {"platforms": {item.facts.image.platform: found for item, (_, found) in zip(gathered, judged)}}
+        evidence = {"platforms": {item.platform: found for item, (_, found) in zip(gathered, judged)}}
         return ImageResult(reference=text, digest=reference.digest, violations=violations, evidence=evidence)
 
     async def _gather(
@@ -229,13 +228,20 @@ class Engine:
     async def _targets(self, client: RegistryClient, reference: Reference, top: Manifest, platform: str | None) -> list[_Target]:
         if not top.is_index:
             subject = Subject(top.digest, None, None)
-            return [_Target(reference.with_digest(top.digest), top, platform, subject)]
+            return [_Target(reference.with_digest(top.digest), top, None, subject)]
         entries = [entry for entry in top.manifests if _is_platform_image(entry.annotations, entry.platform, entry.media_type)]
+        available = sorted({_platform_name(entry.platform) for entry in entries})
         if platform is not None:
-            entries = [entry for entry in entries if _matches(_platform_name(entry.platform), platform)]
+            wanted = normalize_platform(platform)
+            entries = [entry for entry in entries if normalize_platform(_platform_name(entry.platform)) == wanted]
         if not entries:
             wanted = f"platform {platform}" if platform else "any runnable platform"
-            raise GateError(f"index {top.digest} lists no image for {wanted}", details={"digest": top.digest})
+            listed = f"; it lists {', '.join(available)}" if available else ""
+            raise GateError(
+                f"index {top.digest} lists no image for {wanted}{listed}",
+                remedy="pick one of the listed platforms with --platform" if available else "",
+                details={"digest": top.digest, "available_platforms": available},
+            )
         manifests = await asyncio.gather(*(client.manifest(reference.with_digest(entry.digest)) for entry in entries))
         subject_of = lambda manifest: Subject(manifest.digest, top.digest, top.json)  # noqa: E731
         return [
@@ -265,16 +271,15 @@ class Engine:
             errors=image.errors,
             vulnerability_scans=found.vulnerability_scans,
         )
-        return _Gathered(facts, tuple(problem.message for problem in found.problems))
+        return _Gathered(facts, tuple(problem.message for problem in found.problems), target.platform or image.platform)
 
     async def _judge(self, item: _Gathered, text: str, context: WorkloadContext, now: dt.datetime) -> tuple[list[Violation], dict[str, Any]]:
         facts = replace(item.facts, image=replace(item.facts.image, reference=text))
         document = input_document(facts, context.policy_view(), now)
         raws = await asyncio.to_thread(self.policy.evaluate, document)
         violations = decide(raws, self.config, namespace=context.namespace, image=text, now=now)
-        summary = evidence_summary(document) | {"problems": list(item.problems)}
-        platform = facts.image.platform if facts.image.index_digest else None
-        return [_with_platform(v, platform) for v in violations], summary
+        summary = {"digest": facts.image.digest} | evidence_summary(document) | {"problems": list(item.problems)}
+        return [replace(v, platform=item.platform, platform_digest=facts.image.digest) for v in violations], summary
 
 
 async def _within(deadline: float | None, work: Awaitable[T]) -> T:
@@ -303,11 +308,6 @@ def _platform_name(platform: Mapping[str, Any] | None) -> str:
     return "/".join(parts)
 
 
-def _matches(name: str, wanted: str) -> bool:
-    """``linux/arm64`` matches ``linux/arm64/v8``; an exact name always matches."""
-    return name == wanted or name.startswith(wanted + "/")
-
-
 def _is_platform_image(annotations: Mapping[str, str], platform: Mapping[str, Any] | None, media_type: str) -> bool:
     """Index entries a node could pull: not BuildKit attestation manifests, not unknown/unknown, not nested indexes."""
     if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
@@ -315,9 +315,3 @@ def _is_platform_image(annotations: Mapping[str, str], platform: Mapping[str, An
     if (platform or {}).get("os") == "unknown":
         return False
     return media_type not in (OCI_INDEX, DOCKER_LIST)
-
-
-def _with_platform(violation: Violation, platform: str | None) -> Violation:
-    if platform is None:
-        return violation
-    return Violation(violation.rule, violation.action, f"[{platform}] {violation.message}", violation.details | {"platform": platform})
