@@ -43,6 +43,7 @@ class ImageResult:
     digest: str | None
     violations: tuple[Violation, ...] = ()
     evidence: dict[str, Any] = field(default_factory=dict)
+    workload: dict[str, Any] | None = None  # where a manifest or cluster uses the image (check manifest)
 
     @property
     def decision(self) -> Decision:
@@ -55,13 +56,14 @@ class ImageResult:
         return not any(v.rule == EVALUATION_ERROR for v in self.violations)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document = {
             "reference": self.reference,
             "digest": self.digest,
             "decision": self.decision,
             "violations": [v.to_json() for v in self.violations],
             "evidence": self.evidence,
         }
+        return document | ({"workload": self.workload} if self.workload is not None else {})
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,12 @@ class Report:
     policy_digest: str
     results: tuple[ImageResult, ...]
 
-    def exit_code(self) -> int:
-        """docs/report.md: 2 if any image could not be evaluated, else 1 if any was denied, else 0."""
+    def exit_code(self, *, denied: int = 1) -> int:
+        """docs/report.md: 2 if any image could not be evaluated, else ``denied`` (1; ``--exit-code``)
+        if any was denied, else 0."""
         if not all(result.evaluated for result in self.results):
             return 2
-        return 1 if any(result.decision == "deny" for result in self.results) else 0
+        return denied if any(result.decision == "deny" for result in self.results) else 0
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -45,6 +45,7 @@ async def judge_workload(
     kind: str | None = None,
     old: Mapping[str, Any] | None = None,
     check: CheckUses | None = None,
+    deadline: float | None = None,
 ) -> WorkloadVerdict:
     """Judge every image of ``workload`` (a Pod or any kind with a pod template) in ``namespace``.
 
@@ -52,6 +53,7 @@ async def judge_workload(
         kind: the object's kind when ``workload`` does not carry it (API list items).
         old: the object before an UPDATE: only image uses new or changed since it are judged.
         check: how distinct uses are judged; default: ``engine.check`` per use, concurrently.
+        deadline: ``time.monotonic()`` value by which the default ``check`` must have a verdict.
 
     Raises:
         WorkloadError: the kind carries no pod spec, or the object cannot be read (the field is named).
@@ -70,7 +72,7 @@ async def judge_workload(
         return WorkloadVerdict()
     firsts = [group[0] for group in groups.values()]
     contexts = [context_of(use, namespace) for use in firsts]
-    results = await (check or _engine_check(engine))(firsts, contexts)
+    results = await (check or _engine_check(engine, deadline))(firsts, contexts)
     return WorkloadVerdict(tuple(Judged(tuple(group), result) for group, result in zip(groups.values(), results)))
 
 
@@ -98,8 +100,9 @@ def whole_namespace_exemptions(config: Config) -> tuple[Exemption, ...]:
     return tuple(e for e in config.exemptions if e.namespaces and not e.images and set(RULES) <= set(e.rules))
 
 
-def _engine_check(engine: Engine) -> CheckUses:
+def _engine_check(engine: Engine, deadline: float | None) -> CheckUses:
     async def check(uses: Sequence[ImageUse], contexts: Sequence[WorkloadContext]) -> list[ImageResult]:
-        return list(await asyncio.gather(*(engine.check(use.image, context) for use, context in zip(uses, contexts))))
+        checks = (engine.check(use.image, context, deadline=deadline) for use, context in zip(uses, contexts))
+        return list(await asyncio.gather(*checks))
 
     return check

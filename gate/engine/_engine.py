@@ -162,6 +162,19 @@ class Engine:
             internal = GateError(f"internal error ({type(exc).__name__}) while evaluating", remedy="see the gate logs and report it")
             return self.error_result(reference, internal)
 
+    async def inputs(self, reference: str, context: WorkloadContext = WorkloadContext(), *, platform: str | None = None) -> dict[str, dict[str, Any]]:
+        """The exact input document the policies get for each platform image of ``reference``
+        (``gate policy input``), keyed by platform.
+
+        Raises:
+            GateError: the reference cannot be read or its evidence gathered.
+        """
+        now = dt.datetime.now(dt.timezone.utc)
+        pinned = Reference.parse(reference)
+        top = await self._client_for(context).manifest(pinned)
+        gathered = await self._gather(self._client_for(context), pinned.with_digest(top.digest), top, platform, now)
+        return {item.platform: self._document(item, reference, context, now) for item in gathered}
+
     def error_result(self, reference: str, error: GateError) -> ImageResult:
         """The fail-closed verdict for an image that could not be evaluated (``warn`` when fail-open)."""
         action: Literal["deny", "warn"] = "warn" if self.config.fail_open else "deny"
@@ -273,13 +286,17 @@ class Engine:
         )
         return _Gathered(facts, tuple(problem.message for problem in found.problems), target.platform or image.platform)
 
-    async def _judge(self, item: _Gathered, text: str, context: WorkloadContext, now: dt.datetime) -> tuple[list[Violation], dict[str, Any]]:
+    @staticmethod
+    def _document(item: _Gathered, text: str, context: WorkloadContext, now: dt.datetime) -> dict[str, Any]:
         facts = replace(item.facts, image=replace(item.facts.image, reference=text))
-        document = input_document(facts, context.policy_view(), now)
+        return input_document(facts, context.policy_view(), now)
+
+    async def _judge(self, item: _Gathered, text: str, context: WorkloadContext, now: dt.datetime) -> tuple[list[Violation], dict[str, Any]]:
+        document = self._document(item, text, context, now)
         raws = await asyncio.to_thread(self.policy.evaluate, document)
         violations = decide(raws, self.config, namespace=context.namespace, image=text, now=now)
-        summary = {"digest": facts.image.digest} | evidence_summary(document) | {"problems": list(item.problems)}
-        return [replace(v, platform=item.platform, platform_digest=facts.image.digest) for v in violations], summary
+        summary = {"digest": item.facts.image.digest} | evidence_summary(document) | {"problems": list(item.problems)}
+        return [replace(v, platform=item.platform, platform_digest=item.facts.image.digest) for v in violations], summary
 
 
 async def _within(deadline: float | None, work: Awaitable[T]) -> T:

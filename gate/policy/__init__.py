@@ -10,8 +10,19 @@ applies configured actions and exemptions. Knows nothing about registries.
 
 from gate.policy._cases import run_policy_tests
 from gate.policy._decide import check_exemptions, decide
+from gate.policy._eval import evaluate_document, input_problems
 from gate.policy._evaluator import PolicyEvaluator
 from gate.policy._raw import RawViolation
 from gate.policy._sources import CONTEXT_KEYS, SHIPPED_POLICY_DIR
 
-__all__ = ["CONTEXT_KEYS", "SHIPPED_POLICY_DIR", "PolicyEvaluator", "RawViolation", "check_exemptions", "decide", "run_policy_tests"]
+__all__ = [
+    "CONTEXT_KEYS",
+    "SHIPPED_POLICY_DIR",
+    "PolicyEvaluator",
+    "RawViolation",
+    "check_exemptions",
+    "decide",
+    "evaluate_document",
+    "input_problems",
+    "run_policy_tests",
+]
