@@ -113,3 +113,16 @@ def lying_proxy(registry: RegistryServer) -> Iterator[LyingRegistryProxyDouble]:
         yield proxy
     finally:
         proxy.stop()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_docker_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The CLI reads ``$DOCKER_CONFIG/config.json`` like docker: point it at an empty directory so the
+    user's own credentials and helpers never take part in a test."""
+    previous = os.environ.get("DOCKER_CONFIG")
+    os.environ["DOCKER_CONFIG"] = str(tmp_path_factory.mktemp("docker-config-home"))
+    yield
+    if previous is None:
+        os.environ.pop("DOCKER_CONFIG", None)
+    else:
+        os.environ["DOCKER_CONFIG"] = previous
