@@ -17,7 +17,8 @@ from gate import config as config_module
 from gate._progress import terminal_progress
 from gate.cli_config import add_registry_flags, add_trust_flags, check_config
 from gate.errors import GateError, LimitExceeded
-from gate.report import Report, render_json, render_sarif, render_table
+from gate.report import Report, render_json, render_sarif
+from gate.report_table import render_table
 
 EXIT_USAGE = 2
 T = TypeVar("T")
@@ -193,8 +194,19 @@ async def _check_manifests(args: argparse.Namespace, config: config_module.Confi
 
 
 def _render(report: Report, output: str) -> str:
-    renderers = {"json": render_json, "sarif": render_sarif, "table": render_table}
-    return renderers[output](report)
+    if output == "sarif":
+        from gate.rule_docs import rule_sections
+
+        return render_sarif(report, rule_sections())
+    return render_json(report) if output == "json" else render_table(report, width=_terminal_width())
+
+
+def _terminal_width() -> int:
+    """The terminal's width (``$COLUMNS`` first) when stdout is one, else 80 (piped output wraps as
+    on a classic terminal)."""
+    import shutil
+
+    return max(shutil.get_terminal_size((80, 24)).columns, 40) if sys.stdout.isatty() else 80
 
 
 def _run_check(args: argparse.Namespace) -> int:
