@@ -8,7 +8,6 @@ through a ``docker-credential-*`` helper script on PATH.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import os
 import stat
@@ -19,12 +18,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gate.cli import main
-from tests.support.artifacts import Blob, push_cosign_tag
 from tests.support.images import ImageBuilder
 from tests.support.push import PushedManifest
 from tests.support.registry_server import RegistryServer
 from tests.support.reports import only_evidence
-from tests.support.sigstore_double import Keyed, Keyless, SigstoreInstanceDouble, pem_public, simple_signing
+from tests.support.sigstore_double import Keyed, Keyless, SigstoreInstanceDouble, pem_public
+from tests.support.signing import sign_with_tag
 
 ISSUER = "https://accounts.example"
 SUBJECT = "release@example.com"
@@ -32,9 +31,7 @@ SUBJECT = "release@example.com"
 
 def _signed(registry: RegistryServer, repo: str, double: SigstoreInstanceDouble, signer: Keyed | Keyless) -> PushedManifest:
     image = ImageBuilder().layer({"app/server": "x"}).config(user="10001").push(registry, f"{repo}:1")
-    at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5)
-    layer = double.sign_legacy(simple_signing(image.digest, f"{registry.host}/{repo}"), signer, at)
-    push_cosign_tag(registry, image, ".sig", [Blob(layer.data, layer.media_type, dict(layer.annotations))])
+    sign_with_tag(registry, image, double, signer)
     return image
 
 
