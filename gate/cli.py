@@ -64,7 +64,7 @@ def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
 
 def _image_options() -> argparse.ArgumentParser:
     """Options of every command that reads images: config, policies, trust, registries, deadline."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--config", type=Path, help="gate configuration file (YAML)")
     common.add_argument("--policy", type=Path, action="append", default=[], metavar="DIR",
                         help="extra directory of Rego policies, loaded beside the shipped ones (repeatable)")
@@ -77,7 +77,7 @@ def _image_options() -> argparse.ArgumentParser:
 
 def _check_options(images: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Options shared by ``check image`` and ``check manifest``: the image options and the report."""
-    common = argparse.ArgumentParser(add_help=False, parents=[images])
+    common = _Parser(add_help=False, parents=[images])
     common.add_argument("--output", "-o", choices=("table", "json", "sarif"), default="table")
     common.add_argument("--exit-code", type=int, default=1, metavar="N",
                         help="exit code when an image is denied by policy (default 1; 0 for report-only runs). "
