@@ -62,7 +62,7 @@ def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
     return found
 
 
-def _image_options() -> argparse.ArgumentParser:
+def _image_options() -> _Parser:
     """Options of every command that reads images: config, policies, trust, registries, deadline."""
     common = _Parser(add_help=False)
     common.add_argument("--config", type=Path, help="gate configuration file (YAML)")
@@ -75,7 +75,7 @@ def _image_options() -> argparse.ArgumentParser:
     return common
 
 
-def _check_options(images: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def _check_options(images: _Parser) -> _Parser:
     """Options shared by ``check image`` and ``check manifest``: the image options and the report."""
     common = _Parser(add_help=False, parents=[images])
     common.add_argument("--output", "-o", choices=("table", "json", "sarif"), default="table")
