@@ -141,14 +141,14 @@ def _sarif_result(result: ImageResult, violation: Violation, index: int) -> dict
         "ruleId": violation.rule,
         "ruleIndex": index,
         "level": _SARIF_LEVEL[violation.action],
-        "message": {"text": f"{violation.message}\nImage: {result.reference}{on}" + (f"\nDigest: {digest}" if digest else "")},
+        "message": {"text": violation.message},
         "locations": [
             {
                 "physicalLocation": {
                     "artifactLocation": {"uri": _artifact_path(result.reference), "uriBaseId": "%SRCROOT%"},
                     "region": {"startLine": 1, "startColumn": 1, "endLine": 1, "endColumn": 1},
                 },
-                "message": {"text": result.reference},
+                "message": {"text": f"{result.reference}{on}"},
             }
         ],
         "partialFingerprints": {"gateFinding/v1": fingerprint},

@@ -10,7 +10,8 @@
 
 Denies come before warnings; a finding reported identically on several platforms of an index is
 one row naming them; an allowed image names who signed it; a platform image's digest is shown
-where it differs from the digest the reference resolved to. No line is longer than ``width``.
+where it differs from the digest the reference resolved to. No line is longer than ``width``, except
+an image reference longer than a whole line, which is never split so it can be copied.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def _image_block(result: ImageResult, width: int) -> list[str]:
     rows = _rows(result.violations)
     denies = sum(row.violation.action == "deny" for row in rows)
     summary = f"{denies} deny, {len(rows) - denies} warn"
-    lines = _wrapped(f"{verdict:<6} {result.reference}   {summary}", width, 7)
+    lines = _wrapped(f"{verdict:<6} {result.reference}   {summary}", width, 7, split_words=False)  # a reference stays copyable
     detail = " " * 7
     if result.workload is not None:
         lines += _wrapped(detail + _workload(result.workload), width, 9)
@@ -92,8 +93,9 @@ def _violation_lines(row: _Row, several_platforms: bool, width: int) -> list[str
     return lines
 
 
-def _wrapped(text: str, width: int, indent: int) -> list[str]:
-    """``text`` wrapped to ``width`` with continuation lines indented by ``indent`` (long words split)."""
+def _wrapped(text: str, width: int, indent: int, *, split_words: bool = True) -> list[str]:
+    """``text`` wrapped to ``width`` with continuation lines indented by ``indent``; a word longer
+    than a line is split unless ``split_words`` is false (then it alone may overflow)."""
     indent = min(indent, max(width - _MIN_TEXT, 0))
     leading = len(text) - len(text.lstrip(" "))
     return textwrap.wrap(
@@ -101,7 +103,7 @@ def _wrapped(text: str, width: int, indent: int) -> list[str]:
         width=width,
         initial_indent=" " * leading,
         subsequent_indent=" " * indent,
-        break_long_words=True,
+        break_long_words=split_words,
         break_on_hyphens=False,
     ) or [""]
 
