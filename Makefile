@@ -7,7 +7,7 @@ TOOLS := .tools/bin
 APT_PACKAGES := docker-registry skopeo apache2-utils openssl redis-server
 PYTEST_ARGS ?=
 
-.PHONY: all demo test system-deps venv k8s-tools lock bench clean
+.PHONY: all demo test system-deps venv k8s-tools lock bench mutation clean
 
 all: test
 
@@ -45,6 +45,11 @@ demo: system-deps venv
 
 bench: system-deps venv
 	$(PY) -m bench
+
+# Break each security check listed in tests/mutation/mutants.yaml and expect its tests to fail;
+# prints the score and fails on a surviving mutant that would turn a deny into an allow.
+mutation: system-deps venv k8s-tools
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) scripts/mutation.py
 
 # Re-pin every dependency with hashes after editing requirements*.in.
 lock: venv

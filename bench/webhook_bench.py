@@ -12,6 +12,8 @@ both share the machine's cores.
    registry requests it caused (layer scan off: config, signatures, attestations).
 2. warm path: a 3-image Deployment review whose verdicts are cached, from ``--clients``
    keep-alive connections, until ``--requests`` answers or ``--seconds`` pass; reviews/s, p50, p99.
+   The same review is then sent to ``/mutate`` (tags resolved from the cache, one JSONPatch with
+   three pins) the same way, and the ratio of the two throughputs is reported.
 3. memory: the server's peak RSS with 500 reviews in flight at once (500 connections, each a
    different image tag, the registry stalled 0.5 s so they overlap), and with 500 warm ones.
 
@@ -116,8 +118,8 @@ class Connection:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context, server_hostname="127.0.0.1")
         return cls(reader, writer)
 
-    async def post(self, body: bytes) -> tuple[int, bytes]:
-        head = f"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    async def post(self, body: bytes, path: str = "/validate") -> tuple[int, bytes]:
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         self.writer.write(head.encode() + body)
         headers = await self.reader.readuntil(b"\r\n\r\n")
         status = int(headers.split(b" ", 2)[1])
@@ -147,9 +149,11 @@ async def cold_path(port: int, context: ssl.SSLContext, proxy: LyingRegistryProx
     return results
 
 
-async def warm_path(port: int, context: ssl.SSLContext, body: bytes, clients: int, requests: int, seconds: float) -> dict[str, Any]:
+async def warm_path(
+    port: int, context: ssl.SSLContext, body: bytes, clients: int, requests: int, seconds: float, path: str = "/validate"
+) -> dict[str, Any]:
     connections = [await Connection.open(port, context) for _ in range(clients)]
-    status, first = await connections[0].post(body)
+    status, first = await connections[0].post(body, path)
     assert status == 200, first
     latencies: list[float] = []
     errors = 0
@@ -159,7 +163,7 @@ async def warm_path(port: int, context: ssl.SSLContext, body: bytes, clients: in
         nonlocal errors
         while len(latencies) < requests and time.perf_counter() < stop_at:
             began = time.perf_counter()
-            status, _ = await connection.post(body)
+            status, _ = await connection.post(body, path)
             latencies.append(time.perf_counter() - began)
             errors += status != 200
 
@@ -174,6 +178,7 @@ async def warm_path(port: int, context: ssl.SSLContext, body: bytes, clients: in
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
         "errors": errors, "first_answer_allowed": json.loads(first)["response"]["allowed"],
+        "first_answer_patched": "patch" in json.loads(first)["response"],
     }
 
 
@@ -226,6 +231,10 @@ def main() -> None:
             proxy.seen.clear()
             report["warm"] = asyncio.run(warm_path(port, context, deployment, args.clients, args.requests, args.seconds))
             report["warm"]["registry_requests"] = len(proxy.seen)
+            proxy.seen.clear()
+            report["warm_mutate"] = asyncio.run(warm_path(port, context, deployment, args.clients, args.requests, args.seconds, "/mutate"))
+            report["warm_mutate"]["registry_requests"] = len(proxy.seen)
+            report["warm_mutate"]["throughput_vs_validate"] = round(report["warm_mutate"]["reviews_per_s"] / report["warm"]["reviews_per_s"], 2)
             report["memory_warm"] = asyncio.run(in_flight(port, context, [deployment] * IN_FLIGHT, process.pid))
             proxy.stall_seconds = 0.5
             bodies = [review_body("Pod", [image]) for image in at(many)]

@@ -124,6 +124,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", type=Path)
     serve.add_argument("--tls-key", type=Path)
     serve.add_argument("--insecure-http", action="store_true", help="serve plain HTTP (local testing only)")
+    serve.add_argument(
+        "--log-level", default="info", type=str.lower, choices=["debug", "info", "warning", "error"],
+        help="info logs every review; warning only those denied (or that would be)",
+    )
 
     policy = commands.add_parser("policy", help="work with Rego policies")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
@@ -224,7 +228,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     config = config_module.load(args.config) if args.config is not None else config_module.from_mapping({})
     if not args.insecure_http and (args.tls_cert is None or args.tls_key is None):
         raise config_module.ConfigError("--tls-cert and --tls-key are required (or --insecure-http for local testing)")
-    serve(config, args.host, args.port, args.tls_cert, args.tls_key, insecure_http=args.insecure_http)
+    serve(config, args.host, args.port, args.tls_cert, args.tls_key, insecure_http=args.insecure_http, log_level=args.log_level.upper())
     return 0
 
 

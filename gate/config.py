@@ -168,6 +168,7 @@ class Config(_Frozen):
     scan: ScanConfig = ScanConfig()
     fail_open: bool = False
     mode: Literal["enforce", "warn", "audit"] = "enforce"  # webhook: deny, or allow with warnings, or annotate only
+    mutate: bool = True  # webhook: POST /mutate pins tags to the digest gate judged (docs/webhook.md)
     events_token: SecretStr | None = Field(  # bearer token for POST /registry/events; default: env GATE_EVENTS_TOKEN
         default_factory=lambda: SecretStr(token) if (token := os.environ.get("GATE_EVENTS_TOKEN")) else None
     )

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 Action = Literal["deny", "warn"]
-ACTIONS: tuple[str, ...] = ("deny", "warn", "off")
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,7 @@ RULES: dict[str, Rule] = {
         Rule("sbom.missing", "warn", "No SBOM attached to the image"),
         Rule("sbom.denied-component", "deny", "SBOM lists a component on the deny list"),
         Rule("evaluation.error", "deny", "The image could not be evaluated"),
+        Rule("image.mutable-reference", "warn", "The workload names the image by tag only, so what runs may differ from what was judged"),
     )
 }
 

@@ -4,7 +4,7 @@
     app = create_app(config, engine=None)                               # FastAPI app (tests, embedding)
     verdict = await judge_workload(obj, namespace, engine)              # one workload, as admission judges it
 
-Routes: ``POST /validate``, ``POST /registry/events``, ``GET /healthz``, ``GET /readyz``,
+Routes: ``POST /validate``, ``POST /mutate``, ``POST /registry/events``, ``GET /healthz``, ``GET /readyz``,
 ``GET /metrics``. The two names load lazily so the pure helpers import without FastAPI or the engine.
 """
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from gate.admission._review import review_response
+from gate.admission._warnings import WOULD_DENY, Finding, clip, warnings
 from gate.admission._workloads import ImageUse
 from gate.report import ImageResult, Violation
 
-WARNING_CHARS = 120
-MAX_WARNINGS = 20
 MESSAGE_CHARS = 8192
-_DIGEST_SHOWN = len("sha256:") + 12
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,7 @@ class Answer:
     code: int = 403
     warnings: list[str] = field(default_factory=list)
     annotations: dict[str, str] = field(default_factory=dict)
+    images: list[dict[str, Any]] = field(default_factory=list)  # per image: reference, digest, decision, rules
 
     def to_bytes(self, uid: str) -> bytes:
         return review_response(
@@ -59,24 +59,28 @@ def refuse(problem: str, mode: str, *, code: int = 403) -> Answer:
     """A workload gate cannot judge (unknown kind, unreadable object): deny, or warn/annotate per mode."""
     if mode == "enforce":
         return Answer(False, "deny", f"gate: {problem}", code, annotations={"decision": "deny", "reason": problem})
-    warnings = [_clip(f"gate would deny: {problem}")] if mode == "warn" else []
-    return Answer(True, f"{mode}:deny", warnings=warnings, annotations={"decision": f"{mode}:deny", "reason": problem})
+    shown = [clip(f"gate {WOULD_DENY}{problem}")] if mode == "warn" else []
+    return Answer(True, f"{mode}:deny", warnings=shown, annotations={"decision": f"{mode}:deny", "reason": problem})
 
 
-def judge(judged: list[Judged], mode: str) -> Answer:
-    """Fold per-image verdicts into one answer; every failing image is listed with its rules."""
+def judge(judged: list[Judged], mode: str, uid: str | None = None) -> Answer:
+    """Fold per-image verdicts into one answer; every failing image is listed with its rules.
+
+    ``uid`` (the review's) lets a cut list of warnings point at the log line with the full verdict.
+    """
     denied = [item for item in judged if item.result.decision == "deny"]
-    warned = [(item, v) for item in judged for v in item.result.violations if v.action == "warn"]
-    annotations = {"decision": "deny" if denied else "allow"} | _image_annotations(judged)
+    warned = [Finding(item.result, v) for item in judged for v in item.result.violations if v.action == "warn"]
+    images = [_summary(item) for item in judged]
+    annotations = {"decision": "deny" if denied else "allow"} | _image_annotations(images)
     if not denied:
-        return Answer(True, "allow", warnings=_warnings(warned), annotations=annotations)
+        return Answer(True, "allow", warnings=warnings(warned, uid), annotations=annotations, images=images)
     if mode == "enforce":
-        return Answer(False, "deny", _denial(denied, len(judged)), warnings=_warnings(warned), annotations=annotations)
+        return Answer(False, "deny", _denial(denied, len(judged)), warnings=warnings(warned, uid), annotations=annotations, images=images)
     annotations["decision"] = f"{mode}:deny"
     if mode == "audit":
-        return Answer(True, "audit:deny", annotations=annotations)
-    would_deny = [(item, v) for item in denied for v in item.result.violations if v.action == "deny"]
-    return Answer(True, "warn:deny", warnings=_warnings(would_deny + warned, prefix="would deny: "), annotations=annotations)
+        return Answer(True, "audit:deny", annotations=annotations, images=images)
+    would_deny = [Finding(item.result, v, would_deny=True) for item in denied for v in item.result.violations if v.action == "deny"]
+    return Answer(True, "warn:deny", warnings=warnings(would_deny + warned, uid), annotations=annotations, images=images)
 
 
 def _denial(denied: list[Judged], total: int) -> str:
@@ -91,40 +95,22 @@ def _denial(denied: list[Judged], total: int) -> str:
     return message
 
 
-def _warnings(pairs: list[tuple[Judged, Violation]], prefix: str = "") -> list[str]:
-    texts = list(dict.fromkeys(_clip(f"{prefix}{_short(item.result.reference)}: {_said(item.result, v)}") for item, v in pairs))
-    if len(texts) > MAX_WARNINGS:
-        texts = texts[: MAX_WARNINGS - 1] + [f"… and {len(texts) - MAX_WARNINGS + 1} more gate warnings"]
-    return texts
-
-
 def _said(result: ImageResult, violation: Violation) -> str:
     """``[rule] message``, naming the platform when the image is an index of several."""
     index = violation.platform_digest is not None and violation.platform_digest != result.digest
     return f"[{violation.rule}] {violation.message}" + (f" (on {violation.platform})" if index else "")
 
 
-def _image_annotations(judged: list[Judged]) -> dict[str, str]:
-    """``image-N``: the decision, reference, digest and rules per image (the API server prefixes the webhook name)."""
+def _summary(item: Judged) -> dict[str, Any]:
+    """What the audit annotation and the log line say about one image."""
     return {
-        f"image-{index}": json.dumps(
-            {
-                "image": item.result.reference,
-                "digest": item.result.digest,
-                "decision": item.result.decision,
-                "rules": sorted({f"{v.rule}:{v.action}" for v in item.result.violations}),
-            },
-            separators=(",", ":"),
-        )
-        for index, item in enumerate(judged)
+        "image": item.result.reference,
+        "digest": item.result.digest,
+        "decision": item.result.decision,
+        "rules": sorted({f"{v.rule}:{v.action}" for v in item.result.violations}),
     }
 
 
-def _short(reference: str) -> str:
-    """Shorten an ``@sha256:`` digest in a reference so warnings keep room for the message."""
-    name, at, digest = reference.partition("@")
-    return f"{name}@{digest[:_DIGEST_SHOWN]}…" if at and len(digest) > _DIGEST_SHOWN else reference
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= WARNING_CHARS else text[: WARNING_CHARS - 1] + "…"
+def _image_annotations(images: list[dict[str, Any]]) -> dict[str, str]:
+    """``image-N``: the decision, reference, digest and rules per image (the API server prefixes the webhook name)."""
+    return {f"image-{index}": json.dumps(summary, separators=(",", ":")) for index, summary in enumerate(images)}

@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from gate.admission._answer import Answer, refuse
 from gate.admission._events import BadEnvelope, Prefetcher, pushed_references
 from gate.admission._metrics import Metrics
+from gate.admission._pins import Pin, mutation_response
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest, BadReview, parse_review
 from gate.admission._reviewer import Reviewer
@@ -55,7 +56,7 @@ class GateState:
 def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: PullSecretReader | None = None) -> FastAPI:
     """The webhook app. ``engine`` defaults to ``Engine(config)``; the app starts and closes it."""
     engine = engine if engine is not None else Engine(config)
-    metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts})
+    metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts}, engine.policy_digest)
     prefetcher = Prefetcher(
         lambda reference: engine.check(reference, WorkloadContext(), deadline=time.monotonic() + PREFETCH_SECONDS),
         on_outcome=lambda outcome: metrics.count(metrics.events, outcome),
@@ -85,11 +86,9 @@ def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: Pu
 def _routes(app: FastAPI, state: GateState) -> None:
     async def validate(request: Request) -> Response:
         started = time.monotonic()
-        try:
-            review = parse_review(await _body(request, REVIEW_BYTES))
-        except (BadReview, _TooLarge) as exc:
-            state.metrics.bad_requests.inc()
-            return _error(413 if isinstance(exc, _TooLarge) else 400, str(exc))
+        review = await _read_review(state, request)
+        if isinstance(review, Response):
+            return review
         answer = await _answer(state, review, started + state.config.limits.deadline_seconds)
         elapsed = time.monotonic() - started
         state.metrics.latency.observe(elapsed)
@@ -99,8 +98,21 @@ def _routes(app: FastAPI, state: GateState) -> None:
         _log_review(review, answer, elapsed)
         return Response(answer.to_bytes(review.uid), media_type="application/json")
 
-    # A plain Starlette route: the hot path needs no dependency injection or response model.
+    async def mutate(request: Request) -> Response:
+        review = await _read_review(state, request)
+        if isinstance(review, Response):
+            return review
+        pins = await _pins(state, review, time.monotonic() + state.config.limits.deadline_seconds)
+        log.log(
+            logging.INFO if pins else logging.DEBUG,
+            "admission review pinned",
+            extra={"uid": review.uid, "namespace": review.namespace, "pinned": {pin.image: pin.pinned for pin in pins}},
+        )
+        return Response(mutation_response(review.uid, pins), media_type="application/json")
+
+    # Plain Starlette routes: the hot path needs no dependency injection or response model.
     app.add_route("/validate", validate, methods=["POST"])
+    app.add_route("/mutate", mutate, methods=["POST"])
 
     @app.post("/registry/events")
     async def registry_events(request: Request) -> Response:
@@ -139,6 +151,23 @@ async def _answer(state: GateState, review: AdmissionRequest, deadline: float) -
         return refuse("internal error while reviewing; see the gate logs", state.config.mode if not state.config.fail_open else "warn")
 
 
+async def _read_review(state: GateState, request: Request) -> AdmissionRequest | Response:
+    """The parsed AdmissionReview, or the 4xx answer for a body that is not one."""
+    try:
+        return parse_review(await _body(request, REVIEW_BYTES))
+    except (BadReview, _TooLarge) as exc:
+        state.metrics.bad_requests.inc()
+        return _error(413 if isinstance(exc, _TooLarge) else 400, str(exc))
+
+
+async def _pins(state: GateState, review: AdmissionRequest, deadline: float) -> list[Pin]:
+    try:
+        return await state.reviewer.pins(review, deadline)
+    except Exception:  # noqa: BLE001 - no patch is the safe answer: the validating webhook still judges
+        log.exception("pinning failed", extra={"uid": review.uid})
+        return []
+
+
 async def _body(request: Request, limit: int) -> bytes:
     """The request body, refused past ``limit`` bytes without reading it all.
 
@@ -162,7 +191,9 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def _log_review(review: AdmissionRequest, answer: Answer, elapsed: float) -> None:
-    level = logging.DEBUG if answer.decision == "allow" else logging.INFO
+    """One line per review: allowed ones at info, the rest at warning (``--log-level warning``
+    keeps only what was or would have been denied)."""
+    level = logging.INFO if answer.decision == "allow" else logging.WARNING
     if not log.isEnabledFor(level):
         return
     log.log(
@@ -170,13 +201,20 @@ def _log_review(review: AdmissionRequest, answer: Answer, elapsed: float) -> Non
         "admission review answered",
         extra={
             "uid": review.uid,
-            "kind": review.kind,
             "namespace": review.namespace,
-            "object": review.name,
+            "workload": f"{review.kind}/{review.name or _generate_name(review.object)}",
             "operation": review.operation,
             "dry_run": review.dry_run,
             "decision": answer.decision,
-            "denial": answer.message,
+            "reason": answer.annotations.get("reason"),
+            "images": answer.images,
             "duration_ms": round(elapsed * 1000, 2),
         },
     )
+
+
+def _generate_name(obj: object) -> str:
+    """``api-7d4b9c-*`` for an object named by the API server later (``metadata.generateName``)."""
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    prefix = metadata.get("generateName") if isinstance(metadata, dict) else None
+    return f"{prefix}*" if isinstance(prefix, str) and prefix else "(unnamed)"

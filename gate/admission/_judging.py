@@ -77,8 +77,11 @@ async def judge_workload(
 
 
 def context_of(use: ImageUse, namespace: str | None) -> WorkloadContext:
-    """The workload context one image use runs under (no credentials: the caller adds its own)."""
-    return WorkloadContext(namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user)
+    """How one image use will run, as the policies see it (read from a pod spec: ``from_workload``);
+    no credentials: the caller adds its own."""
+    return WorkloadContext(
+        namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, from_workload=True
+    )
 
 
 def namespace_exemption(config: Config, namespace: str | None, today: dt.date) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from typing import Any
@@ -10,11 +11,15 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color
 
 
 class JsonFormatter(logging.Formatter):
-    """``{"time", "level", "logger", "message", ...extra fields}``; exceptions as ``"exception"``."""
+    """``{"time", "level", "logger", "message", ...extra fields}``; exceptions as ``"exception"``.
+
+    ``time`` is UTC with milliseconds (``2026-12-03T14:00:01.123Z``): nodes and log pipelines in
+    other time zones must order lines the same way, and reviews take milliseconds.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": utc_time(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -23,6 +28,11 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+def utc_time(created: float) -> str:
+    """A ``time.time()`` value as ISO 8601 UTC with milliseconds and a ``Z``."""
+    return dt.datetime.fromtimestamp(created, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def log_config(level: str = "INFO") -> dict[str, Any]:

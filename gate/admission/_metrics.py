@@ -10,11 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from gate import __version__
 from gate.report import ImageResult
+
+# ``*_created`` series double what is scraped and say only when the process started.
+disable_created_metrics()
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -22,9 +26,14 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 class Metrics:
     """Counters and histograms the webhook updates, plus the engine's counters read on scrape."""
 
-    def __init__(self, engine_stats: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, engine_stats: Callable[[], dict[str, Any]], policy_digest: str = "") -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        build = Gauge(
+            "gate_build_info", "Always 1: the running gate version and the digest of the policies it decides with",
+            ["version", "policy_digest"], registry=self.registry,
+        )
+        build.labels(__version__, policy_digest).set(1)
         self.reviews = Counter(
             "gate_admission_reviews", "AdmissionReviews answered, by decision and object kind",
             ["decision", "kind"], registry=self.registry,
@@ -38,6 +47,7 @@ class Metrics:
             "gate_violations", "Violations reported, by rule and action (rule evaluation.error: could not evaluate)",
             ["rule", "action"], registry=self.registry,
         )
+        self.pinned = Counter("gate_images_pinned", "Tag references POST /mutate pinned to the judged digest", registry=self.registry)
         self.timeouts = Counter("gate_evaluation_timeouts", "Images not judged before the deadline", registry=self.registry)
         self.bad_requests = Counter("gate_admission_bad_requests", "Bodies refused with HTTP 400", registry=self.registry)
         self.events = Counter(
@@ -77,7 +87,11 @@ class _EngineCollector(Collector):
             lookups.add_metric([name, "hit"], cache.hits)
             lookups.add_metric([name, "miss"], cache.misses)
         yield lookups
-        requests = CounterMetricFamily("gate_registry_requests", "Registry HTTP requests, by status", labels=["status"])
+        requests = CounterMetricFamily(
+            "gate_registry_requests",
+            "Registry HTTP requests, by status; `absent`: an expected 404 of evidence discovery (no cosign tag, no referrers API)",
+            labels=["status"],
+        )
         for status, count in stats.get("registry_requests", {}).items():
             requests.add_metric([str(status)], count)
         yield requests

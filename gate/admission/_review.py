@@ -91,8 +91,10 @@ def review_response(
     code: int = 403,
     warnings: list[str] | None = None,
     annotations: dict[str, str] | None = None,
+    patch: str | None = None,
 ) -> bytes:
-    """The answering AdmissionReview as JSON bytes (same ``uid``; ``status`` only on denial)."""
+    """The answering AdmissionReview as JSON bytes (same ``uid``; ``status`` only on denial;
+    ``patch`` is a base64 JSONPatch from the mutating webhook)."""
     response: dict[str, Any] = {"uid": uid, "allowed": allowed}
     if not allowed:
         response["status"] = {"code": code, "reason": "Forbidden" if code == 403 else "BadRequest", "message": message or ""}
@@ -102,4 +104,7 @@ def review_response(
         response["warnings"] = warnings
     if annotations:
         response["auditAnnotations"] = annotations
+    if patch:
+        response["patchType"] = "JSONPatch"
+        response["patch"] = patch
     return json.dumps({"apiVersion": API_VERSION, "kind": KIND, "response": response}, separators=(",", ":")).encode()

@@ -18,6 +18,7 @@ from ~3,300 to ~2,400 reviews/s with p99 from ~7 ms to ~55 ms.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections.abc import Sequence
@@ -25,11 +26,12 @@ from dataclasses import replace
 from typing import Any
 
 from gate.admission._answer import Answer, allow, judge, refuse
-from gate.admission._judging import judge_workload
+from gate.admission._judging import context_of, judge_workload, namespace_exemption
 from gate.admission._metrics import Metrics
+from gate.admission._pins import Pin, is_tag_only, pins_for
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest
-from gate.admission._workloads import ImageUse, WorkloadError, is_workload, pod_spec
+from gate.admission._workloads import ImageUse, WorkloadError, changed_uses, image_uses, is_workload, pod_spec
 from gate.cache import SingleFlight
 from gate.config import Config
 from gate.engine import Engine, WorkloadContext
@@ -74,7 +76,7 @@ class Reviewer:
         if not verdict.judged:
             return allow("no new or changed images" if request.operation == "UPDATE" else "no images")
         self.metrics.record_images([item.result for item in verdict.judged])
-        return judge(list(verdict.judged), mode)
+        return judge(list(verdict.judged), mode, request.uid)
 
     async def _check(
         self, request: AdmissionRequest, uses: Sequence[ImageUse], contexts: Sequence[WorkloadContext], deadline: float
@@ -82,6 +84,44 @@ class Reviewer:
         """The shared judging path's ``check``: with the pod's pull secrets, due by ``deadline``."""
         secrets = await self._pull_secrets(request, deadline)
         return await self._judge_all(list(uses), [replace(c, pull_secrets=secrets) for c in contexts], deadline)
+
+    async def pins(self, request: AdmissionRequest, deadline: float) -> list[Pin]:
+        """Pins for every image of the request written by tag (``POST /mutate``); never raises.
+
+        Nothing is pinned where nothing is judged (DELETE/CONNECT, kinds without a pod spec,
+        unreadable objects, exempt namespaces, images an UPDATE did not change) or when
+        ``mutate`` is off. Each image is judged as the validating webhook would judge the tag (the
+        same shared call), which resolves it through the engine's tag cache, so the validation of
+        the pinned object that follows finds the digest and the facts cached. The answer waits for
+        the judgements until ``deadline``; a tag resolved by then is pinned even if its judgement
+        runs on. A tag that cannot be resolved is not pinned: the validating webhook then decides
+        (fail closed).
+        """
+        if not self.config.mutate or request.operation not in ("CREATE", "UPDATE") or not is_workload(request.kind):
+            return []
+        if namespace_exemption(self.config, request.namespace, dt.datetime.now(dt.timezone.utc).date()) is not None:
+            return []
+        try:
+            uses = [use for use in self._uses(request) if is_tag_only(use.image)]
+        except WorkloadError:
+            return []  # the validating webhook refuses it and says why
+        if not uses:
+            return []
+        secrets = await self._pull_secrets(request, deadline)
+        firsts = {use.image: use for use in uses}
+        contexts = {image: replace(context_of(use, request.namespace), pull_secrets=secrets) for image, use in firsts.items()}
+        engine_deadline = deadline + self.config.limits.deadline_seconds
+        running = [self._start(use, contexts[image], engine_deadline) for image, use in firsts.items()]
+        await asyncio.wait(running, timeout=max(deadline - time.monotonic(), 0.0))
+        found = {image: self.engine.resolved_digest(image, contexts[image]) for image in firsts}
+        digests = {image: digest for image, digest in found.items() if digest is not None}
+        self.metrics.pinned.inc(len(digests))
+        return pins_for(uses, digests)
+
+    def _uses(self, request: AdmissionRequest) -> list[ImageUse]:
+        if request.operation == "UPDATE":
+            return changed_uses(request.kind, request.object, request.old_object)
+        return image_uses(request.kind, request.object)
 
     async def _pull_secrets(self, request: AdmissionRequest, deadline: float) -> bytes | None:
         """Registry credentials of the pod; none (and a log line) when the API is slow or absent."""

@@ -20,9 +20,12 @@ log = logging.getLogger("gate.admission")
 GRACEFUL_SHUTDOWN_EXTRA_SECONDS = 2.0
 
 
-def build_server(app: FastAPI, config: Config, host: str, port: int, tls: ReloadingTLS | None) -> uvicorn.Server:
-    """A uvicorn server for ``app``: TLS through ``tls`` (None: plain HTTP), JSON logs, and a
-    graceful shutdown that waits out in-flight reviews (their deadline plus a margin)."""
+def build_server(
+    app: FastAPI, config: Config, host: str, port: int, tls: ReloadingTLS | None, log_level: str = "INFO"
+) -> uvicorn.Server:
+    """A uvicorn server for ``app``: TLS through ``tls`` (None: plain HTTP), JSON logs at
+    ``log_level``, and a graceful shutdown that waits out in-flight reviews (their deadline plus a
+    margin)."""
     server_config = uvicorn.Config(
         app,
         host=host,
@@ -30,7 +33,7 @@ def build_server(app: FastAPI, config: Config, host: str, port: int, tls: Reload
         loop="uvloop",
         http="httptools",
         lifespan="on",
-        log_config=log_config(),
+        log_config=log_config(log_level),
         access_log=False,
         server_header=False,
         ssl_context_factory=(lambda _config, _default: tls.context) if tls is not None else None,
@@ -46,6 +49,7 @@ def serve(
     tls_cert: str | Path | None,
     tls_key: str | Path | None,
     insecure_http: bool = False,
+    log_level: str = "INFO",
 ) -> None:
     """Serve the webhook until SIGTERM/SIGINT (blocking). TLS unless ``insecure_http``.
 
@@ -61,7 +65,7 @@ def serve(
     else:
         tls = ReloadingTLS(tls_cert, tls_key)
     app = create_app(config, pull_secrets=_in_cluster_pull_secrets())
-    build_server(app, config, host, port, tls).run()
+    build_server(app, config, host, port, tls, log_level).run()
 
 
 def _in_cluster_pull_secrets() -> PullSecretReader | None:

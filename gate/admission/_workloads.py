@@ -33,7 +33,8 @@ class WorkloadError(ValueError):
 class ImageUse:
     """One image in one place of the pod spec.
 
-    ``location`` names the field for messages (``spec.template.spec.containers[0] "api"``).
+    ``location`` names the field for messages (``spec.template.spec.containers[0] "api"``);
+    ``pointer`` is the JSON pointer (RFC 6901) of the image string, where a JSONPatch rewrites it.
     Image volumes are mounted, never run, so their use says ``run_as_non_root=True``: ``user.root``
     does not apply to them.
     """
@@ -42,6 +43,7 @@ class ImageUse:
     location: str
     run_as_non_root: bool | None = None
     run_as_user: int | None = None
+    pointer: str = ""
 
     @property
     def key(self) -> tuple[str, bool | None, int | None]:
@@ -78,13 +80,14 @@ def image_uses(kind: str, obj: Any) -> list[ImageUse]:
         WorkloadError: the pod spec is missing, a list is not a list, or an image is not a string.
     """
     prefix, spec = pod_spec(kind, obj)
+    pointer = "/" + "/".join(POD_SPEC_PATHS[kind])
     pod_context = _security(spec.get("securityContext"), f"{prefix}.securityContext")
     uses: list[ImageUse] = []
     for list_name in CONTAINER_LISTS:
         for index, container in enumerate(_items(spec, list_name, prefix)):
-            uses.extend(_container_use(container, f"{prefix}.{list_name}[{index}]", pod_context))
+            uses.extend(_container_use(container, f"{prefix}.{list_name}[{index}]", pod_context, f"{pointer}/{list_name}/{index}/image"))
     for index, volume in enumerate(_items(spec, "volumes", prefix)):
-        uses.extend(_volume_use(volume, f"{prefix}.volumes[{index}]"))
+        uses.extend(_volume_use(volume, f"{prefix}.volumes[{index}]", f"{pointer}/volumes/{index}/image/reference"))
     return uses
 
 
@@ -127,7 +130,7 @@ def _security(context: Any, where: str) -> dict[str, Any]:
     return found
 
 
-def _container_use(container: dict[str, Any], location: str, pod_context: dict[str, Any]) -> list[ImageUse]:
+def _container_use(container: dict[str, Any], location: str, pod_context: dict[str, Any], pointer: str) -> list[ImageUse]:
     image = container.get("image")
     if image is None or image == "":
         return []  # a template may leave it to a controller; the API server rejects a Pod without one
@@ -136,10 +139,10 @@ def _container_use(container: dict[str, Any], location: str, pod_context: dict[s
     name = container.get("name")
     context = pod_context | _security(container.get("securityContext"), f"{location}.securityContext")
     label = f'{location} "{name}"' if isinstance(name, str) and name else location
-    return [ImageUse(image.strip(), label, **context)]
+    return [ImageUse(image.strip(), label, **context, pointer=pointer)]
 
 
-def _volume_use(volume: dict[str, Any], location: str) -> list[ImageUse]:
+def _volume_use(volume: dict[str, Any], location: str, pointer: str) -> list[ImageUse]:
     source = volume.get("image")
     if source is None:
         return []
@@ -148,4 +151,4 @@ def _volume_use(volume: dict[str, Any], location: str) -> list[ImageUse]:
         raise WorkloadError(f"{location}.image.reference must be a non-empty string")
     name = volume.get("name")
     label = f'{location} "{name}"' if isinstance(name, str) and name else location
-    return [ImageUse(reference.strip(), label, run_as_non_root=True)]
+    return [ImageUse(reference.strip(), label, run_as_non_root=True, pointer=pointer)]

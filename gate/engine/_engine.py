@@ -42,16 +42,24 @@ class WorkloadContext:
 
     ``pull_secrets`` holds a docker ``config.json`` document merged from the pod's imagePullSecrets;
     it grants access but never changes a verdict, so it is not part of any cache key.
+    ``from_workload`` says the reference was read from a pod spec (webhook, ``gate check
+    manifest``), where a tag is what the node will pull (``image.mutable-reference``).
     """
 
     namespace: str | None = None
     run_as_non_root: bool | None = None
     run_as_user: int | None = None
+    from_workload: bool = False
     pull_secrets: bytes | None = field(default=None, repr=False)  # credentials: never in logs
 
     def policy_view(self) -> dict[str, Any]:
         """The ``input.context`` object the policies see."""
-        return {"namespace": self.namespace, "run_as_non_root": self.run_as_non_root, "run_as_user": self.run_as_user}
+        return {
+            "namespace": self.namespace,
+            "run_as_non_root": self.run_as_non_root,
+            "run_as_user": self.run_as_user,
+            "from_workload": self.from_workload,
+        }
 
 
 @dataclass(frozen=True)
@@ -185,17 +193,28 @@ class Engine:
         """Cache counters for the metrics endpoint."""
         return {"caches": {"verdicts": self._verdicts.stats, "facts": self._facts.stats, "digests": self._digests.stats}}
 
+    def resolved_digest(self, text: str, context: WorkloadContext) -> str | None:
+        """The digest a recent check resolved ``text`` to with ``context``'s credentials, from the
+        tag cache (no I/O); None when unknown, unparseable or failed. ``POST /mutate`` pins with it."""
+        try:
+            found = self._digests.cache.get(_access_key(Reference.parse(text), context))
+        except GateError:
+            return None
+        return found if isinstance(found, str) else None
+
     async def _check(self, text: str, context: WorkloadContext, platform: str | None, now: dt.datetime) -> ImageResult:
         reference = Reference.parse(text)
-        # Read with the workload's own credentials (cached per credential set), also for digest
-        # references: a pod that cannot read an image never borrows another pod's access.
-        credentials = hashlib.sha256(context.pull_secrets).hexdigest() if context.pull_secrets else None
-        access_key = (reference.registry, reference.repository, reference.digest or reference.tag, credentials)
+        access_key = _access_key(reference, context)
         fetched: list[Manifest] = []  # the manifest read by a cache miss here is reused below
 
         async def read_manifest() -> str:
             fetched.append(await self._client_for(context).manifest(reference))
-            return fetched[0].digest
+            digest = fetched[0].digest
+            if reference.digest is None:
+                # These credentials just read the tag's manifest: the same object pinned by digest
+                # (what POST /mutate writes) needs no second read to prove access.
+                self._digests.cache.put(_access_key(reference.with_digest(digest), context), digest)
+            return digest
 
         digest = await self._digests.get_or_load(access_key, read_manifest)
         pinned = reference.with_digest(digest)
@@ -311,6 +330,14 @@ async def _within(deadline: float | None, work: Awaitable[T]) -> T:
             f"timed out after {max(budget, 0):.1f}s gathering evidence",
             remedy="retry; if it persists, check the registry's health or raise limits.deadline_seconds",
         ) from exc
+
+
+def _access_key(reference: Reference, context: WorkloadContext) -> tuple[str, str, str | None, str | None]:
+    """The tag cache's key: the image, read with the workload's own credentials (cached per
+    credential set), also for digest references: a pod that cannot read an image never borrows
+    another pod's access."""
+    credentials = hashlib.sha256(context.pull_secrets).hexdigest() if context.pull_secrets else None
+    return (reference.registry, reference.repository, reference.digest or reference.tag, credentials)
 
 
 def _ttl_cache(entries: int, max_bytes: int, ttl: float) -> TTLCache[Any, Any]:

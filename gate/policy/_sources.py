@@ -18,7 +18,7 @@ from gate.errors import PolicyError
 SHIPPED_POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
 """The repository's ``policies/`` directory: the Rego gate ships for every rule in the catalogue."""
 
-CONTEXT_KEYS: frozenset[str] = frozenset({"namespace", "run_as_non_root", "run_as_user"})
+CONTEXT_KEYS: frozenset[str] = frozenset({"namespace", "run_as_non_root", "run_as_user", "from_workload"})
 """Every key of ``input.context`` in the input document (docs/input.schema.json)."""
 
 _CONTEXT_KEY = re.compile(r"input\.context\.([A-Za-z_][A-Za-z0-9_]*)")

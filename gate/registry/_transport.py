@@ -56,6 +56,12 @@ class Transport:
     async def _count_status(self, response: httpx.Response) -> None:
         self.status_counts[response.status_code] += 1
 
+    def expected_absence(self, status: int) -> None:
+        """Count a response already counted under ``status`` as ``"absent"`` instead: evidence
+        discovery asks for tags and APIs that usually do not exist, and those 404s are no error."""
+        self.status_counts[status] -= 1
+        self.status_counts["absent"] += 1
+
     async def aclose(self) -> None:
         await self._client.aclose()
 

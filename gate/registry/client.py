@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import NoReturn
+from typing import Literal, NoReturn, overload
 
 import httpx
 
@@ -118,9 +118,7 @@ class RegistryClient:
             EvidenceError: not JSON, schema 1, or an unknown media type.
             LimitExceeded: larger than ``limits.manifest_bytes``.
         """
-        manifest = await self._manifest(ref, missing_ok=False)
-        assert manifest is not None
-        return manifest
+        return await self._manifest(ref, missing_ok=False)
 
     async def tag_manifest(self, ref: Reference, tag: str) -> Manifest | None:
         """The manifest under ``tag`` in ``ref``'s repository (cosign ``sha256-<hex>.sig``/``.att``/``.sbom``), or None when that tag does not exist.
@@ -201,8 +199,11 @@ class RegistryClient:
         for page in range(_MAX_REFERRER_PAGES):
             response = await self._request(ref, "GET", str(url), accept=OCI_INDEX)
             try:
-                if page == 0 and (response.status_code in (404, 405) or (response.status_code == 200 and not _is_index(response))):
+                if page == 0 and response.status_code in (404, 405):
+                    self._transport.expected_absence(response.status_code)
                     return None  # no referrers API here (OCI distribution-spec 1.1: fall back to the tag schema)
+                if page == 0 and response.status_code == 200 and not _is_index(response):
+                    return None  # a catch-all page, not the API
                 if response.status_code != 200:
                     await self._raise_status(ref, response, "referrers")
                 if not _is_index(response):
@@ -224,10 +225,17 @@ class RegistryClient:
             raise RegistryError(f"registry {ref.registry} paginates referrers of {ref} to another host {target.host}; refusing", details=details(ref))
         return target
 
+    @overload
+    async def _manifest(self, ref: Reference, *, missing_ok: Literal[False]) -> Manifest: ...
+    @overload
+    async def _manifest(self, ref: Reference, *, missing_ok: Literal[True]) -> Manifest | None: ...
+
     async def _manifest(self, ref: Reference, *, missing_ok: bool) -> Manifest | None:
+        """The manifest at ``ref``; a 404 is None when ``missing_ok``, a RegistryError otherwise."""
         response = await self._request(ref, "GET", self._url(ref, f"manifests/{ref.identifier}"), accept=ACCEPT)
         try:
             if response.status_code == 404 and missing_ok:
+                self._transport.expected_absence(404)
                 return None
             if response.status_code != 200:
                 await self._raise_status(ref, response, "manifest")

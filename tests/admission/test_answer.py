@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from gate.admission._answer import WARNING_CHARS, Judged, judge, refuse
+from gate.admission._answer import Judged, judge, refuse
+from gate.admission._warnings import TOTAL_CHARS, WARNING_CHARS
 from gate.admission._workloads import ImageUse
 from gate.report import ImageResult, Violation
 
@@ -38,11 +39,13 @@ def test_enforce_lists_every_failing_image_with_rules_and_places() -> None:
 
 
 def test_warn_mode_admits_and_turns_denials_into_warnings() -> None:
-    answer = judge([item("reg/a:1", ROOT)], "warn")
+    answer = judge([item("reg/a:1", ROOT, STALE)], "warn")
     assert answer.allowed and answer.decision == "warn:deny"
-    assert answer.warnings == [f"would deny: reg/a:1: [user.root] {ROOT.message}"]
-    clipped = judge([item("reg/a:1", Violation("user.root", "deny", "x" * 200))], "warn").warnings[0]
-    assert len(clipped) == WARNING_CHARS and clipped.endswith("…")
+    assert answer.warnings == [f"would deny: reg/a:1: [user.root] {ROOT.message}", f"reg/a:1: [image.stale] {STALE.message}"]
+    long = Violation("user.root", "deny", "x" * 300 + " set `USER 10001`")
+    clipped = judge([item("reg/a:1", long)], "warn").warnings[0]
+    assert len(clipped) == WARNING_CHARS and clipped.startswith("would deny: reg/a:1: [user.root] x") and clipped.endswith("set `USER 10001`")
+    assert "…" in clipped, "the middle is elided, the remedy at the end is kept"
 
 
 def test_audit_mode_admits_and_only_annotates() -> None:
@@ -57,13 +60,35 @@ def test_allowed_images_get_annotations_and_no_status() -> None:
     assert json.loads(answer.annotations["image-0"])["decision"] == "allow"
 
 
-def test_warnings_are_short_deduplicated_and_bounded() -> None:
+def test_warnings_are_deduplicated_and_bounded_with_a_pointer_to_the_full_verdict() -> None:
     long_ref = "registry.example.com/team/service@" + DIGEST
-    many = [item(f"reg/{n}:1", STALE) for n in range(30)] + [item(long_ref, STALE), item(long_ref, STALE)]
-    warnings = judge(many, "enforce").warnings
-    assert len(warnings) == 20 and warnings[-1] == "… and 12 more gate warnings"
-    assert all(len(text) <= WARNING_CHARS for text in warnings)
-    assert "registry.example.com/team/service@sha256:aaaaaaaaaaaa…" in judge([item(long_ref, STALE)], "enforce").warnings[0]
+    many = [item(f"reg/{n}:1", Violation("image.stale", "warn", f"image built {n} days ago " + "y" * 150)) for n in range(30)]
+    shown = judge([*many, item(long_ref, STALE), item(long_ref, STALE)], "enforce", uid="uid-7").warnings
+    assert sum(map(len, shown)) <= TOTAL_CHARS and all(len(text) <= WARNING_CHARS for text in shown)
+    left_out = 31 - (len(shown) - 1)
+    assert shown[-1].startswith(f"… {left_out} more gate finding(s) not shown")
+    assert "audit annotations" in shown[-1] and "uid-7" in shown[-1] and "gate check manifest" in shown[-1]
+    assert judge([item(long_ref, STALE), item(long_ref, STALE)], "enforce").warnings == [
+        f"registry.example.com/team/service@sha256:aaaaaaaaaaaa…: [image.stale] {STALE.message}"
+    ]
+
+
+def test_a_finding_on_every_platform_is_shown_once_without_platform_tags() -> None:
+    platforms = {"linux/amd64": {}, "linux/arm64": {}}
+    both = [Violation("image.stale", "warn", f"[{p}] {STALE.message}", {"platform": p}) for p in platforms]
+    multi = Judged((ImageUse("reg/m:1", "c"),), ImageResult("reg/m:1", DIGEST, tuple(both), evidence={"platforms": platforms}))
+    assert judge([multi], "enforce").warnings == [f"reg/m:1: [image.stale] {STALE.message}"]
+    one = Judged((ImageUse("reg/m:1", "c"),), ImageResult("reg/m:1", DIGEST, both[:1], evidence={"platforms": platforms}))
+    assert judge([one], "enforce").warnings == [f"reg/m:1: [image.stale] [linux/amd64] {STALE.message}"]
+
+
+def test_a_message_naming_its_reference_does_not_repeat_it() -> None:
+    pinned = Violation("image.mutable-reference", "warn", f"the tag can move after admission: write `reg/a:1@{DIGEST}`")
+    error = Violation("evaluation.error", "deny", "reg/a:1: registry unreachable")
+    assert judge([item("reg/a:1", pinned, error)], "warn").warnings == [
+        "would deny: reg/a:1: [evaluation.error] registry unreachable",
+        f"[image.mutable-reference] {pinned.message}",
+    ]
 
 
 @pytest.mark.parametrize("mode, allowed", [("enforce", False), ("warn", True), ("audit", True)])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from gate.admission._logging import JsonFormatter, log_config
 
 
@@ -31,3 +33,21 @@ def test_uvicorn_access_lines_are_off_and_gate_logs_json() -> None:
     config = log_config()
     assert config["loggers"]["uvicorn.access"]["handlers"] == []
     assert config["formatters"]["json"]["()"] is JsonFormatter
+
+
+def test_times_are_utc_with_milliseconds() -> None:
+    record = logging.makeLogRecord({"name": "gate", "msg": "x", "created": 1796306401.1234})
+    assert json.loads(JsonFormatter().format(record))["time"] == "2026-12-03T14:00:01.123Z"
+
+
+def test_the_level_is_configurable() -> None:
+    assert log_config("WARNING")["loggers"]["gate"]["level"] == "WARNING"
+
+
+def test_gate_serve_takes_a_log_level() -> None:
+    from gate.cli import _parser
+
+    assert _parser().parse_args(["serve", "--log-level", "WARNING"]).log_level == "warning"
+    assert _parser().parse_args(["serve"]).log_level == "info"
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["serve", "--log-level", "loud"])

@@ -65,27 +65,43 @@ class Rendered:
         return hook
 
     @property
+    def mutating_webhook(self) -> dict[str, Any]:
+        (hook,) = self.one("MutatingWebhookConfiguration", FULLNAME)["webhooks"]
+        return hook
+
+    @property
     def gate_config(self) -> dict[str, Any]:
         """gate's config file as the ConfigMap carries it."""
         return yaml.safe_load(self.one("ConfigMap", f"{FULLNAME}-config")["data"]["config.yaml"])
 
 
-def run_helm(*args: str, values: dict[str, Any] | None = None, tmp_dir: Path) -> subprocess.CompletedProcess[str]:
-    """helm with ``values`` written to a file in ``tmp_dir`` (so types survive, unlike --set).
+# Where an operator pushed gate's image: the chart refuses its unpublished default, so every
+# render names one unless a test is about that refusal (``published=False``).
+PUBLISHED_IMAGE = {"image": {"repository": "registry.example/platform/gate"}}
+
+
+def run_helm(
+    *args: str, values: dict[str, Any] | None = None, tmp_dir: Path, published: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """helm with ``values`` written to a file in ``tmp_dir`` (so types survive, unlike --set),
+    on top of :data:`PUBLISHED_IMAGE` when ``published``.
 
     HOME is ``tmp_dir``: helm's and client-go's caches stay out of the user's home.
     """
     command = [helm_binary(), *args]
+    layers = [("published.yaml", PUBLISHED_IMAGE)] if published else []
     if values is not None:
-        values_file = tmp_dir / "values.yaml"
-        values_file.write_text(yaml.safe_dump(values), encoding="utf-8")
+        layers.append(("values.yaml", values))
+    for name, layer in layers:
+        values_file = tmp_dir / name
+        values_file.write_text(yaml.safe_dump(layer), encoding="utf-8")
         command += ["-f", str(values_file)]
     env = {**os.environ, "HOME": str(tmp_dir)}
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env=env)
 
 
-def template(values: dict[str, Any], tmp_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return run_helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *extra, values=values, tmp_dir=tmp_dir)
+def template(values: dict[str, Any], tmp_dir: Path, *extra: str, published: bool = True) -> subprocess.CompletedProcess[str]:
+    return run_helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *extra, values=values, tmp_dir=tmp_dir, published=published)
 
 
 def render(values: dict[str, Any], tmp_dir: Path, *extra: str) -> Rendered:
@@ -105,8 +121,8 @@ def notes(values: dict[str, Any], tmp_dir: Path) -> str:
     return result.stdout.partition("NOTES:")[2]
 
 
-def render_error(values: dict[str, Any], tmp_dir: Path) -> str:
+def render_error(values: dict[str, Any], tmp_dir: Path, *, published: bool = True) -> str:
     """helm's error message for values that must not render."""
-    result = template(values, tmp_dir)
+    result = template(values, tmp_dir, published=published)
     assert result.returncode != 0, "helm rendered values it should have refused"
     return result.stderr

@@ -23,7 +23,8 @@ _RESOURCES: dict[str, list[tuple[str, str, bool]]] = {
     "policy/v1": [("poddisruptionbudgets", "PodDisruptionBudget", True)],
     "rbac.authorization.k8s.io/v1": [("clusterroles", "ClusterRole", False), ("clusterrolebindings", "ClusterRoleBinding", False),
                                      ("roles", "Role", True), ("rolebindings", "RoleBinding", True)],
-    "admissionregistration.k8s.io/v1": [("validatingwebhookconfigurations", "ValidatingWebhookConfiguration", False)],
+    "admissionregistration.k8s.io/v1": [("validatingwebhookconfigurations", "ValidatingWebhookConfiguration", False),
+                                        ("mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False)],
     "networking.k8s.io/v1": [("networkpolicies", "NetworkPolicy", True)],
 }
 

@@ -45,7 +45,7 @@ def test_validator_catches_bad_manifests() -> None:
 
 
 def test_every_object_is_namespaced_to_the_release_or_cluster_scoped(rendered: dict[str, Rendered]) -> None:
-    cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration"}
+    cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}
     for doc in rendered["everything"].docs + rendered["defaults"].docs:
         if doc["kind"] in cluster_scoped:
             assert "namespace" not in doc["metadata"]
@@ -57,15 +57,15 @@ def test_defaults_render_the_core_objects(rendered: dict[str, Rendered]) -> None
     kinds = rendered["defaults"].kinds()
     assert kinds == {
         "Deployment", "Service", "ServiceAccount", "ConfigMap", "Secret", "PodDisruptionBudget",
-        "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration",
+        "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
     }
     assert rendered["defaults"].deployment["spec"]["replicas"] == 3
     assert rendered["defaults"].one("PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
 
 
 def test_image_by_tag_defaults_to_app_version_and_digest_wins(rendered: dict[str, Rendered]) -> None:
-    assert rendered["defaults"].container("gate")["image"] == "gate:0.1.0"
-    assert rendered["digest-image"].container("gate")["image"] == f"gate@{IMAGE_DIGEST}"
+    assert rendered["defaults"].container("gate")["image"] == "registry.example/platform/gate:0.1.0"
+    assert rendered["digest-image"].container("gate")["image"] == f"registry.example/platform/gate@{IMAGE_DIGEST}"
 
 
 def test_opa_sidecar_is_pinned_local_and_gate_points_at_it(rendered: dict[str, Rendered]) -> None:
@@ -167,14 +167,15 @@ def _checksum(scenario: Rendered) -> str:
 def test_config_changes_roll_the_pods(rendered: dict[str, Rendered]) -> None:
     """A different config renders a different checksum annotation, so Kubernetes rolls the pods."""
     assert _checksum(rendered["defaults"]) == _checksum(rendered["digest-image"])  # same config
-    assert _checksum(rendered["defaults"]) != _checksum(rendered["warn"])
+    assert _checksum(rendered["defaults"]) != _checksum(rendered["audit"])
     assert _checksum(rendered["defaults"]) != _checksum(rendered["full-config"])
 
 
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
-        ({}, ["denied the", "signature.missing", "--dry-run=server", "busybox"]),
+        ({"mode": "enforce"}, ["denied the", "signature.missing", "--dry-run=server", "busybox"]),
+        ({}, ["Mode: warn (chosen: no trust is configured yet)", "admitted", "Warning:"]),
         ({"mode": "warn"}, ["admitted", "Warning:"]),
         ({"mode": "audit"}, ["admitted without a message", "audit"]),
     ],

@@ -25,7 +25,8 @@ def test_webhook_safety_settings(rendered: dict[str, Rendered]) -> None:
     assert hook["sideEffects"] == "None"
     assert hook["matchPolicy"] == "Equivalent"
     assert hook["timeoutSeconds"] == 10
-    assert hook["failurePolicy"] == "Fail"
+    assert hook["failurePolicy"] == "Ignore", "no trust yet: warn mode, so gate never blocks a first install"
+    assert rendered["full-config"].webhook["failurePolicy"] == "Fail"
     assert hook["clientConfig"]["service"] == {"name": FULLNAME, "namespace": NAMESPACE, "path": "/validate", "port": 443}
     assert "objectSelector" not in hook
 
@@ -64,10 +65,11 @@ def test_object_selector_is_optional(rendered: dict[str, Rendered]) -> None:
 @pytest.mark.parametrize(
     ("scenario", "failure_policy", "mode", "fail_open"),
     [
-        ("defaults", "Fail", "enforce", False),
+        ("defaults", "Ignore", "warn", False),
+        ("full-config", "Fail", "enforce", False),
         ("warn", "Ignore", "warn", False),
         ("audit", "Ignore", "audit", False),
-        ("fail-open", "Ignore", "enforce", True),
+        ("fail-open", "Ignore", "warn", True),
     ],
 )
 def test_modes_and_fail_open(scenario: str, failure_policy: str, mode: str, fail_open: bool, rendered: dict[str, Rendered]) -> None:

@@ -65,5 +65,5 @@ def test_what_gate_facts_builds_is_valid(validator: jsonschema.Draft202012Valida
         user={"name": "10001", "uid": 10001, "is_root": False, "resolved_by": "numeric"},
         signatures=signatures_fact(checks),
     )
-    context = {"namespace": "shop", "run_as_non_root": True, "run_as_user": None}
+    context = {"namespace": "shop", "run_as_non_root": True, "run_as_user": None, "from_workload": True}
     validator.validate(input_document(facts, context, dt.datetime(2026, 11, 26, 14, tzinfo=dt.timezone.utc)))

@@ -115,12 +115,17 @@ class Keyless:
     """Sign with a fresh Fulcio-style certificate for ``subject`` from ``issuer``.
 
     ``not_before`` defaults to the signing time minus one minute; ``lifetime`` is Fulcio's 10 minutes.
+    ``code_signing``, ``digital_signature`` and ``sct`` drop the codeSigning extended usage, the
+    digitalSignature key usage or the embedded SCT, as a certificate outside Fulcio's profile would.
     """
 
     subject: str
     issuer: str
     not_before: dt.datetime | None = None
     lifetime: dt.timedelta = dt.timedelta(minutes=10)
+    code_signing: bool = True
+    digital_signature: bool = True
+    sct: bool = True
 
 
 @dataclass(frozen=True)
@@ -190,14 +195,16 @@ class SigstoreInstanceDouble:
             .serial_number(x509.random_serial_number())
             .not_valid_before(not_before)
             .not_valid_after(not_before + signer.lifetime)
-            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+            .add_extension(x509.KeyUsage(signer.digital_signature, not signer.digital_signature, False, False, False, False, False, False, False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING if signer.code_signing else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.intermediate_key.public_key()), critical=False)
             .add_extension(x509.SubjectAlternativeName([name]), critical=True)
             .add_extension(x509.UnrecognizedExtension(_ISSUER_V1, signer.issuer.encode()), critical=False)
             .add_extension(x509.UnrecognizedExtension(_ISSUER_V2, bytes([0x0C, len(issuer_v2)]) + issuer_v2), critical=False)
         )
+        if not signer.sct:
+            return key, builder.sign(self.intermediate_key, hashes.SHA256())
         precert = builder.sign(self.intermediate_key, hashes.SHA256())
         sct = self._sct(precert.tbs_certificate_bytes, at)
         cert = builder.add_extension(x509.UnrecognizedExtension(_SCT_LIST_OID, _der_octets(sct)), critical=False).sign(

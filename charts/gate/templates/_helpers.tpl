@@ -45,6 +45,9 @@ app.kubernetes.io/part-of: gate
 {{- end }}
 
 {{- define "gate.image" -}}
+{{- if has .Values.image.repository (list "gate" "docker.io/library/gate" "library/gate") }}
+{{- fail "image.repository is the chart's default, which names no published image: build gate's image from the repository's Dockerfile, push it to your registry and set image.repository (and image.digest) to it (docs/install.md)" }}
+{{- end }}
 {{- $image := dict "repository" .Values.image.repository "digest" .Values.image.digest "tag" (default .Chart.AppVersion .Values.image.tag) }}
 {{- include "gate.imageRef" $image }}
 {{- end }}
@@ -79,6 +82,15 @@ tls.extraDnsNames (e.g. the events Service's load balancer name for a registry o
 {{- toJson (concat $names .Values.tls.extraDnsNames) }}
 {{- end }}
 
+{{/* The mode: as set, or (empty) warn until some trust is configured, then enforce. With no
+trust every image fails signature.missing, so enforcing would block every Pod in the cluster. */}}
+{{- define "gate.mode" -}}
+{{- if .Values.mode }}{{ .Values.mode }}
+{{- else if or .Values.trust.publicKeys .Values.trust.keyless (.Values.images | default list) }}enforce
+{{- else }}warn
+{{- end }}
+{{- end }}
+
 {{/* Fail in enforce mode, Ignore when nothing would be denied anyway or when failing open. */}}
 {{- define "gate.failurePolicy" -}}
 {{- $explicit := .Values.webhook.failurePolicy }}
@@ -86,8 +98,64 @@ tls.extraDnsNames (e.g. the events Service's load balancer name for a registry o
 {{- fail "webhook.failurePolicy Fail contradicts failOpen: true (fail open means the API server admits when gate is unreachable); unset one of them" }}
 {{- end }}
 {{- if $explicit }}{{ $explicit }}
-{{- else if or .Values.failOpen (ne .Values.mode "enforce") }}Ignore
+{{- else if or .Values.failOpen (ne (include "gate.mode" .) "enforce") }}Ignore
 {{- else }}Fail
+{{- end }}
+{{- end }}
+
+{{/*
+What the validating and the mutating webhook share: selection (kinds, namespaces, objects),
+timeout, failure policy and the Service they call. Takes (dict "root" . "path" P "caBundle" CA).
+*/}}
+{{- define "gate.webhookCommon" -}}
+{{- $root := .root -}}
+admissionReviewVersions: [v1]
+sideEffects: None
+failurePolicy: {{ include "gate.failurePolicy" $root }}
+matchPolicy: Equivalent
+timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
+clientConfig:
+  service:
+    name: {{ include "gate.fullname" $root }}
+    namespace: {{ $root.Release.Namespace }}
+    path: {{ .path }}
+    port: {{ $root.Values.service.port }}
+  {{- if .caBundle }}
+  caBundle: {{ .caBundle }}
+  {{- end }}
+rules:
+  - apiGroups: [""]
+    apiVersions: [v1]
+    operations: [CREATE, UPDATE]
+    resources: [pods, replicationcontrollers, podtemplates]
+    scope: Namespaced
+  - apiGroups: [""]
+    apiVersions: [v1]
+    operations: [UPDATE]
+    resources: [pods/ephemeralcontainers]
+    scope: Namespaced
+  - apiGroups: [apps]
+    apiVersions: [v1]
+    operations: [CREATE, UPDATE]
+    resources: [deployments, replicasets, statefulsets, daemonsets]
+    scope: Namespaced
+  - apiGroups: [batch]
+    apiVersions: [v1]
+    operations: [CREATE, UPDATE]
+    resources: [jobs, cronjobs]
+    scope: Namespaced
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values:
+        {{- toYaml (concat (list "kube-system" $root.Release.Namespace) $root.Values.webhook.excludeNamespaces | uniq) | nindent 8 }}
+    - key: {{ $root.Values.webhook.optOutLabel }}
+      operator: NotIn
+      values: ["true"]
+{{- with $root.Values.webhook.objectSelector }}
+objectSelector:
+  {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
 
@@ -129,7 +197,7 @@ credentials and extra Rego beside config.yaml.
 {{- $policy = dict "engine" "opa" "opa_url" (printf "http://127.0.0.1:%d" (int .Values.opa.sidecar.port)) }}
 {{- end }}
 {{- if .Values.policies.extraRego }}{{ $_ := set $policy "dirs" (list "policies") }}{{ end }}
-{{- $config := dict "trust" $trust "registries" $registries "limits" $limits "policy" $policy "scan" .Values.scan "fail_open" .Values.failOpen "mode" .Values.mode }}
+{{- $config := dict "trust" $trust "registries" $registries "limits" $limits "policy" $policy "scan" .Values.scan "fail_open" .Values.failOpen "mode" (include "gate.mode" .) "mutate" .Values.mutate }}
 {{- if .Values.rules }}{{ $_ := set $config "rules" .Values.rules }}{{ end }}
 {{- if .Values.namespaces }}{{ $_ := set $config "namespaces" .Values.namespaces }}{{ end }}
 {{- if .Values.exemptions }}{{ $_ := set $config "exemptions" .Values.exemptions }}{{ end }}
