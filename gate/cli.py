@@ -16,7 +16,7 @@ from gate import __version__
 from gate import config as config_module
 from gate._progress import terminal_progress
 from gate.cli_config import add_registry_flags, add_trust_flags, check_config
-from gate.errors import GateError, LimitExceeded
+from gate.errors import ConfigError, GateError, LimitExceeded
 from gate.report import Report, render_json, render_sarif
 from gate.report_table import render_table
 
@@ -227,7 +227,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     config = config_module.load(args.config) if args.config is not None else config_module.from_mapping({})
     if not args.insecure_http and (args.tls_cert is None or args.tls_key is None):
-        raise config_module.ConfigError("--tls-cert and --tls-key are required (or --insecure-http for local testing)")
+        raise ConfigError("--tls-cert and --tls-key are required (or --insecure-http for local testing)")
     serve(config, args.host, args.port, args.tls_cert, args.tls_key, insecure_http=args.insecure_http, log_level=args.log_level.upper())
     return 0
 
@@ -275,9 +275,9 @@ def _read_input(path: Path) -> Any:
         text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
         return json.loads(text)
     except OSError as exc:
-        raise config_module.ConfigError(f"--input: cannot read {path}: {exc.strerror or exc}") from exc
+        raise ConfigError(f"--input: cannot read {path}: {exc.strerror or exc}") from exc
     except ValueError as exc:
-        raise config_module.ConfigError(f"--input: {path} is not a JSON document: {exc}") from exc
+        raise ConfigError(f"--input: {path} is not a JSON document: {exc}") from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,7 +20,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from gate import config as config_module
-from gate.config import Config, ConfigError, KeylessIdentity
+from gate.config import Config, KeylessIdentity
+from gate.errors import ConfigError
 
 
 def add_trust_flags(parser: argparse.ArgumentParser) -> None:

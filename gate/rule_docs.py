@@ -25,7 +25,7 @@ def rule_sections() -> dict[str, str]:
         return {}
     headings = list(_SECTION.finditer(text))
     sections = {}
-    for heading, following in zip(headings, [*headings[1:], None]):
+    for heading, following in zip(headings, [*headings[1:], None], strict=True):
         end = following.start() if following else len(text)
         sections[heading.group(1)] = text[heading.end() : end].strip().split("\n## ", 1)[0].strip()
     return sections

@@ -73,7 +73,7 @@ async def judge_workload(
     firsts = [group[0] for group in groups.values()]
     contexts = [context_of(use, namespace) for use in firsts]
     results = await (check or _engine_check(engine, deadline))(firsts, contexts)
-    return WorkloadVerdict(tuple(Judged(tuple(group), result) for group, result in zip(groups.values(), results)))
+    return WorkloadVerdict(tuple(Judged(tuple(group), result) for group, result in zip(groups.values(), results, strict=True)))
 
 
 def context_of(use: ImageUse, namespace: str | None) -> WorkloadContext:
@@ -105,7 +105,7 @@ def whole_namespace_exemptions(config: Config) -> tuple[Exemption, ...]:
 
 def _engine_check(engine: Engine, deadline: float | None) -> CheckUses:
     async def check(uses: Sequence[ImageUse], contexts: Sequence[WorkloadContext]) -> list[ImageResult]:
-        checks = (engine.check(use.image, context, deadline=deadline) for use, context in zip(uses, contexts))
+        checks = (engine.check(use.image, context, deadline=deadline) for use, context in zip(uses, contexts, strict=True))
         return list(await asyncio.gather(*checks))
 
     return check

@@ -140,9 +140,9 @@ class Reviewer:
         # The engine may run on past the answer (one more budget): its result is then cached for the
         # retry, and hundreds of checks cancelled at once never delay the answers that are due.
         engine_deadline = deadline + self.config.limits.deadline_seconds
-        running = [self._start(use, context, engine_deadline) for use, context in zip(uses, contexts)]
+        running = [self._start(use, context, engine_deadline) for use, context in zip(uses, contexts, strict=True)]
         done, _ = await asyncio.wait(running, timeout=max(deadline - time.monotonic(), 0.0))
-        return [self._outcome(use, task, task in done) for use, task in zip(uses, running)]
+        return [self._outcome(use, task, task in done) for use, task in zip(uses, running, strict=True)]
 
     def _start(self, use: ImageUse, context: WorkloadContext, deadline: float) -> asyncio.Future[ImageResult]:
         key = (context.namespace, *use.key, context.pull_secrets)

@@ -236,7 +236,7 @@ class Engine:
         gathered = await self._facts.get_or_load(key, lambda: self._gather(client, reference, top, platform, now))
         judged = await asyncio.gather(*(self._judge(item, text, context, now) for item in gathered))
         violations = tuple(v for violations, _ in judged for v in violations)
-        evidence = {"platforms": {item.platform: found for item, (_, found) in zip(gathered, judged)}}
+        evidence = {"platforms": {item.platform: found for item, (_, found) in zip(gathered, judged, strict=True)}}
         return ImageResult(reference=text, digest=reference.digest, violations=violations, evidence=evidence)
 
     async def _gather(

@@ -158,7 +158,7 @@ def _is_head(tokens: list[_Token], index: int) -> bool:
 
 def _callable(name: str, own: set[str], aliases: dict[str, str], functions: dict[str, set[str]], interpreter: regopy.Interpreter) -> bool:
     if "." not in name:
-        return name in own or interpreter.is_builtin(name)
+        return name in own or bool(interpreter.is_builtin(name))
     head, _, rest = name.partition(".")
     if head == "data":
         path, _, function = rest.rpartition(".")
@@ -166,7 +166,7 @@ def _callable(name: str, own: set[str], aliases: dict[str, str], functions: dict
         inner, _, function = rest.rpartition(".")
         path = ".".join(filter(None, (aliases[head], inner)))
     else:
-        return interpreter.is_builtin(name)
+        return bool(interpreter.is_builtin(name))
     return function in functions.get(path, set())
 
 
@@ -184,7 +184,11 @@ def _unbound_variables(module: Module, text: str, tokens: list[_Token], package_
             continue  # a call (checked above) or an object key written without quotes
         reported.add(name)
         findings.append(
-            Finding(module.name, token.line, f"unsafe variable `{name}`: nothing assigns (`{name} := …`) or iterates (`some {name} in …`) it, so its rule can never fire")
+            Finding(
+                module.name,
+                token.line,
+                f"unsafe variable `{name}`: nothing assigns (`{name} := …`) or iterates (`some {name} in …`) it, so its rule can never fire",
+            )
         )
     return findings
 
@@ -228,7 +232,7 @@ def _bound_names(tokens: list[_Token]) -> set[str]:
 def _parameters(tokens: list[_Token]) -> set[str]:
     """Identifiers between the parentheses of a function head at the start of a line."""
     names: set[str] = set()
-    for index, token in enumerate(tokens[:-1]):
+    for index in range(len(tokens) - 1):
         if tokens[index + 1].text == "(" and _is_head(tokens, index):
             for inner in tokens[index + 2 :]:
                 if inner.text == ")":

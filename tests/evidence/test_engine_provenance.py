@@ -72,7 +72,8 @@ def test_pinned_via_arg(registry: RegistryServer, gate_config: Config, repo: str
     result = judge(gate_config, build(registry, repo, mode_max(dockerfile, PINNED)))
     assert "builder.unpinned" not in rules(result)
     stages = only_evidence(result)["provenance"]["stages"]  # found and read: absence alone would also follow from no provenance
-    assert [(s["line"], s["base"], s["pinned"]) for s in stages] == [("FROM ${GO} AS build", f"golang:1.22@sha256:{GOLANG}", True), ("FROM scratch", "scratch", True)]
+    expected = [("FROM ${GO} AS build", f"golang:1.22@sha256:{GOLANG}", True), ("FROM scratch", "scratch", True)]
+    assert [(s["line"], s["base"], s["pinned"]) for s in stages] == expected
 
 
 def test_multi_stage_with_a_tag_only_builder(registry: RegistryServer, gate_config: Config, repo: str) -> None:

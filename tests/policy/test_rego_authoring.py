@@ -45,7 +45,8 @@ def config(registry: RegistryServer, tmp_path_factory: pytest.TempPathFactory) -
     ("source", "line", "said"),
     [
         (HEAD + 'violations contains v if {\n  count(input.findings) > limit\n  v := {"rule": "site.a", "message": "m"}\n}\n', 6, "unsafe variable `limit`"),
-        (HEAD + 'violations contains v if {\n  is_nobody(input.config.user)\n  v := {"rule": "site.a", "message": "m"}\n}\n', 6, "`is_nobody(…)` is not a built-in"),
+        (HEAD + 'violations contains v if {\n  is_nobody(input.config.user)\n  v := {"rule": "site.a", "message": "m"}\n}\n', 6,
+         "`is_nobody(…)` is not a built-in"),
         (HEAD + 'violations contains v if {\n  lib.texts(input.config.user) == ""\n  v := {"rule": "site.a", "message": "m"}\n}\n', 6, "`lib.texts(…)`"),
         ("package main\nimport rego.v1\n\ndeny contains msg if {\n  input.user.is_root\n  msg := \"root\"\n}\n", 4, "`deny` is conftest/Gatekeeper style"),
         ("package acme.checks\nimport rego.v1\n\n" + GOOD, 1, "can never fire"),
@@ -64,7 +65,8 @@ def test_each_mistake_is_reported_at_its_line(source: str, line: int, said: str,
 
 
 def test_a_runtime_error_names_module_and_rule(tmp_path: Path, image: str, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    source = HEAD + GOOD + '\nlevel := 1\n\nlevel := 2 if input.config.user == "nobody"\n\nviolations contains v if {\n  level > 0\n  v := {"rule": "site.level", "message": "m"}\n}\n'
+    source = HEAD + GOOD + '\nlevel := 1\n\nlevel := 2 if input.config.user == "nobody"\n\n'
+    source += 'violations contains v if {\n  level > 0\n  v := {"rule": "site.level", "message": "m"}\n}\n'
     directory = _policy(tmp_path, source)
     code = main(["check", "image", image, "--config", str(config), "--policy", str(directory), "--output", "json"])
     (violation,) = json.loads(capsys.readouterr().out)["results"][0]["violations"]
