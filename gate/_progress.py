@@ -1,4 +1,4 @@
-"""A progress bar for long layer scans, drawn on a terminal only (quiet when output is piped)."""
+"""Progress bars for long work (layer scans, audits), drawn on a terminal only (quiet when output is piped)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TransferSpeedColumn
 
 
 class TerminalProgress:
@@ -43,3 +43,26 @@ class TerminalProgress:
 def terminal_progress() -> TerminalProgress | None:
     """A progress bar when stderr is a terminal, else ``None`` (CI logs and pipes stay clean)."""
     return TerminalProgress() if sys.stderr.isatty() else None
+
+
+class TerminalCounter:
+    """One bar counting finished items (workloads audited) out of a total known up front."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self._bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True), transient=True)
+        self._task = self._bar.add_task(label, total=total)
+
+    def advance(self) -> None:
+        self._bar.advance(self._task, 1)
+
+    def __enter__(self) -> "TerminalCounter":
+        self._bar.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._bar.stop()
+
+
+def terminal_counter(label: str, total: int) -> TerminalCounter | None:
+    """A counting bar when stderr is a terminal, else ``None``."""
+    return TerminalCounter(label, total) if sys.stderr.isatty() else None

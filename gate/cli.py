@@ -117,6 +117,15 @@ def _parser() -> argparse.ArgumentParser:
     manifest.add_argument("files", nargs="+", metavar="FILE", help="YAML or JSON, several documents each; - for stdin")
     manifest.add_argument("--namespace", "-n", metavar="NS", default="default", help="namespace of objects that name none (default: default)")
 
+    audit = commands.add_parser("audit", help="judge the workloads running in a cluster, as the webhook would")
+    audit.add_argument("--config", type=Path, help="gate configuration file (YAML)")
+    audit.add_argument("--kubeconfig", type=Path, help="default: in-cluster credentials, else $KUBECONFIG or ~/.kube/config")
+    audit.add_argument("--namespace", help="audit only this namespace (default: all)")
+    audit.add_argument("--output", choices=("table", "json"), default="table")
+    finder = audit.add_mutually_exclusive_group()
+    finder.add_argument("--uses-builder", metavar="REF[@DIGEST]", help="list workloads whose images were built FROM this base")
+    finder.add_argument("--contains", metavar="PURL", help="list workloads whose SBOM has this component (PURL[@vers:TYPE/RANGE])")
+
     serve = commands.add_parser("serve", help="run the Kubernetes admission webhook")
     serve.add_argument("--config", type=Path)
     serve.add_argument("--host", default="0.0.0.0")
@@ -146,6 +155,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _load_config(path: Path | None) -> config_module.Config:
+    return config_module.load(path) if path is not None else config_module.from_mapping({})
+
+
 def _deadline(args: argparse.Namespace) -> float | None:
     return time.monotonic() + args.timeout if getattr(args, "timeout", None) else None
 
@@ -166,9 +179,9 @@ def _run(work: Callable[[], Awaitable[T]], deadline: float | None) -> T:
 
 
 def _platform(args: argparse.Namespace) -> str | None:
-    from gate.engine._platforms import parse_platform
+    from gate.engine._platforms import parse_flag
 
-    return parse_platform(args.platform) if getattr(args, "platform", None) else None
+    return parse_flag(args.platform) if getattr(args, "platform", None) else None
 
 
 async def _check_images(args: argparse.Namespace, config: config_module.Config, deadline: float | None) -> Report:
@@ -222,10 +235,18 @@ def _run_check(args: argparse.Namespace) -> int:
     return report.exit_code(denied=args.exit_code)
 
 
+def _run_audit(args: argparse.Namespace) -> int:
+    from gate.audit import render_audit_json, render_audit_table, run_audit
+
+    outcome = run_audit(_load_config(args.config), args.kubeconfig, args.namespace, args.uses_builder, args.contains)
+    print(render_audit_json(outcome) if args.output == "json" else render_audit_table(outcome))
+    return outcome.exit_code()
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     from gate.admission import serve
 
-    config = config_module.load(args.config) if args.config is not None else config_module.from_mapping({})
+    config = _load_config(args.config)
     if not args.insecure_http and (args.tls_cert is None or args.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key are required (or --insecure-http for local testing)")
     serve(config, args.host, args.port, args.tls_cert, args.tls_key, insecure_http=args.insecure_http, log_level=args.log_level.upper())
@@ -239,7 +260,7 @@ def _run_policy(args: argparse.Namespace) -> int:
         return _run_policy_input(args)
     if args.policy_command == "eval":
         return _run_policy_eval(args)
-    config = config_module.load(args.config) if args.config is not None else config_module.from_mapping({})
+    config = _load_config(args.config)
     return run_policy_tests(args.directory, config, sys.stdout)
 
 
@@ -288,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_check(args)
         if args.command == "serve":
             return _run_serve(args)
+        if args.command == "audit":
+            return _run_audit(args)
         return _run_policy(args)
     except GateError as exc:
         print(f"gate: error: {exc.diagnostics()}", file=sys.stderr)

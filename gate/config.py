@@ -155,6 +155,28 @@ class ScanConfig(_Frozen):
     cache_dir: Path | None = None
 
 
+class AuditConfig(_Frozen):
+    """The background audit of ``gate serve`` (docs/audit.md): how often, how gently, and where its Lease lives."""
+
+    enabled: bool = False
+    interval: float = Field(3600.0, gt=0)  # seconds; also written as "90s", "30m", "6h"
+    images_per_second: float = Field(2.0, gt=0)  # judging rate, so admission keeps the CPU
+    exclude_namespaces: tuple[str, ...] = ()
+    lease_namespace: str | None = None  # default: the pod's own namespace
+    lease_name: str = "gate-audit"
+    lease_seconds: float = Field(60.0, gt=0)
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", value)
+            if match is None:
+                raise ValueError(f"{value!r} is not a duration: write seconds (3600) or 90s, 30m, 6h")
+            return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+        return value
+
+
 class Config(_Frozen):
     """The whole configuration. Build it with :func:`load` or :func:`from_mapping`."""
 
@@ -166,6 +188,7 @@ class Config(_Frozen):
     limits: Limits = Limits()
     policy: PolicyConfig = PolicyConfig()
     scan: ScanConfig = ScanConfig()
+    audit: AuditConfig = AuditConfig()
     fail_open: bool = False
     mode: Literal["enforce", "warn", "audit"] = "enforce"  # webhook: deny, or allow with warnings, or annotate only
     mutate: bool = True  # webhook: POST /mutate pins tags to the digest gate judged (docs/webhook.md)

@@ -9,12 +9,12 @@ import rego.v1
 
 stages := object.get(input.provenance, "stages", [])
 
-stage_names := {s.name | some s in stages; is_string(s.name); s.name != ""}
-
+# `parent_stage` is computed once, on the Python side, as BuildKit resolves a base: a stage named
+# *before* this `FROM`. Every other base (including one equal to a later stage's name) is an image.
 image_stages contains s if {
 	some s in stages
 	not s.scratch == true
-	not s.base in stage_names
+	not is_string(s.parent_stage)
 }
 
 stage_text(s) := concat("", ["stage ", lib.text(s.index), " (`", s.name, "`)"]) if {

@@ -27,15 +27,24 @@ resolved_by := object.get(input.user, "resolved_by", "unresolved")
 
 who := "the image config sets no `USER`, so it runs as root" if {
 	configured == ""
+} else := concat("", ["the image's user `", lib.text(configured), "` resolves to uid ", lib.text(sprintf("%v", [input.user.uid])), ", outside 0..2147483647, which containerd truncates to 32 bits (CVE-2024-40635) and so may run as root"]) if {
+	resolved_by == "out-of-range"
 } else := concat("", ["the image runs as `", lib.text(configured), "`, which is root (uid 0, resolved by ", lib.text(resolved_by), ")"]) if {
 	input.user.is_root == true
+	resolved_by != "unresolved"
 } else := concat("", ["the image's user `", lib.text(configured), "` could not be resolved to a uid, so it is treated as root"])
 
-workload_enforces_non_root if input.context.run_as_non_root == true
+# The kubelet's runAsNonRoot check reads the image uid as an int64 and only refuses 0, while the
+# runtime truncates a uid outside 0..2^31-1 to 32 bits (CVE-2024-40635): no excuse for those.
+workload_enforces_non_root if {
+	input.context.run_as_non_root == true
+	not input.user.resolved_by == "out-of-range"
+}
 
 workload_enforces_non_root if {
 	uid := input.context.run_as_user
 	is_number(uid)
 	uid > 0
+	uid <= 2147483647
 	floor(uid) == uid
 }

@@ -8,12 +8,14 @@ in-flight requests.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -29,6 +31,9 @@ from gate.admission._reviewer import Reviewer
 from gate.admission._workloads import is_workload
 from gate.config import Config
 from gate.engine import Engine, WorkloadContext
+
+if TYPE_CHECKING:
+    from gate.audit import AuditProcess
 
 log = logging.getLogger("gate.admission")
 
@@ -51,27 +56,35 @@ class GateState:
     reviewer: Reviewer
     prefetcher: Prefetcher
     serving: bool = False
+    audit: "AuditProcess | None" = None
 
 
-def create_app(config: Config, engine: Engine | None = None, *, pull_secrets: PullSecretReader | None = None) -> FastAPI:
-    """The webhook app. ``engine`` defaults to ``Engine(config)``; the app starts and closes it."""
+def create_app(
+    config: Config, engine: Engine | None = None, *, pull_secrets: PullSecretReader | None = None, audit: "AuditProcess | None" = None
+) -> FastAPI:
+    """The webhook app. ``engine`` defaults to ``Engine(config)``; the app starts and closes it,
+    and the background ``audit`` (docs/audit.md) when given, whose results it exports as metrics."""
     engine = engine if engine is not None else Engine(config)
     metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts}, engine.policy_digest)
     prefetcher = Prefetcher(
         lambda reference: engine.check(reference, WorkloadContext(), deadline=time.monotonic() + PREFETCH_SECONDS),
         on_outcome=lambda outcome: metrics.count(metrics.events, outcome),
     )
-    state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher)
+    state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher, audit=audit)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.start()
         prefetcher.start()
+        if audit is not None:
+            audit.start(metrics.record_audit)
         state.serving = True
         try:
             yield
         finally:
             state.serving = False
+            if audit is not None:
+                await asyncio.to_thread(audit.stop)
             await prefetcher.stop()
             await engine.close()
             if pull_secrets is not None:

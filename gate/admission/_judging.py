@@ -65,15 +65,23 @@ async def judge_workload(
     if exemption is not None:
         return WorkloadVerdict(exempt=exemption)
     found = image_uses(kind, workload) if old is None else changed_uses(kind, workload, old)
+    return WorkloadVerdict(await judge_uses(found, namespace, engine, check=check, deadline=deadline))
+
+
+async def judge_uses(
+    uses: Sequence[ImageUse], namespace: str | None, engine: Engine, *, check: CheckUses | None = None, deadline: float | None = None
+) -> tuple[Judged, ...]:
+    """Judge image uses the caller chose (no namespace exemption here): identical uses (same image
+    and context) once, each with every place it is used."""
     groups: dict[tuple[Any, ...], list[ImageUse]] = {}
-    for use in found:
+    for use in uses:
         groups.setdefault(use.key, []).append(use)
     if not groups:
-        return WorkloadVerdict()
+        return ()
     firsts = [group[0] for group in groups.values()]
     contexts = [context_of(use, namespace) for use in firsts]
     results = await (check or _engine_check(engine, deadline))(firsts, contexts)
-    return WorkloadVerdict(tuple(Judged(tuple(group), result) for group, result in zip(groups.values(), results, strict=True)))
+    return tuple(Judged(tuple(group), result) for group, result in zip(groups.values(), results, strict=True))
 
 
 def context_of(use: ImageUse, namespace: str | None) -> WorkloadContext:

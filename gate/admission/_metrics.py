@@ -53,6 +53,14 @@ class Metrics:
         self.events = Counter(
             "gate_registry_events", "Registry push notifications, by outcome", ["outcome"], registry=self.registry
         )
+        self.audit_results = Gauge(
+            "gate_audit_results", "PolicyReport results of the last completed audit, by namespace, rule and result",
+            ["namespace", "rule", "result"], registry=self.registry,
+        )
+        self.audit_completed = Gauge(
+            "gate_audit_last_completed_timestamp_seconds", "Unix time the last audit of running workloads completed",
+            registry=self.registry,
+        )
         self.registry.register(_EngineCollector(engine_stats))
 
     def count(self, counter: Counter, *labels: str) -> None:
@@ -69,6 +77,13 @@ class Metrics:
             self.count(self.images, result.decision)
             for violation in result.violations:
                 self.count(self.violations, violation.rule, violation.action)
+
+    def record_audit(self, counts: dict[tuple[str, str, str], int], finished: float) -> None:
+        """Replace the audit gauges with one completed audit's counts ((namespace, rule, result) -> n)."""
+        self.audit_results.clear()
+        for labels, count in counts.items():
+            self.audit_results.labels(*labels).set(count)
+        self.audit_completed.set(finished)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from gate.admission._answer import Answer, allow, judge, refuse
-from gate.admission._judging import context_of, judge_workload, namespace_exemption
+from gate.admission._answer import Answer, Judged, allow, judge, refuse
+from gate.admission._judging import CheckUses, context_of, judge_uses, judge_workload, namespace_exemption
 from gate.admission._metrics import Metrics
 from gate.admission._pins import Pin, is_tag_only, pins_for
 from gate.admission._pull_secrets import PullSecretReader
@@ -67,7 +67,7 @@ class Reviewer:
             verdict = await judge_workload(
                 request.object or {}, request.namespace, self.engine, kind=request.kind,
                 old=request.old_object if request.operation == "UPDATE" else None,
-                check=lambda firsts, contexts: self._check(request, firsts, contexts, deadline),
+                check=self._checker(request.kind, request.object, request.namespace, deadline),
             )
         except WorkloadError as exc:
             return refuse(f"cannot read the {request.kind}: {exc}", mode, code=400)
@@ -78,12 +78,25 @@ class Reviewer:
         self.metrics.record_images([item.result for item in verdict.judged])
         return judge(list(verdict.judged), mode, request.uid)
 
-    async def _check(
-        self, request: AdmissionRequest, uses: Sequence[ImageUse], contexts: Sequence[WorkloadContext], deadline: float
-    ) -> list[ImageResult]:
+    async def judge_uses(self, uses: list[ImageUse], kind: str, obj: Any, namespace: str | None, deadline: float) -> list[Judged]:
+        """One verdict per distinct use of the workload ``obj`` (read with its pull secrets), due by
+        ``deadline``; for callers that chose the uses themselves (the audit pins them to the digests
+        running). The webhook's own reviews go through :func:`judge_workload`."""
+        check = self._checker(kind, obj, namespace, deadline)
+        return list(await judge_uses(uses, namespace, self.engine, check=check))
+
+    def namespace_exemption(self, namespace: str | None) -> str | None:
+        """The reason of a valid exemption covering every rule for every image of ``namespace``."""
+        return namespace_exemption(self.config, namespace, dt.datetime.now(dt.timezone.utc).date())
+
+    def _checker(self, kind: str, obj: Any, namespace: str | None, deadline: float) -> CheckUses:
         """The shared judging path's ``check``: with the pod's pull secrets, due by ``deadline``."""
-        secrets = await self._pull_secrets(request, deadline)
-        return await self._judge_all(list(uses), [replace(c, pull_secrets=secrets) for c in contexts], deadline)
+
+        async def check(uses: Sequence[ImageUse], contexts: Sequence[WorkloadContext]) -> list[ImageResult]:
+            secrets = await self._pull_secrets(kind, obj, namespace, deadline)
+            return await self._judge_all(list(uses), [replace(c, pull_secrets=secrets) for c in contexts], deadline)
+
+        return check
 
     async def pins(self, request: AdmissionRequest, deadline: float) -> list[Pin]:
         """Pins for every image of the request written by tag (``POST /mutate``); never raises.
@@ -99,7 +112,7 @@ class Reviewer:
         """
         if not self.config.mutate or request.operation not in ("CREATE", "UPDATE") or not is_workload(request.kind):
             return []
-        if namespace_exemption(self.config, request.namespace, dt.datetime.now(dt.timezone.utc).date()) is not None:
+        if self.namespace_exemption(request.namespace) is not None:
             return []
         try:
             uses = [use for use in self._uses(request) if is_tag_only(use.image)]
@@ -107,7 +120,7 @@ class Reviewer:
             return []  # the validating webhook refuses it and says why
         if not uses:
             return []
-        secrets = await self._pull_secrets(request, deadline)
+        secrets = await self._pull_secrets(request.kind, request.object, request.namespace, deadline)
         firsts = {use.image: use for use in uses}
         contexts = {image: replace(context_of(use, request.namespace), pull_secrets=secrets) for image, use in firsts.items()}
         engine_deadline = deadline + self.config.limits.deadline_seconds
@@ -123,16 +136,16 @@ class Reviewer:
             return changed_uses(request.kind, request.object, request.old_object)
         return image_uses(request.kind, request.object)
 
-    async def _pull_secrets(self, request: AdmissionRequest, deadline: float) -> bytes | None:
+    async def _pull_secrets(self, kind: str, obj: Any, namespace: str | None, deadline: float) -> bytes | None:
         """Registry credentials of the pod; none (and a log line) when the API is slow or absent."""
         if self.pull_secrets is None:
             return None
-        _, spec = pod_spec(request.kind, request.object)
+        _, spec = pod_spec(kind, obj)
         budget = max((deadline - time.monotonic()) / 2, 0.0)
         try:
-            return await asyncio.wait_for(self.pull_secrets.docker_config(request.namespace, spec), budget)
+            return await asyncio.wait_for(self.pull_secrets.docker_config(namespace, spec), budget)
         except TimeoutError:
-            log.warning("no image pull secrets: the Kubernetes API did not answer in time", extra={"uid": request.uid})
+            log.warning("no image pull secrets: the Kubernetes API did not answer in time", extra={"namespace": namespace})
             return None
 
     async def _judge_all(self, uses: list[ImageUse], contexts: list[WorkloadContext], deadline: float) -> list[ImageResult]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 from fastapi import FastAPI
@@ -14,6 +15,9 @@ from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._tls import ReloadingTLS
 from gate.config import Config
 from gate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gate.audit import AuditProcess
 
 log = logging.getLogger("gate.admission")
 
@@ -64,8 +68,22 @@ def serve(
         raise ConfigError("TLS needs both a certificate and a key (or --insecure-http for local testing)")
     else:
         tls = ReloadingTLS(tls_cert, tls_key)
-    app = create_app(config, pull_secrets=_in_cluster_pull_secrets())
+    app = create_app(config, pull_secrets=_in_cluster_pull_secrets(), audit=_audit(config))
     build_server(app, config, host, port, tls, log_level).run()
+
+
+def _audit(config: Config) -> "AuditProcess | None":
+    """The background audit, when it is enabled and Kubernetes credentials exist."""
+    if not config.audit.enabled:
+        return None
+    from gate.audit import AuditProcess, api_client
+
+    try:
+        api_client().close()
+    except ConfigError as exc:
+        log.error("audit.enabled is set but the audit cannot run: %s", exc)
+        return None
+    return AuditProcess(config)
 
 
 def _in_cluster_pull_secrets() -> PullSecretReader | None:

@@ -1,8 +1,9 @@
 """One image reference in, one verdict out: resolve, gather, verify, scan, decide.
 
 This is the only place a ``GateError`` becomes an ``evaluation.error`` violation: everything below
-raises, the engine reports. A multi-arch index is judged on every platform it lists (or the one
-asked for); the worst decision wins and each violation names its platform.
+raises, the engine reports. A multi-arch index is judged on every manifest a runtime could select from
+it (``_selection``), or on those a node of the asked platform could; the worst decision wins and
+each violation names its platform.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
@@ -20,12 +21,12 @@ from gate.cache import LoadingCache, TTLCache
 from gate.config import Config
 from gate.engine._evidence import Subject, evidence_facts
 from gate.engine._image import ImageScanner, LayerProgress
-from gate.engine._platforms import normalize_platform
+from gate.engine._selection import runnable_manifests
 from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
 from gate.facts import Facts, ImageIdentity, evidence_summary, input_document
 from gate.policy import PolicyEvaluator, decide
-from gate.registry import DOCKER_LIST, OCI_INDEX, CredentialStore, Manifest, Reference, RegistryClient
+from gate.registry import CredentialStore, Manifest, Reference, RegistryClient
 from gate.report import ImageResult, Violation
 from gate.rules import EVALUATION_ERROR
 from gate.verify import TrustPolicy
@@ -69,6 +70,7 @@ class _Gathered:
     facts: Facts
     problems: tuple[str, ...]
     platform: str  # os/arch[/variant]: the index entry's, else the image config's
+    contains: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,16 @@ class Engine:
         ConfigError, PolicyError: from the constructor, when trust, parameters or policies do not load.
     """
 
-    def __init__(self, config: Config, *, policy: PolicyEvaluator | None = None, progress: LayerProgress | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        policy: PolicyEvaluator | None = None,
+        progress: LayerProgress | None = None,
+        search: DenyList | None = None,
+    ) -> None:
         self.config = config
+        self.search = search  # SBOM components reported under ``evidence.contains``; never part of a verdict
         self.policy = policy or PolicyEvaluator.from_config(config)
         self.trust = TrustPolicy.from_config(config.trust)
         self.deny_list = DenyList.from_params(config.rule_params().get("sbom.denied-component"))
@@ -261,28 +271,12 @@ class Engine:
         if not top.is_index:
             subject = Subject(top.digest, None, None)
             return [_Target(reference.with_digest(top.digest), top, None, subject)]
-        entries = [entry for entry in top.manifests if _is_platform_image(entry.annotations, entry.platform, entry.media_type)]
-        available = sorted({_platform_name(entry.platform) for entry in entries})
-        if platform is not None:
-            wanted = normalize_platform(platform)
-            entries = [entry for entry in entries if normalize_platform(_platform_name(entry.platform)) == wanted]
-        if not entries:
-            wanted = f"platform {platform}" if platform else "any runnable platform"
-            listed = f"; it lists {', '.join(available)}" if available else ""
-            raise GateError(
-                f"index {top.digest} lists no image for {wanted}{listed}",
-                remedy="pick one of the listed platforms with --platform" if available else "",
-                details={"digest": top.digest, "available_platforms": available},
-            )
-        manifests = await asyncio.gather(*(client.manifest(reference.with_digest(entry.digest)) for entry in entries))
+        runnable = await runnable_manifests(client, reference, top, platform)
         subject_of = lambda manifest: Subject(manifest.digest, top.digest, top.json)  # noqa: E731
-        return [
-            _Target(reference.with_digest(entry.digest), manifest, _platform_name(entry.platform), subject_of(manifest))
-            for entry, manifest in zip(entries, manifests)
-        ]
+        return [_Target(reference.with_digest(item.manifest.digest), item.manifest, item.platform, subject_of(item.manifest)) for item in runnable]
 
     async def _gather_target(self, client: RegistryClient, target: _Target, attached: AttachedEvidence, now: dt.datetime) -> _Gathered:
-        found = evidence_facts(attached, target.subject, self.trust, self.deny_list, now)
+        found = evidence_facts(attached, target.subject, self.trust, self.deny_list, now, self.search)
         image = await self.scanner.scan(client, target.reference, target.manifest, found.build_args)
         identity = ImageIdentity(
             reference=str(target.reference),
@@ -303,7 +297,7 @@ class Engine:
             errors=image.errors,
             vulnerability_scans=found.vulnerability_scans,
         )
-        return _Gathered(facts, tuple(problem.message for problem in found.problems), target.platform or image.platform)
+        return _Gathered(facts, tuple(problem.message for problem in found.problems), target.platform or image.platform, found.contains)
 
     @staticmethod
     def _document(item: _Gathered, text: str, context: WorkloadContext, now: dt.datetime) -> dict[str, Any]:
@@ -315,6 +309,8 @@ class Engine:
         raws = await asyncio.to_thread(self.policy.evaluate, document)
         violations = decide(raws, self.config, namespace=context.namespace, image=text, now=now)
         summary = {"digest": item.facts.image.digest} | evidence_summary(document) | {"problems": list(item.problems)}
+        if self.search is not None:
+            summary["contains"] = list(item.contains)
         return [replace(v, platform=item.platform, platform_digest=item.facts.image.digest) for v in violations], summary
 
 
@@ -342,20 +338,3 @@ def _access_key(reference: Reference, context: WorkloadContext) -> tuple[str, st
 
 def _ttl_cache(entries: int, max_bytes: int, ttl: float) -> TTLCache[Any, Any]:
     return TTLCache(max_entries=entries, max_bytes=max_bytes, ttl=ttl, negative_ttl=min(ttl, NEGATIVE_TTL_SECONDS))
-
-
-def _platform_name(platform: Mapping[str, Any] | None) -> str:
-    platform = platform or {}
-    parts = [platform.get("os", ""), platform.get("architecture", "")]
-    if platform.get("variant"):
-        parts.append(platform["variant"])
-    return "/".join(parts)
-
-
-def _is_platform_image(annotations: Mapping[str, str], platform: Mapping[str, Any] | None, media_type: str) -> bool:
-    """Index entries a node could pull: not BuildKit attestation manifests, not unknown/unknown, not nested indexes."""
-    if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
-        return False
-    if (platform or {}).get("os") == "unknown":
-        return False
-    return media_type not in (OCI_INDEX, DOCKER_LIST)

@@ -20,6 +20,7 @@ from gate.evidence import (
     Problem,
     collect,
     provenance_section,
+    sbom_matches,
     sbom_section,
     vulnerability_section,
 )
@@ -45,12 +46,14 @@ class EvidenceFacts:
     build_args: Mapping[str, str]
     vulnerability_scans: tuple[dict[str, Any], ...]
     problems: tuple[Problem, ...]
+    contains: tuple[dict[str, Any], ...] = ()  # SBOM components a search list matched (``gate audit --contains``)
 
 
 def evidence_facts(
-    attached: AttachedEvidence, subject: Subject, trust: TrustPolicy, deny: DenyList, now: dt.datetime
+    attached: AttachedEvidence, subject: Subject, trust: TrustPolicy, deny: DenyList, now: dt.datetime, search: DenyList | None = None
 ) -> EvidenceFacts:
-    """Verify signatures and attestations about ``subject`` and shape them as facts."""
+    """Verify signatures and attestations about ``subject`` and shape them as facts; ``search``
+    names components to look for in the SBOMs without judging them."""
     checks = verify_attached_signatures(attached, subject.digest, trust, now, index_digest=subject.index_digest)
     manifests = {subject.index_digest: subject.index_manifest} if subject.index_digest else {}
     covered = trusted_coverage(checks, manifests)
@@ -73,4 +76,5 @@ def evidence_facts(
         build_args=build_args,
         vulnerability_scans=tuple(vulnerability_section(evidence, verified)),
         problems=(*evidence.problems, *provenance_problems),
+        contains=tuple(sbom_matches(evidence, search)) if search is not None else (),
     )

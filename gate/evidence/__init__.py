@@ -12,7 +12,7 @@ from gate.evidence._collect import Evidence, Found, collect
 from gate.evidence._denylist import Denied, DenyList
 from gate.evidence._discover import Artifact, AttachedEvidence, Problem, discover
 from gate.evidence._dockerfile import Dockerfile, FromInstruction
-from gate.evidence._facts import provenance_section, sbom_section, vulnerability_section
+from gate.evidence._facts import provenance_section, sbom_matches, sbom_section, vulnerability_section
 from gate.evidence._intoto import Statement, Subject
 from gate.evidence._pinning import FrontendFact, Pinning, StageFact, pinning
 from gate.evidence._provenance import Material, Provenance
@@ -43,6 +43,7 @@ __all__ = [
     "discover",
     "pinning",
     "provenance_section",
+    "sbom_matches",
     "sbom_section",
     "vulnerability_section",
 ]

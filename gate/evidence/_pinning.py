@@ -23,13 +23,13 @@ Decisions:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 from urllib.parse import unquote
 
 from packageurl import PackageURL
 
-from gate.errors import GateError
+from gate.errors import EvidenceError, GateError
 from gate.evidence._dockerfile import Dockerfile, FromInstruction
 from gate.evidence._provenance import Material, Provenance
 from gate.registry import Reference
@@ -70,6 +70,7 @@ class Pinning:
     stages: tuple[StageFact, ...]
     frontend: FrontendFact | None
     source: Literal["dockerfile", "materials"]
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,21 +82,27 @@ class _ImageMaterial:
     resolved: str | None  # the digest the build pulled
 
     def matches(self, ref: Reference) -> bool:
+        """A FROM written with a digest accounts only for a material that carries that same written
+        digest: a decoy pinned stage must never absorb a material pulled by tag."""
         if ref.digest is not None:
-            return ref.digest in (self.written_digest, self.resolved)
+            return self.written_digest == ref.digest
         return self.tag == (ref.tag or "latest")
 
 
 def pinning(provenance: Provenance) -> Pinning:
     """Decide per stage whether its base was pinned, with the Dockerfile text when recorded.
 
-    Raises:
-        EvidenceError: the recorded Dockerfile text has no ``FROM``.
+    A recorded Dockerfile that cannot be read (BuildKit's parser would fail on it too) falls back
+    to the materials, with :attr:`Pinning.problem` saying so.
     """
     images = [image for image in map(_image_material, provenance.materials) if image is not None]
     if provenance.dockerfile is None:
         return _from_materials(images)
-    dockerfile = Dockerfile.parse(provenance.dockerfile, provenance.build_args)
+    try:
+        dockerfile = Dockerfile.parse(provenance.dockerfile, provenance.build_args)
+    except EvidenceError as exc:
+        # BuildKit would not have built from this text either; judge what the build pulled instead.
+        return replace(_from_materials(images), problem=f"the recorded Dockerfile cannot be read ({exc.message}); stages are judged from the materials")
     matched: set[_ImageMaterial] = set()
     stages = [_stage_from_dockerfile(instruction, dockerfile, images, matched) for instruction in dockerfile.stages]
     unmatched = [image for image in images if image not in matched and image.name not in AUXILIARY_IMAGES]
@@ -111,9 +118,11 @@ def pinning(provenance: Provenance) -> Pinning:
 def _stage_from_dockerfile(instruction: FromInstruction, dockerfile: Dockerfile, images: list[_ImageMaterial], matched: set[_ImageMaterial]) -> StageFact:
     """One ``FROM``; the material it resolved to is added to ``matched``."""
     common = {"index": instruction.index, "name": instruction.name, "line": instruction.text, "line_no": instruction.line_no, "base": instruction.base}
+    # BuildKit's dispatchStates.addState: only a stage named before this one is a parent, matched
+    # exactly against the lowercased names (FROM node ... FROM node:20@sha256:… AS node reads an image).
     earlier = {stage.name for stage in dockerfile.stages[: instruction.index] if stage.name}
-    if instruction.base.lower() in earlier:
-        return StageFact(**common, pinned=True, digest_used=None, parent_stage=instruction.base.lower())
+    if instruction.base in earlier:
+        return StageFact(**common, pinned=True, digest_used=None, parent_stage=instruction.base)
     if instruction.base.lower() == "scratch":
         return StageFact(**common, pinned=True, digest_used=None, scratch=True)
     ref = _parse(instruction.base)

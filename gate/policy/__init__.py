@@ -9,7 +9,7 @@ applies configured actions and exemptions. Knows nothing about registries.
 """
 
 from gate.policy._cases import run_policy_tests
-from gate.policy._decide import check_exemptions, decide
+from gate.policy._decide import check_exemptions, decide, rule_action
 from gate.policy._eval import evaluate_document, input_problems
 from gate.policy._evaluator import PolicyEvaluator
 from gate.policy._raw import RawViolation
@@ -24,5 +24,6 @@ __all__ = [
     "decide",
     "evaluate_document",
     "input_problems",
+    "rule_action",
     "run_policy_tests",
 ]

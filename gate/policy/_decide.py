@@ -64,13 +64,18 @@ def check_exemptions(config: Config) -> None:
 
 
 def _action(raw: RawViolation, config: Config, namespace: str | None) -> str:
-    rule = RULES.get(raw.rule)
-    action: str = rule.default_action if rule else (raw.default_action or "deny")
-    configured = config.rules.get(raw.rule)
+    return rule_action(raw.rule, config, namespace, default=raw.default_action)
+
+
+def rule_action(rule_id: str, config: Config, namespace: str | None, *, default: str | None = None) -> str:
+    """The action (deny, warn, off) a violation of ``rule_id`` gets in ``namespace`` (see the module docstring)."""
+    rule = RULES.get(rule_id)
+    action: str = rule.default_action if rule else (default or "deny")
+    configured = config.rules.get(rule_id)
     if configured is not None and configured.action is not None:
         action = configured.action
     scoped = config.namespaces.get(namespace) if namespace is not None else None
-    override = scoped.rules.get(raw.rule) if scoped is not None else None
+    override = scoped.rules.get(rule_id) if scoped is not None else None
     if override is not None and override.action is not None:
         action = override.action
     return action

@@ -26,7 +26,7 @@ from gate.scan._leftovers import leftover
 from gate.scan._matcher import ContentMatcher
 from gate.scan._tar import entries
 
-SCANNER_VERSION = "2"  # bump whenever a layer's scan result can change: the disk cache keys on it
+SCANNER_VERSION = "3"  # bump whenever a layer's scan result can change: the disk cache keys on it
 SECRET = "secret"
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
@@ -166,7 +166,7 @@ class _Collector:
         elif not text:
             self.skipped["binary"] += 1
         if path == _PASSWD and content is not None and size <= _PASSWD_CAP:
-            self.passwd = content.decode("utf-8", "replace")
+            self.passwd = content.decode("utf-8", "surrogateescape")  # names compare byte for byte, as moby/sys user does
         if text and content is not None and credential_checker(path) is None:
             self.pending.append((path, content))
             self.pending_bytes += len(content)

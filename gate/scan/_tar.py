@@ -1,17 +1,36 @@
-"""A minimal streaming tar reader (ustar, pax ``x``, GNU ``L``/``K``) over uncompressed chunks.
+"""A minimal streaming tar reader over uncompressed chunks that names members exactly as Go's
+``archive/tar`` does.
 
 Hand-written instead of ``tarfile.open(mode="r|")`` for speed and for control over hostile input:
 ``tarfile`` builds a ``TarInfo`` per member, copies through its own ``_Stream`` buffer and reads
 through a file object; here a header is one 512-byte slice of the current chunk, file contents are
 skipped without copying unless wanted, every length is capped, and every malformation becomes an
 ``EvidenceError`` that names the layer (bench numbers in the commit that introduced this file).
-Members are read as Go's ``archive/tar`` (Docker, containerd) reads them: a pax global ``g`` header
-applies to no member. Paths are normalised (leading ``/`` and ``./`` dropped); a path that climbs
-out of the root with ``..`` is refused, since no runtime could unpack it safely.
+
+Equivalence: containerd and Docker unpack layers with Go's ``archive/tar`` (``Reader.Next``,
+``readHeader``, ``parsePAX``, ``mergePAX`` in src/archive/tar/reader.go; ``parseNumeric``,
+``parsePAXRecord`` in strconv.go; ``getFormat`` in format.go), so for every archive this reader
+either yields the member names, kinds, link targets and sizes Go yields, or refuses the layer.
+Go's rules followed: the header format comes from the magic (``ustar\0`` = USTAR/PAX, prefix
+155 bytes, or STAR with a ``tar\0`` trailer, prefix 131 bytes; ``ustar  \0`` = GNU, no prefix
+unless its atime/ctime fields do not parse and the prefix field is ASCII; anything else V7); every
+numeric field must parse (octal, or base-256); pax records are ``<len> <key>=<value>\n`` with
+the last value of a key winning, and an empty value leaving the header field as it is; a GNU
+long name or link (``L``/``K``) replaces the pax one; the last ``x``/``L``/``K`` before a member
+wins; a global ``g`` header renames nothing and drops what was pending; type ``\0`` with a name
+ending in ``/`` is a directory (with no data); links, devices, directories and FIFOs carry no data
+whatever their size field says. Refused where readers disagree or the content would be misread:
+GNU sparse files (type ``S`` or ``GNU.sparse.*`` records), a member named by both a pax path and
+a different GNU long name (or link), and anything Go itself rejects. Paths are then normalised
+(leading ``/`` and ``./`` dropped); a path that climbs out of the root with ``..`` is refused,
+since no runtime could unpack it safely. tests/scan/_go_tar_model.py models Go's reader from its
+source, and tests/scan/test_tar_differential.py compares the two on hand-made headers and on Go's
+own testdata archives.
 """
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,12 +38,25 @@ from dataclasses import dataclass
 from gate.errors import EvidenceError, LimitExceeded
 
 BLOCK = 512
-_META_CAP = 1024 * 1024
+_META_CAP = 1024 * 1024  # Go's maxSpecialFileSize
 _ZERO_BLOCK = bytes(BLOCK)
 _KINDS = {
-    b"0": "file", b"\0": "file", b"7": "file", b"1": "hardlink", b"2": "symlink",
+    b"0": "file", b"7": "file", b"1": "hardlink", b"2": "symlink",
     b"3": "device", b"4": "device", b"5": "dir", b"6": "fifo",
 }
+_HEADER_ONLY = frozenset(b"123456")  # Go's isHeaderOnlyType: no data section whatever the size says
+_PAX_NUMBERS = ("size", "uid", "gid")
+_PAX_TIMES = ("atime", "mtime", "ctime")
+_HIGH_BYTES = bytes(range(128))  # deleted by translate() to count bytes >= 0x80
+_PLAIN_NUMBER = re.compile(rb"[ \0]*[0-7]*[ \0]*")  # what writers emit; anything else takes Go's slow rules
+_OCTAL_OR_NUL = b"01234567\0"  # a numeric field made only of these always parses in Go
+# Numeric fields Go parses per format, as (region, fields): mode, uid, gid, size, mtime; devmajor,
+# devminor; STAR atime, ctime.
+_Span = tuple[int, int]
+_Fields = tuple[tuple[_Span, tuple[_Span, ...]], ...]
+_V7_FIELDS: _Fields = (((100, 148), ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148))),)
+_USTAR_FIELDS: _Fields = (*_V7_FIELDS, ((329, 345), ((329, 337), (337, 345))))
+_STAR_FIELDS: _Fields = (*_USTAR_FIELDS, ((476, 500), ((476, 488), (488, 500))))
 
 
 @dataclass(slots=True)
@@ -70,7 +102,8 @@ class _Chunks:
         self._buffer, self._position = b"", 0
         return b"".join(parts)
 
-    def skip(self, size: int) -> None:
+    def skip(self, size: int, *, may_end: bool = False) -> None:
+        """Skip ``size`` bytes; with ``may_end`` the input may end first (Go's tryReadFull of padding)."""
         available = len(self._buffer) - self._position
         if size <= available:
             self._position += size
@@ -80,6 +113,8 @@ class _Chunks:
         while size > 0:
             chunk = next(self._chunks, None)
             if chunk is None:
+                if may_end:
+                    return
                 raise _Truncated()
             if len(chunk) > size:
                 self._buffer, self._position = chunk, size
@@ -116,38 +151,44 @@ def entries(chunks: Iterator[bytes], label: str, *, want: int, max_entries: int)
         ) from None
 
 
+@dataclass(slots=True)
+class _Header:
+    """What Go's ``readHeader`` reads from one block: type flag, name (prefix applied), link, size."""
+
+    flag: bytes
+    name: bytes
+    link: bytes
+    size: int
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Metadata records waiting for the next member: the last pax ``x`` record set and GNU ``L``/``K``."""
+
+    pax: dict[str, str] | None = None
+    long_name: bytes = b""
+    long_link: bytes = b""
+
+
 def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[tuple[TarEntry, bytes | None]]:
     count = 0
-    pax: dict[str, str] = {}
-    long_name = long_link = None
+    pending = _Pending()
+    started = False
     while True:
         block = stream.read(BLOCK)
         if block is None:
-            raise _Truncated()
+            if not started:
+                raise _Truncated()  # an empty blob is no archive at all: refused, though Go reads it as empty
+            return  # Go's Next: input ending on a header boundary is the end of the archive
+        started = True
         if block == _ZERO_BLOCK:
             if not stream.drain():
                 # Members hidden past the end are in the blob for anyone to read, but never scanned.
-                raise EvidenceError(
-                    f"{label}: data after the end of the tar archive", remedy="re-push the layer",
-                    details={"layer": label},
-                )
+                raise _refuse(label, "data after the end of the tar archive")
             return
-        _check_sum(block, label)
-        kind_flag = block[156:157]
-        size = _number(block[124:136], label)
-        if kind_flag in (b"x", b"g", b"L", b"K"):
-            payload = _meta(stream, size, label)
-            if kind_flag == b"x":
-                pax = _pax(payload, label)
-            elif kind_flag == b"g":
-                # Go's archive/tar hands a global header back as a member of its own, which Docker and
-                # containerd skip: it renames nothing, and ends any pending x/L/K record as a member does.
-                _pax(payload, label)
-                pax, long_name, long_link = {}, None, None
-            elif kind_flag == b"L":
-                long_name = payload.split(b"\0", 1)[0]
-            else:
-                long_link = payload.split(b"\0", 1)[0]
+        header = _header(block, label)
+        if header.flag in (b"x", b"g", b"L", b"K"):
+            _meta_record(header, _meta(stream, header.size, label), pending, label)
             continue
         count += 1
         if count > max_entries:
@@ -155,53 +196,139 @@ def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[
                 f"{label}: more than {max_entries} tar entries", remedy="raise limits.entries_per_layer",
                 details={"layer": label, "limit": max_entries},
             )
-        entry = _entry(block, kind_flag, size, pax, long_name, long_link, label)
-        pax, long_name, long_link = {}, None, None
-        padded = (entry.size + BLOCK - 1) // BLOCK * BLOCK if kind_flag not in (b"1", b"2", b"3", b"4", b"5", b"6") else 0
-        if entry.kind == "file" and entry.size <= want:
-            data = stream.read(entry.size) if entry.size else b""
+        entry, data_size = _entry(header, pending, label)
+        pending = _Pending()
+        padding = -data_size % BLOCK
+        if entry.kind == "file" and data_size <= want:
+            data = stream.read(data_size) if data_size else b""
             if data is None:
                 raise _Truncated()
-            stream.skip(padded - entry.size)
-            yield entry, data
         else:
-            stream.skip(padded)
-            yield entry, None
+            data = None
+            stream.skip(data_size)
+        stream.skip(padding, may_end=True)
+        yield entry, data
+
+
+def _meta_record(header: _Header, payload: bytes, pending: _Pending, label: str) -> None:
+    """Go's handling of ``x``, ``g``, ``L`` and ``K`` headers: each replaces what it sets."""
+    if header.flag == b"x":
+        pending.pax = _pax(payload, label)
+    elif header.flag == b"g":
+        # Go hands a global header back as a member of its own, which Docker and containerd skip: it
+        # renames nothing, and ends any pending x/L/K record as a member does.
+        _pax(payload, label)
+        pending.pax, pending.long_name, pending.long_link = None, b"", b""
+    elif header.flag == b"L":
+        pending.long_name = payload.split(b"\0", 1)[0]
+    else:
+        pending.long_link = payload.split(b"\0", 1)[0]
+
+
+def _refuse(label: str, what: str) -> EvidenceError:
+    return EvidenceError(
+        f"{label}: {what}", remedy="rebuild the layer with a standard tar writer (BuildKit, docker, tar)",
+        details={"layer": label},
+    )
+
+
+def _header(block: bytes, label: str) -> _Header:
+    """Go's ``getFormat`` and ``readHeader``: every numeric field must parse, the prefix depends on the format.
+
+    Raises:
+        EvidenceError: bad checksum or an unreadable numeric field (Go's ErrHeader).
+    """
+    _check_sum(block, label)
+    flag = block[156:157]
+    prefix = b""
+    magic = block[257:263]
+    spans = _V7_FIELDS
+    if magic == b"ustar\0":
+        if block[508:512] == b"tar\0":  # STAR: a shorter prefix, then atime and ctime
+            prefix, spans = block[345:476].partition(b"\0")[0], _STAR_FIELDS
+        else:
+            prefix, spans = block[345:500].partition(b"\0")[0], _USTAR_FIELDS
+    elif magic == b"ustar " and block[263:265] == b" \0":
+        prefix, spans = _gnu_prefix(block), _USTAR_FIELDS
+    for (first, last), fields in spans:
+        if block[first:last].translate(None, _OCTAL_OR_NUL) and any(_numeric(block[start:end]) is None for start, end in fields):
+            raise _refuse(label, "unreadable number in a tar header (Go's archive/tar refuses it)")
+    size_field = block[124:136]
+    if size_field[0] & 0x80 or b" " in size_field:
+        size = _numeric(size_field) or 0
+    else:  # only octal digits and NULs: Go skips leading NULs and stops at the next one
+        size = int(size_field.lstrip(b"\0").partition(b"\0")[0] or b"0", 8)
+    if size < 0 and flag[0] not in _HEADER_ONLY:
+        raise _refuse(label, "negative size in a tar header")
+    name = block[0:100].partition(b"\0")[0]
+    return _Header(flag, prefix + b"/" + name if prefix else name, block[157:257].partition(b"\0")[0], size)
+
+
+def _gnu_prefix(block: bytes) -> bytes:
+    """GNU headers have no prefix, except that Go reads one written by pre-1.8 Go writers: when the
+    atime or ctime field (non-empty) does not parse, an ASCII prefix field is taken as the prefix."""
+    times = (block[345:357], block[357:369])
+    if all(field[0] == 0 or _numeric(field) is not None for field in times):
+        return b""
+    prefix = _string(block[345:500])
+    return prefix if prefix.isascii() else b""
+
+
+def _string(field: bytes) -> bytes:
+    """Go's ``parseString``: up to the first NUL."""
+    return field.split(b"\0", 1)[0]
+
+
+def _numeric(field: bytes) -> int | None:
+    """Go's ``parseNumeric``: base-256 when the high bit is set, else octal; None where Go errs."""
+    if field and field[0] & 0x80:
+        invert = 0xFF if field[0] & 0x40 else 0
+        value = 0
+        for index, byte in enumerate(field):
+            byte ^= invert
+            if index == 0:
+                byte &= 0x7F
+            if value >> 56:
+                return None
+            value = value << 8 | byte
+        if value >> 63:
+            return None
+        return ~value if invert else value
+    return _octal(field)
+
+
+def _octal(field: bytes) -> int | None:
+    """Go's ``parseOctal``: trim spaces and NULs, stop at a NUL, then only octal digits (no sign)."""
+    text = _string(field.strip(b" \0"))
+    if not text:
+        return 0
+    if text.strip(b"01234567"):
+        return None
+    value = int(text, 8)
+    return value if value >> 64 == 0 else None
 
 
 def _check_sum(block: bytes, label: str) -> None:
-    """Verify the header checksum (sum of the header bytes, checksum field read as spaces).
+    """Verify the header checksum as Go does: the unsigned or the signed byte sum, checksum field as spaces.
 
-    The byte sum is taken from ``zlib.adler32`` (its low half is 1 + the byte sum mod 65521), which
-    is C speed; Python's ``sum()`` over 512 bytes was the largest cost per member. A header sum is
-    below 131,072, so equality mod 65521 still rejects all but ~1 in 65,521 corrupt headers.
+    The unsigned byte sum is taken from ``zlib.adler32`` (its low half is 1 + the byte sum mod 65521),
+    which is C speed; Python's ``sum()`` over 512 bytes was the largest cost per member. A header sum
+    is below 131,072, so equality mod 65521 still rejects all but ~1 in 65,521 corrupt headers.
     """
     stored = block[148:156]
-    try:
-        expected = int(stored.replace(b"\0", b" ").strip() or b"-1", 8)
-    except ValueError:
-        expected = -1
-    byte_sum = (zlib.adler32(block) & 0xFFFF) - 1
-    if expected < 0 or (expected + sum(stored) - 8 * 32 - byte_sum) % 65521:
-        raise EvidenceError(
-            f"{label}: not a tar archive or a corrupt tar header (checksum mismatch)",
-            remedy="re-push the layer; gate reads OCI layers as tar, optionally gzip or zstd compressed",
-            details={"layer": label},
-        )
-
-
-def _number(field: bytes, label: str) -> int:
-    """Octal, or GNU base-256 when the high bit of the first byte is set."""
-    if field[:1] and field[0] & 0x80:
-        value = int.from_bytes(field[1:], "big")
-        if field[0] & 0x40:
-            raise EvidenceError(f"{label}: negative size in a tar header", remedy="re-push the layer")
-        return value
-    text = field.replace(b"\0", b" ").strip()
-    try:
-        return int(text, 8) if text else 0
-    except ValueError:
-        raise EvidenceError(f"{label}: unreadable number in a tar header", remedy="re-push the layer") from None
+    expected = int(stored.strip(b" \0") or b"0", 8) if _PLAIN_NUMBER.fullmatch(stored) else _octal(stored)
+    if expected is not None:
+        unsigned = (zlib.adler32(block) & 0xFFFF) - 1 - sum(stored) + 8 * 32
+        if (expected - unsigned) % 65521 == 0:
+            return
+        high = len((block[:148] + block[156:]).translate(None, _HIGH_BYTES))
+        if (expected - (unsigned - 256 * high)) % 65521 == 0:
+            return
+    raise EvidenceError(
+        f"{label}: not a tar archive or a corrupt tar header (checksum mismatch)",
+        remedy="re-push the layer; gate reads OCI layers as tar, optionally gzip or zstd compressed",
+        details={"layer": label},
+    )
 
 
 def _meta(stream: _Chunks, size: int, label: str) -> bytes:
@@ -214,48 +341,83 @@ def _meta(stream: _Chunks, size: int, label: str) -> bytes:
 
 
 def _pax(payload: bytes, label: str) -> dict[str, str]:
-    """``<len> <key>=<value>\\n`` records; only path, linkpath and size matter here."""
+    """Go's ``parsePAX`` / ``parsePAXRecord``: ``<len> <key>=<value>\\n`` records, the last value of a key wins.
+
+    Raises:
+        EvidenceError: a malformed record (Go's ErrHeader) or a GNU sparse record (refused).
+    """
     records: dict[str, str] = {}
     position = 0
     while position < len(payload):
         space = payload.find(b" ", position)
-        try:
-            length = int(payload[position:space])
-        except ValueError:
-            raise EvidenceError(f"{label}: malformed pax header", remedy="re-push the layer") from None
-        if length <= 0 or space < 0:
-            raise EvidenceError(f"{label}: malformed pax header", remedy="re-push the layer")
-        record = payload[space + 1 : position + length - 1]
-        key, _, value = record.partition(b"=")
-        records[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
-        position += length
+        length = _decimal(payload[position:space]) if space >= 0 else None
+        end = position + length if length is not None else 0
+        if length is None or length < 5 or end > len(payload) or end <= space + 1 or payload[end - 1 : end] != b"\n":
+            raise _refuse(label, "malformed pax header")
+        key, equals, value = payload[space + 1 : end - 1].partition(b"=")
+        if not equals or not key or b"\0" in (value if key in (b"path", b"linkpath", b"uname", b"gname") else key):
+            raise _refuse(label, "malformed pax record")
+        if key.startswith(b"GNU.sparse."):
+            raise _refuse(label, "GNU sparse file (pax GNU.sparse records); gate does not read sparse members")
+        records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        position = end
     return records
 
 
-def _entry(block: bytes, flag: bytes, size: int, pax: dict[str, str], long_name: bytes | None,
-           long_link: bytes | None, label: str) -> TarEntry:
-    if "path" in pax:
-        raw = pax["path"]
-    else:
-        name = long_name if long_name is not None else block[0:100].split(b"\0", 1)[0]
-        if long_name is None and block[257:263] == b"ustar\0":
-            prefix = block[345:500].split(b"\0", 1)[0]
-            if prefix:
-                name = prefix + b"/" + name
-        raw = name.decode("utf-8", "surrogateescape")
-    if "linkpath" in pax:
-        link = pax["linkpath"]
-    else:
-        link = (long_link if long_link is not None else block[157:257].split(b"\0", 1)[0]).decode(
-            "utf-8", "surrogateescape")
-    if "size" in pax:
-        if not (pax["size"].isascii() and pax["size"].isdigit()):  # int() takes "-5", " 5", "1_0"; Go refuses them
-            raise EvidenceError(f"{label}: malformed pax size {pax['size']!r}", remedy="re-push the layer")
-        size = int(pax["size"])
+def _decimal(text: bytes) -> int | None:
+    """Go's ``strconv.ParseInt(s, 10, 64)``: an optional sign, then ASCII digits; None where Go errs."""
+    digits = text[1:] if text[:1] in (b"+", b"-") else text
+    if not digits or digits.strip(b"0123456789"):
+        return None
+    value = int(digits) * (-1 if text[:1] == b"-" else 1)
+    return value if -(1 << 63) <= value < 1 << 63 else None
+
+
+def _pax_time(text: bytes) -> bool:
+    """Whether Go's ``parsePAXTime`` accepts the value."""
+    seconds, _, fraction = text.partition(b".")
+    return _decimal(seconds) is not None and not fraction.strip(b"0123456789")
+
+
+def _entry(header: _Header, pending: _Pending, label: str) -> tuple[TarEntry, int]:
+    """Go's ``mergePAX`` and GNU long-name handling for one member; returns it and its data size."""
+    name, link, size = header.name, header.link, header.size
+    if pending.pax:
+        name, link, size = _merge_pax(pending.pax, pending, name, link, size, label)
+    name, link = pending.long_name or name, pending.long_link or link
+    flag = header.flag
+    if flag == b"S":
+        raise _refuse(label, "GNU sparse file (type S); gate does not read sparse members")
+    if flag == b"\0":
+        flag = b"5" if name.endswith(b"/") else b"0"
+    data_size = 0 if flag[0] in _HEADER_ONLY else size
+    if data_size < 0:
+        raise _refuse(label, "negative size in a tar header")
     kind = _KINDS.get(flag, "other")
+    target = link.decode("utf-8", "surrogateescape")
     if kind == "hardlink":
-        link = normalise(link, label)
-    return TarEntry(normalise(raw, label), kind, size if kind == "file" or kind == "other" else 0, link)
+        target = normalise(target, label)
+    path = normalise(name.decode("utf-8", "surrogateescape"), label)
+    return TarEntry(path, kind, data_size if kind in ("file", "other") else 0, target), data_size
+
+
+def _merge_pax(pax: dict[str, str], pending: _Pending, name: bytes, link: bytes, size: int, label: str) -> tuple[bytes, bytes, int]:
+    """Go's ``mergePAX``: non-empty records replace the header's fields, and must parse.
+
+    Raises:
+        EvidenceError: a malformed number or time, or a pax path (link) that a GNU long name (link)
+            contradicts: Go takes the GNU one, older readers the pax one.
+    """
+    for key, value in pax.items():
+        raw = value.encode("utf-8", "surrogateescape")
+        if raw and (key in _PAX_NUMBERS and _decimal(raw) is None or key in _PAX_TIMES and not _pax_time(raw)):
+            raise _refuse(label, f"malformed pax {key} {value!r}")
+    path, linkpath = pax.get("path", "").encode("utf-8", "surrogateescape"), pax.get("linkpath", "").encode("utf-8", "surrogateescape")
+    if path and pending.long_name and pending.long_name != path:
+        raise _refuse(label, "a member named twice, by a pax path and a different GNU long name")
+    if linkpath and pending.long_link and pending.long_link != linkpath:
+        raise _refuse(label, "a link target given twice, by a pax linkpath and a different GNU long link")
+    return path or name, linkpath or link, int(pax["size"]) if pax.get("size") else size
 
 
 def normalise(raw: str, label: str) -> str:

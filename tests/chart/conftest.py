@@ -58,7 +58,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "object-selector": {"webhook": {"objectSelector": {"matchLabels": {"gate.dev/enforce": "true"}}}},
     "events": {"events": {"enabled": True, "service": {"type": "LoadBalancer"}}, "tls": {"extraDnsNames": ["gate-events.example.com"]}},
     "scoped-rbac": {"rbac": {"pullSecrets": {"namespaces": ["shop", "payments"]}}},
-    "no-api-access": {"rbac": {"pullSecrets": {"enabled": False}}},
+    "no-api-access": {"rbac": {"pullSecrets": {"enabled": False}}, "audit": {"enabled": False}},
+    "audit-only": {"rbac": {"pullSecrets": {"enabled": False}}, "audit": {"interval": "30m", "imagesPerSecond": 0.5}},
+    "audit-crd-owned-elsewhere": {"audit": {"installCRD": False}},
     "full-config": FULL_CONFIG,
     "everything": {
         **FULL_CONFIG,

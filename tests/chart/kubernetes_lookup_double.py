@@ -26,6 +26,7 @@ _RESOURCES: dict[str, list[tuple[str, str, bool]]] = {
     "admissionregistration.k8s.io/v1": [("validatingwebhookconfigurations", "ValidatingWebhookConfiguration", False),
                                         ("mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False)],
     "networking.k8s.io/v1": [("networkpolicies", "NetworkPolicy", True)],
+    "apiextensions.k8s.io/v1": [("customresourcedefinitions", "CustomResourceDefinition", False)],
 }
 
 

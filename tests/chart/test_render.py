@@ -45,7 +45,7 @@ def test_validator_catches_bad_manifests() -> None:
 
 
 def test_every_object_is_namespaced_to_the_release_or_cluster_scoped(rendered: dict[str, Rendered]) -> None:
-    cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}
+    cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "CustomResourceDefinition"}
     for doc in rendered["everything"].docs + rendered["defaults"].docs:
         if doc["kind"] in cluster_scoped:
             assert "namespace" not in doc["metadata"]
@@ -58,6 +58,7 @@ def test_defaults_render_the_core_objects(rendered: dict[str, Rendered]) -> None
     assert kinds == {
         "Deployment", "Service", "ServiceAccount", "ConfigMap", "Secret", "PodDisruptionBudget",
         "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+        "Role", "RoleBinding", "CustomResourceDefinition",  # the audit's Lease and PolicyReports
     }
     assert rendered["defaults"].deployment["spec"]["replicas"] == 3
     assert rendered["defaults"].one("PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
@@ -132,7 +133,7 @@ def test_an_existing_service_account_is_bound_instead_of_created(tmp_path: Path)
     scenario = render({"serviceAccount": {"create": False, "name": "gate-reader"}}, tmp_path)
     assert not scenario.all("ServiceAccount")
     assert scenario.pod_spec["serviceAccountName"] == "gate-reader"
-    assert scenario.one("ClusterRoleBinding")["subjects"][0]["name"] == "gate-reader"
+    assert {binding["subjects"][0]["name"] for binding in scenario.all("ClusterRoleBinding") + scenario.all("RoleBinding")} == {"gate-reader"}
 
 
 def test_network_policy_opens_only_the_webhook_port_and_needed_egress(rendered: dict[str, Rendered]) -> None:

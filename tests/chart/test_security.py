@@ -60,36 +60,54 @@ def test_serve_command_matches_the_webhook_contract(rendered: dict[str, Rendered
 
 
 def test_rbac_is_get_only_on_secrets_and_serviceaccounts(rendered: dict[str, Rendered]) -> None:
-    (role,) = rendered["defaults"].all("ClusterRole")
+    role = rendered["defaults"].one("ClusterRole", f"{FULLNAME}-pull-secrets")
     assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets", "serviceaccounts"], "verbs": ["get"]}]
-    (binding,) = rendered["defaults"].all("ClusterRoleBinding")
+    binding = rendered["defaults"].one("ClusterRoleBinding", f"{FULLNAME}-pull-secrets")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
 
 
 def test_rbac_scoped_to_listed_namespaces_uses_roles_only(rendered: dict[str, Rendered]) -> None:
     scenario = rendered["scoped-rbac"]
-    assert not scenario.all("ClusterRole") and not scenario.all("ClusterRoleBinding")
-    roles = scenario.all("Role")
+    assert [r["metadata"]["name"] for r in scenario.all("ClusterRole")] == [f"{FULLNAME}-audit"]  # the audit lists cluster-wide
+    roles = [r for r in scenario.all("Role") if r["metadata"]["name"].endswith("-pull-secrets")]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["payments", "shop"]
     assert all(r["rules"][0]["verbs"] == ["get"] for r in roles)
-    assert sorted(b["metadata"]["namespace"] for b in scenario.all("RoleBinding")) == ["payments", "shop"]
+    bindings = [b for b in scenario.all("RoleBinding") if b["metadata"]["name"].endswith("-pull-secrets")]
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["payments", "shop"]
+
+
+# What each rule may do: get secrets by name; the audit lists what runs, writes its reports and its Lease.
+ALLOWED_VERBS = {
+    ("", "secrets"): {"get"},
+    ("", "serviceaccounts"): {"get"},
+    ("", "pods"): {"list"},
+    ("apps", "replicasets"): {"list"},
+    ("batch", "jobs"): {"list"},
+    ("wgpolicyk8s.io", "policyreports"): {"get", "list", "create", "update"},
+    ("coordination.k8s.io", "leases"): {"get", "create", "update"},
+}
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_no_wildcards_and_no_list_or_watch_anywhere(scenario: str, rendered: dict[str, Rendered]) -> None:
+def test_no_wildcards_no_watch_and_only_the_verbs_each_resource_needs(scenario: str, rendered: dict[str, Rendered]) -> None:
     for doc in rendered[scenario].docs:
         for rule in doc.get("rules", []) if doc["kind"] in {"Role", "ClusterRole"} else []:
             assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
-            assert set(rule["verbs"]) == {"get"}
+            for group in rule["apiGroups"]:
+                for resource in rule["resources"]:
+                    assert set(rule["verbs"]) <= ALLOWED_VERBS[(group, resource)], (doc["metadata"]["name"], group, resource)
+    leases = [r for r in rendered[scenario].all("Role") if r["metadata"]["name"].endswith("-audit-lease")]
+    assert all(r["metadata"]["namespace"] == NAMESPACE for r in leases)  # the Lease, in gate's own namespace only
 
 
-def test_api_token_mounted_only_when_gate_reads_pull_secrets(rendered: dict[str, Rendered]) -> None:
+def test_api_token_mounted_only_when_gate_reads_pull_secrets_or_audits(rendered: dict[str, Rendered]) -> None:
     assert rendered["defaults"].one("ServiceAccount")["automountServiceAccountToken"] is False
     assert rendered["defaults"].pod_spec["automountServiceAccountToken"] is True
     no_api = rendered["no-api-access"]
     assert no_api.pod_spec["automountServiceAccountToken"] is False
     assert not no_api.all("ClusterRole") and not no_api.all("Role")
+    assert rendered["audit-only"].pod_spec["automountServiceAccountToken"] is True
 
 
 def test_private_keys_and_credentials_are_owner_and_group_readable_only(rendered: dict[str, Rendered]) -> None:

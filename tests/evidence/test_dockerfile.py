@@ -69,7 +69,7 @@ def test_no_from_is_an_evidence_error(text: str) -> None:
 
 
 def test_from_without_image_is_an_evidence_error() -> None:
-    with pytest.raises(EvidenceError, match="FROM without an image"):
+    with pytest.raises(EvidenceError, match="FROM requires either one or three arguments"):
         Dockerfile.parse("FROM --platform=linux/amd64\n")
 
 

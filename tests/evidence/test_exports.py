@@ -11,7 +11,7 @@ PUBLIC = {
     "Statement", "Subject", "Provenance", "Material", "Sbom", "Component", "VulnScan", "Dockerfile", "FromInstruction",
     # facts
     "pinning", "Pinning", "StageFact", "FrontendFact", "DenyList", "Denied",
-    "provenance_section", "sbom_section", "vulnerability_section",
+    "provenance_section", "sbom_matches", "sbom_section", "vulnerability_section",
 }
 
 

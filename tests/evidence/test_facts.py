@@ -43,7 +43,8 @@ def test_verified_provenance_wins() -> None:
     assert problems == ()
     assert (section["builder_id"], section["verified"], section["present"]) == ("https://b", True, True)
     assert section["stages"] == [
-        {"index": 0, "name": None, "line": "FROM golang:1.22", "base": "golang:1.22", "pinned": False, "digest_used": f"sha256:{GOLANG}", "scratch": False}
+        {"index": 0, "name": None, "line": "FROM golang:1.22", "base": "golang:1.22", "pinned": False, "digest_used": f"sha256:{GOLANG}",
+         "scratch": False, "parent_stage": None}
     ]
     assert section["materials"] == [{"uri": "pkg:docker/golang@1.22?platform=linux%2Famd64", "digest": f"sha256:{GOLANG}"}]
     json.dumps(section)  # JSON-able for the policy engine
@@ -52,13 +53,24 @@ def test_verified_provenance_wins() -> None:
 def test_among_equals_the_provenance_with_the_dockerfile_wins() -> None:
     found = [Found(artifact("min"), prov(None, "https://min")), Found(artifact("max"), prov("FROM golang:1.22\n", "https://max"))]
     section, _ = provenance_section(evidence(found), lambda a: False)
-    assert section["builder_id"] == "https://max" and section["stages"][0]["line"] == "FROM golang:1.22"
+    assert section["builder_id"] == "https://max"
+    assert [stage["line"] for stage in section["stages"]] == [None, "FROM golang:1.22"]  # none verified: every statement's stages
 
 
 def test_unreadable_dockerfile_is_a_problem_not_a_crash() -> None:
     section, problems = provenance_section(evidence([Found(artifact("s"), prov("# nothing here\n", "https://b"))]), lambda a: False)
-    assert section["stages"] == [] and section["verified"] is False
+    assert section["verified"] is False
+    assert [(stage["base"], stage["pinned"]) for stage in section["stages"]] == [("golang:1.22", False)]  # judged from the materials
     assert len(problems) == 1 and "no FROM" in problems[0].message
+
+
+def test_verified_statements_that_disagree_are_all_judged() -> None:
+    """A second, cleaner verified statement never masks a first: every verified statement's stages count."""
+    pinned = provenance_v02(IMAGE, [material(f"pkg:docker/golang@1.22?digest=sha256:{GOLANG}", GOLANG)], dockerfile=f"FROM golang:1.22@sha256:{GOLANG}\n")
+    found = [Found(artifact("clean"), Provenance.from_bytes(to_bytes(pinned))), Found(artifact("first"), prov("FROM golang:1.22\n", "https://b")),
+             Found(artifact("unsigned"), prov("FROM evil:latest\n", "https://c"))]
+    section, _ = provenance_section(evidence(found), lambda a: a.source != "unsigned")
+    assert [(stage["base"], stage["pinned"]) for stage in section["stages"]] == [(f"golang:1.22@sha256:{GOLANG}", True), ("golang:1.22", False)]
 
 
 def test_sbom_section_counts_distinct_components_and_denies() -> None:

@@ -213,7 +213,8 @@ def test_pax_size_that_is_not_plain_digits_is_refused(size: str) -> None:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         tar.addfile(info, io.BytesIO(b"hello"))
-    assert "malformed pax size" in _error(EvidenceError, buffer.getvalue())
+    message = _error(EvidenceError, buffer.getvalue())
+    assert "malformed pax size" in message or "negative size" in message  # Go: ParseInt fails, or the size is < 0
 
 
 

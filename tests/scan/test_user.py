@@ -21,7 +21,7 @@ broken line
         ("", PASSWD, ("", 0, True, "default")),
         (None, None, ("", 0, True, "default")),
         ("root", PASSWD, ("root", 0, True, "passwd")),
-        ("root", None, ("root", 0, True, "default")),
+        ("root", None, ("root", None, True, "unresolved")),  # runc: unable to find user root
         ("0", None, ("0", 0, True, "numeric")),
         ("0", PASSWD, ("root", 0, True, "numeric")),
         ("0:0", PASSWD, ("root", 0, True, "numeric")),
@@ -35,7 +35,7 @@ broken line
         ("65534", PASSWD, ("65534", 65534, False, "numeric")),
         ("nobody", PASSWD, ("nobody", None, True, "unresolved")),
         ("app", None, ("app", None, True, "unresolved")),
-        ("-1", PASSWD, ("-1", None, True, "unresolved")),
+        ("-1", PASSWD, ("-1", -1, True, "out-of-range")),
     ],
 )
 def test_resolve_user(user: str | None, passwd: str | None, expected: tuple) -> None:

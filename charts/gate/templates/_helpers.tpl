@@ -201,6 +201,10 @@ credentials and extra Rego beside config.yaml.
 {{- if .Values.rules }}{{ $_ := set $config "rules" .Values.rules }}{{ end }}
 {{- if .Values.namespaces }}{{ $_ := set $config "namespaces" .Values.namespaces }}{{ end }}
 {{- if .Values.exemptions }}{{ $_ := set $config "exemptions" .Values.exemptions }}{{ end }}
+{{- if .Values.audit.enabled }}
+{{- $skip := concat (list "kube-system" .Release.Namespace) .Values.webhook.excludeNamespaces | uniq }}
+{{- $_ := set $config "audit" (dict "enabled" true "interval" .Values.audit.interval "images_per_second" .Values.audit.imagesPerSecond "exclude_namespaces" $skip "lease_namespace" .Release.Namespace "lease_name" (printf "%s-audit" (include "gate.fullname" .)) "lease_seconds" .Values.audit.leaseSeconds) }}
+{{- end }}
 {{- toYaml $config }}
 {{- end }}
 
