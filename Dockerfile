@@ -28,6 +28,7 @@ RUN python -m venv /opt/venv \
 # runtime requirements, and nothing unhashed may enter the image.
 COPY gate/ /opt/gate/gate/
 COPY policies/ /opt/gate/policies/
+COPY docs/rules.md docs/input.schema.json /opt/gate/docs/
 RUN echo /opt/gate > /opt/venv/lib/python3.11/site-packages/gate.pth \
  && printf '#!/opt/venv/bin/python\nimport sys\nfrom gate.cli import main\nsys.exit(main())\n' > /opt/venv/bin/gate \
  && chmod 0755 /opt/venv/bin/gate \

@@ -6,54 +6,129 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import sys
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from gate import __version__
-from gate._progress import terminal_progress
 from gate import config as config_module
-from gate.config import Config
-from gate.errors import GateError, LimitExceeded
-from gate.report import ImageResult, Report, render_json, render_sarif, render_table
+from gate._progress import terminal_progress
+from gate.cli_config import add_registry_flags, add_trust_flags, attest_config, check_config
+from gate.errors import ConfigError, GateError, LimitExceeded
+from gate.report import ImageResult, Report, render_json, render_sarif
+from gate.report_table import render_table
 
 if TYPE_CHECKING:
     from gate.attest import Attester
     from gate.engine import Engine
 
 EXIT_USAGE = 2
-DEFAULT_TIMEOUT = 900.0  # seconds for a whole `gate check image`: long layer scans fit, a hung registry does not
+DEFAULT_TIMEOUT = 900.0  # seconds for a whole run: long layer scans fit, a hung registry does not
+T = TypeVar("T")
+# Flags other tools use for what gate spells differently (trivy, cosign, conftest, kyverno).
+_KNOWN_ALIASES = {"--format": "--output", "-f": "--output", "--output-format": "--output", "--insecure": "--insecure-registry",
+                  "--pubkey": "--key", "--identity": "--certificate-identity", "--issuer": "--certificate-oidc-issuer"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that names the flag meant when an unknown one is close to a real one."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = _suggestion(self, message)
+        super().error(message + (f"\n  did you mean {hint}?" if hint else ""))
+
+
+def _suggestion(parser: argparse.ArgumentParser, message: str) -> str | None:
+    import difflib
+
+    if "unrecognized arguments:" not in message:
+        return None
+    unknown = message.split("unrecognized arguments:", 1)[1].split()
+    known = _option_strings(parser)
+    for arg in unknown:
+        flag = arg.split("=", 1)[0]
+        if flag in _KNOWN_ALIASES and _KNOWN_ALIASES[flag] in known:
+            return _KNOWN_ALIASES[flag]
+        close = difflib.get_close_matches(flag, sorted(known), n=1, cutoff=0.6) if flag.startswith("-") else []
+        if close:
+            return close[0]
+    return None
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    found: set[str] = set()
+    for action in parser._actions:
+        found.update(option for option in action.option_strings if option.startswith("--"))
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _option_strings(sub)
+    return found
+
+
+def _image_options() -> _Parser:
+    """Options of every command that reads images: config, policies, trust, registries, deadline."""
+    common = _Parser(add_help=False)
+    common.add_argument("--config", type=Path, help="gate configuration file (YAML)")
+    common.add_argument("--policy", type=Path, action="append", default=[], metavar="DIR",
+                        help="extra directory of Rego policies, loaded beside the shipped ones (repeatable)")
+    common.add_argument("--no-layer-scan", action="store_true", help="read config and history, not the layers")
+    _add_timeout(common)
+    add_trust_flags(common)
+    add_registry_flags(common)
+    return common
+
+
+def _check_options(images: _Parser) -> _Parser:
+    """Options shared by ``check image`` and ``check manifest``: the image options and the report."""
+    common = _Parser(add_help=False, parents=[images])
+    common.add_argument("--output", "-o", choices=("table", "json", "sarif"), default="table")
+    common.add_argument("--exit-code", type=int, default=1, metavar="N",
+                        help="exit code when an image is denied by policy (default 1; 0 for report-only runs). "
+                             "Errors still exit 2")
+    return common
+
+
+def _add_timeout(parser: argparse.ArgumentParser) -> None:
+    """``--timeout``: one deadline for the whole run (every image not judged by then is an error)."""
+    parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help=f"deadline for the whole run (default {DEFAULT_TIMEOUT:g}); an image not judged by then is an "
+                             "evaluation.error (exit 2), so a registry that drip-feeds bytes cannot hang CI")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text.rstrip("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < 1e7:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gate", description="Supply-chain gate for container images.")
+    parser = _Parser(prog="gate", description="Supply-chain gate for container images.")
     parser.add_argument("--version", action="version", version=f"gate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    images = _image_options()
+    common = _check_options(images)
 
     check = commands.add_parser("check", help="judge artefacts without admitting anything (a dry run)")
     check_kinds = check.add_subparsers(dest="kind", required=True)
-    image = check_kinds.add_parser("image", help="judge one or more image references")
+    image = check_kinds.add_parser("image", parents=[common], help="judge one or more image references")
     image.add_argument("references", nargs="+", metavar="REF")
-    image.add_argument("--config", type=Path, help="gate configuration file (YAML)")
-    image.add_argument("--policy", type=Path, action="append", default=[], metavar="DIR",
-                       help="extra directory of Rego policies, loaded beside the shipped ones (repeatable)")
-    image.add_argument("--output", choices=("table", "json", "sarif"), default="table")
-    image.add_argument("--platform", metavar="OS/ARCH", help="judge only this platform of a multi-arch index")
-    image.add_argument("--no-layer-scan", action="store_true", help="read config and history, not the layers")
-    image.add_argument("--offline", action="store_true",
-                       help="never refresh the Sigstore trust root; use the configured or shipped copy")
-    image.add_argument("--namespace", metavar="NS",
-                       help="judge as for a workload in this namespace (its overrides, exemptions and image policies)")
-    image.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                       help=f"overall deadline for the whole check (default {DEFAULT_TIMEOUT:g}); an image not "
-                            "judged by then is an evaluation.error (exit 2), so a registry that drip-feeds "
-                            "bytes cannot hang CI")
+    image.add_argument("--platform", metavar="OS/ARCH", help="judge only this platform of a multi-arch index (linux/arm64, arm64)")
+    image.add_argument("--namespace", "-n", metavar="NS", help="judge as the webhook would in this namespace (overrides, exemptions)")
     image.add_argument("--attest", action="store_true",
                        help="sign a verification summary of each verdict (attest.key) and attach it to the image")
     image.add_argument("--attest-key", type=Path, metavar="FILE",
                        help="PEM private key for --attest, instead of attest.key (password: GATE_ATTEST_PASSWORD)")
+    manifest = check_kinds.add_parser("manifest", parents=[common], help="judge the workloads of Kubernetes manifests as the webhook would")
+    manifest.add_argument("files", nargs="+", metavar="FILE", help="YAML or JSON, several documents each; - for stdin")
+    manifest.add_argument("--namespace", "-n", metavar="NS", default="default", help="namespace of objects that name none (default: default)")
 
     audit = commands.add_parser("audit", help="judge the workloads running in a cluster, as the webhook would")
     audit.add_argument("--config", type=Path, help="gate configuration file (YAML)")
@@ -78,88 +153,73 @@ def _parser() -> argparse.ArgumentParser:
 
     policy = commands.add_parser("policy", help="work with Rego policies")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
-    policy_test = policy_commands.add_parser("test", help="run the policy test cases")
+    policy_test = policy_commands.add_parser("test", help="run the policy test cases (exit 0 all passed, 1 any failed, 2 usage)")
     policy_test.add_argument("directory", nargs="?", type=Path, help="policy directory (default: the shipped one)")
     policy_test.add_argument("--config", type=Path)
+    policy_input = policy_commands.add_parser("input", parents=[images], help="print the input document gate evaluates for an image")
+    policy_input.add_argument("reference", metavar="REF")
+    policy_input.add_argument("--platform", metavar="OS/ARCH")
+    policy_input.add_argument("--namespace", "-n", metavar="NS")
+    policy_eval = policy_commands.add_parser("eval", help="evaluate the policies over an input document")
+    policy_eval.add_argument("--input", type=Path, required=True, metavar="FILE", help="an input document (JSON), - for stdin")
+    policy_eval.add_argument("--config", type=Path)
+    policy_eval.add_argument("--policy", type=Path, action="append", default=[], metavar="DIR")
+    policy_eval.add_argument("--namespace", "-n", metavar="NS", help="apply this namespace's overrides and exemptions")
     return parser
 
 
-def _load_config(path: Path | None, policy_dirs: tuple[Path, ...] = ()) -> Config:
+def _load_config(path: Path | None, policy_dirs: tuple[Path, ...] = ()) -> config_module.Config:
     """The config file (defaults without one); ``policy_dirs`` are Rego directories given on the
     command line, whose rule IDs the file may configure."""
     return config_module.load(path, policy_dirs=policy_dirs) if path is not None else config_module.from_mapping({})
 
 
-def _check_config(args: argparse.Namespace) -> Config:
-    """The config file with the command-line overrides applied on top."""
-    extra_dirs = tuple(directory.resolve() for directory in args.policy)
-    for directory in extra_dirs:
-        if not directory.is_dir():
-            raise config_module.ConfigError(f"--policy: no such directory {directory}")
-    config = _attest_config(_load_config(args.config, extra_dirs), args)
-    return config.model_copy(
-        update={
-            "policy": config.policy.model_copy(update={"dirs": config.policy.dirs + extra_dirs}),
-            "scan": config.scan.model_copy(
-                update={
-                    "layers": config.scan.layers and not args.no_layer_scan,
-                    "cache_dir": config.scan.cache_dir or config_module.default_cache_dir(),
-                }
-            ),
-        }
-    )
+def _deadline(args: argparse.Namespace) -> float | None:
+    return time.monotonic() + args.timeout if getattr(args, "timeout", None) else None
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = 0.0
-    if not seconds > 0 or seconds == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
-    return seconds
+def _run(work: Callable[[], Awaitable[T]], deadline: float | None) -> T:
+    """Run ``work`` on a fresh event loop; past ``deadline``, stop it with a ``LimitExceeded``."""
+
+    async def bounded() -> T:
+        if deadline is None:
+            return await work()
+        try:
+            # The engine's own deadline answers first (an evaluation.error per image); this is the backstop.
+            return await asyncio.wait_for(work(), timeout=max(deadline - time.monotonic(), 0.0) + 5.0)
+        except TimeoutError as exc:
+            raise LimitExceeded("the run did not finish within --timeout", remedy="raise --timeout") from exc
+
+    return asyncio.run(bounded())
 
 
-def _attest_config(config: Config, args: argparse.Namespace) -> Config:
-    """With ``--attest``: the key from ``--attest-key`` (checked now), and no ``trust.verifiers``,
-    since a gate that vouches for an image must have looked at it itself."""
-    if args.attest_key is not None and not args.attest:
-        raise config_module.ConfigError("--attest-key is only used with --attest")
-    if not args.attest:
-        return config
-    if args.attest_key is not None:
-        if config.attest.verifier_id is None:
-            raise config_module.ConfigError("--attest-key: attest.verifier_id must be set in the config (the id consumers list in trust.verifiers)")
-        attest = config.attest.model_copy(update={"key": args.attest_key.resolve()})
-        config_module.load_attest_key(attest, "--attest-key")
-        config = config.model_copy(update={"attest": attest})
-    if config.attest.key is None:
-        raise config_module.ConfigError("--attest needs a signing key: set attest.key and attest.verifier_id in the config, or pass --attest-key")
-    return config.model_copy(update={"trust": config.trust.model_copy(update={"verifiers": ()})})
+def _platform(args: argparse.Namespace) -> str | None:
+    from gate.engine._platforms import parse_flag
+
+    return parse_flag(args.platform) if getattr(args, "platform", None) else None
 
 
-async def _check_images(
-    config: Config, references: Sequence[str], platform: str | None, namespace: str | None, timeout: float, attest: bool = False
-) -> Report:
+async def _check_images(args: argparse.Namespace, config: config_module.Config, deadline: float | None) -> Report:
     from gate.attest import Attester
     from gate.engine import Engine, WorkloadContext, is_pending
 
-    attester = Attester.from_config(config) if attest else None
+    platform = _platform(args)
+    context = WorkloadContext(namespace=args.namespace)
+    attester = Attester.from_config(config) if args.attest else None
     progress = terminal_progress() if config.scan.layers else None
-    context = WorkloadContext(namespace=namespace)
-    deadline = time.monotonic() + timeout
     with progress or contextlib.nullcontext():
         async with Engine(config, progress=progress) as engine:
-            results = await asyncio.gather(*(engine.check(ref, context, platform=platform, deadline=deadline) for ref in references))
+            checks = (engine.check(ref, context, platform=platform, deadline=deadline) for ref in args.references)
+            results = list(await asyncio.gather(*checks))
             # A run has no retry: an evaluation still going at the deadline is a time-out, not "in progress".
-            late = LimitExceeded(f"timed out after --timeout {timeout:g}s", remedy="check the registry's speed, or raise --timeout")
+            late = LimitExceeded(f"timed out after --timeout {args.timeout:g}s", remedy="check the registry's speed, or raise --timeout")
             results = [engine.error_result(result.reference, late) if is_pending(result) else result for result in results]
             if attester is not None:  # one after another: two summaries of one image update one referrers index
                 results = [await _attest(attester, engine, result, platform) for result in results]
     return Report(policy_digest=engine.policy_digest, results=tuple(results))
 
 
-async def _attest(attester: "Attester", engine: "Engine", result: ImageResult, platform: str | None) -> ImageResult:
+async def _attest(attester: Attester, engine: Engine, result: ImageResult, platform: str | None) -> ImageResult:
     """Attach a summary of ``result``; an image that cannot be attested gets an ``evaluation.error`` (exit 2)."""
     try:
         attested = await attester.attest(engine, result, dt.datetime.now(dt.timezone.utc), platform)
@@ -172,16 +232,44 @@ async def _attest(attester: "Attester", engine: "Engine", result: ImageResult, p
     return result
 
 
+async def _check_manifests(args: argparse.Namespace, config: config_module.Config, deadline: float | None) -> Report:
+    from gate.engine import Engine
+    from gate.manifest_check import judge_manifests
+    from gate.manifests import read_manifests
+
+    objects = read_manifests(args.files)
+    progress = terminal_progress() if config.scan.layers else None
+    with progress or contextlib.nullcontext():
+        async with Engine(config, progress=progress) as engine:
+            results = await judge_manifests(objects, args.namespace, engine, deadline)
+    return Report(policy_digest=engine.policy_digest, results=tuple(results))
+
+
 def _render(report: Report, output: str) -> str:
-    renderers = {"json": render_json, "sarif": render_sarif, "table": render_table}
-    return renderers[output](report)
+    if output == "sarif":
+        from gate.rule_docs import rule_sections
+
+        return render_sarif(report, rule_sections())
+    return render_json(report) if output == "json" else render_table(report, width=_terminal_width())
+
+
+def _terminal_width() -> int:
+    """The terminal's width (``$COLUMNS`` first) when stdout is one, else 80 (piped output wraps as
+    on a classic terminal)."""
+    import shutil
+
+    return max(shutil.get_terminal_size((80, 24)).columns, 40) if sys.stdout.isatty() else 80
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    config = _check_config(args)
-    report = asyncio.run(_check_images(config, args.references, args.platform, args.namespace, args.timeout, attest=args.attest))
+    config = check_config(args)
+    if args.kind == "image":
+        config = attest_config(config, args)
+    deadline = _deadline(args)
+    checker = _check_manifests if args.kind == "manifest" else _check_images
+    report = _run(lambda: checker(args, config, deadline), deadline)
     print(_render(report, args.output))
-    return report.exit_code()
+    return report.exit_code(denied=args.exit_code)
 
 
 def _run_audit(args: argparse.Namespace) -> int:
@@ -197,16 +285,57 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     config = _load_config(args.config)
     if not args.insecure_http and (args.tls_cert is None or args.tls_key is None):
-        raise config_module.ConfigError("--tls-cert and --tls-key are required (or --insecure-http for local testing)")
+        raise ConfigError("--tls-cert and --tls-key are required (or --insecure-http for local testing)")
     serve(config, args.host, args.port, args.tls_cert, args.tls_key, insecure_http=args.insecure_http, log_level=args.log_level.upper())
     return 0
 
 
-def _run_policy_test(args: argparse.Namespace) -> int:
+def _run_policy(args: argparse.Namespace) -> int:
     from gate.policy import run_policy_tests
 
+    if args.policy_command == "input":
+        return _run_policy_input(args)
+    if args.policy_command == "eval":
+        return _run_policy_eval(args)
     directories = (args.directory.resolve(),) if args.directory is not None else ()
     return run_policy_tests(args.directory, _load_config(args.config, directories), sys.stdout)
+
+
+def _run_policy_input(args: argparse.Namespace) -> int:
+    """Print the input document(s) of an image: one object, or one per platform of an index."""
+    from gate.engine import Engine, WorkloadContext
+
+    config = check_config(args)
+    platform = _platform(args)
+
+    async def inputs() -> dict[str, dict[str, Any]]:
+        async with Engine(config) as engine:
+            return await engine.inputs(args.reference, WorkloadContext(namespace=args.namespace), platform=platform)
+
+    documents = _run(inputs, _deadline(args))
+    shown: Any = next(iter(documents.values())) if len(documents) == 1 else documents
+    print(json.dumps(shown, indent=2))
+    return 0
+
+
+def _run_policy_eval(args: argparse.Namespace) -> int:
+    """Evaluate the policies over one input document; print the violations with their final actions."""
+    from gate.policy import evaluate_document
+
+    config = check_config(args)
+    violations = evaluate_document(config, _read_input(args.input), namespace=args.namespace)
+    print(json.dumps([violation.to_json() for violation in violations], indent=2))
+    return 1 if any(violation.action == "deny" for violation in violations) else 0
+
+
+def _read_input(path: Path) -> Any:
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+        return json.loads(text)
+    except OSError as exc:
+        raise ConfigError(f"--input: cannot read {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"--input: {path} is not a JSON document: {exc}") from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -219,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_serve(args)
         if args.command == "audit":
             return _run_audit(args)
-        return _run_policy_test(args)
+        return _run_policy(args)
     except GateError as exc:
         print(f"gate: error: {exc.diagnostics()}", file=sys.stderr)
         return EXIT_USAGE

@@ -72,6 +72,8 @@ class KeylessIdentity(_Frozen):
             raise ValueError("set exactly one of `issuer` or `issuer_regex`")
         if (self.subject is None) == (self.subject_regex is None):
             raise ValueError("set exactly one of `subject` or `subject_regex`")
+        if (self.issuer is None) == (self.issuer_regex is None):
+            raise ValueError("set exactly one of `issuer` or `issuer_regex`")
         return self
 
     def matches(self, issuer: str, subject: str, extensions: dict[str, str] | None = None) -> bool:
@@ -158,6 +160,7 @@ class RegistryConfig(_Frozen):
 
     insecure: frozenset[str] = frozenset()
     docker_config: Path | None = None
+    credential_helpers: bool = False  # run the docker-credential-* helpers docker_config names (the CLI)
     # Hosts gate may contact (``host[:port]``, or ``*.domain`` for any host under it); None: any.
     allow: frozenset[str] | None = None
 
@@ -615,6 +618,20 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     return config.model_copy(update={"trust": trust, "registries": registries, "policy": policy, "scan": scan, "images": images, "attest": attest})
 
 
+def check_public_key(key: Path, where: str) -> None:
+    """Refuse a trust key that cannot be read or is not a PEM public key; ``where`` names the setting.
+
+    Raises:
+        ConfigError: naming ``where`` and the file.
+    """
+    try:
+        load_pem_public_key(key.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read {key}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {key} is not a PEM public key") from exc
+
+
 def _check_files(config: Config, source: str) -> None:
     keys = [(f"trust.keys[{index}]", key) for index, key in enumerate(config.trust.keys)]
     keys += [
@@ -625,7 +642,7 @@ def _check_files(config: Config, source: str) -> None:
     ]
     keys += [(f"trust.verifiers[{index}].key", verifier.key) for index, verifier in enumerate(config.trust.verifiers)]
     for field, key in keys:
-        _check_public_key(key, f"{source}: {field}")
+        check_public_key(key, f"{source}: {field}")
     if config.attest.key is not None:
         load_attest_key(config.attest, f"{source}: attest.key")
     named_files = [("trust.trusted_root", config.trust.trusted_root), ("registries.docker_config", config.registries.docker_config)]
@@ -635,15 +652,6 @@ def _check_files(config: Config, source: str) -> None:
     for index, directory in enumerate(config.policy.dirs):
         if not directory.is_dir():
             raise ConfigError(f"{source}: policy.dirs[{index}]: no such directory {directory}")
-
-
-def _check_public_key(path: Path, field: str) -> None:
-    try:
-        load_pem_public_key(path.read_bytes())
-    except OSError as exc:
-        raise ConfigError(f"{field}: cannot read {path}: {exc.strerror or exc}") from exc
-    except ValueError as exc:
-        raise ConfigError(f"{field}: {path} is not a PEM public key") from exc
 
 
 SigningKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey

@@ -96,15 +96,19 @@ def repo(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep the CLI's on-disk layer cache out of the user's home during tests."""
-    previous = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+def _private_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the CLI out of the user's home during tests: its on-disk layer cache, and the docker
+    config it reads like docker does (an empty one, so the user's credentials and helpers never
+    take part in a test)."""
+    names = {"XDG_CACHE_HOME": "xdg-cache", "DOCKER_CONFIG": "docker-config-home"}
+    previous = {name: os.environ.get(name) for name in names}
+    os.environ.update({name: str(tmp_path_factory.mktemp(directory)) for name, directory in names.items()})
     yield
-    if previous is None:
-        os.environ.pop("XDG_CACHE_HOME", None)
-    else:
-        os.environ["XDG_CACHE_HOME"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture

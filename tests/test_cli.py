@@ -18,6 +18,7 @@ from tests.support.images import ImageBuilder
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
 from tests.support.registry_server import RegistryServer, free_port
 from tests.support.stalling_host import StallingHostDouble
+from tests.support.reports import only_evidence
 
 RECENT = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")  # never stale
 PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001::/home/app:/sbin/nologin\ntoor:x:0:0::/root:/bin/sh\n"
@@ -65,14 +66,14 @@ def test_non_root_image_is_allowed(media: str, registry: RegistryServer, repo: s
     (result,) = report["results"]
     assert (code, result["decision"], result["violations"]) == (0, "allow", [])
     assert report["gate_version"] and report["policy_digest"].startswith("sha256:")
-    assert result["evidence"]["config"]["user"] == "10001"
+    assert only_evidence(result)["config"]["user"] == "10001"
 
 
 def test_named_user_resolves_through_passwd(registry: RegistryServer, repo: str, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pushed = _image("app").push(registry, f"{repo}:1")
     code, report = _check(capsys, config_file, pushed.ref)
     assert code == 0, report
-    effective = report["results"][0]["evidence"]["config"]["effective_user"]
+    effective = only_evidence(report["results"][0])["config"]["effective_user"]
     assert effective == {"name": "app", "uid": 10001, "is_root": False, "resolved_by": "passwd"}
 
 
@@ -82,8 +83,9 @@ def test_index_is_judged_on_every_platform(registry: RegistryServer, repo: str, 
     (violation,) = report["results"][0]["violations"]
     assert code == 1
     assert violation["rule"] == "user.root"
-    assert violation["details"]["platform"] == "linux/arm64"
-    assert "linux/arm64" in violation["message"]
+    assert violation["platform"] == "linux/arm64"
+    assert violation["platform_digest"] == index.images[1].digest
+    assert not violation["message"].startswith("["), "the platform is a field, not a prefix of the message"
 
     code, report = _check(capsys, config_file, index.ref, extra=("--platform", "linux/amd64"))
     assert (code, report["results"][0]["decision"]) == (0, "allow")

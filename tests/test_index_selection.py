@@ -51,7 +51,7 @@ def _check(capsys: pytest.CaptureFixture[str], config: Path, ref: str, *extra: s
 
 
 def _root_platforms(result: dict[str, Any]) -> list[str]:
-    return [v["details"]["platform"] for v in result["violations"] if v["rule"] == "user.root"]
+    return [v["platform"] for v in result["violations"] if v["rule"] == "user.root"]
 
 
 def test_an_image_wearing_the_attestation_annotation_is_judged(registry: RegistryServer, repo: str, config_file: Path,

@@ -2,6 +2,7 @@
 
     serve(config, host, port, tls_cert, tls_key, insecure_http=False)   # blocking; `gate serve`
     app = create_app(config, engine=None)                               # FastAPI app (tests, embedding)
+    verdict = await judge_workload(obj, namespace, engine)              # one workload, as admission judges it
 
 Routes: ``POST /validate``, ``POST /mutate``, ``POST /registry/events``, ``GET /healthz``, ``GET /readyz``,
 ``GET /metrics``. The two names load lazily so the pure helpers import without FastAPI or the engine.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["create_app", "serve"]
+__all__ = ["WorkloadError", "WorkloadVerdict", "create_app", "image_uses", "is_workload", "judge_workload", "serve"]
 
 
 def __getattr__(name: str) -> Any:
@@ -19,6 +20,14 @@ def __getattr__(name: str) -> Any:
         from gate.admission._app import create_app
 
         return create_app
+    if name in ("judge_workload", "WorkloadVerdict"):
+        from gate.admission import _judging
+
+        return getattr(_judging, name)
+    if name in ("WorkloadError", "image_uses", "is_workload"):
+        from gate.admission import _workloads
+
+        return getattr(_workloads, name)
     if name == "serve":
         from gate.admission._server import serve
 

@@ -14,7 +14,7 @@ from typing import Any
 from gate.admission._review import review_response
 from gate.admission._warnings import WOULD_DENY, Finding, clip, warnings
 from gate.admission._workloads import ImageUse
-from gate.report import ImageResult
+from gate.report import ImageResult, Violation
 
 MESSAGE_CHARS = 8192
 
@@ -87,12 +87,18 @@ def _denial(denied: list[Judged], total: int) -> str:
     lines = [f"gate denied {len(denied)} of {total} image(s):"]
     for item in denied:
         places = ", ".join(use.location for use in item.uses)
-        rules = "; ".join(f"[{v.rule}] {v.message}" for v in item.result.violations if v.action == "deny")
+        rules = "; ".join(_said(item.result, v) for v in item.result.violations if v.action == "deny")
         lines.append(f"- {item.result.reference} ({places}): {rules}")
     message = "\n".join(lines)
     if len(message) > MESSAGE_CHARS:
         message = message[: MESSAGE_CHARS - 40] + "\n… (truncated; see the audit annotations)"
     return message
+
+
+def _said(result: ImageResult, violation: Violation) -> str:
+    """``[rule] message``, naming the platform when the image is an index of several."""
+    index = violation.platform_digest is not None and violation.platform_digest != result.digest
+    return f"[{violation.rule}] {violation.message}" + (f" (on {violation.platform})" if index else "")
 
 
 def _summary(item: Judged) -> dict[str, Any]:

@@ -3,11 +3,13 @@
 DELETE and CONNECT change no image and are admitted. An UPDATE re-judges only the images whose
 reference or security context changed (a scale or a label edit costs nothing). Distinct images
 are judged concurrently; each verdict is due before the request's deadline, and an image not
-judged by then gets the engine's "in progress" ``evaluation.error`` (deny, or warn when
-``fail_open``), so the API server always gets an answer before its own ``timeoutSeconds``.
-Identical checks of concurrent requests (same image, context and credentials: a ReplicaSet
-creating fifty Pods) share one engine evaluation, which keeps running when a waiter's deadline
-passes so the API server's retry finds its verdict.
+judged by then gets an ``evaluation.error`` (deny, or warn when ``fail_open``), so the API server
+always gets an answer before its own ``timeoutSeconds``. Identical checks of concurrent requests
+(same image, context and credentials: a ReplicaSet creating fifty Pods) share one evaluation in
+the engine, which keeps running when a waiter's deadline passes so a retry finds it done.
+
+One request cannot crowd out the others: it may name at most ``limits.images_per_review``
+distinct images, and at most ``limits.evaluations_per_review`` of them are judged at once.
 """
 
 from __future__ import annotations
@@ -16,20 +18,21 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from gate.admission._answer import Answer, Judged, allow, judge, refuse
+from gate.admission._judging import CheckUses, context_of, judge_uses, judge_workload, namespace_exemption
 from gate.admission._metrics import Metrics
 from gate.admission._pins import Pin, is_tag_only, pins_for
 from gate.admission._pull_secrets import PullSecretReader
 from gate.admission._review import AdmissionRequest
 from gate.admission._workloads import ImageUse, WorkloadError, changed_uses, image_uses, is_workload, pod_spec
-from gate.config import Config, Exemption
+from gate.config import Config
 from gate.engine import Engine, WorkloadContext, is_pending
 from gate.errors import GateError
 from gate.report import ImageResult
-from gate.rules import RULES
 
 log = logging.getLogger("gate.admission")
 
@@ -42,7 +45,6 @@ class Reviewer:
         self.engine = engine
         self.metrics = metrics
         self.pull_secrets = pull_secrets
-        self._whole_namespace = _whole_namespace_exemptions(config)
 
     async def review(self, request: AdmissionRequest, deadline: float) -> Answer:
         """The answer for one request; never raises for anything the request contains."""
@@ -55,36 +57,47 @@ class Reviewer:
                 "the webhook's rules should select only Pods and kinds with a pod template",
                 mode,
             )
-        exemption = self.namespace_exemption(request.namespace)
-        if exemption is not None:
-            return allow(f"namespace {request.namespace} is exempt: {exemption}")
         try:
-            uses = self._uses(request)
+            distinct, most = len({use.key for use in self._uses(request)}), self.config.limits.images_per_review
+            if distinct > most:
+                return refuse(
+                    f"the {request.kind} names {distinct} distinct images; gate judges at most {most} per request "
+                    "(limits.images_per_review)",
+                    mode,
+                )
+            verdict = await judge_workload(
+                request.object or {}, request.namespace, self.engine, kind=request.kind,
+                old=request.old_object if request.operation == "UPDATE" else None,
+                check=self._checker(request.kind, request.object, request.namespace, deadline),
+            )
         except WorkloadError as exc:
             return refuse(f"cannot read the {request.kind}: {exc}", mode, code=400)
-        if not uses:
+        if verdict.exempt is not None:
+            return allow(f"namespace {request.namespace} is exempt: {verdict.exempt}")
+        if not verdict.judged:
             return allow("no new or changed images" if request.operation == "UPDATE" else "no images")
-        distinct, most = len({use.key for use in uses}), self.config.limits.images_per_review
-        if distinct > most:
-            return refuse(
-                f"the {request.kind} names {distinct} distinct images; gate judges at most {most} per request "
-                "(limits.images_per_review)",
-                mode,
-            )
-        judged = await self.judge_uses(uses, request.kind, request.object, request.namespace, deadline)
-        self.metrics.record_images([item.result for item in judged])
-        return judge(judged, mode, request.uid)
+        self.metrics.record_images([item.result for item in verdict.judged])
+        return judge(list(verdict.judged), mode, request.uid)
 
     async def judge_uses(self, uses: list[ImageUse], kind: str, obj: Any, namespace: str | None, deadline: float) -> list[Judged]:
         """One verdict per distinct use of the workload ``obj`` (read with its pull secrets), due by
-        ``deadline``; the webhook and the audit both judge through here."""
-        secrets = await self._pull_secrets(kind, obj, namespace, deadline)
-        groups: dict[tuple[Any, ...], list[ImageUse]] = {}
-        for use in uses:
-            groups.setdefault(use.key, []).append(use)
-        firsts = [group[0] for group in groups.values()]
-        results = await self._judge_all(firsts, namespace, secrets, deadline)
-        return [Judged(tuple(group), result) for group, result in zip(groups.values(), results)]
+        ``deadline``; for callers that chose the uses themselves (the audit pins them to the digests
+        running). The webhook's own reviews go through :func:`judge_workload`."""
+        check = self._checker(kind, obj, namespace, deadline)
+        return list(await judge_uses(uses, namespace, self.engine, check=check))
+
+    def namespace_exemption(self, namespace: str | None) -> str | None:
+        """The reason of a valid exemption covering every rule for every image of ``namespace``."""
+        return namespace_exemption(self.config, namespace, dt.datetime.now(dt.timezone.utc).date())
+
+    def _checker(self, kind: str, obj: Any, namespace: str | None, deadline: float) -> CheckUses:
+        """The shared judging path's ``check``: with the pod's pull secrets, due by ``deadline``."""
+
+        async def check(uses: Sequence[ImageUse], contexts: Sequence[WorkloadContext]) -> list[ImageResult]:
+            secrets = await self._pull_secrets(kind, obj, namespace, deadline)
+            return await self._judge_all(list(uses), [replace(c, pull_secrets=secrets) for c in contexts], deadline)
+
+        return check
 
     async def pins(self, request: AdmissionRequest, deadline: float) -> list[Pin]:
         """Pins for every image of the request written by tag (``POST /mutate``); never raises.
@@ -112,8 +125,9 @@ class Reviewer:
         firsts = {use.image: use for use in uses}
         if len(firsts) > self.config.limits.images_per_review:
             return []  # the validating webhook refuses the request and says why
-        await self._judge_all(list(firsts.values()), request.namespace, secrets, deadline)
-        found = {image: self.engine.resolved_digest(image, _context(use, request.namespace, secrets)) for image, use in firsts.items()}
+        contexts = {image: replace(context_of(use, request.namespace), pull_secrets=secrets) for image, use in firsts.items()}
+        await self._judge_all(list(firsts.values()), list(contexts.values()), deadline)
+        found = {image: self.engine.resolved_digest(image, contexts[image]) for image in firsts}
         digests = {image: digest for image, digest in found.items() if digest is not None}
         self.metrics.pinned.inc(len(digests))
         return pins_for(uses, digests)
@@ -122,16 +136,6 @@ class Reviewer:
         if request.operation == "UPDATE":
             return changed_uses(request.kind, request.object, request.old_object)
         return image_uses(request.kind, request.object)
-
-    def namespace_exemption(self, namespace: str | None) -> str | None:
-        """The reason of a valid exemption covering every rule for every image of ``namespace``."""
-        if not self._whole_namespace:
-            return None
-        today = dt.datetime.now(dt.timezone.utc).date()
-        for exemption in self._whole_namespace:
-            if namespace in exemption.namespaces and (exemption.expires is None or today <= exemption.expires):
-                return exemption.reason
-        return None
 
     async def _pull_secrets(self, kind: str, obj: Any, namespace: str | None, deadline: float) -> bytes | None:
         """Registry credentials of the pod; none (and a log line) when the API is slow or absent."""
@@ -145,21 +149,17 @@ class Reviewer:
             log.warning("no image pull secrets: the Kubernetes API did not answer in time", extra={"namespace": namespace})
             return None
 
-    async def _judge_all(self, uses: list[ImageUse], namespace: str | None, secrets: bytes | None, deadline: float) -> list[ImageResult]:
+    async def _judge_all(self, uses: list[ImageUse], contexts: list[WorkloadContext], deadline: float) -> list[ImageResult]:
         """One verdict per use, all due by ``deadline`` (an "in progress" one for an image still being
-        judged); at most ``limits.evaluations_per_review`` are judged at once, so one request naming
-        many images cannot crowd out the others."""
+        judged); at most ``limits.evaluations_per_review`` are judged at once."""
         share = asyncio.Semaphore(self.config.limits.evaluations_per_review)
 
-        async def check(use: ImageUse) -> ImageResult:
+        async def check(use: ImageUse, context: WorkloadContext) -> ImageResult:
             async with share:
-                return await self._check(use, namespace, secrets, deadline)
+                return await self.engine.check(use.image, context, deadline=deadline)
 
-        results = await asyncio.gather(*(check(use) for use in uses), return_exceptions=True)
-        return [self._outcome(use, result) for use, result in zip(uses, results)]
-
-    def _check(self, use: ImageUse, namespace: str | None, secrets: bytes | None, deadline: float) -> Awaitable[ImageResult]:
-        return self.engine.check(use.image, _context(use, namespace, secrets), deadline=deadline)
+        results = await asyncio.gather(*(check(use, context) for use, context in zip(uses, contexts, strict=True)), return_exceptions=True)
+        return [self._outcome(use, result) for use, result in zip(uses, results, strict=True)]
 
     def _outcome(self, use: ImageUse, result: ImageResult | BaseException) -> ImageResult:
         """The verdict (counted as a time-out when it is still in progress), or an ``evaluation.error``
@@ -170,22 +170,3 @@ class Reviewer:
         if is_pending(result):
             self.metrics.timeouts.inc()
         return result
-
-
-def _context(use: ImageUse, namespace: str | None, secrets: bytes | None) -> WorkloadContext:
-    """How ``use`` will run, as the policies see it (a pod spec: ``from_workload``)."""
-    return WorkloadContext(
-        namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, pull_secrets=secrets, from_workload=True
-    )
-
-
-def _whole_namespace_exemptions(config: Config) -> tuple[Exemption, ...]:
-    """Exemptions that waive every rule the policies can report for every image of their namespaces.
-
-    Only the catalogue's rules are known here: with site policies (``policy.dirs``) loaded, a custom
-    rule the exemption does not name must still apply, so no namespace is skipped then.
-    """
-    if config.policy.dirs:
-        return ()
-    return tuple(e for e in config.exemptions if e.namespaces and not e.images and set(RULES) <= set(e.rules))
-

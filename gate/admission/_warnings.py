@@ -52,8 +52,8 @@ def _merged(findings: list[Finding]) -> list[tuple[Finding, tuple[str, ...]]]:
     """One entry per (image, rule, message) with the platforms it holds on, in first-seen order."""
     groups: dict[tuple[str, str, str, bool], tuple[Finding, list[str]]] = {}
     for item in findings:
-        platform = item.violation.details.get("platform")
-        message = _without_platform(item.violation.message, platform)
+        platform = _platform(item)
+        message = item.violation.message
         key = (item.result.reference, item.violation.rule, message, item.would_deny)
         _, platforms = groups.setdefault(key, (item, []))
         if isinstance(platform, str):
@@ -63,8 +63,7 @@ def _merged(findings: list[Finding]) -> list[tuple[Finding, tuple[str, ...]]]:
 
 def _text(item: Finding, platforms: tuple[str, ...]) -> str:
     reference = item.result.reference
-    message = _without_platform(item.violation.message, item.violation.details.get("platform"))
-    message = " ".join(message.removeprefix(f"{reference}: ").split())  # one line: warnings are HTTP headers
+    message = " ".join(item.violation.message.removeprefix(f"{reference}: ").split())  # one line: warnings are HTTP headers
     message = _QUOTED_DIGEST.sub(r"\1…", message)
     everywhere = len(platforms) >= _platform_count(item.result)
     tag = "" if everywhere or not platforms else f"[{', '.join(platforms)}] "
@@ -72,8 +71,10 @@ def _text(item: Finding, platforms: tuple[str, ...]) -> str:
     return f"{WOULD_DENY if item.would_deny else ''}{subject}[{item.violation.rule}] {tag}{message}"
 
 
-def _without_platform(message: str, platform: object) -> str:
-    return message.removeprefix(f"[{platform}] ") if isinstance(platform, str) else message
+def _platform(item: Finding) -> str | None:
+    """The platform of an index the finding was made on (None for a single-platform image)."""
+    violation = item.violation
+    return violation.platform if violation.platform_digest not in (None, item.result.digest) else None
 
 
 def _platform_count(result: ImageResult) -> int:

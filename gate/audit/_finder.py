@@ -91,7 +91,8 @@ def contained(result: ImageResult) -> list[str]:
 def _per_platform(result: ImageResult) -> Iterator[tuple[str | None, dict[str, Any]]]:
     platforms = result.evidence.get("platforms")
     if isinstance(platforms, dict):
-        yield from ((name, evidence) for name, evidence in platforms.items() if isinstance(evidence, dict))
+        several = len(platforms) > 1  # a single-platform image's findings need no platform named
+        yield from ((name if several else None, evidence) for name, evidence in platforms.items() if isinstance(evidence, dict))
     else:
         yield None, result.evidence
 

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from gate.cache import LoadingCache, SingleFlight, TTLCache
-from gate.config import Config
+from gate.config import Config, ImagePolicy
 from gate.engine._evaluations import EvaluationProgress, EvaluationSlots, current_progress, track
 from gate.engine._evidence import EvidenceFacts, Subject, VerifiedEvidence, evidence_facts, verify_evidence
 from gate.engine._gathered import Gathered
-from gate.engine._image import ImageFacts, ImageScanner, LayerProgress
+from gate.engine._image import ImageFacts, ImageScanner, LayerProgress, config_platform
 from gate.engine._selection import runnable_manifests
 from gate.engine._shared import LAYERS, VERDICTS, namespace
 from gate.engine._summary import SummaryContext, Wanted, find_summary
@@ -81,11 +81,22 @@ class _Gathered:
     image: ImageIdentity
     scan: ImageFacts
     verified: VerifiedEvidence
+    platform: str  # os/arch[/variant]: the index entry's, else the image config's
     inputs: tuple[str, ...] = ()  # digests of the attached manifests read as evidence (a summary's inputAttestations)
     ignored: tuple[str, ...] = ()  # verification summaries looked at and not used, with why
 
 
 Known = _Gathered | Gathered  # read from the registry, or taken from a verification summary
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One platform image's policy input as a workload sees it, and what goes beside the verdict."""
+
+    document: dict[str, Any]
+    problems: list[str]
+    entries: tuple[ImagePolicy, ...]  # the image policies that apply (their rule overrides too)
+    contains: tuple[dict[str, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -248,6 +259,20 @@ class Engine:
         message = progress.describe() if progress else "evaluation in progress; retry shortly"
         return self.error_result(reference, LimitExceeded(message, details={PENDING: True, "expected_seconds": round(expected, 1)}))
 
+    async def inputs(self, reference: str, context: WorkloadContext = WorkloadContext(), *, platform: str | None = None) -> dict[str, dict[str, Any]]:
+        """The exact input document the policies get for each platform image of ``reference``
+        (``gate policy input``), keyed by platform.
+
+        Raises:
+            GateError: the reference cannot be read or its evidence gathered.
+        """
+        now = dt.datetime.now(dt.timezone.utc)
+        pinned = Reference.parse(reference)
+        top = await self._client_for(context).manifest(pinned)
+        gathered = await self._gather(self._client_for(context), pinned.with_digest(top.digest), top, platform, now)
+        pinned_top = pinned.with_digest(top.digest)
+        return {_platform_of(item): self._prepare(item, pinned_top, reference, context, now).document for item in gathered}
+
     def error_result(self, reference: str, error: GateError) -> ImageResult:
         """The fail-closed verdict for an image that could not be evaluated (``warn`` when fail-open)."""
         action: Literal["deny", "warn"] = "warn" if self.config.fail_open else "deny"
@@ -320,10 +345,7 @@ class Engine:
         gathered = await self._facts.get_or_load(key, lambda: self._gather_bounded(client, reference, top, platform, now))
         judged = await asyncio.gather(*(self._judge(item, reference, text, context, now) for item in gathered))
         violations = tuple(v for violations, _ in judged for v in violations)
-        if len(judged) == 1:
-            evidence = judged[0][1]
-        else:
-            evidence = {"platforms": {_identity(item).platform: found for item, (_, found) in zip(gathered, judged)}}
+        evidence: dict[str, Any] = {"platforms": {_platform_of(item): found for item, (_, found) in zip(gathered, judged, strict=True)}}
         if isinstance(gathered[0], Gathered) and gathered[0].summary is not None:
             evidence = evidence | {"summary": gathered[0].summary}
         return ImageResult(reference=text, digest=reference.digest, violations=violations, evidence=evidence)
@@ -413,7 +435,7 @@ class Engine:
     async def _targets(self, client: RegistryClient, reference: Reference, top: Manifest, platform: str | None) -> list[_Target]:
         if not top.is_index:
             subject = Subject(top.digest, None, None)
-            return [_Target(reference.with_digest(top.digest), top, platform, subject)]
+            return [_Target(reference.with_digest(top.digest), top, None, subject)]
         runnable = await runnable_manifests(client, reference, top, platform)
         subject_of = lambda manifest: Subject(manifest.digest, top.digest, top.json)  # noqa: E731
         return [_Target(reference.with_digest(item.manifest.digest), item.manifest, item.platform, subject_of(item.manifest)) for item in runnable]
@@ -430,7 +452,8 @@ class Engine:
             platform=target.platform,
             index_digest=target.subject.index_digest,
         )
-        return _Gathered(identity, image, verified, inputs=tuple(sorted({artifact.manifest for artifact in about})))
+        inputs = tuple(sorted({artifact.manifest for artifact in about}))
+        return _Gathered(identity, image, verified, target.platform or image.platform, inputs=inputs)
 
     def _facts_of(self, item: _Gathered, reference: Reference, text: str, namespace: str | None) -> tuple[Facts, EvidenceFacts, ImageScope]:
         """The policy input's facts for one platform image as ``text`` (pinned as ``reference``) in ``namespace``.
@@ -459,10 +482,8 @@ class Engine:
         )
         return facts, found, scope
 
-    async def _judge(
-        self, item: Known, reference: Reference, text: str, context: WorkloadContext, now: dt.datetime
-    ) -> tuple[list[Violation], dict[str, Any]]:
-        """Decide for one platform image as ``text`` (pinned as ``reference``) in the workload's namespace.
+    def _prepare(self, item: Known, reference: Reference, text: str, context: WorkloadContext, now: dt.datetime) -> _Prepared:
+        """The policy input for one platform image as ``text`` (pinned as ``reference``) in the workload's context.
 
         Raises:
             ConfigError: the scopes that apply set parameters that cannot be combined.
@@ -470,19 +491,23 @@ class Engine:
         if isinstance(item, Gathered):  # a verification summary's facts, with this gate's parameters, context and Rego
             params = effective_params(self.config, scoped_rules(self.config, context.namespace, ()))
             facts = replace(item.facts, image=replace(item.facts.image, reference=text), params=params)
-            problems, entries, contains = list(item.problems), (), item.contains
-        else:
-            facts, found, scope = self._facts_of(item, reference, text, context.namespace)
-            problems = [*item.ignored, *(problem.message for problem in found.problems)]
-            entries, contains = scope.entries, found.contains
-        document = input_document(facts, context.policy_view(), now)
-        raws = await asyncio.to_thread(self.policy.evaluate, document)
-        violations = decide(raws, self.config, namespace=context.namespace, image=text, now=now, policies=entries)
-        summary = evidence_summary(document) | {"problems": problems}
+            return _Prepared(input_document(facts, context.policy_view(), now), list(item.problems), (), item.contains)
+        facts, found, scope = self._facts_of(item, reference, text, context.namespace)
+        problems = [*item.ignored, *(problem.message for problem in found.problems)]
+        return _Prepared(input_document(facts, context.policy_view(), now), problems, scope.entries, found.contains)
+
+    async def _judge(
+        self, item: Known, reference: Reference, text: str, context: WorkloadContext, now: dt.datetime
+    ) -> tuple[list[Violation], dict[str, Any]]:
+        """Decide for one platform image as ``text`` (pinned as ``reference``) in the workload's namespace."""
+        prepared = self._prepare(item, reference, text, context, now)
+        raws = await asyncio.to_thread(self.policy.evaluate, prepared.document)
+        violations = decide(raws, self.config, namespace=context.namespace, image=text, now=now, policies=prepared.entries)
+        digest = _identity(item).digest
+        summary = {"digest": digest} | evidence_summary(prepared.document) | {"problems": prepared.problems}
         if self.search is not None:
-            summary["contains"] = list(contains)
-        platform = facts.image.platform if facts.image.index_digest else None
-        return [_with_platform(v, platform) for v in violations], summary
+            summary["contains"] = list(prepared.contains)
+        return [replace(v, platform=_platform_of(item), platform_digest=digest) for v in violations], summary
 
     def _deny_list(self, params: dict[str, Any] | None) -> DenyList:
         """The parsed deny list for these ``sbom.denied-component`` parameters (parsed once each).
@@ -498,6 +523,13 @@ class Engine:
 
 def _identity(item: Known) -> ImageIdentity:
     return item.image if isinstance(item, _Gathered) else item.facts.image
+
+
+def _platform_of(item: Known) -> str:
+    """``os/arch[/variant]``: the index entry's, else the image config's ("unknown" when it names none)."""
+    if isinstance(item, _Gathered):
+        return item.platform
+    return item.facts.image.platform or config_platform(item.facts.config)
 
 
 def _identity_errors(item: Known) -> tuple[dict[str, Any], ...]:
@@ -520,9 +552,3 @@ def _access_key(reference: Reference, context: WorkloadContext) -> tuple[str, st
 
 def _ttl_cache(entries: int, max_bytes: int, ttl: float) -> TTLCache[Any, Any]:
     return TTLCache(max_entries=entries, max_bytes=max_bytes, ttl=ttl, negative_ttl=min(ttl, NEGATIVE_TTL_SECONDS))
-
-
-def _with_platform(violation: Violation, platform: str | None) -> Violation:
-    if platform is None:
-        return violation
-    return Violation(violation.rule, violation.action, f"[{platform}] {violation.message}", violation.details | {"platform": platform})

@@ -36,6 +36,7 @@ class ImageFacts:
     user: dict[str, Any]
     findings: tuple[dict[str, Any], ...]
     errors: tuple[dict[str, Any], ...] = ()
+    platform: str = ""  # os/arch[/variant] the config declares
 
 
 class ImageScanner:
@@ -75,7 +76,8 @@ class ImageScanner:
                 passwd = combined.passwd
         facts = config_facts(image_config)
         user = resolve_user(facts["user"], passwd)
-        return ImageFacts(config=facts, user=user.to_fact(), findings=tuple(f.to_fact() for f in findings), errors=tuple(errors))
+        findings_facts = tuple(f.to_fact() for f in findings)
+        return ImageFacts(config=facts, user=user.to_fact(), findings=findings_facts, errors=tuple(errors), platform=config_platform(image_config))
 
     async def _scan_layers(self, client: RegistryClient, ref: Reference, manifest: Manifest, image_config: dict[str, Any]) -> ImageScan:
         budget = ImageBudget(self.config.limits.scan_bytes_per_image)
@@ -105,6 +107,13 @@ def _both(*callbacks: Callable[[int], None]) -> Callable[[int], None] | None:
             callback(read)
 
     return fan_out
+
+
+def config_platform(image_config: dict[str, Any]) -> str:
+    """``os/arch[/variant]`` from the config's own fields ("unknown" when it names none)."""
+    parts = [image_config.get(key) for key in ("os", "architecture", "variant")]
+    named = [part for part in parts if isinstance(part, str) and part]
+    return "/".join(named) if len(named) >= 2 else "unknown"
 
 
 def _pull(stream: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gate.errors import ConfigError
+
 Platform = tuple[str, str, str]  # (os, architecture, variant), normalised
 
 # containerd platforms' arm64variantToVersion: the (major, highest minor) pairs a variant runs.
@@ -101,3 +103,32 @@ def name(platform: Mapping[str, Any] | None) -> str:
     if platform.get("variant"):
         parts.append(str(platform["variant"]))
     return "/".join(parts)
+
+
+_KNOWN_OS = frozenset(
+    "aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 solaris wasip1 windows zos".split()
+)
+_KNOWN_ARCH = frozenset(
+    "386 amd64 amd64p32 arm armbe arm64 arm64be loong64 mips mipsle mips64 mips64le mips64p32 mips64p32le "
+    "ppc ppc64 ppc64le riscv riscv64 s390 s390x sparc sparc64 wasm".split()
+)
+
+
+def parse_flag(text: str) -> str:
+    """A ``--platform`` value as docker reads it (containerd ``Parse``), checked and normalised:
+    ``arm64`` alone is ``linux/arm64``, ``linux`` alone is refused (gate has no node architecture).
+
+    Raises:
+        ConfigError: more than three parts, or an operating system or architecture docker does not know.
+    """
+    parts = text.strip().lower().split("/")
+    if not 1 <= len(parts) <= 3 or not all(parts):
+        raise ConfigError(f"--platform {text!r}: expected os/arch[/variant] (e.g. linux/arm64) or an architecture (arm64)")
+    if len(parts) == 1:
+        if parts[0] in _KNOWN_OS or parts[0] == "macos":
+            raise ConfigError(f"--platform {text!r}: name the architecture too (e.g. {parts[0]}/amd64)")
+        parts = ["linux", parts[0]]
+    os_name, architecture, variant = normalise(parts[0], parts[1], parts[2] if len(parts) == 3 else "")
+    if os_name not in _KNOWN_OS or architecture not in _KNOWN_ARCH:
+        raise ConfigError(f"--platform {text!r}: unknown operating system or architecture (e.g. linux/amd64, linux/arm64, arm64)")
+    return "/".join(part for part in (os_name, architecture, variant) if part)

@@ -43,7 +43,12 @@ async def runnable_manifests(client: RegistryClient, reference: Reference, index
     await _walk(client, reference, index, wanted, None, 1, found)
     if not found:
         what = f"platform {wanted}" if wanted else "any runnable platform"
-        raise GateError(f"index {index.digest} lists no image for {what}", details={"digest": index.digest})
+        listed = sorted({_platforms.name(e.platform) for e in index.manifests if e.platform and e.platform.get("os") != "unknown"})
+        raise GateError(
+            f"index {index.digest} lists no image for {what}" + (f"; it lists {', '.join(listed)}" if wanted and listed else ""),
+            remedy="pick one of the listed platforms with --platform" if wanted and listed else "",
+            details={"digest": index.digest, "available_platforms": listed},
+        )
     return _unique(found)
 
 

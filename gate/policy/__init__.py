@@ -10,12 +10,23 @@ applies configured actions and exemptions. Knows nothing about registries.
 
 from gate.policy._cases import run_policy_tests
 from gate.policy._decide import check_exemptions, decide, rule_action
+from gate.policy._eval import evaluate_document, input_problems
 from gate.policy._evaluator import PolicyEvaluator
 from gate.policy._raw import RawViolation
 from gate.policy._scoped import effective_params, scoped_rules
 from gate.policy._sources import CONTEXT_KEYS, SHIPPED_POLICY_DIR
 
 __all__ = [
-    "CONTEXT_KEYS", "SHIPPED_POLICY_DIR", "PolicyEvaluator", "RawViolation", "check_exemptions", "decide", "effective_params",
-    "rule_action", "run_policy_tests", "scoped_rules",
+    "CONTEXT_KEYS",
+    "SHIPPED_POLICY_DIR",
+    "PolicyEvaluator",
+    "RawViolation",
+    "check_exemptions",
+    "decide",
+    "effective_params",
+    "evaluate_document",
+    "input_problems",
+    "rule_action",
+    "run_policy_tests",
+    "scoped_rules",
 ]

@@ -18,11 +18,21 @@ rule): objects merge key by key, anything else (lists, scalars, null) replaces. 
       - name: numeric non-root user is allowed
         input: {user: {is_root: false}}
         expect_none: true                             # no violation at all
+      - name: a namespace override and an exemption decide the final action
+        input: {user: {is_root: true, uid: 0}, config: {user: ""}}
+        expect: [user.root]
+        config: {namespaces: {kube-system: {rules: {user.root: {action: warn}}}}}   # optional: as gate.yaml
+        namespace: kube-system                                                      # optional
+        actions: {user.root: warn}      # optional: the final action of each rule after config and exemptions
+
+Every case document (unless ``invalid_input``) must match docs/input.schema.json; a case that
+does not, or that is malformed, is that case's failure and the file goes on.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,9 +41,13 @@ from typing import Any, TextIO
 
 import yaml
 
+from gate import config as config_module
 from gate.config import Config, RuleSettings
-from gate.errors import GateError, PolicyError
+from gate.errors import ConfigError, GateError, PolicyError
+from gate.policy._decide import decide
+from gate.policy._eval import input_problems
 from gate.policy._evaluator import PolicyEvaluator
+from gate.policy._raw import RawViolation
 from gate.policy._sources import SHIPPED_POLICY_DIR
 
 DEFAULT_INPUT = SHIPPED_POLICY_DIR / "tests" / "default-input.json"
@@ -50,6 +64,9 @@ class Case:
     expect: tuple[str, ...] = ()
     messages: tuple[str, ...] = ()
     invalid_input: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+    namespace: str | None = None
+    actions: dict[str, str] = field(default_factory=dict)
 
     def document(self, default: dict[str, Any]) -> dict[str, Any]:
         """The full input document: this case's facts merged over ``default``."""
@@ -85,11 +102,11 @@ def case_files(directory: Path) -> list[Path]:
     return sorted([*tests.glob("*.yaml"), *tests.glob("*.yml")])
 
 
-def load_cases(path: Path) -> list[Case]:
-    """Read and check one case file.
+def load_cases(path: Path) -> list[Case | PolicyError]:
+    """Read one case file: each case checked for shape, or the error that names what is wrong with it.
 
     Raises:
-        PolicyError: the file is unreadable, not YAML, or a case is malformed (named by index).
+        PolicyError: the file is unreadable, not YAML, or holds no `cases` list.
     """
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -98,14 +115,20 @@ def load_cases(path: Path) -> list[Case]:
     cases = document.get("cases") if isinstance(document, dict) else None
     if not isinstance(cases, list) or not cases:
         raise PolicyError(f"{path}: expected a mapping with a non-empty `cases` list")
-    return [_case(path.name, index, raw) for index, raw in enumerate(cases)]
+    loaded: list[Case | PolicyError] = []
+    for index, raw in enumerate(cases):
+        try:
+            loaded.append(_case(path.name, index, raw))
+        except PolicyError as exc:
+            loaded.append(exc)
+    return loaded
 
 
 def _case(file: str, index: int, raw: Any) -> Case:
     where = f"{file}: cases[{index}]"
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
         raise PolicyError(f"{where}: a case is a mapping with a string `name`")
-    unknown = set(raw) - {"name", "input", "params", "expect", "expect_none", "messages", "invalid_input"}
+    unknown = set(raw) - {"name", "input", "params", "expect", "expect_none", "messages", "invalid_input", "config", "namespace", "actions"}
     if unknown:
         raise PolicyError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     if ("expect" in raw) == bool(raw.get("expect_none")):
@@ -118,7 +141,20 @@ def _case(file: str, index: int, raw: Any) -> Case:
         raise PolicyError(f"{where} ({raw['name']}): `input` and `params` must be mappings (params: rule ID to mapping)")
     if any("action" in values for values in params.values()):
         raise PolicyError(f"{where} ({raw['name']}): `params` holds rule parameters; actions are applied after the policies and are not tested here")
-    return Case(file, raw["name"], facts, params, tuple(expect), tuple(messages), raw.get("invalid_input") is True)
+    config, namespace, actions = raw.get("config", {}), raw.get("namespace"), raw.get("actions", {})
+    if not isinstance(config, dict) or not (namespace is None or isinstance(namespace, str)):
+        raise PolicyError(f"{where} ({raw['name']}): `config` must be a mapping (as gate.yaml) and `namespace` a string")
+    if not isinstance(actions, dict) or not all(value in ("deny", "warn") for value in actions.values()):
+        raise PolicyError(f"{where} ({raw['name']}): `actions` maps rule IDs to deny or warn")
+    return Case(
+        file, raw["name"], facts, params, tuple(expect), tuple(messages), raw.get("invalid_input") is True, config, namespace, actions
+    )
+
+
+def document_time(document: dict[str, Any]) -> float:
+    """The document's ``now_ns`` as POSIX seconds (exemption expiry is judged at that moment)."""
+    now_ns = document.get("now_ns")
+    return now_ns / 1e9 if isinstance(now_ns, int) else dt.datetime.now(dt.timezone.utc).timestamp()
 
 
 def _strings(value: Any) -> bool:
@@ -133,13 +169,14 @@ def run_policy_tests(directory: Path | None, config: Config, out: TextIO) -> int
 
     Returns:
         0 when every case passed, 1 when any failed or no case was found (nothing tested is not
-        a pass).
+        a pass). Policies that do not load raise ``PolicyError`` (the CLI exits 2).
     """
     directory = (directory or SHIPPED_POLICY_DIR).resolve()
     extra = () if directory == SHIPPED_POLICY_DIR else (directory,)
     runner = _Runner(config, extra)
     passed = failed = 0
     try:
+        runner.evaluator({})  # policies that do not load are an error (PolicyError), not failed cases
         for path in case_files(directory):
             for ok, line in runner.run_file(path):
                 out.write(line + "\n")
@@ -169,16 +206,38 @@ class _Runner:
             cases = load_cases(path)
         except PolicyError as exc:
             return [(False, f"FAIL  {path.name}: {exc.diagnostics()}")]
-        return [self.run_case(case) for case in cases]
+        return [self.run_case(case) if isinstance(case, Case) else (False, f"FAIL  {case.diagnostics()}") for case in cases]
 
     def run_case(self, case: Case) -> tuple[bool, str]:
         label = f"{case.file}: {case.name}"
+        document = case.document(self._default)
+        problems = [] if case.invalid_input else input_problems(document)
+        if problems:
+            return False, f"FAIL  {label}: the case's input does not match docs/input.schema.json: " + "; ".join(problems[:5])
         try:
-            raws = self.evaluator(case.params).evaluate(case.document(self._default))
+            evaluator = self.evaluator(case.params)
+        except ConfigError as exc:  # the case's parameters; policies that do not load abort the run (exit 2)
+            return False, f"FAIL  {label}: {exc.diagnostics()}"
+        try:
+            raws = evaluator.evaluate(document)
+            problem = check(case, [(raw.rule, raw.message) for raw in raws]) or self._check_actions(case, raws)
         except GateError as exc:
             return False, f"FAIL  {label}: {exc.diagnostics()}"
-        problem = check(case, [(raw.rule, raw.message) for raw in raws])
         return (False, f"FAIL  {label}: {problem}") if problem else (True, f"PASS  {label}")
+
+    def _check_actions(self, case: Case, raws: list[RawViolation]) -> str:
+        """Empty when the final actions (after config and exemptions) are the ones the case expects."""
+        if not case.actions:
+            return ""
+        base = self._config.model_dump(mode="json", exclude_none=True, exclude={"events_token"})
+        config = config_module.from_mapping(deep_merge(base, case.config), source=f"{case.file}: {case.name}: config")
+        document = case.document(self._default)
+        now = dt.datetime.fromtimestamp(document_time(document), dt.timezone.utc)
+        image = document.get("image", {}).get("reference") or ""
+        got = {violation.rule: violation.action for violation in decide(raws, config, namespace=case.namespace, image=image, now=now)}
+        if all(got.get(rule) == action for rule, action in case.actions.items()):
+            return ""
+        return f"expected final actions {case.actions}, got {got or 'no violation'}"
 
     def evaluator(self, params: dict[str, dict[str, Any]]) -> PolicyEvaluator:
         key = json.dumps(params, sort_keys=True)

@@ -27,11 +27,11 @@ from typing import Any
 import regopy
 
 from gate.errors import PolicyError
-from gate.policy._sources import Module
+from gate.policy._sources import Module, package_of, rule_heads
 
 QUERY = "x := data.gate.violations"
 _ERROR_MESSAGE = re.compile(r"errormsg \d+:([^)]*)")
-_ERROR_FILE = re.compile(r"\(error \d+:([^|\s]+)\|")
+_ERROR_AT = re.compile(r"\(error \d+:([^|\s]+)\|(\d+)\|\d+\s*\(errormsg \d+:([^)]*)\)")
 
 
 class EmbeddedBackend:
@@ -86,13 +86,16 @@ class _Compiled:
 
     def __init__(self, modules: tuple[Module, ...], data_json: str, query: str):
         self._rego = regopy.Interpreter()
+        self._rego.log_level = regopy.LogLevel.NONE  # rego-cpp would print errors to stdout itself
+        self._modules = modules
         try:
             self._rego.add_data_json(data_json)
             for module in modules:
                 self._rego.add_module(module.name, module.source)
             self._bundle = self._rego.build(query)
         except regopy.RegoError as exc:
-            raise PolicyError(f"policies do not compile: {_first_error(exc)}", remedy="fix the Rego module named above") from exc
+            problems = "\n  ".join(compile_errors(str(exc), modules))
+            raise PolicyError(f"policies do not compile:\n  {problems}", remedy="fix the Rego at the places named above") from exc
         if not self._bundle.ok():
             raise PolicyError("policies do not compile into a bundle", remedy="run `gate policy test` to see the failing module")
 
@@ -100,19 +103,57 @@ class _Compiled:
         try:
             self._rego.set_input_term(input_json)
             output = self._rego.query_bundle(self._bundle)
-        except (regopy.RegoError, ValueError) as exc:
-            raise PolicyError(f"policy evaluation failed: {_first_error(exc)}") from exc
-        if not output.ok():
-            raise PolicyError(f"policy evaluation failed: {str(output).strip()[:2000]}")
-        results = output.results
+            if not output.ok():
+                raise PolicyError(f"policy evaluation failed: {self._diagnose(_error_text(output))}")
+            results = output.results
+        except (regopy.RegoError, ValueError) as exc:  # ValueError: rego-cpp printed a value that is not JSON
+            raise PolicyError(f"policy evaluation failed: {self._diagnose(_error_text(exc))}") from exc
         return results[0].bindings.get("x") if results else None
 
+    def _diagnose(self, problem: str) -> str:
+        """Name the module and rule that fail. rego-cpp's runtime errors carry no location, so on
+        this error path each rule (last-loaded modules first: site policies) is queried on its own;
+        a rule that only fails through another (``violations`` reading a broken helper) is named
+        only when nothing else in its module fails."""
+        for module in reversed(self._modules):
+            package = package_of(module.source)
+            if package is None:
+                continue
+            failing = [(rule, line) for rule, line in rule_heads(module.source) if _fails(self._rego, f"data.{package}.{rule}")]
+            if failing:
+                rule, line = next(((r, n) for r, n in failing if r != "violations"), failing[0])
+                return f"{module.name}:{line}: rule `{rule}` (package {package}): {problem}"
+        return problem
 
-def _first_error(exc: Exception) -> str:
-    """rego-cpp reports errors as an AST dump; keep the module name and the first message."""
-    text = str(exc)
+
+def _fails(rego: regopy.Interpreter, ref: str) -> bool:
+    try:
+        output = rego.query(f"x := {ref}")
+        if not output.ok():
+            return True
+        _ = output.results  # parsing fails when a value is not JSON
+    except (regopy.RegoError, ValueError):
+        return True
+    return False
+
+
+def _error_text(source: object) -> str:
+    """The first message of a rego-cpp error, without its AST dump."""
+    text = str(source.node().at(0).json()) if isinstance(source, regopy.Output) else str(source)
     message = _ERROR_MESSAGE.search(text)
-    where = _ERROR_FILE.search(text)
-    if message is None:
-        return text[:500]
-    return f"{where.group(1)}: {message.group(1)}" if where else message.group(1)
+    return message.group(1).strip() if message else text.strip()[:500]
+
+
+def compile_errors(text: str, modules: tuple[Module, ...]) -> list[str]:
+    """Every error of a rego-cpp error sequence as ``module:line:column: message``, each once."""
+    sources = {module.name: module.source for module in modules}
+    found: dict[str, None] = {}
+    for name, offset, message in _ERROR_AT.findall(text):
+        source = sources.get(name, "")
+        before = source[: int(offset)]
+        line, column = before.count("\n") + 1, int(offset) - (before.rfind("\n") + 1) + 1
+        found[f"{name}:{line}:{column}: {message.strip()}"] = None
+    if not found:
+        message = _ERROR_MESSAGE.search(text)
+        found[message.group(1).strip() if message else text.strip()[:500]] = None
+    return list(found)

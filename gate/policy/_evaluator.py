@@ -9,6 +9,7 @@ from gate.config import Config
 from gate.errors import PolicyError
 from gate.policy._decide import check_exemptions
 from gate.policy._embedded import EmbeddedBackend
+from gate.policy._lint import lint_modules
 from gate.policy._raw import RawViolation
 from gate.policy._sources import SHIPPED_POLICY_DIR, Module, context_keys_read, large_facts_read, load_modules, policy_digest
 
@@ -51,11 +52,20 @@ class PolicyEvaluator:
         (``policy.opa_push: false``): keep both copies the same.
 
         Raises:
-            PolicyError: a directory has no Rego, a module does not compile, or OPA refuses it.
+            PolicyError: a directory has no Rego, a module does not compile, a site module has a
+                mistake that would make its rules silently never fire (named by file:line), or OPA refuses it.
             ConfigError: an exemption names no rule.
         """
         check_exemptions(config)
-        modules = load_modules((SHIPPED_POLICY_DIR, *config.policy.dirs, *extra_dirs))
+        site_dirs = tuple(d for d in dict.fromkeys((*config.policy.dirs, *extra_dirs)) if d.resolve() != SHIPPED_POLICY_DIR)
+        shipped, site = load_modules((SHIPPED_POLICY_DIR,)), load_modules(site_dirs) if site_dirs else ()
+        modules = shipped + site
+        findings = lint_modules(site, modules, check_calls=config.policy.engine == "embedded")
+        if findings:
+            raise PolicyError(
+                "site policies would silently never fire:\n  " + "\n  ".join(str(finding) for finding in findings),
+                remedy="fix the Rego at the places named above (docs/policies.md shows what gate expects)",
+            )
         # `scoped`: the namespace and image-policy settings, so the digest changes with them too.
         scoped = {
             "namespaces": {name: {rule: settings.model_dump(mode="json") for rule, settings in ns.rules.items()} for name, ns in config.namespaces.items()},

@@ -24,6 +24,9 @@ CONTEXT_KEYS: frozenset[str] = frozenset({"namespace", "run_as_non_root", "run_a
 _CONTEXT_KEY = re.compile(r"input\.context\.([A-Za-z_][A-Za-z0-9_]*)")
 _CONTEXT_ANY = re.compile(r"\binput\s*\.\s*context\b|\binput\b(?!\s*\.)")
 _MAX_MODULE_BYTES = 1024 * 1024
+_PACKAGE = re.compile(r"^package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
+_RULE_HEAD = re.compile(r"^(?:default\s+)?([A-Za-z_]\w*)\s*(\(|\[|contains\b|if\b|:=|=|\{)", re.MULTILINE)
+_NOT_RULES = frozenset({"package", "import", "default", "some", "every", "not", "else"})
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def context_keys_read(modules: tuple[Module, ...]) -> frozenset[str]:
     """
     keys: set[str] = set()
     for module in modules:
-        text = _strip_comments(module.source)
+        text = strip_comments(module.source)
         literal = set(_CONTEXT_KEY.findall(text))
         other_uses = len(_CONTEXT_ANY.findall(text)) - len(_CONTEXT_KEY.findall(text))
         if other_uses > 0:
@@ -112,14 +115,32 @@ def large_facts_read(modules: tuple[Module, ...]) -> frozenset[str]:
     ``input.attestations``, or any use of ``input`` as a whole, counts as reading it."""
     read: set[str] = set()
     for module in modules:
-        text = _strip_comments(module.source)
+        text = strip_comments(module.source)
         if _WHOLE_INPUT.search(text):
             return frozenset(LARGE_FACTS)
         read |= {name for name, pattern in LARGE_FACTS.items() if pattern.search(text)}
     return frozenset(read)
 
 
-def _strip_comments(source: str) -> str:
+def package_of(source: str) -> str | None:
+    """The module's package path (``gate.rules.site``), or None when it declares none."""
+    match = _PACKAGE.search(strip_comments(source))
+    return match.group(1) if match else None
+
+
+def rule_heads(source: str) -> list[tuple[str, int]]:
+    """``(name, line)`` of each rule defined at the start of a line, first definition only;
+    functions (``f(x) := …``) are left out since they cannot be queried without arguments."""
+    text = strip_comments(source)
+    heads: dict[str, int] = {}
+    for match in _RULE_HEAD.finditer(text):
+        name = match.group(1)
+        if name not in _NOT_RULES and match.group(2) != "(" and name not in heads:
+            heads[name] = text.count("\n", 0, match.start()) + 1
+    return list(heads.items())
+
+
+def strip_comments(source: str) -> str:
     """The source without ``#`` comments. A ``#`` inside a double-quoted string or a raw
     (backquoted, possibly multi-line) string is text; an escaped quote does not end a string."""
     kept: list[str] = []

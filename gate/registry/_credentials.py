@@ -3,7 +3,9 @@
 Keys in ``auths`` are written many ways (``https://index.docker.io/v1/``, ``host``,
 ``host:port``, ``http://host:port/v2/``); they are normalised to the host[:port] a
 :class:`~gate.registry.Reference` carries, with every Docker Hub spelling mapped to
-``docker.io``. Credential helpers (``credsStore``/``credHelpers``) run programs and are not used.
+``docker.io``. Credential helpers (``credsStore``/``credHelpers``) run programs, so they are used
+only when the caller asks (the CLI, never the webhook); as in docker, a helper named for a registry
+wins over its ``auths`` entry.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.errors import ConfigError
+from gate.registry._helpers import helper_get
 from gate.registry._reference import _HUB_ALIASES, DOCKER_HUB
 
 
@@ -49,6 +52,9 @@ class CredentialStore:
 
     def __init__(self) -> None:
         self._by_registry: dict[str, Credential] = {}
+        self._helpers: dict[str, str] = {}  # registry -> helper name (credHelpers)
+        self._default_helper: str | None = None  # credsStore
+        self._asked: dict[str, Credential | None] = {}  # what each helper answered, per registry
 
     @classmethod
     def from_docker_config(cls, *documents: bytes, source: str = "docker config") -> "CredentialStore":
@@ -63,8 +69,8 @@ class CredentialStore:
         return store
 
     @classmethod
-    def from_file(cls, path: Path) -> "CredentialStore":
-        """Read a docker ``config.json``.
+    def from_file(cls, path: Path, *, helpers: bool = False) -> "CredentialStore":
+        """Read a docker ``config.json``; with ``helpers``, also its ``credsStore``/``credHelpers``.
 
         Raises:
             ConfigError: the file cannot be read or is malformed.
@@ -73,7 +79,20 @@ class CredentialStore:
             data = Path(path).read_bytes()
         except OSError as exc:
             raise ConfigError(f"registries.docker_config: cannot read {path}: {exc.strerror or exc}") from exc
-        return cls.from_docker_config(data, source=f"registries.docker_config ({path})")
+        store = cls.from_docker_config(data, source=f"registries.docker_config ({path})")
+        if helpers:
+            store._add_helpers(data, f"registries.docker_config ({path})")
+        return store
+
+    def _add_helpers(self, document: bytes, source: str) -> None:
+        parsed = json.loads(document)  # already checked to be a JSON object
+        store, by_registry = parsed.get("credsStore"), parsed.get("credHelpers", {})
+        if store not in (None, "") and not (isinstance(store, str) and _helper_name(store)):
+            raise ConfigError(f"{source}: `credsStore` must name a helper (docker-credential-<name>)")
+        if not isinstance(by_registry, dict) or not all(isinstance(v, str) and _helper_name(v) for v in by_registry.values()):
+            raise ConfigError(f"{source}: `credHelpers` must map registries to helper names")
+        self._default_helper = store or None
+        self._helpers = {registry_key(key): name for key, name in by_registry.items()}
 
     def add_docker_config(self, document: bytes, *, source: str = "docker config") -> None:
         """Add the ``auths`` of one docker config document; registries already known keep theirs.
@@ -96,8 +115,19 @@ class CredentialStore:
                 self._by_registry.setdefault(registry_key(key), credential)
 
     def lookup(self, registry: str) -> Credential | None:
-        """The credential for a registry host[:port] (``docker.io`` for Docker Hub), if any."""
-        return self._by_registry.get(registry_key(registry))
+        """The credential for a registry host[:port] (``docker.io`` for Docker Hub), if any.
+
+        Raises:
+            RegistryError: a credential helper named for the registry failed.
+        """
+        key = registry_key(registry)
+        helper = self._helpers.get(key, self._default_helper)
+        if helper is None:
+            return self._by_registry.get(key)
+        if key not in self._asked:
+            answer = helper_get(helper, key)
+            self._asked[key] = Credential(*answer) if answer else None
+        return self._asked[key]
 
     def __len__(self) -> int:
         return len(self._by_registry)
@@ -106,7 +136,15 @@ class CredentialStore:
         """A new store holding this store's entries, then ``other``'s for registries not named here."""
         merged = CredentialStore()
         merged._by_registry = {**other._by_registry, **self._by_registry}
+        merged._helpers = {**other._helpers, **self._helpers}
+        merged._default_helper = self._default_helper or other._default_helper
+        merged._asked = other._asked  # one helper run per registry per process
         return merged
+
+
+def _helper_name(name: str) -> bool:
+    """A helper suffix docker would run: no path separators (it becomes a program name on PATH)."""
+    return bool(name) and "/" not in name and "\\" not in name and not name.startswith(".")
 
 
 def _looks_like_dockercfg(parsed: dict[str, Any]) -> bool:

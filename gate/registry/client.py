@@ -52,7 +52,7 @@ class RegistryClient:
 
     def __init__(self, config: Config, *, credentials: CredentialStore | None = None, ca_file: Path | None = None):
         path = config.registries.docker_config
-        self._from_file = CredentialStore.from_file(path) if path else CredentialStore()
+        self._from_file = CredentialStore.from_file(path, helpers=config.registries.credential_helpers) if path else CredentialStore()
         self._limits = config.limits
         self._transport = Transport(config, ca_file)
         self._owns_transport = True

@@ -75,7 +75,7 @@ def test_warnings_are_deduplicated_and_bounded_with_a_pointer_to_the_full_verdic
 
 def test_a_finding_on_every_platform_is_shown_once_without_platform_tags() -> None:
     platforms = {"linux/amd64": {}, "linux/arm64": {}}
-    both = [Violation("image.stale", "warn", f"[{p}] {STALE.message}", {"platform": p}) for p in platforms]
+    both = [Violation("image.stale", "warn", STALE.message, {}, p, "sha256:" + str(n) * 64) for n, p in enumerate(platforms)]
     multi = Judged((ImageUse("reg/m:1", "c"),), ImageResult("reg/m:1", DIGEST, tuple(both), evidence={"platforms": platforms}))
     assert judge([multi], "enforce").warnings == [f"reg/m:1: [image.stale] {STALE.message}"]
     one = Judged((ImageUse("reg/m:1", "c"),), ImageResult("reg/m:1", DIGEST, both[:1], evidence={"platforms": platforms}))

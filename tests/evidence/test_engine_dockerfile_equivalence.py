@@ -9,6 +9,7 @@ import pytest
 from gate.config import Config
 from tests.evidence._statements import material, provenance_v02
 from tests.evidence.test_engine_provenance import build, judge, mode_max, rules
+from tests.support.reports import only_evidence
 from tests.support.registry_server import RegistryServer
 
 NODE = "5" * 64
@@ -50,7 +51,7 @@ def test_honest_dockerfiles_are_not_flagged(case: str, registry: RegistryServer,
     dockerfile, materials = HONEST[case]
     result = judge(gate_config, build(registry, repo, mode_max(dockerfile, materials)))
     assert "builder.unpinned" not in rules(result), case
-    assert result.evidence["provenance"]["stages"], "the Dockerfile was read"
+    assert only_evidence(result)["provenance"]["stages"], "the Dockerfile was read"
 
 
 def test_a_cleaner_second_statement_never_masks_the_first(registry: RegistryServer, gate_config: Config, repo: str) -> None:

@@ -19,6 +19,7 @@ from tests.support.artifacts import push_index
 from tests.support.gate_config import config_for
 from tests.support.images import ImageBuilder
 from tests.support.registry_server import RegistryServer
+from tests.support.reports import only_evidence
 
 GOLANG = "2" * 64
 ALPINE = "3" * 64
@@ -64,15 +65,16 @@ FLOATING = [material("pkg:docker/golang@1.22?platform=linux%2Famd64", GOLANG), m
 def test_pinned_literally(registry: RegistryServer, gate_config: Config, repo: str) -> None:
     result = judge(gate_config, build(registry, repo, mode_max(f"FROM golang:1.22@sha256:{GOLANG}\n", PINNED)))
     assert "builder.unpinned" not in rules(result) and "provenance.missing" not in rules(result)
-    assert [(s["base"], s["pinned"]) for s in result.evidence["provenance"]["stages"]] == [(f"golang:1.22@sha256:{GOLANG}", True)]
+    assert [(s["base"], s["pinned"]) for s in only_evidence(result)["provenance"]["stages"]] == [(f"golang:1.22@sha256:{GOLANG}", True)]
 
 
 def test_pinned_via_arg(registry: RegistryServer, gate_config: Config, repo: str) -> None:
     dockerfile = f"ARG GO=golang:1.22@sha256:{GOLANG}\nFROM ${{GO}} AS build\nFROM scratch\nCOPY --from=build /app /app\n"
     result = judge(gate_config, build(registry, repo, mode_max(dockerfile, PINNED)))
     assert "builder.unpinned" not in rules(result)
-    stages = result.evidence["provenance"]["stages"]  # found and read: absence alone would also follow from no provenance
-    assert [(s["line"], s["base"], s["pinned"]) for s in stages] == [("FROM ${GO} AS build", f"golang:1.22@sha256:{GOLANG}", True), ("FROM scratch", "scratch", True)]
+    stages = only_evidence(result)["provenance"]["stages"]  # found and read: absence alone would also follow from no provenance
+    expected = [("FROM ${GO} AS build", f"golang:1.22@sha256:{GOLANG}", True), ("FROM scratch", "scratch", True)]
+    assert [(s["line"], s["base"], s["pinned"]) for s in stages] == expected
 
 
 def test_multi_stage_with_a_tag_only_builder(registry: RegistryServer, gate_config: Config, repo: str) -> None:

@@ -6,6 +6,6 @@ import gate.policy
 def test_exported_members() -> None:
     assert sorted(gate.policy.__all__) == [
         "CONTEXT_KEYS", "PolicyEvaluator", "RawViolation", "SHIPPED_POLICY_DIR", "check_exemptions", "decide", "effective_params",
-        "rule_action", "run_policy_tests", "scoped_rules",
+        "evaluate_document", "input_problems", "rule_action", "run_policy_tests", "scoped_rules",
     ]
     assert all(hasattr(gate.policy, name) for name in gate.policy.__all__)

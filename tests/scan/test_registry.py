@@ -31,7 +31,8 @@ def _check(config: Config, reference: str) -> ImageResult:
 
 
 def _scan_violations(result: ImageResult) -> set[tuple[str, str | None, str | None]]:
-    return {(v.rule, v.details.get("path") or v.details.get("name") or v.details.get("user"), v.details.get("platform"))
+    """(rule, what, platform) of scan findings; the platform only for a platform image of an index."""
+    return {(v.rule, v.details.get("path") or v.details.get("name") or v.details.get("user"), v.platform if v.platform_digest != result.digest else None)
             for v in result.violations if v.rule.startswith(SCAN_RULES)}
 
 
