@@ -103,9 +103,9 @@ def _seconds(text: str) -> float:
     try:
         value = float(text.rstrip("s"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds") from None
     if not 0 < value < 1e7:
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
     return value
 
 

@@ -243,7 +243,7 @@ def test_control_characters_from_the_image_are_escaped_in_messages_and_the_table
     table = capsys.readouterr().out
     assert code == 1 and "secret.file" in table
     assert "\x1b" not in table and "\u202e" not in table and "\nALLOW" not in table
-    assert "\\x1b[2J\\x1b[H\\x0aALLOW  all good\\u202e/.npmrc" in table
+    assert "\\x1b[2J" in table and "\\u202e/.npmrc" in table  # escaped (the table may wrap between them)
     code, report = _check(capsys, config_file, pushed.ref)
     [message] = [v["message"] for v in report["results"][0]["violations"] if v["rule"] == "secret.file"]
     assert "\\x1b[2J" in message and "\x1b" not in message

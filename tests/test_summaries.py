@@ -31,6 +31,7 @@ from gate.engine import Engine, Gathered
 from gate.errors import ConfigError, EvidenceError
 from gate.facts import ImageIdentity
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
+from tests.support.reports import only_evidence
 from tests.support.artifacts import push_index, push_sigstore_bundle, referrers_tag
 from tests.support.images import ImageBuilder, PushedImage
 from tests.support.push import client_for
@@ -123,7 +124,7 @@ def test_listed_summary_replaces_layer_fetching(scene: Scene) -> None:
     summary = result["evidence"]["summary"]
     assert (summary["verifier"], summary["policy_digest"], summary["verification_result"]) == (VERIFIER, attested["policy_digest"], "PASSED")
     assert dt.datetime.fromisoformat(summary["time_verified"].replace("Z", "+00:00")) > dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
-    assert result["evidence"]["config"]["effective_user"]["uid"] == 10001  # the CI gate's facts, resolved through passwd
+    assert only_evidence(result)["config"]["effective_user"]["uid"] == 10001  # the CI gate's facts, resolved through passwd
     assert image_blob_gets(scene.proxy, pushed) == []
     assert len(scene.proxy.seen) <= 8, [f"{s.method} {s.path}" for s in scene.proxy.seen]
 
@@ -145,8 +146,8 @@ def test_summary_facts_are_judged_with_local_policy_and_context(scene: Scene) ->
 
 def _assert_full_check(result: dict[str, Any], proxy: LyingRegistryProxyDouble, pushed: PushedImage, reason: str) -> None:
     assert "summary" not in result["evidence"]
-    problems = [p for p in result["evidence"]["problems"] if "verification summary" in p]
-    assert problems and all("ignored" in p for p in problems), result["evidence"]["problems"]
+    problems = [p for p in only_evidence(result)["problems"] if "verification summary" in p]
+    assert problems and all("ignored" in p for p in problems), only_evidence(result)["problems"]
     assert any(reason in p for p in problems), problems
     assert len(image_blob_gets(proxy, pushed)) == 1 + len(pushed.manifest["layers"])  # config and every layer: the full check ran
 
@@ -317,7 +318,7 @@ def test_index_summary_is_judged_on_every_platform_or_the_one_asked(scene: Scene
 
     code, result = scene.consume("multi")
     assert code == 1
-    assert [(v["rule"], v["details"].get("platform")) for v in result["violations"]] == [("user.root", "linux/arm64")]
+    assert [(v["rule"], v["platform"]) for v in result["violations"]] == [("user.root", "linux/arm64")]
     assert result["evidence"]["summary"]["verifier"] == VERIFIER
     assert set(result["evidence"]["platforms"]) == {"linux/amd64", "linux/arm64"}
 
@@ -364,7 +365,7 @@ def test_newest_acceptable_summary_wins_and_the_others_are_reported(scene: Scene
     scene.attest(pushed.ref, signer="stranger")
     _, result = scene.consume("1")
     assert result["evidence"]["summary"]["verifier"] == VERIFIER
-    assert any("verifies under no trust.verifiers key" in p for p in result["evidence"]["problems"])
+    assert any("verifies under no trust.verifiers key" in p for p in only_evidence(result)["problems"])
     assert image_blob_gets(scene.proxy, pushed) == []
 
 
