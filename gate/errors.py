@@ -2,8 +2,8 @@
 
 Every lower-level error (httpx, tarfile, json, cryptography, regopy, ...) is caught in the module
 that calls the library and re-raised as the most specific class below, with ``raise ... from exc``.
-``engine.py`` is the only place a ``GateError`` becomes an ``evaluation.error`` violation;
-``cli.py`` maps an uncaught one to exit code 2.
+The engine (``gate/engine``) is the only place a ``GateError`` becomes an ``evaluation.error``
+violation; ``cli.py`` maps an uncaught one to exit code 2, the webhook a ``RequestError`` to HTTP 400.
 
     GateError
     ├── ConfigError           bad configuration file or flag (names the field path)
@@ -12,7 +12,8 @@ that calls the library and re-raised as the most specific class below, with ``ra
     ├── EvidenceError         a manifest, signature, attestation or SBOM that cannot be parsed
     ├── VerificationError     evidence that parses but does not verify
     ├── LimitExceeded         a cap or a deadline was hit (size, entries, time)
-    └── PolicyError           Rego that does not load or evaluate
+    ├── PolicyError           Rego that does not load or evaluate
+    └── RequestError          an AdmissionReview, workload object or push notification that cannot be read
 """
 
 from __future__ import annotations
@@ -68,3 +69,8 @@ class LimitExceeded(GateError):
 
 class PolicyError(GateError):
     """The Rego policies could not be loaded or evaluated."""
+
+
+class RequestError(GateError):
+    """What a caller asked gate to judge cannot be read: an AdmissionReview, a workload object or a
+    registry push notification. The webhook answers it with HTTP 400, never a 500."""

@@ -32,6 +32,7 @@ from gate.admission._workloads import is_workload
 from gate.attest import Attester
 from gate.config import Config
 from gate.engine import Engine
+from gate.errors import LimitExceeded
 
 if TYPE_CHECKING:
     from gate.audit import AuditProcess
@@ -42,8 +43,8 @@ REVIEW_BYTES = 8 * 1024 * 1024  # object + oldObject of the largest (1.5 MiB) Ku
 EVENTS_BYTES = 1024 * 1024
 
 
-class _TooLarge(ValueError):
-    pass
+class _TooLarge(LimitExceeded):
+    """A request body over its byte limit: answered 413."""
 
 
 @dataclass

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from gate.admission._json import loads_bounded
 from gate.attest import Attester
 from gate.engine import Engine, WorkloadContext
-from gate.errors import GateError
+from gate.errors import GateError, RequestError
 
 log = logging.getLogger("gate.admission")
 
@@ -36,7 +36,7 @@ QUEUE_SIZE = 256
 WORKERS = 2
 
 
-class BadEnvelope(ValueError):
+class BadEnvelope(RequestError):
     """The body is not a notification envelope (HTTP 400)."""
 
 

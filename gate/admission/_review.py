@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from gate.admission._json import loads_bounded
+from gate.errors import RequestError
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
 OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
 
 
-class BadReview(ValueError):
+class BadReview(RequestError):
     """The body is not an AdmissionReview gate can answer; the message says why (HTTP 400)."""
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gate.errors import RequestError
+
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "Pod": ("spec",),
     "PodTemplate": ("template", "spec"),
@@ -25,7 +27,7 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
 
-class WorkloadError(ValueError):
+class WorkloadError(RequestError):
     """The object is not a workload gate can read; the message names the field."""
 
 

@@ -129,8 +129,11 @@ class _Chunks:
         return not rest.strip(b"\0") and not any(chunk.strip(b"\0") for chunk in self._chunks)
 
 
-class _Truncated(Exception):
-    pass
+class _Truncated(EvidenceError):
+    """The stream ended inside a header or a member's data (turned into a named error below)."""
+
+    def __init__(self) -> None:
+        super().__init__("the tar stream ended early")
 
 
 def entries(chunks: Iterator[bytes], label: str, *, want: int, max_entries: int) -> Iterator[tuple[TarEntry, bytes | None]]:

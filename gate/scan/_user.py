@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gate._gotext import GO_SPACE
+from gate.errors import EvidenceError
 
 MAX_ID = 2**31 - 1  # moby/sys user maxID: ids must fit a signed 32-bit int
 _INT64_MAX = 2**63 - 1
@@ -46,7 +47,7 @@ class UserFact:
         return {"name": self.name, "uid": self.uid, "is_root": self.is_root, "resolved_by": self.resolved_by}
 
 
-class _Unresolvable(Exception):
+class _Unresolvable(EvidenceError):
     """The runtime would refuse to start the container with this user (moby's GetExecUser errors)."""
 
 
