@@ -23,7 +23,6 @@ from gate.admission._workloads import ImageUse, WorkloadError, changed_uses, ima
 from gate.config import Config, Exemption
 from gate.engine import Engine, WorkloadContext
 from gate.report import ImageResult
-from gate.rules import RULES
 
 CheckUses = Callable[[Sequence[ImageUse], Sequence[WorkloadContext]], Awaitable[list[ImageResult]]]
 """Judges distinct image uses, one result per use, in order."""
@@ -61,7 +60,7 @@ async def judge_workload(
     kind = kind or str(workload.get("kind") or "")
     if not is_workload(kind):
         raise WorkloadError(f"kind {kind or '(none)'} carries no pod spec")
-    exemption = namespace_exemption(engine.config, namespace, dt.datetime.now(dt.timezone.utc).date())
+    exemption = namespace_exemption(engine, namespace, dt.datetime.now(dt.timezone.utc).date())
     if exemption is not None:
         return WorkloadVerdict(exempt=exemption)
     found = image_uses(kind, workload) if old is None else changed_uses(kind, workload, old)
@@ -92,23 +91,24 @@ def context_of(use: ImageUse, namespace: str | None) -> WorkloadContext:
     )
 
 
-def namespace_exemption(config: Config, namespace: str | None, today: dt.date) -> str | None:
+def namespace_exemption(engine: Engine, namespace: str | None, today: dt.date) -> str | None:
     """The reason of a valid exemption covering every rule for every image of ``namespace``."""
-    for exemption in whole_namespace_exemptions(config):
+    for exemption in whole_namespace_exemptions(engine.config, engine.policy.rule_ids):
         if namespace in exemption.namespaces and (exemption.expires is None or today <= exemption.expires):
             return exemption.reason
     return None
 
 
-def whole_namespace_exemptions(config: Config) -> tuple[Exemption, ...]:
-    """Exemptions that waive every rule the policies can report for every image of their namespaces.
+def whole_namespace_exemptions(config: Config, rule_ids: frozenset[str] | None) -> tuple[Exemption, ...]:
+    """Exemptions that waive every rule the loaded policies can report (``rule_ids``: the
+    evaluator's, site rules included) for every image of their namespaces.
 
-    Only the catalogue's rules are known here: with site policies (``policy.dirs``) loaded, a custom
-    rule the exemption does not name must still apply, so no namespace is skipped then.
+    With ``rule_ids`` unknown (an OPA server holding policies gate never saw), no namespace is
+    skipped: a rule the exemption does not name must still apply.
     """
-    if config.policy.dirs:
+    if rule_ids is None:
         return ()
-    return tuple(e for e in config.exemptions if e.namespaces and not e.images and set(RULES) <= set(e.rules))
+    return tuple(e for e in config.exemptions if e.namespaces and not e.images and rule_ids <= set(e.rules))
 
 
 def _engine_check(engine: Engine, deadline: float | None) -> CheckUses:

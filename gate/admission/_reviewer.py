@@ -88,7 +88,7 @@ class Reviewer:
 
     def namespace_exemption(self, namespace: str | None) -> str | None:
         """The reason of a valid exemption covering every rule for every image of ``namespace``."""
-        return namespace_exemption(self.config, namespace, dt.datetime.now(dt.timezone.utc).date())
+        return namespace_exemption(self.engine, namespace, dt.datetime.now(dt.timezone.utc).date())
 
     def _checker(self, kind: str, obj: Any, namespace: str | None, deadline: float) -> CheckUses:
         """The shared judging path's ``check``: with the pod's pull secrets, due by ``deadline``."""

@@ -230,7 +230,9 @@ class _Runner:
         if not case.actions:
             return ""
         base = self._config.model_dump(mode="json", exclude_none=True, exclude={"events_token"})
-        config = config_module.from_mapping(deep_merge(base, case.config), source=f"{case.file}: {case.name}: config")
+        config = config_module.from_mapping(
+            deep_merge(base, case.config), source=f"{case.file}: {case.name}: config", policy_dirs=self._extra
+        )
         document = case.document(self._default)
         now = dt.datetime.fromtimestamp(document_time(document), dt.timezone.utc)
         image = document.get("image", {}).get("reference") or ""

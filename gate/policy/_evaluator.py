@@ -12,6 +12,7 @@ from gate.policy._embedded import EmbeddedBackend
 from gate.policy._lint import lint_modules
 from gate.policy._raw import RawViolation
 from gate.policy._sources import SHIPPED_POLICY_DIR, Module, context_keys_read, large_facts_read, load_modules, policy_digest
+from gate.rules import RULES, rule_ids_defined
 
 
 class Backend(Protocol):
@@ -35,9 +36,14 @@ class PolicyEvaluator:
         modules: the loaded Rego modules, in load order.
     """
 
-    def __init__(self, modules: tuple[Module, ...], data: dict[str, Any], backend: Backend):
+    def __init__(self, modules: tuple[Module, ...], data: dict[str, Any], backend: Backend, *, all_modules_known: bool = True):
         self.modules = modules
         self.data = data
+        # Every rule ID a violation can carry: the catalogue's and those the loaded modules name;
+        # None when an OPA server holds policies gate never saw (``policy.opa_push: false``).
+        self.rule_ids: frozenset[str] | None = (
+            frozenset(RULES).union(*(rule_ids_defined(module.source) for module in modules)) if all_modules_known else None
+        )
         self.digest = policy_digest(modules, data)
         self.reads_context = context_keys_read(modules)
         self.reads_large = large_facts_read(modules)
@@ -79,7 +85,7 @@ class PolicyEvaluator:
             backend: Backend = OpaBackend(policy.opa_url or "", modules, data, timeout=config.limits.timeout_seconds, push=policy.opa_push)
         else:
             backend = EmbeddedBackend(modules, data)
-        return cls(modules, data, backend)
+        return cls(modules, data, backend, all_modules_known=config.policy.engine == "embedded" or config.policy.opa_push)
 
     def evaluate(self, input_doc: dict[str, Any]) -> list[RawViolation]:
         """Run the policies over one input document; thread-safe.
