@@ -143,3 +143,25 @@ def test_platform_flag_selects_as_containerd_does(registry: RegistryServer, repo
 def test_platform_matching_follows_containerd_only(wanted: str, entry: dict[str, str], expected: bool) -> None:
     """Cases from containerd/platforms compare_test.go (TestOnly) and its Normalize table."""
     assert _platforms.matches(wanted, entry) is expected
+
+
+@pytest.mark.parametrize(
+    ("platform", "annotated", "layer_type", "skipped"),
+    [
+        ({"os": "unknown", "architecture": "unknown"}, True, "application/vnd.in-toto+json", True),
+        ({"os": "unknown", "architecture": "amd64"}, True, "application/vnd.in-toto+json", False),
+        ({"os": "linux", "architecture": "unknown"}, True, "application/vnd.in-toto+json", False),
+        ({"os": "unknown", "architecture": "unknown"}, False, "application/vnd.in-toto+json", False),
+        ({"os": "unknown", "architecture": "unknown"}, True, "application/vnd.oci.image.layer.v1.tar+gzip", False),
+    ],
+)
+def test_an_attestation_entry_is_recognised_by_its_whole_shape_only(platform: dict[str, str], annotated: bool, layer_type: str, skipped: bool) -> None:
+    """Platform unknown/unknown, the annotation and in-toto content, all three; anything else is judged."""
+    from gate.engine._selection import is_attestation
+    from gate.registry._models import Descriptor, Manifest
+
+    annotations = {"vnd.docker.reference.type": "attestation-manifest"} if annotated else {}
+    entry = Descriptor("application/vnd.oci.image.manifest.v1+json", "sha256:" + "a" * 64, 1, annotations=annotations, platform=platform)
+    layer = Descriptor(layer_type, "sha256:" + "b" * 64, 1)
+    manifest = Manifest("sha256:" + "a" * 64, "application/vnd.oci.image.manifest.v1+json", b"{}", {}, layers=(layer,))
+    assert is_attestation(entry, manifest) is skipped
