@@ -48,8 +48,7 @@ def decide(
         now: the evaluation time; an aware datetime (naive means UTC).
         policies: the image policies that match the image in ``namespace`` (their rule overrides apply).
 
-    Raises:
-        ConfigError: an exemption names no rule (it would silently waive everything).
+    Exemptions that name no rule are refused when the configuration loads (:func:`check_exemptions`).
     """
     today = (now if now.tzinfo is None else now.astimezone(dt.timezone.utc)).date()
     scopes = scoped_rules(config, namespace, policies)
