@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from gate.cli import main
 from tests.support.push import PushedManifest
 from tests.support.registry_server import RegistryServer
+from tests.support.reports import only_evidence
 from tests.support.sigstore_double import (
     Keyless,
     SigstoreInstanceDouble,
@@ -112,7 +113,7 @@ def test_a_vendor_key_cannot_make_an_acme_image_pass(check: Check, signers: dict
 
     code, result = check(ref(theirs), policies)
     assert code == 0 and result["violations"] == []
-    (signer,) = result["evidence"]["signatures"]
+    (signer,) = only_evidence(result)["signatures"]
     assert signer["authorities"] == ["vendor-key"] and signer["kind"] == "key"
 
 
@@ -146,7 +147,7 @@ def test_keyless_certificate_extensions_are_matched(
     code, result = check(ref(image), [acme(registry, authorities=[{"name": "acme-ci", "keyless": keyless}])])
     assert (code == 0) is passes, result["violations"]
     if passes:
-        (signer,) = result["evidence"]["signatures"]
+        (signer,) = only_evidence(result)["signatures"]
         assert signer["extensions"] == dict(extensions) and signer["authority"] == "acme-ci"
     else:
         (violation,) = violations(result, "signature.missing")
@@ -226,7 +227,7 @@ def test_unmatched_images_are_judged_against_trust_as_before(check: Check, signe
     signers["legacy"].sign(image, signers["legacy"].keyed, "bundle")
     code, result = check(ref(image), [acme(registry), vendor(registry)])
     assert code == 0, result["violations"]
-    (signer,) = result["evidence"]["signatures"]
+    (signer,) = only_evidence(result)["signatures"]
     assert signer["authority"].endswith("legacy.pub")
 
 

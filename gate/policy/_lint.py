@@ -179,6 +179,8 @@ def _unbound_variables(module: Module, text: str, tokens: list[_Token], package_
         name = token.text.split(".", 1)[0]
         if not (name[:1].isalpha() or name[:1] == "_") or name in known or name in bound or name in reported:
             continue
+        if index and tokens[index - 1].text == ".":
+            continue  # a field of what comes before (`x["k"].field`, `f(x).field`), not a variable
         following = tokens[index + 1].text if index + 1 < len(tokens) else ""
         if following == "(" or following == ":" and _in_object(tokens, index):
             continue  # a call (checked above) or an object key written without quotes

@@ -122,10 +122,10 @@ def test_sbom_components_without_a_usable_purl_are_matched_by_name(registry: Reg
     result = judge(config, build(registry, f"{repo}-hidden", lambda digest: [statement("https://cyclonedx.org/bom", hidden, digest)]))
     denied = rules(result)["sbom.denied-component"]
     assert len(denied) == 2 and all("no usable purl" in m and "matched by name" in m for m in denied)
-    assert result.evidence["sbom"]["without_purl"] == 2
+    assert only_evidence(result)["sbom"]["without_purl"] == 2
     fixed = _bom({"type": "library", "name": "lodash", "version": "4.17.21"}, {"type": "library", "name": "left-pad", "version": "1.0.0"})
     result = judge(config, build(registry, f"{repo}-fixed", lambda digest: [statement("https://cyclonedx.org/bom", fixed, digest)]))
-    assert "sbom.denied-component" not in rules(result) and result.evidence["sbom"]["without_purl"] == 2
+    assert "sbom.denied-component" not in rules(result) and only_evidence(result)["sbom"]["without_purl"] == 2
 
 
 def test_a_build_time_in_the_future_is_not_fresh(registry: RegistryServer, repo: str) -> None:

@@ -149,3 +149,21 @@ def test_policy_test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[st
     broken = _policy(tmp_path, HEAD + 'violations contains v if {\n  v := {"rule": "site.a", "message": x}\n}\n')
     assert main(["policy", "test", str(broken)]) == 2, "policies that do not load are an error, not failed cases"
     assert "site/site.rego:6: unsafe variable `x`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'some c in input.sbom.component_list\n  c.name in {l | some l in data.gate.params["site.a"].names}',
+        'count(object.get(input, ["config", "env"], [])) > 0\n  input.config.labels["a.b"].length > 0',
+    ],
+    ids=["field-after-index", "field-of-a-call-result"],
+)
+def test_fields_after_an_index_or_a_call_are_no_variables(body: str, tmp_path: Path) -> None:
+    """The load-time checks must not refuse valid Rego: `x["k"].field` reads a field, it binds nothing."""
+    from gate.policy._lint import lint_modules
+    from gate.policy._sources import SHIPPED_POLICY_DIR, load_modules
+
+    directory = _policy(tmp_path, HEAD + 'violations contains v if {\n  ' + body + '\n  v := {"rule": "site.a", "message": "m"}\n}\n')
+    site = load_modules((directory,))
+    assert lint_modules(site, load_modules((SHIPPED_POLICY_DIR,)) + site) == []
