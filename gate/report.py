@@ -11,7 +11,6 @@ from urllib.parse import quote
 
 from gate import __version__
 from gate._printable import printable
-from gate.rule_docs import RULES_DOC_URL, rule_url
 from gate.rules import EVALUATION_ERROR, RULES
 
 Decision = Literal["allow", "deny"]
@@ -115,8 +114,9 @@ def render_sarif(report: Report, rule_help: Mapping[str, str] | None = None) -> 
     repository path as a relative artifact (``shop/api``, under ``%SRCROOT%``) at line 1;
     ``partialFingerprints`` (rule, platform digest, and the layer/path/stage the finding names)
     keep an alert the same across runs. Rules carry their docs/rules.md section as
-    ``help.markdown`` (``rule_help``, by rule ID), a ``helpUri``, tags and a
-    ``security-severity`` from their default action.
+    ``help.markdown`` (``rule_help``, by rule ID), tags and a ``security-severity`` from their
+    default action. No ``helpUri``: gate's docs have no published address, and the help carries
+    the whole section anyway.
     """
     ids = list(RULES) + sorted({v.rule for r in report.results for v in r.violations} - set(RULES))
     results = [_sarif_result(result, violation, ids.index(violation.rule)) for result in report.results for violation in result.violations]
@@ -125,7 +125,6 @@ def render_sarif(report: Report, rule_help: Mapping[str, str] | None = None) -> 
         "fullName": "gate supply-chain gate for container images",
         "version": __version__,
         "semanticVersion": __version__,
-        "informationUri": RULES_DOC_URL,
         "rules": [_sarif_rule(rule_id, (rule_help or {}).get(rule_id)) for rule_id in ids],
     }
     run = {
@@ -188,11 +187,11 @@ def _sarif_rule(rule_id: str, help_markdown: str | None) -> dict[str, Any]:
     if rule is None:
         summary, action = f"Custom rule {rule_id}", "deny"
         text = "A rule from a site policy directory (policy.dirs); see its Rego for what it checks and how to fix it."
-        markdown, uri = text, None
+        markdown = text
     else:
-        summary, action, text, uri = rule.summary, rule.default_action, rule.summary, rule_url(rule_id)
-        markdown = f"**{rule.summary}**\n\n{help_markdown}" if help_markdown else f"**{rule.summary}**\n\nSee [{rule_id}]({uri})."
-    described = {
+        summary, action, text = rule.summary, rule.default_action, rule.summary
+        markdown = f"**{rule.summary}**\n\n{help_markdown}" if help_markdown else f"**{rule.summary}**\n\nSee `{rule_id}` in docs/rules.md."
+    return {
         "id": rule_id,
         "name": rule_id,
         "shortDescription": {"text": summary},
@@ -205,4 +204,3 @@ def _sarif_rule(rule_id: str, help_markdown: str | None) -> dict[str, Any]:
             "tags": ["security", "supply-chain", rule_id.split(".", 1)[0]],
         },
     }
-    return described | ({"helpUri": uri} if uri else {})

@@ -12,7 +12,6 @@ from functools import cache
 from pathlib import Path
 
 RULES_DOC = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
-RULES_DOC_URL = "https://github.com/gate-supply-chain/gate/blob/main/docs/rules.md"  # where the docs are published
 _SECTION = re.compile(r"^## `([^`]+)`\s*$", re.MULTILINE)
 
 
@@ -30,7 +29,3 @@ def rule_sections() -> dict[str, str]:
         sections[heading.group(1)] = text[heading.end() : end].strip().split("\n## ", 1)[0].strip()
     return sections
 
-
-def rule_url(rule_id: str) -> str:
-    """The published docs anchor of a catalogue rule (GitHub's heading slug: no dots or backquotes)."""
-    return f"{RULES_DOC_URL}#{re.sub(r'[^a-z0-9_-]', '', rule_id.lower())}"
