@@ -19,7 +19,7 @@ from gate.engine._evaluations import current_progress
 from gate.errors import EvidenceError, LimitExceeded
 from gate.facts import config_facts
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
-from gate.scan import ImageBudget, ImageScan, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
+from gate.scan import ContentMatcher, ImageBudget, ImageScan, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
 
 
 class LayerProgress(Protocol):
@@ -44,7 +44,7 @@ class ImageScanner:
 
     def __init__(self, config: Config, *, progress: LayerProgress | None = None, second_level: Callable[..., Awaitable[LayerScan]] | None = None) -> None:
         self.config = config
-        self.layers = LayerScanner(config.limits)
+        self.layers = LayerScanner(config.limits, ContentMatcher(cache_dir=config.scan.cache_dir))
         self.cache = LayerScanCache(
             max_entries=config.limits.cache_entries, directory=config.scan.cache_dir, limits=config.limits, second_level=second_level
         )
