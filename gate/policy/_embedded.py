@@ -22,11 +22,13 @@ import os
 import queue
 import re
 import threading
+from pathlib import Path
 from typing import Any
 
 import regopy
 
 from gate.errors import PolicyError
+from gate.policy._bundle_cache import bundle_file, load_bundle, store_bundle
 from gate.policy._sources import Module, package_of, rule_heads
 
 QUERY = "x := data.gate.violations"
@@ -42,8 +44,11 @@ class EmbeddedBackend:
         PolicyError: a module does not compile (at construction) or evaluation fails.
     """
 
-    def __init__(self, modules: tuple[Module, ...], data: dict[str, Any], *, query: str = QUERY, workers: int | None = None):
-        self._sources = (modules, json.dumps(data), query)
+    def __init__(
+        self, modules: tuple[Module, ...], data: dict[str, Any], *, query: str = QUERY, workers: int | None = None, cache_dir: Path | None = None
+    ):
+        data_json = json.dumps(data)
+        self._sources = (modules, data_json, query, bundle_file(cache_dir, modules, data_json, query) if cache_dir is not None else None)
         self._workers = max(1, workers or min(os.cpu_count() or 1, 4))
         self._idle: queue.LifoQueue[_Compiled] = queue.LifoQueue()
         self._created = 1
@@ -82,12 +87,17 @@ class EmbeddedBackend:
 
 
 class _Compiled:
-    """One interpreter with its bundle; used by one thread at a time."""
+    """One interpreter with its bundle (loaded from ``cache_file`` when it holds one, else built
+    and stored there); used by one thread at a time."""
 
-    def __init__(self, modules: tuple[Module, ...], data_json: str, query: str):
+    def __init__(self, modules: tuple[Module, ...], data_json: str, query: str, cache_file: Path | None = None):
         self._rego = regopy.Interpreter()
         self._rego.log_level = regopy.LogLevel.NONE  # rego-cpp would print errors to stdout itself
-        self._modules = modules
+        self._modules, self._data_json = modules, data_json
+        loaded = load_bundle(self._rego, cache_file) if cache_file is not None else None
+        if loaded is not None:
+            self._bundle = loaded
+            return
         try:
             self._rego.add_data_json(data_json)
             for module in modules:
@@ -98,9 +108,12 @@ class _Compiled:
             raise PolicyError(f"policies do not compile:\n  {problems}", remedy="fix the Rego at the places named above") from exc
         if not self._bundle.ok():
             raise PolicyError("policies do not compile into a bundle", remedy="run `gate policy test` to see the failing module")
+        if cache_file is not None:
+            store_bundle(self._rego, self._bundle, cache_file)
 
     def run(self, input_json: str) -> Any:
         try:
+            self._input_json = input_json  # kept for the error path's diagnosis
             self._rego.set_input_term(input_json)
             output = self._rego.query_bundle(self._bundle)
             if not output.ok():
@@ -115,11 +128,17 @@ class _Compiled:
         this error path each rule (last-loaded modules first: site policies) is queried on its own;
         a rule that only fails through another (``violations`` reading a broken helper) is named
         only when nothing else in its module fails."""
+        rego = regopy.Interpreter()  # the sources, also when the bundle came from the cache
+        rego.log_level = regopy.LogLevel.NONE
+        rego.add_data_json(self._data_json)
+        for module in self._modules:
+            rego.add_module(module.name, module.source)
+        rego.set_input_term(self._input_json)
         for module in reversed(self._modules):
             package = package_of(module.source)
             if package is None:
                 continue
-            failing = [(rule, line) for rule, line in rule_heads(module.source) if _fails(self._rego, f"data.{package}.{rule}")]
+            failing = [(rule, line) for rule, line in rule_heads(module.source) if _fails(rego, f"data.{package}.{rule}")]
             if failing:
                 rule, line = next(((r, n) for r, n in failing if r != "violations"), failing[0])
                 return f"{module.name}:{line}: rule `{rule}` (package {package}): {problem}"

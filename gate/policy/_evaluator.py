@@ -84,7 +84,7 @@ class PolicyEvaluator:
             policy = config.policy
             backend: Backend = OpaBackend(policy.opa_url or "", modules, data, timeout=config.limits.timeout_seconds, push=policy.opa_push)
         else:
-            backend = EmbeddedBackend(modules, data)
+            backend = EmbeddedBackend(modules, data, cache_dir=config.scan.cache_dir)
         return cls(modules, data, backend, all_modules_known=config.policy.engine == "embedded" or config.policy.opa_push)
 
     def evaluate(self, input_doc: dict[str, Any]) -> list[RawViolation]:

@@ -68,11 +68,12 @@ def test_a_runtime_error_names_module_and_rule(tmp_path: Path, image: str, confi
     source = HEAD + GOOD + '\nlevel := 1\n\nlevel := 2 if input.config.user == "nobody"\n\n'
     source += 'violations contains v if {\n  level > 0\n  v := {"rule": "site.level", "message": "m"}\n}\n'
     directory = _policy(tmp_path, source)
-    code = main(["check", "image", image, "--config", str(config), "--policy", str(directory), "--output", "json"])
-    (violation,) = json.loads(capsys.readouterr().out)["results"][0]["violations"]
-    assert code == 2 and violation["rule"] == "evaluation.error"
-    assert "site/site.rego:10: rule `level` (package gate.rules.site)" in violation["message"]
-    assert "Expecting value" not in violation["message"]
+    for run in ("compiled", "from the bundle cache"):
+        code = main(["check", "image", image, "--config", str(config), "--policy", str(directory), "--output", "json"])
+        (violation,) = json.loads(capsys.readouterr().out)["results"][0]["violations"]
+        assert code == 2 and violation["rule"] == "evaluation.error", run
+        assert "site/site.rego:10: rule `level` (package gate.rules.site)" in violation["message"], run
+        assert "Expecting value" not in violation["message"]
 
 
 def test_a_good_site_rule_loads_and_fires(tmp_path: Path, image: str, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
