@@ -8,6 +8,7 @@ treated as a lying registry. Blobs are hashed while they stream. Every read has 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import time
@@ -58,6 +59,8 @@ class RegistryClient:
         self._owns_transport = True
         self._auth = Authenticator(self._transport, (credentials or CredentialStore()).chain(self._from_file))
         self._no_referrers_api: dict[str, float] = {}  # registry -> monotonic time it answered 404/405
+        self._referrers_api_seen: set[str] = set()  # registries whose referrers API answered
+        self._referrers_probes: dict[str, asyncio.Lock] = {}  # held by the first referrers request to a registry
 
     def with_credentials(self, credentials: CredentialStore) -> "RegistryClient":
         """A client sharing this one's connection pool (and counters) that tries ``credentials``
@@ -176,19 +179,17 @@ class RegistryClient:
 
         The list is the registry's (or the publisher's) word; fetch each by digest to verify it.
         A registry that has no referrers API is remembered for ``NO_REFERRERS_API_TTL`` seconds,
-        saving one request per subject.
+        saving one request per subject. Until a registry has answered once, concurrent calls for
+        it wait for the first one's answer instead of all probing (an index's subjects are listed
+        at once).
 
         Raises:
             RegistryError, EvidenceError, LimitExceeded: as :meth:`manifest`.
         """
         if digest_problem(digest):
             raise EvidenceError(f"cannot list referrers of {ref}: {digest_problem(digest)}", details=details(ref))
-        learnt = self._no_referrers_api.get(ref.registry)
-        api_known_missing = learnt is not None and time.monotonic() - learnt < NO_REFERRERS_API_TTL
-        found = None if api_known_missing else await self._referrers_api(ref, digest, artifact_type)
+        found = await self._referrers_listing(ref, digest, artifact_type)
         if found is None:
-            if not api_known_missing:
-                self._no_referrers_api[ref.registry] = time.monotonic()
             index = await self.tag_manifest(ref, _fallback_tag(digest))
             if index is not None and not index.is_index:
                 raise EvidenceError(f"referrers tag {_fallback_tag(digest)} of {ref} is a {index.media_type}, not an index", details=details(ref))
@@ -294,6 +295,27 @@ class RegistryClient:
         if response.status_code == 429 or response.status_code >= 500:
             raise status_error(ref, response.status_code, what, body, self._limits.retries)
         raise push_refused(ref, response.status_code, what, body)
+    async def _referrers_listing(self, ref: Reference, digest: str, artifact_type: str | None) -> list[Descriptor] | None:
+        """The referrers API's list, or None when the registry has no such API (learnt once per registry)."""
+        if self._api_known_missing(ref):
+            return None
+        if ref.registry in self._referrers_api_seen:
+            return await self._learn_referrers_api(ref, digest, artifact_type)
+        async with self._referrers_probes.setdefault(ref.registry, asyncio.Lock()):
+            return None if self._api_known_missing(ref) else await self._learn_referrers_api(ref, digest, artifact_type)
+
+    async def _learn_referrers_api(self, ref: Reference, digest: str, artifact_type: str | None) -> list[Descriptor] | None:
+        found = await self._referrers_api(ref, digest, artifact_type)
+        if found is None:
+            self._no_referrers_api[ref.registry] = time.monotonic()
+            self._referrers_api_seen.discard(ref.registry)
+        else:
+            self._referrers_api_seen.add(ref.registry)
+        return found
+
+    def _api_known_missing(self, ref: Reference) -> bool:
+        learnt = self._no_referrers_api.get(ref.registry)
+        return learnt is not None and time.monotonic() - learnt < NO_REFERRERS_API_TTL
 
     async def _referrers_api(self, ref: Reference, digest: str, artifact_type: str | None) -> list[Descriptor] | None:
         """All pages of the referrers API, or None when the registry has no such API."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -141,6 +142,18 @@ async def test_referrers_fall_back_to_the_tag_schema_on_registry_2_8(registry: R
         before = client.request_count
         assert await client.referrers(ref, other.digest) == []
         assert client.request_count - before == 1, "the missing referrers API is remembered: only the fallback tag is read"
+
+
+async def test_concurrent_referrers_listings_probe_a_registry_once(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    subjects = [_image(payload=f"subject {i}").push(registry, f"{repo}:{i}") for i in range(3)]
+    sbom = push_artifact(registry, subjects[1], "application/vnd.cyclonedx+json", [Blob(b"{}", "application/vnd.cyclonedx+json")])
+    ref = Reference.parse(subjects[0].ref)
+    async with RegistryClient(gate_config) as client:
+        found = await asyncio.gather(*(client.referrers(ref, subject.digest) for subject in subjects))
+        assert [[d.digest for d in listing] for listing in found] == [[], [sbom.digest], []]
+        # one referrers API probe (404 on registry 2.8), then one fallback tag per subject
+        assert client.status_counts.get("absent") == 1 + 2
+        assert client.request_count == 1 + 3
 
 
 async def test_request_count_counts_every_request(registry: RegistryServer, gate_config: Config, repo: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import email.utils
 import hashlib
@@ -261,6 +262,18 @@ async def test_referrers_api_pages_are_followed_and_filtered(lying_proxy: LyingR
         assert [d.artifact_type for d in await client.referrers(ref, subject, artifact_type="application/b")] == ["application/b"]
     assert "artifactType=application%2Fb" in lying_proxy.seen[-2].path
     assert not any("/manifests/" in seen.path for seen in lying_proxy.seen)  # no tag-schema fallback
+
+
+async def test_concurrent_listings_each_ask_a_referrers_api_that_answers(lying_proxy: LyingRegistryProxyDouble) -> None:
+    subjects = ["sha256:" + f"{i:02x}" * 32 for i in range(1, 4)]
+    for subject in subjects:
+        lying_proxy.serve(f"/referrers/{subject}", Reply(200, {"Content-Type": OCI_INDEX}, _index(f"application/{subject[7:9]}")))
+    ref = Reference.parse(f"{lying_proxy.host}/shop/api:1")
+    async with RegistryClient(_config(lying_proxy)) as client:
+        found = await asyncio.gather(*(client.referrers(ref, subject) for subject in subjects))
+    assert [[d.artifact_type for d in listing] for listing in found] == [["application/01"], ["application/02"], ["application/03"]]
+    assert sorted(seen.path.rsplit("/", 1)[-1] for seen in lying_proxy.seen) == subjects
+    assert not any("/manifests/" in seen.path for seen in lying_proxy.seen)
 
 
 async def test_referrers_api_that_answers_non_index_falls_back(registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str) -> None:
