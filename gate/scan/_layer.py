@@ -13,7 +13,7 @@ import hashlib
 import threading
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -267,7 +267,7 @@ class LayerScanner:
         )
 
 
-def _charged(chunks: Iterable[bytes], budget: ImageBudget, label: str) -> Iterable[bytes]:
+def _charged(chunks: Iterable[bytes], budget: ImageBudget, label: str) -> Iterator[bytes]:
     for chunk in chunks:
         budget.charge(len(chunk), label)
         yield chunk
