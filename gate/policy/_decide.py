@@ -21,7 +21,7 @@ from typing import Any
 
 from gate._globs import matches_image, reference_names
 from gate.config import Config, Exemption, ImagePolicy
-from gate.errors import ConfigError, ReferenceError
+from gate.errors import ConfigError, ReferenceError  # noqa: A004 - gate's error for a string that is not an image reference
 from gate.policy._raw import RawViolation
 from gate.policy._scoped import Scopes, scoped_action, scoped_rules
 from gate.registry import Reference

@@ -151,7 +151,7 @@ class Transport:
         return response
 
     def _backoff(self, attempt: int) -> float:
-        return min(_BACKOFF_SECONDS * 2.0**attempt, self.limits.timeout_seconds) * random.uniform(0.5, 1.0)
+        return min(_BACKOFF_SECONDS * 2.0**attempt, self.limits.timeout_seconds) * random.uniform(0.5, 1.0)  # noqa: S311 - retry jitter, not a secret
 
     def _check_redirect(self, ref: Reference, url: str, target: httpx.URL, hops: int) -> None:
         if hops > _MAX_REDIRECTS:

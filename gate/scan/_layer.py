@@ -28,10 +28,10 @@ from gate.scan._nested import is_archive, members
 from gate.scan._tar import entries
 
 SCANNER_VERSION = "3"  # bump whenever a layer's scan result can change: the disk cache keys on it
-SECRET = "secret"
+SECRET = "secret"  # noqa: S105 - the finding kind, not a password
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
-_PASSWD = "etc/passwd"
+_PASSWD = "etc/passwd"  # noqa: S105 - a path, not a password
 _PASSWD_CAP = 1024 * 1024
 _BATCH_BYTES = 4 * 1024 * 1024
 
@@ -198,7 +198,7 @@ class _Collector:
         """Scan the batched text files (one hyperscan call for many small files)."""
         if not self.pending:
             return
-        for (path, content), hits in zip(self.pending, self.matcher.prefilter_many([c for _, c in self.pending])):
+        for (path, content), hits in zip(self.pending, self.matcher.prefilter_many([c for _, c in self.pending]), strict=True):
             if hits:  # most files have no prefilter hit and no credential-file name: nothing to do
                 self._secrets(path, detect(self.matcher, path, content, True, hits))
         self.pending.clear()

@@ -66,7 +66,7 @@ class TrustPolicy:
             ConfigError: a key or the trusted root does not load.
         """
         root = trust.trusted_root.read_bytes() if trust.trusted_root else None
-        pems = list(zip(map(str, trust.keys), trust.key_pems()))
+        pems = list(zip(map(str, trust.keys), trust.key_pems(), strict=True))
         scoped = [
             (entry.authority_id(index), authority.label(), authority.key.read_bytes() if authority.key else None, authority.keyless)
             for entry in images
