@@ -118,9 +118,11 @@ class TrustPolicy:
         """Ids of the authorities a signature by this key satisfies."""
         return tuple(a.id for a in self.authorities if a.key_id == found_key_id)
 
-    def identity_authorities(self, issuer: str, subject: str, extensions: dict[str, str]) -> tuple[str, ...]:
-        """Ids of the keyless authorities a certificate with this identity satisfies."""
-        return tuple(a.id for a in self.authorities if a.identity is not None and a.identity.matches(issuer, subject, extensions))
+    def identity_authorities(self, *, issuer: str, subject: str, extensions: dict[str, str]) -> tuple[str, ...]:
+        """Ids of the keyless authorities a certificate with this identity satisfies (keyword-only: issuer and subject are both strings)."""
+        return tuple(
+            a.id for a in self.authorities if a.identity is not None and a.identity.matches(issuer=issuer, subject=subject, extensions=extensions)
+        )
 
     @cached_property
     def rekor_keyring(self) -> RekorKeyring:
