@@ -1,4 +1,4 @@
-# Two entry points for people: `make demo` and `make test`. Both install what they need.
+# Two entry points for people: `make demo` and `make test` (lint, then pytest). Both install what they need.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -7,7 +7,7 @@ TOOLS := .tools/bin
 APT_PACKAGES := docker-registry skopeo apache2-utils openssl redis-server
 PYTEST_ARGS ?=
 
-.PHONY: all demo test system-deps venv k8s-tools lock bench mutation clean
+.PHONY: all demo test lint system-deps venv k8s-tools lock bench mutation clean
 
 all: test
 
@@ -37,7 +37,12 @@ $(TOOLS)/helm:
 	bash scripts/install-k8s-tools.sh $(TOOLS)
 k8s-tools: $(TOOLS)/helm
 
-test: system-deps venv k8s-tools
+# Types (strict on verify, policy and engine) and lint, as configured in pyproject.toml.
+lint: venv
+	$(VENV)/bin/mypy
+	$(VENV)/bin/ruff check .
+
+test: system-deps venv k8s-tools lint
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 demo: system-deps venv

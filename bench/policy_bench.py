@@ -15,6 +15,7 @@ path needs none of this: a cached verdict skips evaluation (cache key: image dig
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import statistics
 import sys
@@ -80,7 +81,7 @@ def timed(function: Callable[[], object], runs: int = RUNS) -> tuple[float, floa
 def report(engine: str, evaluator: PolicyEvaluator) -> None:
     for name, document in documents().items():
         size = len(json.dumps(document)) / 1024
-        median, p95 = timed(lambda: evaluator.evaluate(document))
+        median, p95 = timed(functools.partial(evaluator.evaluate, document))
         count = len(evaluator.evaluate(document))
         print(f"{engine:<9} {name:<7} {size:5.1f} KiB  {count:3d} violations  median {median:8.0f} µs  p95 {p95:8.0f} µs")
 

@@ -34,7 +34,7 @@ from tests.support.registry_server import RegistryServer, start_registry  # noqa
 LAYERS = 4
 LAYER_BYTES = 8 * 1024 * 1024
 IMAGES = 7
-PASSWD = "app:x:10001:10001::/home/app:/sbin/nologin\n"
+PASSWD = "app:x:10001:10001::/home/app:/sbin/nologin\n"  # noqa: S105 - /etc/passwd content, not a password
 
 
 def push_images(registry: RegistryServer) -> list[str]:

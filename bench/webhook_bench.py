@@ -55,7 +55,7 @@ SERVER = (  # what `gate serve --config F --host H --port P --tls-cert C --tls-k
     "import sys; from gate.admission import serve; from gate.config import load; "
     "serve(load(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])"
 )
-PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"
+PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"  # noqa: S105 - /etc/passwd content, not a password
 IN_FLIGHT = 500
 
 
@@ -218,7 +218,7 @@ async def in_flight(port: int, context: ssl.SSLContext, bodies: list[bytes], pid
     connections = await asyncio.gather(*(Connection.open(port, context) for _ in bodies))
     before = rss_kib(pid)
     began = time.perf_counter()
-    answers = await asyncio.gather(*(c.post(b) for c, b in zip(connections, bodies)))
+    answers = await asyncio.gather(*(c.post(b) for c, b in zip(connections, bodies, strict=True)))
     elapsed = time.perf_counter() - began
     after = rss_kib(pid)
     for connection in connections:

@@ -165,7 +165,7 @@ def push_safe(registry: RegistryServer, trust: Trust) -> PushedIndex:
     """Multi-arch index, pinned bases in its provenance, an SPDX SBOM, the index signed with the key."""
     images = [safe_image(platform).push(registry, REPOSITORY) for platform in PLATFORMS]
     attestations = {}
-    for image, platform in zip(images, PLATFORMS):
+    for image, platform in zip(images, PLATFORMS, strict=True):
         query = f"platform={platform.replace('/', '%2F')}"
         materials = [
             material(f"pkg:docker/golang@1.22?digest={GOLANG}&{query}", GOLANG.split(":")[1]),

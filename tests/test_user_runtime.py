@@ -18,7 +18,10 @@ from tests.test_cli import EVIDENCE_OFF, RECENT
 HONEST_PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"
 
 
-def _judge(registry: RegistryServer, repo: str, user: str, passwd: str, context: WorkloadContext = WorkloadContext()) -> ImageResult:
+NO_CONTEXT = WorkloadContext()
+
+
+def _judge(registry: RegistryServer, repo: str, user: str, passwd: str, context: WorkloadContext = NO_CONTEXT) -> ImageResult:
     image = ImageBuilder().layer({"etc/passwd": passwd, "app/run": "#!/bin/sh\n"}, created_by="COPY app /app")
     ref = image.config(user=user, created=RECENT).push(registry, f"{repo}:1").ref
 

@@ -74,8 +74,7 @@ def pushed_images(body: bytes) -> tuple[list[Pushed], int]:
 def _pushed(event: Any) -> Pushed | None:
     if not isinstance(event, dict) or event.get("action") != "push":
         return None
-    target = event.get("target") if isinstance(event.get("target"), dict) else {}
-    request = event.get("request") if isinstance(event.get("request"), dict) else {}
+    target, request = _object(event.get("target")), _object(event.get("request"))
     if target.get("mediaType") not in MANIFEST_MEDIA_TYPES:
         return None
     repository, digest, tag = target.get("repository"), target.get("digest"), target.get("tag")
@@ -86,6 +85,11 @@ def _pushed(event: Any) -> Pushed | None:
     if isinstance(tag, str) and tag:
         return Pushed(f"{host}/{repository}:{tag}@{digest}" if by_digest else f"{host}/{repository}:{tag}", by_digest)
     return Pushed(by_digest, by_digest) if by_digest else None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object, or an empty one in place of anything else."""
+    return value if isinstance(value, dict) else {}
 
 
 async def judge_pushed(engine: Engine, attester: Attester | None, pushed: Pushed) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from gate.admission._review import review_response
 from gate.admission._workloads import ImageUse
-from gate.errors import ReferenceError
+from gate.errors import ReferenceError  # noqa: A004 - gate's error for a string that is not an image reference
 from gate.registry import Reference
 
 

@@ -10,7 +10,7 @@ from gate import __version__
 from gate.attest._sign import sign_statement
 from gate.config import Config, SigningKey, load_attest_key
 from gate.engine import Engine, Gathered
-from gate.errors import GateError
+from gate.errors import ConfigError, GateError
 from gate.evidence._intoto import STATEMENT_TYPES
 from gate.evidence._summary import (
     BUNDLE_V03,
@@ -50,7 +50,8 @@ class Attester:
             ConfigError: ``attest.key`` or ``attest.verifier_id`` is missing, or the key does not load.
         """
         key = load_attest_key(config.attest)
-        assert config.attest.verifier_id is not None  # the config refuses a key without an id
+        if config.attest.verifier_id is None:  # the config already refuses a key without an id
+            raise ConfigError("attest.verifier_id: not set", remedy="set attest.verifier_id with attest.key (consumers match it against trust.verifiers[].id)")
         return cls(key, config.attest.verifier_id, config.scan.layers)
 
     async def attest(self, engine: Engine, result: ImageResult, now: dt.datetime, platform: str | None = None) -> Attested:

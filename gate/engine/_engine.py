@@ -437,8 +437,10 @@ class Engine:
             subject = Subject(top.digest, None, None)
             return [_Target(reference.with_digest(top.digest), top, None, subject)]
         runnable = await runnable_manifests(client, reference, top, platform)
-        subject_of = lambda manifest: Subject(manifest.digest, top.digest, top.json)  # noqa: E731
-        return [_Target(reference.with_digest(item.manifest.digest), item.manifest, item.platform, subject_of(item.manifest)) for item in runnable]
+        return [
+            _Target(reference.with_digest(item.manifest.digest), item.manifest, item.platform, Subject(item.manifest.digest, top.digest, top.json))
+            for item in runnable
+        ]
 
     async def _gather_target(self, client: RegistryClient, target: _Target, attached: AttachedEvidence, now: dt.datetime) -> _Gathered:
         about = attached.about(*(d for d in (target.subject.digest, target.subject.index_digest) if d))

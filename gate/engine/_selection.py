@@ -61,7 +61,7 @@ async def _walk(client: RegistryClient, reference: Reference, index: Manifest, w
         )
     entries = [entry for entry in index.manifests if wanted is None or not entry.platform or _platforms.matches(wanted, entry.platform)]
     manifests = await asyncio.gather(*(client.manifest(reference.with_digest(entry.digest)) for entry in entries))
-    for entry, manifest in zip(entries, manifests):
+    for entry, manifest in zip(entries, manifests, strict=True):
         platform = _platforms.name(entry.platform) if entry.platform else inherited or _platforms.name(None)
         if manifest.is_index:
             await _walk(client, reference, manifest, wanted, platform, depth + 1, found)

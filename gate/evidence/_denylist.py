@@ -62,7 +62,10 @@ class DenyEntry:
         if component.version is None:
             return True, f"{self.reason} (component has no version to compare)".strip()
         try:
-            return self.range.version_class(component.version) in self.range, self.reason
+            version_class = self.range.version_class
+            if version_class is None:  # the base class's; every scheme's range class names its own
+                raise TypeError(f"vers:{self.range.scheme} ranges name no version class")
+            return version_class(component.version) in self.range, self.reason
         except Exception:  # noqa: BLE001 - univers' version classes each raise their own types (InvalidNuGetVersion, ...)
             return True, f"{self.reason} (version {component.version!r} not comparable in {self.text_range})".strip()
 

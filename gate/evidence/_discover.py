@@ -199,7 +199,7 @@ async def _cosign_tag(run: _Pass, subject: str, suffix: str, store: Store, wante
 
 
 async def _referrers(run: _Pass, subject: str) -> list[Artifact]:
-    listing = await run.attempt(f"referrers of {subject}", lambda: run.client.referrers(run.ref, subject), [])
+    listing: list[Descriptor] = await run.attempt(f"referrers of {subject}", lambda: run.client.referrers(run.ref, subject), [])
     wanted = [d for d in listing if media_type_in(d.artifact_type or "", _REFERRER_TYPES)]
     fresh = [d for d in wanted if d.digest not in run.claimed]
     run.claimed.update(d.digest for d in fresh)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, TypedDict
 from urllib.parse import unquote
 
 from packageurl import PackageURL
@@ -52,6 +52,16 @@ class StageFact:
     digest_used: str | None
     scratch: bool = False
     parent_stage: str | None = None
+
+
+class _StageSource(TypedDict):
+    """The fields of a :class:`StageFact` that come from its ``FROM`` line."""
+
+    index: int
+    name: str | None
+    line: str | None
+    line_no: int | None
+    base: str
 
 
 @dataclass(frozen=True)
@@ -117,7 +127,7 @@ def pinning(provenance: Provenance) -> Pinning:
 
 def _stage_from_dockerfile(instruction: FromInstruction, dockerfile: Dockerfile, images: list[_ImageMaterial], matched: set[_ImageMaterial]) -> StageFact:
     """One ``FROM``; the material it resolved to is added to ``matched``."""
-    common = {"index": instruction.index, "name": instruction.name, "line": instruction.text, "line_no": instruction.line_no, "base": instruction.base}
+    common: _StageSource = {"index": instruction.index, "name": instruction.name, "line": instruction.text, "line_no": instruction.line_no, "base": instruction.base}
     # BuildKit's dispatchStates.addState: only a stage named before this one is a parent, matched
     # exactly against the lowercased names (FROM node ... FROM node:20@sha256:… AS node reads an image).
     earlier = {stage.name for stage in dockerfile.stages[: instruction.index] if stage.name}

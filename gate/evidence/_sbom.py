@@ -218,8 +218,9 @@ def _spdx_licenses(package: dict[str, Any]) -> tuple[str, ...]:
 def _spdx_purl(package: dict[str, Any], where: str) -> str | None:
     for index, ref in enumerate(_json.opt_list(package, "externalRefs", where)):
         ref = _json.obj(ref, f"{where}.externalRefs[{index}]")
-        if ref.get("referenceType") == "purl" and isinstance(ref.get("referenceLocator"), str):
-            return ref["referenceLocator"]
+        locator = ref.get("referenceLocator")
+        if ref.get("referenceType") == "purl" and isinstance(locator, str):
+            return locator
     return None
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from gate.errors import EvidenceError, LimitExceeded
 from gate.evidence import _json
@@ -124,7 +125,7 @@ class DsseEnvelope:
         return cls.from_json(_json.obj(_json.load(data, what), what), what)
 
     @classmethod
-    def from_json(cls, document: dict, what: str) -> DsseEnvelope:
+    def from_json(cls, document: dict[str, Any], what: str) -> DsseEnvelope:
         """Build from an already-decoded envelope object."""
         entries = _json.opt_list(document, "signatures", what)
         signatures = tuple(
@@ -247,7 +248,7 @@ def _layout_of(media_type: str) -> str:
     return LAYOUT_BUNDLE
 
 
-def _integer(parent: dict, key: str, what: str) -> int:
+def _integer(parent: dict[str, Any], key: str, what: str) -> int:
     value = parent.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
         raise EvidenceError(f"{what}.{key} must be an integer")

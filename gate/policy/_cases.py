@@ -88,12 +88,15 @@ def default_document() -> dict[str, Any]:
     """The default input document cases are merged over.
 
     Raises:
-        PolicyError: the shipped file is missing or not JSON.
+        PolicyError: the shipped file is missing, not JSON, or not a JSON object.
     """
     try:
-        return json.loads(DEFAULT_INPUT.read_text(encoding="utf-8"))
+        document = json.loads(DEFAULT_INPUT.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise PolicyError(f"cannot read the default test document {DEFAULT_INPUT}: {exc}") from exc
+    if not isinstance(document, dict):
+        raise PolicyError(f"the default test document {DEFAULT_INPUT} is not a JSON object")
+    return document
 
 
 def case_files(directory: Path) -> list[Path]:

@@ -21,9 +21,9 @@ from typing import Any
 
 from gate._globs import matches_image, reference_names
 from gate.config import Config, Exemption, ImagePolicy
-from gate.errors import ConfigError, ReferenceError
+from gate.errors import ConfigError, ReferenceError  # noqa: A004 - gate's error for a string that is not an image reference
 from gate.policy._raw import RawViolation
-from gate.policy._scoped import scoped_action, scoped_rules
+from gate.policy._scoped import Scopes, scoped_action, scoped_rules
 from gate.registry import Reference
 from gate.report import Violation
 from gate.rules import RULES
@@ -75,7 +75,7 @@ def check_exemptions(config: Config) -> None:
             )
 
 
-def _action(raw: RawViolation, config: Config, scopes: list) -> str:
+def _action(raw: RawViolation, config: Config, scopes: Scopes) -> str:
     return scoped_action(raw.rule, _default_action(raw.rule, raw.default_action), config, scopes)
 
 

@@ -17,6 +17,9 @@ from typing import Any
 from gate.config import Config, ImagePolicy, RuleSettings
 from gate.errors import ConfigError
 
+# Each scope that overrides the top-level rules here: its name and its ``rules`` mapping.
+Scopes = list[tuple[str, dict[str, RuleSettings]]]
+
 _STRICTNESS = {"off": 0, "warn": 1, "deny": 2}
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-_SPACE = re.compile(r"[ \t]*")
 _UNQUOTED = re.compile(r"[^,\s]*")
 
 
@@ -33,7 +32,7 @@ def parse_challenges(header: str) -> list[Challenge]:
         scheme = _TOKEN.match(header, pos)
         if scheme is None:
             break
-        pos = _SPACE.match(header, scheme.end()).end()
+        pos = _skip(header, scheme.end(), " \t")
         token68 = _TOKEN68.match(header, pos)
         if token68 and _ends_item(header, token68.end()):
             challenges.append(Challenge(scheme.group().lower(), {"token68": token68.group()}))
@@ -51,10 +50,10 @@ def _params(header: str, pos: int) -> tuple[dict[str, str], int]:
         name = _TOKEN.match(header, start)
         if name is None:
             return params, start
-        after = _SPACE.match(header, name.end()).end()
+        after = _skip(header, name.end(), " \t")
         if after >= len(header) or header[after] != "=":
             return params, start  # a bare token: the next challenge's scheme (or a token68)
-        value, pos = _value(header, _SPACE.match(header, after + 1).end())
+        value, pos = _value(header, _skip(header, after + 1, " \t"))
         params[name.group().lower()] = value
 
 
@@ -67,8 +66,9 @@ def _value(header: str, pos: int) -> tuple[str, int]:
             out.append(header[pos])
             pos += 1
         return "".join(out), pos + 1
-    token = _UNQUOTED.match(header, pos)
-    return token.group(), token.end()
+    unquoted = _UNQUOTED.match(header, pos)  # matches the empty string too, so never None
+    end = unquoted.end() if unquoted is not None else pos
+    return header[pos:end], end
 
 
 def _ends_item(header: str, pos: int) -> bool:

@@ -20,7 +20,7 @@ CREDENTIALS_HINT = "check registries.docker_config / imagePullSecrets"
 
 def details(ref: Reference, status: int | None = None, **extra: Any) -> dict[str, Any]:
     """The machine-readable context every registry error carries."""
-    found = {"registry": ref.registry, "repository": ref.repository, "reference": str(ref)}
+    found: dict[str, Any] = {"registry": ref.registry, "repository": ref.repository, "reference": str(ref)}
     if status is not None:
         found["status"] = status
     found.update(extra)

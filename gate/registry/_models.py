@@ -135,7 +135,7 @@ class Manifest:
     @property
     def artifact_type(self) -> str | None:
         """``artifactType``, else the config media type of an image manifest (OCI referrers rule)."""
-        explicit = self.json.get("artifactType")
+        explicit: str | None = self.json.get("artifactType")  # _check_shape refused any other type
         if explicit:
             return explicit
         return self.config.media_type if self.config is not None else None

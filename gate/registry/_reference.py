@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from gate.errors import ReferenceError
+from gate.errors import ReferenceError  # noqa: A004 - gate's error for a string that is not an image reference
 from gate.registry._digest import digest_problem
 
 DOCKER_HUB = "docker.io"

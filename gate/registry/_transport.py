@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
@@ -150,7 +151,7 @@ class Transport:
         return response
 
     def _backoff(self, attempt: int) -> float:
-        return min(_BACKOFF_SECONDS * 2**attempt, self.limits.timeout_seconds) * random.uniform(0.5, 1.0)
+        return min(_BACKOFF_SECONDS * 2.0**attempt, self.limits.timeout_seconds) * random.uniform(0.5, 1.0)  # noqa: S311 - retry jitter, not a secret
 
     def _check_redirect(self, ref: Reference, url: str, target: httpx.URL, hops: int) -> None:
         if hops > _MAX_REDIRECTS:
@@ -196,7 +197,7 @@ class _Mapped:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> Literal[False]:
         if isinstance(exc, HTTPX_ERRORS):
             raise transport_error(self.ref, self.host, exc, self.timeout) from exc
         return False

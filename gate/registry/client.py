@@ -431,7 +431,8 @@ def _lied(ref: Reference, what: str) -> RegistryError:
 
 
 def _is_index(response: httpx.Response) -> bool:
-    return response.headers.get("content-type", "").split(";")[0].strip() == OCI_INDEX
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.split(";")[0].strip() == OCI_INDEX
 
 
 def _descriptor_json(descriptor: Descriptor) -> dict[str, object]:

@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-SECRET_BUILD_ARG = "secret.build-arg"
-SECRET_ENV = "secret.env"
-SECRET_FILE = "secret.file"
-SECRET_DELETED_FILE = "secret.deleted-file"
+SECRET_BUILD_ARG = "secret.build-arg"  # noqa: S105 - a rule ID, not a password
+SECRET_ENV = "secret.env"  # noqa: S105 - a rule ID, not a password
+SECRET_FILE = "secret.file"  # noqa: S105 - a rule ID, not a password
+SECRET_DELETED_FILE = "secret.deleted-file"  # noqa: S105 - a rule ID, not a password
 CONTENT_SOURCE = "content.source"
 CONTENT_TOOLCHAIN = "content.toolchain"
 

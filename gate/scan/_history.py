@@ -58,7 +58,7 @@ def scan_config(config: Mapping[str, Any], *, matcher: ContentMatcher | None = N
     entries = _list(config.get("history"), "history")
     if not all(isinstance(entry, Mapping) for entry in entries):
         raise EvidenceError("image config `history` holds a non-object entry", remedy="rebuild the image")
-    for entry, layer in zip(entries, _entry_layers(entries, config.get("rootfs"))):
+    for entry, layer in zip(entries, _entry_layers(entries, config.get("rootfs")), strict=True):
         lines = scan_history_line(matcher, str(entry.get("created_by") or "")) + _comment_tokens(matcher, entry.get("comment"))
         for finding in lines:
             finding = finding.at(layer=layer)

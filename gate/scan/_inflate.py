@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from types import ModuleType
+from typing import IO, cast
 
 import zstandard
 
 from gate.errors import EvidenceError, LimitExceeded
 
 try:
-    from isal import isal_zlib as _gzip_impl
+    from isal import isal_zlib
+
+    _gzip_impl: ModuleType = isal_zlib
 except ImportError:  # pragma: no cover - isal ships wheels for every platform we run on
-    _gzip_impl = zlib  # type: ignore[assignment]
+    _gzip_impl = zlib
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -124,7 +128,7 @@ def _plain(head: bytes, source: Iterator[bytes], meter: _Meter) -> Iterator[byte
 
 def _gunzip(head: bytes, source: Iterator[bytes], meter: _Meter) -> Iterator[bytes]:
     decoder = _gzip_impl.decompressobj(31)
-    pending = head
+    pending: bytes | None = head
     try:
         while True:
             while pending:
@@ -278,7 +282,8 @@ class _ChunkReader:
 
 def _unzstd(head: bytes, source: Iterator[bytes], meter: _Meter) -> Iterator[bytes]:
     reader = _ChunkReader(head, source, meter)
-    stream = zstandard.ZstdDecompressor().stream_reader(reader, read_size=256 * 1024, read_across_frames=True)
+    # zstandard only calls read() on its source; its stubs ask for a whole IO[bytes].
+    stream = zstandard.ZstdDecompressor().stream_reader(cast(IO[bytes], reader), read_size=256 * 1024, read_across_frames=True)
     try:
         while out := stream.read(_STEP):
             meter.gave(len(out))

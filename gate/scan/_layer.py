@@ -13,7 +13,7 @@ import hashlib
 import threading
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,10 +28,10 @@ from gate.scan._nested import is_archive, members
 from gate.scan._tar import entries
 
 SCANNER_VERSION = "3"  # bump whenever a layer's scan result can change: the disk cache keys on it
-SECRET = "secret"
+SECRET = "secret"  # noqa: S105 - the finding kind, not a password
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
-_PASSWD = "etc/passwd"
+_PASSWD = "etc/passwd"  # noqa: S105 - a path, not a password
 _PASSWD_CAP = 1024 * 1024
 _BATCH_BYTES = 4 * 1024 * 1024
 
@@ -198,7 +198,7 @@ class _Collector:
         """Scan the batched text files (one hyperscan call for many small files)."""
         if not self.pending:
             return
-        for (path, content), hits in zip(self.pending, self.matcher.prefilter_many([c for _, c in self.pending])):
+        for (path, content), hits in zip(self.pending, self.matcher.prefilter_many([c for _, c in self.pending]), strict=True):
             if hits:  # most files have no prefilter hit and no credential-file name: nothing to do
                 self._secrets(path, detect(self.matcher, path, content, True, hits))
         self.pending.clear()
@@ -267,7 +267,7 @@ class LayerScanner:
         )
 
 
-def _charged(chunks: Iterable[bytes], budget: ImageBudget, label: str) -> Iterable[bytes]:
+def _charged(chunks: Iterable[bytes], budget: ImageBudget, label: str) -> Iterator[bytes]:
     for chunk in chunks:
         budget.charge(len(chunk), label)
         yield chunk

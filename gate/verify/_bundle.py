@@ -20,12 +20,13 @@ from sigstore.errors import VerificationError as SigstoreVerificationError
 from sigstore.hashes import Hashed
 from sigstore.models import Bundle
 from sigstore_models.bundle.v1 import Bundle as BundleDocument
-from sigstore_models.common.v1 import HashAlgorithm
+from sigstore_models.common.v1 import HashAlgorithm, MessageSignature
+from sigstore_models.intoto import Envelope
 
 from gate.errors import VerificationError
 from gate.evidence._signatures import DsseEnvelope, SigstoreBundle
 from gate.verify import _certs, _tlog
-from gate.verify._keys import digest_signature_matches, signature_matches
+from gate.verify._keys import PublicKey, digest_signature_matches, signature_matches
 from gate.verify._model import INVALID, VerifiedSigner
 from gate.verify._signers import key_signer, keyless_signer, trusted_key
 from gate.verify._trust import TrustPolicy
@@ -94,24 +95,34 @@ def _keyless(bundle: SigstoreBundle, trust: TrustPolicy, now: dt.datetime, artif
 
 def _keyed(bundle: SigstoreBundle, document: BundleDocument, trust: TrustPolicy, now: dt.datetime, artifact_digest: str | None) -> BundleResult:
     if document.dsse_envelope is not None:
-        envelope = dsse_envelope(document, bundle.source)
+        envelope = dsse_envelope(document.dsse_envelope, bundle.source)
         signature, logged = envelope.signatures[0], envelope.payload
-        found = trusted_key(trust, lambda key: signature_matches(key, signature, envelope.pae()), bundle.source)
+        found = trusted_key(trust, lambda key: signature_matches(key, signature=signature, data=envelope.pae()), bundle.source)
         result_payload: tuple[str | None, bytes | None] = (envelope.payload_type, envelope.payload)
     elif document.message_signature is not None:
         digest = _hashed(artifact_digest, bundle.source).digest
         signature, logged = document.message_signature.signature, None
-        _check_message_digest(document, digest, bundle.source)
-        found = trusted_key(trust, lambda key: digest_signature_matches(key, signature, digest), bundle.source)
+        _check_message_digest(document.message_signature, digest, bundle.source)
+        found = trusted_key(trust, lambda key: digest_signature_matches(key, signature=signature, sha256_digest=digest), bundle.source)
         result_payload = (None, None)
     else:
         raise VerificationError(f"{bundle.source}: bundle carries neither a DSSE envelope nor a message signature")
-    _keyed_tlog(document, signature, found.public_key, logged, artifact_digest, trust, now, bundle.source)
+    _keyed_tlog(
+        document, signature=signature, key=found.public_key, logged=logged, artifact_digest=artifact_digest,
+        trust=trust, now=now, source=bundle.source,
+    )
     signer = key_signer(found, trust, bundle.layout)
     return BundleResult(signer=signer, payload_type=result_payload[0], payload=result_payload[1])
 
 
-def _keyed_tlog(document, signature, key, logged: bytes | None, artifact_digest, trust: TrustPolicy, now, source: str) -> None:
+def _keyed_tlog(
+    document: BundleDocument, *, signature: bytes, key: PublicKey, logged: bytes | None, artifact_digest: str | None,
+    trust: TrustPolicy, now: dt.datetime, source: str,
+) -> None:
+    """``logged`` is the DSSE payload Rekor hashed; a message signature's entry records ``artifact_digest``.
+
+    Keyword-only: signature and logged payload are both bytes, and a swap would fail silently.
+    """
     entries = document.verification_material.tlog_entries
     if not entries:
         if trust.require_tlog:
@@ -125,20 +136,19 @@ def _keyed_tlog(document, signature, key, logged: bytes | None, artifact_digest,
     _tlog.check_binding(entry.canonicalized_body, signature=signature, signer=key, digest=digest)
 
 
-def dsse_envelope(document: BundleDocument, source: str) -> DsseEnvelope:
-    """The bundle's DSSE envelope, which must carry exactly one signature.
+def dsse_envelope(raw: Envelope, source: str) -> DsseEnvelope:
+    """A bundle's DSSE envelope as evidence's model; it must carry exactly one signature.
 
     Raises:
         VerificationError: more or fewer signatures.
     """
-    raw = document.dsse_envelope
     if len(raw.signatures) != 1:
         raise VerificationError(f"{source}: DSSE envelope must carry exactly one signature, has {len(raw.signatures)}")
     return DsseEnvelope(payload_type=raw.payload_type, payload=raw.payload, signatures=(raw.signatures[0].sig,))
 
 
-def _check_message_digest(document: BundleDocument, digest: bytes, source: str) -> None:
-    recorded = document.message_signature.message_digest
+def _check_message_digest(message: MessageSignature, digest: bytes, source: str) -> None:
+    recorded = message.message_digest
     if recorded is not None and recorded.digest != digest:
         raise VerificationError(f"{source}: bundle's message digest is not the artifact's")
 

@@ -143,9 +143,12 @@ def fulcio_extensions(cert: x509.Certificate) -> tuple[tuple[str, str], ...]:
 def _issuer(cert: x509.Certificate) -> str:
     for oid, der in ((OIDC_ISSUER_V2, True), (OIDC_ISSUER_V1, False)):
         try:
-            raw = cert.extensions.get_extension_for_oid(oid).value.value
+            extension = cert.extensions.get_extension_for_oid(oid).value
         except x509.ExtensionNotFound:
             continue
+        if not isinstance(extension, x509.UnrecognizedExtension):
+            continue
+        raw = extension.value
         return _der_utf8(raw) if der else raw.decode(errors="replace")
     raise VerificationError("signing certificate has no OIDC issuer extension (1.3.6.1.4.1.57264.1.8 or .1.1)")
 

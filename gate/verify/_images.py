@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gate.errors import EvidenceError, VerificationError
+from gate.evidence._intoto import COSIGN_SIGN_PREDICATE
 from gate.evidence._signatures import (
     LAYOUT_ATTESTATION,
     CosignAttestation,
@@ -26,7 +27,7 @@ from gate.verify._bundle import verify_bundle
 from gate.verify._legacy import ReferenceMatch, verify_cosign_attestation, verify_cosign_signature
 from gate.verify._model import INVALID, UNTRUSTED, SignatureCheck, VerifiedSigner, VerifiedStatement
 from gate.verify._scope import ImageScope
-from gate.verify._statement import COSIGN_SIGN_PREDICATE, in_toto_statement, require_subject
+from gate.verify._statement import in_toto_statement, require_subject
 from gate.verify._trust import TrustPolicy
 
 
@@ -70,7 +71,8 @@ def _check(artifact: SignatureArtifact, image_digest: str, trust: TrustPolicy, n
     return SignatureCheck(source=artifact.source, layout=artifact.layout, status="verified", digest=image_digest, signer=signer)
 
 
-def _image_bundle(bundle: SigstoreBundle, image_digest: str, trust: TrustPolicy, now: dt.datetime) -> VerifiedSigner:
+def _image_bundle(bundle: CosignAttestation | SigstoreBundle, image_digest: str, trust: TrustPolicy, now: dt.datetime) -> VerifiedSigner:
+    """A signature stored as a statement of cosign's sign predicate (`_is_signature` lets only bundles through)."""
     statement = verify_attestation(bundle, image_digest, trust, now)
     if statement.predicate_type != COSIGN_SIGN_PREDICATE:
         raise VerificationError(f"{bundle.source}: statement predicateType is {statement.predicate_type!r}, not {COSIGN_SIGN_PREDICATE}")

@@ -12,17 +12,21 @@ import hashlib
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from gate.errors import VerificationError
 
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
+# A hash to apply to the message, or Prehashed when the message given is already its digest.
+_Algorithm = hashes.HashAlgorithm | Prehashed
+
 _CURVE_HASHES = {"secp384r1": hashes.SHA384, "secp521r1": hashes.SHA512}
 
 
-def spki_der(key: PublicKey) -> bytes:
-    """The key's DER SubjectPublicKeyInfo."""
+def spki_der(key: PublicKeyTypes) -> bytes:
+    """The key's DER SubjectPublicKeyInfo (of any key type, so a recorded key of another type compares unequal)."""
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
@@ -46,16 +50,19 @@ def load_public_key(pem: bytes, what: str) -> PublicKey:
     return key
 
 
-def signature_matches(key: PublicKey, signature: bytes, data: bytes) -> bool:
-    """True when ``signature`` over ``data`` verifies under ``key`` with a hash cosign would use."""
-    return any(_verifies(key, signature, data, algorithm, prehashed=False) for algorithm in _hash_choices(key))
+def signature_matches(key: PublicKey, *, signature: bytes, data: bytes) -> bool:
+    """True when ``signature`` over ``data`` verifies under ``key`` with a hash cosign would use.
+
+    Keyword-only: signature and data are both bytes, and a swap would fail silently.
+    """
+    return any(_verifies(key, signature=signature, data=data, algorithm=algorithm) for algorithm in _hash_choices(key))
 
 
-def digest_signature_matches(key: PublicKey, signature: bytes, sha256_digest: bytes) -> bool:
+def digest_signature_matches(key: PublicKey, *, signature: bytes, sha256_digest: bytes) -> bool:
     """Like :func:`signature_matches` for a message known only by its SHA-256 (not possible for Ed25519)."""
     if isinstance(key, ed25519.Ed25519PublicKey):
         return False
-    return _verifies(key, signature, sha256_digest, hashes.SHA256(), prehashed=True)
+    return _verifies(key, signature=signature, data=sha256_digest, algorithm=Prehashed(hashes.SHA256()))
 
 
 def _hash_choices(key: PublicKey) -> list[hashes.HashAlgorithm | None]:
@@ -67,21 +74,23 @@ def _hash_choices(key: PublicKey) -> list[hashes.HashAlgorithm | None]:
     return choices
 
 
-def _verifies(key: PublicKey, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm | None, *, prehashed: bool) -> bool:
-    chosen = Prehashed(algorithm) if prehashed and algorithm is not None else algorithm
+def _verifies(key: PublicKey, *, signature: bytes, data: bytes, algorithm: _Algorithm | None) -> bool:
+    """``algorithm`` is None only for Ed25519, which hashes internally."""
     try:
         if isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(signature, data)
+        elif algorithm is None:
+            return False
         elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, data, ec.ECDSA(chosen))
+            key.verify(signature, data, ec.ECDSA(algorithm))
         else:
-            return _rsa_verifies(key, signature, data, chosen)
+            return _rsa_verifies(key, signature=signature, data=data, algorithm=algorithm)
     except (InvalidSignature, ValueError):
         return False
     return True
 
 
-def _rsa_verifies(key: rsa.RSAPublicKey, signature: bytes, data: bytes, algorithm) -> bool:
+def _rsa_verifies(key: rsa.RSAPublicKey, *, signature: bytes, data: bytes, algorithm: _Algorithm) -> bool:
     pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)
     for scheme in (padding.PKCS1v15(), pss):
         try:

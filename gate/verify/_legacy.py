@@ -82,17 +82,26 @@ def verify_material(
     *, signed: bytes, signature: bytes, logged_payload: bytes, material: CosignMaterial,
     trust: TrustPolicy, now: dt.datetime, layout: str, source: str,
 ) -> VerifiedSigner:
-    """Shared by both layouts: ``signed`` is what the signature covers, ``logged_payload`` what Rekor hashed."""
+    """Shared by both layouts: ``signed`` is what the signature covers, ``logged_payload`` what Rekor hashed.
+
+    Keyword-only: signed, signature and logged payload are all bytes, and a swap would fail silently.
+    """
     if material.certificate:
-        return _keyless(signed, signature, logged_payload, material, trust, now, layout, source)
-    return _keyed(signed, signature, logged_payload, material, trust, now, layout, source)
+        return _keyless(
+            certificate=material.certificate, signed=signed, signature=signature, logged_payload=logged_payload,
+            material=material, trust=trust, now=now, layout=layout, source=source,
+        )
+    return _keyed(signed=signed, signature=signature, logged_payload=logged_payload, material=material, trust=trust, now=now, layout=layout, source=source)
 
 
-def _keyless(signed, signature, logged_payload, material: CosignMaterial, trust: TrustPolicy, now, layout, source) -> VerifiedSigner:
-    cert = _certs.load_certificate(material.certificate, f"{source}: certificate annotation")
+def _keyless(
+    *, certificate: bytes, signed: bytes, signature: bytes, logged_payload: bytes, material: CosignMaterial,
+    trust: TrustPolicy, now: dt.datetime, layout: str, source: str,
+) -> VerifiedSigner:
+    cert = _certs.load_certificate(certificate, f"{source}: certificate annotation")
     if material.rekor is None:
         raise VerificationError(f"{source}: keyless signature has no Rekor entry ({ANNOTATION_BUNDLE}); its time cannot be trusted")
-    if not signature_matches(_certs.certificate_key(cert, f"{source}: certificate"), signature, signed):
+    if not signature_matches(_certs.certificate_key(cert, f"{source}: certificate"), signature=signature, data=signed):
         raise VerificationError(f"{source}: signature does not verify with its certificate's key")
     signed_at = _tlog.verify_set(material.rekor, trust, now)
     _certs.check_validity(cert, signed_at, "Rekor integrated time")
@@ -101,8 +110,11 @@ def _keyless(signed, signature, logged_payload, material: CosignMaterial, trust:
     return keyless_signer(_certs.identity_of(cert), trust, layout, source)
 
 
-def _keyed(signed, signature, logged_payload, material: CosignMaterial, trust: TrustPolicy, now, layout, source) -> VerifiedSigner:
-    key = trusted_key(trust, lambda public_key: signature_matches(public_key, signature, signed), source)
+def _keyed(
+    *, signed: bytes, signature: bytes, logged_payload: bytes, material: CosignMaterial,
+    trust: TrustPolicy, now: dt.datetime, layout: str, source: str,
+) -> VerifiedSigner:
+    key = trusted_key(trust, lambda public_key: signature_matches(public_key, signature=signature, data=signed), source)
     if material.rekor is not None:
         _tlog.verify_set(material.rekor, trust, now)
         _tlog.check_binding(material.rekor.body, signature=signature, signer=key.public_key, digest=hashlib.sha256(logged_payload).hexdigest())

@@ -18,7 +18,7 @@ def keyless_signer(identity: CertIdentity, trust: TrustPolicy, layout: str, sour
         VerificationError: status ``untrusted``, naming the identity found.
     """
     extensions = dict(identity.extensions)
-    authorities = trust.identity_authorities(identity.issuer, identity.subject, extensions)
+    authorities = trust.identity_authorities(issuer=identity.issuer, subject=identity.subject, extensions=extensions)
     if not authorities:
         raise untrusted(f"{source}: signed by {identity.describe()}, which matches no configured keyless identity", identity.describe())
     return VerifiedSigner(

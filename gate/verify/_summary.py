@@ -84,7 +84,7 @@ def verify_summary(
         VerificationError: the summary must be ignored; the message says why.
     """
     envelope = _keyed_envelope(bundle, source)
-    signed_by = [v for v in verifiers if signature_matches(v.public_key, envelope.signatures[0], envelope.pae())]
+    signed_by = [v for v in verifiers if signature_matches(v.public_key, signature=envelope.signatures[0], data=envelope.pae())]
     if not signed_by:
         raise VerificationError(f"{source}: its signature verifies under no trust.verifiers key (another signer, or altered since)")
     statement = in_toto_statement(envelope.payload_type, envelope.payload, source)
@@ -117,7 +117,7 @@ def _keyed_envelope(bundle: bytes, source: str) -> DsseEnvelope:
         raise VerificationError(f"{source}: a verification summary must be signed with a listed verifier key, not a certificate")
     if document.dsse_envelope is None:
         raise VerificationError(f"{source}: bundle carries no DSSE envelope")
-    return dsse_envelope(document, source)
+    return dsse_envelope(document.dsse_envelope, source)
 
 
 def _check_age(summary: Summary, verifier: ListedVerifier, now: dt.datetime, source: str) -> None:

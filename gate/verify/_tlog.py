@@ -94,11 +94,11 @@ def check_binding(body: bytes, *, signature: bytes, signer: Signer, digest: str)
         document = json.loads(body)
         kind, version, spec = document["kind"], document["apiVersion"], document["spec"]
         if (kind, version) == ("hashedrekord", "0.0.1"):
-            ok = _hashedrekord(spec, signature, signer, digest)
+            ok = _hashedrekord(spec, signature=signature, signer=signer, digest=digest)
         elif (kind, version) == ("dsse", "0.0.1"):
-            ok = _dsse(spec, signature, signer, digest)
+            ok = _dsse(spec, signature=signature, signer=signer, digest=digest)
         elif (kind, version) == ("intoto", "0.0.2"):
-            ok = _intoto(spec["content"], signature, signer, digest)
+            ok = _intoto(spec["content"], signature=signature, signer=signer, digest=digest)
         else:
             raise VerificationError(f"unsupported Rekor entry kind {kind}/{version}")
     except (ValueError, KeyError, TypeError, binascii.Error, UnsupportedAlgorithm) as exc:
@@ -107,7 +107,7 @@ def check_binding(body: bytes, *, signature: bytes, signer: Signer, digest: str)
         raise VerificationError(f"Rekor {kind} entry records another signature, signer or payload than this one")
 
 
-def _hashedrekord(spec: dict[str, Any], signature: bytes, signer: Signer, digest: str) -> bool:
+def _hashedrekord(spec: dict[str, Any], *, signature: bytes, signer: Signer, digest: str) -> bool:
     recorded = spec["signature"]
     return (
         spec["data"]["hash"] == {"algorithm": "sha256", "value": digest}
@@ -116,21 +116,21 @@ def _hashedrekord(spec: dict[str, Any], signature: bytes, signer: Signer, digest
     )
 
 
-def _dsse(spec: dict[str, Any], signature: bytes, signer: Signer, digest: str) -> bool:
+def _dsse(spec: dict[str, Any], *, signature: bytes, signer: Signer, digest: str) -> bool:
     recorded = spec["signatures"]
     return spec["payloadHash"] == {"algorithm": "sha256", "value": digest} and any(
         base64.b64decode(entry["signature"]) == signature and _same_signer(entry["verifier"], signer) for entry in recorded
     )
 
 
-def _intoto(content: dict[str, Any], signature: bytes, signer: Signer, digest: str) -> bool:
+def _intoto(content: dict[str, Any], *, signature: bytes, signer: Signer, digest: str) -> bool:
     recorded = content["envelope"]["signatures"]
     return content["payloadHash"] == {"algorithm": "sha256", "value": digest} and any(
-        _b64_sig_matches(entry["sig"], signature) and _same_signer(entry["publicKey"], signer) for entry in recorded
+        _b64_sig_matches(entry["sig"], signature=signature) and _same_signer(entry["publicKey"], signer) for entry in recorded
     )
 
 
-def _b64_sig_matches(text: str, signature: bytes) -> bool:
+def _b64_sig_matches(text: str, *, signature: bytes) -> bool:
     # intoto 0.0.2 stores the envelope's base64 signature base64-encoded once more.
     once = base64.b64decode(text)
     return once == signature or base64.b64decode(once) == signature

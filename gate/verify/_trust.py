@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from sigstore._internal.trust import KeyringPurpose
+from cryptography import x509
+from sigstore._internal.trust import CTKeyring, KeyringPurpose, RekorKeyring
 from sigstore._internal.tuf import DEFAULT_TUF_URL
 from sigstore._utils import read_embedded
 from sigstore.errors import Error as SigstoreError
@@ -65,7 +66,7 @@ class TrustPolicy:
             ConfigError: a key or the trusted root does not load.
         """
         root = trust.trusted_root.read_bytes() if trust.trusted_root else None
-        pems = list(zip(map(str, trust.keys), trust.key_pems()))
+        pems = list(zip(map(str, trust.keys), trust.key_pems(), strict=True))
         scoped = [
             (entry.authority_id(index), authority.label(), authority.key.read_bytes() if authority.key else None, authority.keyless)
             for entry in images
@@ -98,9 +99,9 @@ class TrustPolicy:
             authorities.append(TrustedAuthority(f"trust.keys[{index}]", name, key_id=found.key_id))
         identities = tuple(identities)
         authorities += [TrustedAuthority(f"trust.keyless[{i}]", identity.describe(), identity=identity) for i, identity in enumerate(identities)]
-        for authority_id, name, pem, identity in scoped:
-            if pem is not None:
-                found = _trusted_key(name, pem)
+        for authority_id, name, scoped_pem, identity in scoped:
+            if scoped_pem is not None:
+                found = _trusted_key(name, scoped_pem)
                 by_id.setdefault(found.key_id, found)
                 authorities.append(TrustedAuthority(authority_id, name, key_id=found.key_id))
             else:
@@ -117,17 +118,19 @@ class TrustPolicy:
         """Ids of the authorities a signature by this key satisfies."""
         return tuple(a.id for a in self.authorities if a.key_id == found_key_id)
 
-    def identity_authorities(self, issuer: str, subject: str, extensions: dict[str, str]) -> tuple[str, ...]:
-        """Ids of the keyless authorities a certificate with this identity satisfies."""
-        return tuple(a.id for a in self.authorities if a.identity is not None and a.identity.matches(issuer, subject, extensions))
+    def identity_authorities(self, *, issuer: str, subject: str, extensions: dict[str, str]) -> tuple[str, ...]:
+        """Ids of the keyless authorities a certificate with this identity satisfies (keyword-only: issuer and subject are both strings)."""
+        return tuple(
+            a.id for a in self.authorities if a.identity is not None and a.identity.matches(issuer=issuer, subject=subject, extensions=extensions)
+        )
 
     @cached_property
-    def rekor_keyring(self):
+    def rekor_keyring(self) -> RekorKeyring:
         """Rekor keys of the trusted root (sigstore's keyring: key-id lookup, then every key)."""
         return self.trusted_root.rekor_keyring(KeyringPurpose.VERIFY)
 
     @cached_property
-    def ct_keyring(self):
+    def ct_keyring(self) -> CTKeyring:
         """Certificate-transparency log keys of the trusted root."""
         return self.trusted_root.ct_keyring(KeyringPurpose.VERIFY)
 
@@ -137,7 +140,7 @@ class TrustPolicy:
         return Verifier(trusted_root=self.trusted_root)
 
     @cached_property
-    def fulcio_certificates(self):
+    def fulcio_certificates(self) -> list[x509.Certificate]:
         """Every Fulcio CA certificate of the trusted root (expired ones too: signing time decides)."""
         return self.trusted_root.get_fulcio_certs()
 

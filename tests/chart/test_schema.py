@@ -33,7 +33,9 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
     "null site rule parameter": ({"rules": {"acme.no-latest": {"tags": None}}}, "/rules/acme.no-latest/tags"),
     "image policy without authorities": ({"images": [{"name": "a", "match": ["ghcr.io/a/**"]}]}, "/images/0"),
     "image policy key outside the mounted keys": ({"images": [{"name": "a", "match": ["ghcr.io/a/**"], "authorities": [{"key": "/etc/passwd"}]}]}, "/images/0/authorities/0/key"),
-    "image policy rule parameter mistyped": ({"images": [{"name": "a", "match": ["x.io/*"], "authorities": [], "rules": {"image.stale": {"max_age_days": -1}}}]}, "/images/0/rules/image.stale/max_age_days"),
+    "image policy rule parameter mistyped": (
+        {"images": [{"name": "a", "match": ["x.io/*"], "authorities": [], "rules": {"image.stale": {"max_age_days": -1}}}]}, "/images/0/rules/image.stale/max_age_days"
+    ),
     "unknown certificate extension": (
         {"images": [{"name": "a", "match": ["x.io/*"], "authorities": [{"keyless": {"issuer": "i", "subject": "s", "extensions": {"trigger": "push"}}}]}]},
         "trigger",

@@ -62,7 +62,7 @@ def _pod_args(rendered: Rendered, root: Path, port: int) -> list[str]:
     moved = []
     for arg in rendered.container("gate")["args"]:
         arg = arg.replace("/etc/gate", str(root / "etc")).replace("/tls/", f"{root}/tls/")
-        moved.append({"0.0.0.0": "127.0.0.1", "8443": str(port)}.get(arg, arg))
+        moved.append({"0.0.0.0": "127.0.0.1", "8443": str(port)}.get(arg, arg))  # noqa: S104 - rebinds the chart's address to loopback
     return moved
 
 

@@ -162,7 +162,10 @@ def test_dsse_payload_in_url_safe_base64() -> None:
         (lambda s: s.update(_type="https://in-toto.io/Statement/v9"), "unknown in-toto statement type"),
         (lambda s: s["predicate"]["metadata"]["https://mobyproject.org/buildkit@v1#metadata"]["source"]["infos"].append({"data": "!!"}), "not valid base64"),
     ],
-    ids=["wrong-predicate-type", "v02-without-builder", "v02-body-declared-v1", "bad-time", "args-not-object", "materials-not-array", "no-subject", "empty-digest", "unknown-statement", "bad-base64"],
+    ids=[
+        "wrong-predicate-type", "v02-without-builder", "v02-body-declared-v1", "bad-time", "args-not-object",
+        "materials-not-array", "no-subject", "empty-digest", "unknown-statement", "bad-base64",
+    ],
 )
 def test_malformed_provenance_is_an_evidence_error(mutate, message: str) -> None:
     document = provenance_v02(IMAGE, MATERIALS)

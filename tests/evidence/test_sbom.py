@@ -76,7 +76,10 @@ def test_cyclonedx_schema_violations_are_refused(version: str) -> None:
         (b"<bom", "not well-formed"),
         (b'<?xml version="1.0"?><!DOCTYPE b [<!ENTITY x "y">]><bom xmlns="http://cyclonedx.org/schema/bom/1.4">&x;</bom>', "not well-formed, safe XML"),
         (json.dumps({"spdxVersion": "SPDX-2.1", "SPDXID": "SPDXRef-DOCUMENT"}).encode(), "unsupported spdxVersion"),
-        (json.dumps({"spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "name": "x", "dataLicense": "CC0-1.0", "packages": [{"SPDXID": "p"}]}).encode(), r"packages\[0\]\.name"),
+        (
+            json.dumps({"spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "name": "x", "dataLicense": "CC0-1.0", "packages": [{"SPDXID": "p"}]}).encode(),
+            r"packages\[0\]\.name",
+        ),
         (b"[]", "must be a JSON object"),
     ],
     ids=["cdx-1.1", "cdx-xml-1.0", "other-xml", "broken-xml", "xml-entities", "spdx-2.1", "spdx-package-without-name", "json-array"],

@@ -46,7 +46,7 @@ def test_one_result_per_violation_pointing_at_its_rule() -> None:
     rules, results = run["tool"]["driver"]["rules"], run["results"]
     violations = [(r.reference, v) for r in REPORT.results for v in r.violations]
     assert len(results) == len(violations) == 4
-    for result, (reference, violation) in zip(results, violations):
+    for result, (reference, violation) in zip(results, violations, strict=True):
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == violation.rule
         assert result["level"] == {"deny": "error", "warn": "warning"}[violation.action]
         assert result["message"]["text"] == violation.message

@@ -117,7 +117,8 @@ async def test_unknown_tag_and_repository_are_clear_404s(registry: RegistryServe
 
 async def test_cosign_tags_are_found_or_none(registry: RegistryServer, gate_config: Config, repo: str) -> None:
     pushed = _image().push(registry, f"{repo}:1.0")
-    signature = push_cosign_tag(registry, pushed, ".sig", [Blob(b'{"critical":{}}', "application/vnd.dev.cosign.simplesigning.v1+json", {"dev.cosignproject.cosign/signature": "MEUC"})])
+    layer = Blob(b'{"critical":{}}', "application/vnd.dev.cosign.simplesigning.v1+json", {"dev.cosignproject.cosign/signature": "MEUC"})
+    signature = push_cosign_tag(registry, pushed, ".sig", [layer])
     hexpart = pushed.digest.removeprefix("sha256:")
     async with RegistryClient(gate_config) as client:
         ref = Reference.parse(pushed.ref)

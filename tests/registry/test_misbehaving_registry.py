@@ -106,7 +106,10 @@ async def test_blob_longer_than_its_descriptor_is_refused(registry: RegistryServ
 @pytest.mark.parametrize(
     ("document", "content_type", "fragment"),
     [
-        ({"schemaVersion": 2, "mediaType": "application/vnd.example.unknown+json"}, "application/vnd.example.unknown+json", "unknown manifest media type 'application/vnd.example.unknown+json'"),
+        (
+            {"schemaVersion": 2, "mediaType": "application/vnd.example.unknown+json"}, "application/vnd.example.unknown+json",
+            "unknown manifest media type 'application/vnd.example.unknown+json'",
+        ),
         ({"schemaVersion": 1, "name": "x", "tag": "1", "fsLayers": [], "signatures": []}, "application/vnd.docker.distribution.manifest.v1+prettyjws", "schema 1"),
     ],
 )

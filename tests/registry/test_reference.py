@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gate.errors import ReferenceError
+from gate.errors import ReferenceError  # noqa: A004 - gate's error for a string that is not an image reference
 from gate.registry import Reference
 
 SHA256 = "sha256:" + "a" * 64

@@ -41,5 +41,5 @@ broken line
 def test_resolve_user(user: str | None, passwd: str | None, expected: tuple) -> None:
     fact = resolve_user(user, passwd)
     assert (fact.name, fact.uid, fact.is_root, fact.resolved_by) == expected
-    assert fact.to_fact() == dict(zip(("name", "uid", "is_root", "resolved_by"), expected))
+    assert fact.to_fact() == dict(zip(("name", "uid", "is_root", "resolved_by"), expected, strict=True))
     assert fact.reason

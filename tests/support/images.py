@@ -214,7 +214,7 @@ class ImageBuilder:
         document: dict[str, Any] = {"created": self.created} if self.created else {}
         document |= parse_platform(self.platform)
         document["config"] = dict(self.container_config)
-        diff_ids = self.diff_ids_override if self.diff_ids_override is not None else [l.diff_id for l in self.layers]
+        diff_ids = self.diff_ids_override if self.diff_ids_override is not None else [layer.diff_id for layer in self.layers]
         document["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
         document["history"] = list(self.history)
         document.update(self.extra_config)

@@ -31,10 +31,11 @@ def test_every_extension_is_read_from_a_certificate() -> None:
 def test_a_v2_extension_that_is_not_a_utf8string_is_left_out() -> None:
     double = SigstoreInstanceDouble()
     _, cert = double.issue(Keyless("ci@acme.example", "https://issuer.example"), AT)
+    trigger = FULCIO_EXTENSION_POLICIES["build_trigger"].oid
     builder = x509.CertificateBuilder(
         issuer_name=cert.issuer, subject_name=cert.subject, public_key=cert.public_key(), serial_number=cert.serial_number,
         not_valid_before=cert.not_valid_before_utc, not_valid_after=cert.not_valid_after_utc,
-        extensions=[*cert.extensions, x509.Extension(FULCIO_EXTENSION_POLICIES["build_trigger"].oid, False, x509.UnrecognizedExtension(FULCIO_EXTENSION_POLICIES["build_trigger"].oid, b"push"))],
+        extensions=[*cert.extensions, x509.Extension(trigger, False, x509.UnrecognizedExtension(trigger, b"push"))],
     )
     forged = builder.sign(double.intermediate_key, hashes.SHA256())
     assert "build_trigger" not in dict(fulcio_extensions(forged))

@@ -70,7 +70,7 @@ def test_detached_case_is_refused_offline(case: dict) -> None:
     signature = base64.b64decode((FOLDER / case["signature_b64"]).read_text())
     certificate = (FOLDER / case["certificate_pem"]).read_bytes()
     key = x509.load_pem_x509_certificate(certificate).public_key()
-    assert signature_matches(key, signature, artifact) is (case["expect"] == "pass")
+    assert signature_matches(key, signature=signature, data=artifact) is (case["expect"] == "pass")
     with pytest.raises(GateError, match="no Rekor entry"):
         verify_material(
             signed=artifact, signature=signature, logged_payload=artifact,
