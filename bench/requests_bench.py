@@ -124,7 +124,7 @@ def main() -> None:
                 repeated = sum(count - 1 for count in Counter(paths).values())
                 if "-v" in sys.argv:
                     print(name, *paths, sep="\n  ")
-                rows.append((name, len(paths), kinds, repeated, _median_ms(lambda: check_cold(registry, reference))))
+                rows.append((name, len(paths), kinds, repeated, _median_ms(lambda reference=reference: check_cold(registry, reference))))
             floor = _median_ms(lambda: manifest_get_ms(registry, layouts["no evidence"]))
         finally:
             registry.stop()

@@ -15,6 +15,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 
 import hyperscan
@@ -24,10 +25,10 @@ _MEMORY: dict[str, hyperscan.Database] = {}
 _LOCK = threading.Lock()
 
 
-def database_key(expressions: Sequence[str | bytes], ids: Sequence[int], flags: Sequence[int], mode: int) -> str:
+def database_key(expressions: Sequence[bytes], ids: Sequence[int], flags: Sequence[int], mode: int) -> str:
     """A hash naming one compiled database: any change to its inputs or to hyperscan changes it."""
-    parts = [e.decode("latin-1") if isinstance(e, bytes) else e for e in expressions]
-    material = json.dumps([hyperscan.__version__, mode, parts, list(ids), list(flags)], separators=(",", ":"))
+    parts = [e.decode("latin-1") for e in expressions]
+    material = json.dumps([version("hyperscan"), mode, parts, list(ids), list(flags)], separators=(",", ":"))
     return hashlib.sha256(material.encode()).hexdigest()
 
 
@@ -37,7 +38,7 @@ def database_file(directory: Path, key: str) -> Path:
 
 
 def compiled_database(
-    expressions: Sequence[str | bytes],
+    expressions: Sequence[bytes],
     ids: Sequence[int],
     flags: Sequence[int],
     *,

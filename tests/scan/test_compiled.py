@@ -33,19 +33,19 @@ def serialised(expression: str) -> bytes:
 
 
 def test_database_written_once_is_loaded_by_the_next_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    compiled_database(["apple"], [0], FLAGS, directory=tmp_path)
-    path = database_file(tmp_path, database_key(["apple"], [0], FLAGS, hyperscan.HS_MODE_BLOCK))
+    compiled_database([b"apple"], [0], FLAGS, directory=tmp_path)
+    path = database_file(tmp_path, database_key([b"apple"], [0], FLAGS, hyperscan.HS_MODE_BLOCK))
     assert path.is_file()
     # Plant a database for another pattern under the same name: only a load from disk can find it.
     path.write_bytes(serialised("pear"))
     monkeypatch.setattr(_compiled, "_MEMORY", {})
-    loaded = compiled_database(["apple"], [0], FLAGS, directory=tmp_path)
+    loaded = compiled_database([b"apple"], [0], FLAGS, directory=tmp_path)
     assert matches(loaded, b"a pear") == [0]
 
 
 def test_changed_patterns_compile_a_new_database(tmp_path: Path) -> None:
-    first = compiled_database(["apple"], [0], FLAGS, directory=tmp_path)
-    second = compiled_database(["pear"], [0], FLAGS, directory=tmp_path)
+    first = compiled_database([b"apple"], [0], FLAGS, directory=tmp_path)
+    second = compiled_database([b"pear"], [0], FLAGS, directory=tmp_path)
     assert matches(first, b"apple") == [0] and matches(first, b"pear") == []
     assert matches(second, b"pear") == [0] and matches(second, b"apple") == []
     assert len(list(tmp_path.glob("hyperscan-*.db"))) == 2
@@ -53,30 +53,30 @@ def test_changed_patterns_compile_a_new_database(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("change", [{"flags": [hyperscan.HS_FLAG_CASELESS]}, {"ids": [7]}])
 def test_key_covers_flags_and_ids(change: dict[str, list[int]]) -> None:
-    inputs = {"expressions": ["apple"], "ids": [0], "flags": FLAGS, "mode": hyperscan.HS_MODE_BLOCK}
+    inputs = {"expressions": [b"apple"], "ids": [0], "flags": FLAGS, "mode": hyperscan.HS_MODE_BLOCK}
     assert database_key(**inputs) != database_key(**{**inputs, **change})
 
 
 def test_key_covers_hyperscan_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    before = database_key(["apple"], [0], FLAGS, hyperscan.HS_MODE_BLOCK)
-    monkeypatch.setattr(hyperscan, "__version__", "0.0.0-other")
-    assert database_key(["apple"], [0], FLAGS, hyperscan.HS_MODE_BLOCK) != before
+    before = database_key([b"apple"], [0], FLAGS, hyperscan.HS_MODE_BLOCK)
+    monkeypatch.setattr(_compiled, "version", lambda name: "0.0.0-other")
+    assert database_key([b"apple"], [0], FLAGS, hyperscan.HS_MODE_BLOCK) != before
 
 
 def test_unreadable_file_is_compiled_again_and_rewritten(tmp_path: Path) -> None:
-    path = database_file(tmp_path, database_key(["apple"], [0], FLAGS, hyperscan.HS_MODE_BLOCK))
+    path = database_file(tmp_path, database_key([b"apple"], [0], FLAGS, hyperscan.HS_MODE_BLOCK))
     path.write_bytes(b"not a hyperscan database")
-    database = compiled_database(["apple"], [0], FLAGS, directory=tmp_path)
+    database = compiled_database([b"apple"], [0], FLAGS, directory=tmp_path)
     assert matches(database, b"apple") == [0]
     path.unlink()
-    compiled_database(["apple"], [0], FLAGS, directory=tmp_path)
+    compiled_database([b"apple"], [0], FLAGS, directory=tmp_path)
     assert hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK) is not None
 
 
 def test_read_only_cache_directory_still_scans(tmp_path: Path) -> None:
     blocked = tmp_path / "file-not-directory"
     blocked.write_text("")
-    database = compiled_database(["apple"], [0], FLAGS, directory=blocked / "cache")
+    database = compiled_database([b"apple"], [0], FLAGS, directory=blocked / "cache")
     assert matches(database, b"apple") == [0]
 
 
