@@ -191,3 +191,16 @@ def test_a_dsse_payload_that_reads_two_ways_is_refused() -> None:
     envelope["payload"] = envelope["payload"][:8] + "-_--" + envelope["payload"][8:]
     with pytest.raises(EvidenceError, match="reads differently"):
         Provenance.from_bytes(json.dumps(envelope).encode())
+
+
+def test_a_from_naming_a_stage_defined_later_reads_an_image() -> None:
+    """BuildKit resolves a base against the stages named *before* it: `FROM node` ahead of the
+    stage `node` pulls the image node:latest, so it is not a parent stage and not pinned."""
+    node = "5" * 64
+    dockerfile = f"FROM node AS first\nFROM node:20@sha256:{node} AS node\n"
+    materials = [material("pkg:docker/node@latest?platform=linux%2Famd64", node),
+                 material(f"pkg:docker/node@20?digest=sha256:{node}&platform=linux%2Famd64", node)]
+    facts = pinning(Provenance.from_bytes(to_bytes(provenance_v02(IMAGE, materials, dockerfile=dockerfile))))
+    first, named = facts.stages[:2]
+    assert (first.base, first.parent_stage, first.pinned, first.digest_used) == ("node", None, False, f"sha256:{node}")
+    assert (named.name, named.parent_stage, named.pinned) == ("node", None, True)
