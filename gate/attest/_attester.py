@@ -11,12 +11,12 @@ from gate.attest._sign import sign_statement
 from gate.config import Config, SigningKey, load_attest_key
 from gate.engine import Engine, Gathered
 from gate.errors import ConfigError, GateError
-from gate.evidence._intoto import STATEMENT_TYPES
-from gate.evidence._summary import (
+from gate.evidence import (
     BUNDLE_V03,
     CONTENT_ANNOTATION,
     CREATED_ANNOTATION,
     PREDICATE_ANNOTATION,
+    STATEMENT_TYPES,
     VERIFICATION_SUMMARY,
     rfc3339_micros,
     summary_predicate,

@@ -15,9 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding
 
 from gate.config import SigningKey
-from gate.evidence._intoto import INTOTO_PAYLOAD_TYPE
-from gate.evidence._signatures import DsseEnvelope
-from gate.evidence._summary import BUNDLE_V03
+from gate.evidence import BUNDLE_V03, INTOTO_PAYLOAD_TYPE, DsseEnvelope
 from gate.verify._keys import spki_der
 
 _CURVE_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"secp384r1": hashes.SHA384, "secp521r1": hashes.SHA512}

@@ -4,8 +4,9 @@ Discovery (:func:`discover`) looks in cosign's ``sha256-<hex>.sig/.att/.sbom`` t
 referrers and BuildKit attestation manifests inside the index, in one parallel pass. Parsers turn
 the bytes into models (in-toto statements, SLSA provenance, SBOMs, vulnerability scans) whose
 ``from_bytes()`` raises ``EvidenceError``; :func:`pinning` and :class:`DenyList` compute the
-``builder.unpinned`` and ``sbom.denied-component`` facts. Signatures are parsed in
-``_signatures`` and verified by ``gate.verify``.
+``builder.unpinned`` and ``sbom.denied-component`` facts. The signature-layer models (cosign
+``.sig``/``.att`` layers, Sigstore bundles, DSSE envelopes, Rekor entries, verification summaries)
+are exported here too: ``gate.verify`` checks them and never reaches into the private modules.
 """
 
 from gate.evidence._collect import Evidence, Found, collect
@@ -13,37 +14,92 @@ from gate.evidence._denylist import Denied, DenyList
 from gate.evidence._discover import Artifact, AttachedEvidence, Problem, discover
 from gate.evidence._dockerfile import Dockerfile, FromInstruction
 from gate.evidence._facts import provenance_section, sbom_matches, sbom_section, vulnerability_section
-from gate.evidence._intoto import Statement, Subject
+from gate.evidence._intoto import COSIGN_SIGN_PREDICATE, INTOTO_PAYLOAD_TYPE, STATEMENT_TYPES, Statement, Subject
 from gate.evidence._pinning import FrontendFact, Pinning, StageFact, pinning
 from gate.evidence._provenance import Material, Provenance
 from gate.evidence._sbom import Component, Sbom
+from gate.evidence._signatures import (
+    ANNOTATION_BUNDLE,
+    BUNDLE_MEDIA_TYPES,
+    DSSE_ENVELOPE,
+    LAYOUT_ATTESTATION,
+    CosignAttestation,
+    CosignMaterial,
+    CosignSignature,
+    DsseEnvelope,
+    MalformedSignature,
+    RekorSET,
+    SignatureArtifact,
+    SigstoreBundle,
+    parse_signature_layer,
+    parse_signature_layers,
+)
+from gate.evidence._summary import (
+    BUNDLE_V03,
+    CONTENT_ANNOTATION,
+    CREATED_ANNOTATION,
+    PREDICATE_ANNOTATION,
+    VERIFICATION_SUMMARY,
+    Summary,
+    created_at,
+    rfc3339,
+    rfc3339_micros,
+    summary_predicate,
+)
 from gate.evidence._vuln import VulnScan
 
 __all__ = [
+    "ANNOTATION_BUNDLE",
     "Artifact",
     "AttachedEvidence",
+    "BUNDLE_MEDIA_TYPES",
+    "BUNDLE_V03",
+    "CONTENT_ANNOTATION",
+    "COSIGN_SIGN_PREDICATE",
+    "CREATED_ANNOTATION",
     "Component",
+    "CosignAttestation",
+    "CosignMaterial",
+    "CosignSignature",
+    "DSSE_ENVELOPE",
     "Denied",
     "DenyList",
     "Dockerfile",
+    "DsseEnvelope",
     "Evidence",
     "Found",
     "FromInstruction",
     "FrontendFact",
+    "INTOTO_PAYLOAD_TYPE",
+    "LAYOUT_ATTESTATION",
+    "MalformedSignature",
     "Material",
+    "PREDICATE_ANNOTATION",
     "Pinning",
     "Problem",
     "Provenance",
+    "RekorSET",
+    "STATEMENT_TYPES",
     "Sbom",
+    "SignatureArtifact",
+    "SigstoreBundle",
     "StageFact",
     "Statement",
     "Subject",
+    "Summary",
+    "VERIFICATION_SUMMARY",
     "VulnScan",
     "collect",
+    "created_at",
     "discover",
+    "parse_signature_layer",
+    "parse_signature_layers",
     "pinning",
     "provenance_section",
+    "rfc3339",
+    "rfc3339_micros",
     "sbom_matches",
     "sbom_section",
+    "summary_predicate",
     "vulnerability_section",
 ]

@@ -24,7 +24,7 @@ from sigstore_models.common.v1 import HashAlgorithm, MessageSignature
 from sigstore_models.intoto import Envelope
 
 from gate.errors import VerificationError
-from gate.evidence._signatures import DsseEnvelope, SigstoreBundle
+from gate.evidence import DsseEnvelope, SigstoreBundle
 from gate.verify import _certs, _tlog
 from gate.verify._keys import PublicKey, digest_signature_matches, signature_matches
 from gate.verify._model import INVALID, VerifiedSigner

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gate.errors import EvidenceError, LimitExceeded, VerificationError
-from gate.evidence._discover import Artifact, AttachedEvidence
-from gate.evidence._signatures import DSSE_ENVELOPE, CosignAttestation, SigstoreBundle, parse_signature_layer, parse_signature_layers
+from gate.evidence import DSSE_ENVELOPE, Artifact, AttachedEvidence, CosignAttestation, SigstoreBundle, parse_signature_layer, parse_signature_layers
 from gate.verify._images import verify_attestation, verify_image_signatures
 from gate.verify._model import SignatureCheck, VerifiedSigner
 from gate.verify._trust import TrustPolicy

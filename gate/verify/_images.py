@@ -14,15 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gate.errors import EvidenceError, VerificationError
-from gate.evidence._intoto import COSIGN_SIGN_PREDICATE
-from gate.evidence._signatures import (
-    LAYOUT_ATTESTATION,
-    CosignAttestation,
-    CosignSignature,
-    MalformedSignature,
-    SignatureArtifact,
-    SigstoreBundle,
-)
+from gate.evidence import COSIGN_SIGN_PREDICATE, LAYOUT_ATTESTATION, CosignAttestation, CosignSignature, MalformedSignature, SignatureArtifact, SigstoreBundle
 from gate.verify._bundle import verify_bundle
 from gate.verify._legacy import ReferenceMatch, verify_cosign_attestation, verify_cosign_signature
 from gate.verify._model import INVALID, UNTRUSTED, SignatureCheck, VerifiedSigner, VerifiedStatement

@@ -14,8 +14,7 @@ import hashlib
 from dataclasses import dataclass
 
 from gate.errors import VerificationError
-from gate.evidence._intoto import Statement
-from gate.evidence._signatures import ANNOTATION_BUNDLE, CosignAttestation, CosignMaterial, CosignSignature
+from gate.evidence import ANNOTATION_BUNDLE, CosignAttestation, CosignMaterial, CosignSignature, Statement
 from gate.verify import _certs, _tlog
 from gate.verify._keys import signature_matches
 from gate.verify._model import INVALID, VerifiedSigner

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gate.errors import VerificationError
-from gate.evidence._intoto import Statement
+from gate.evidence import Statement
 
 Status = Literal["verified", "untrusted", "invalid"]
 

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 
 from gate.errors import EvidenceError, LimitExceeded, VerificationError
-from gate.evidence._intoto import INTOTO_PAYLOAD_TYPE, Statement
+from gate.evidence import INTOTO_PAYLOAD_TYPE, Statement
 
 SIMPLE_SIGNING_TYPE = "cosign container image signature"
 

@@ -20,8 +20,7 @@ from sigstore_models.bundle.v1 import Bundle as BundleDocument
 
 from gate.config import TrustConfig
 from gate.errors import ConfigError, EvidenceError, VerificationError
-from gate.evidence._signatures import DsseEnvelope
-from gate.evidence._summary import Summary, rfc3339
+from gate.evidence import DsseEnvelope, Summary, rfc3339
 from gate.verify._bundle import LIBRARY_ERRORS, dsse_envelope
 from gate.verify._keys import PublicKey, key_id, load_public_key, signature_matches
 from gate.verify._statement import in_toto_statement, require_subject

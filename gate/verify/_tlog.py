@@ -29,7 +29,7 @@ from sigstore.models import TransparencyLogEntry
 from sigstore_models.rekor import v1 as rekor_v1
 
 from gate.errors import VerificationError
-from gate.evidence._signatures import RekorSET
+from gate.evidence import RekorSET
 from gate.verify._keys import PublicKey, spki_der
 from gate.verify._trust import TrustPolicy
 
