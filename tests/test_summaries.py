@@ -29,7 +29,7 @@ from gate.attest import Attester
 from gate.cli import main
 from gate.engine import Engine, Gathered
 from gate.errors import ConfigError, EvidenceError
-from gate.facts import ImageIdentity
+from gate.policy_input import ImageIdentity
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
 from tests.support.reports import only_evidence
 from tests.support.artifacts import push_index, push_sigstore_bundle, referrers_tag

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from gate.cache import LoadingCache, SingleFlight, TTLCache
 from gate.config import Config, ImagePolicy
 from gate.engine._evaluations import EvaluationProgress, EvaluationSlots, current_progress, track
-from gate.engine._evidence import EvidenceFacts, Subject, VerifiedEvidence, evidence_facts, verify_evidence
+from gate.engine._verified import EvidenceFacts, PlatformImage, VerifiedEvidence, evidence_facts, verify_evidence
 from gate.engine._gathered import Gathered
 from gate.engine._image import ImageFacts, ImageScanner, LayerProgress, config_platform
 from gate.engine._selection import runnable_manifests
@@ -34,7 +34,7 @@ from gate.engine._shared import LAYERS, VERDICTS, namespace
 from gate.engine._summary import SummaryContext, Wanted, find_summary
 from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
-from gate.facts import Facts, ImageIdentity, evidence_summary, input_document
+from gate.policy_input import Facts, ImageIdentity, evidence_summary, input_document
 from gate.policy import PolicyEvaluator, decide, effective_params, scoped_rules
 from gate.registry import CredentialStore, Manifest, Reference, RegistryClient
 from gate.report import ImageResult, Violation
@@ -106,7 +106,7 @@ class _Target:
     reference: Reference
     manifest: Manifest
     platform: str | None
-    subject: Subject
+    subject: PlatformImage
 
 
 class Engine:
@@ -434,11 +434,11 @@ class Engine:
 
     async def _targets(self, client: RegistryClient, reference: Reference, top: Manifest, platform: str | None) -> list[_Target]:
         if not top.is_index:
-            subject = Subject(top.digest, None, None)
+            subject = PlatformImage(top.digest, None, None)
             return [_Target(reference.with_digest(top.digest), top, None, subject)]
         runnable = await runnable_manifests(client, reference, top, platform)
         return [
-            _Target(reference.with_digest(item.manifest.digest), item.manifest, item.platform, Subject(item.manifest.digest, top.digest, top.json))
+            _Target(reference.with_digest(item.manifest.digest), item.manifest, item.platform, PlatformImage(item.manifest.digest, top.digest, top.json))
             for item in runnable
         ]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gate.errors import EvidenceError
-from gate.facts import Facts, ImageIdentity
+from gate.policy_input import Facts, ImageIdentity
 
 _OPTIONAL_SECTIONS = ("signatures", "provenance", "sbom")
 _LIST_SECTIONS = ("findings", "errors", "vulnerability_scans")

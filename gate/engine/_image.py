@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from gate.config import Config
 from gate.engine._evaluations import current_progress
 from gate.errors import EvidenceError, LimitExceeded
-from gate.facts import config_facts
+from gate.policy_input import config_facts
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
 from gate.scan import ContentMatcher, ImageBudget, ImageScan, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
 

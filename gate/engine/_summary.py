@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from gate.engine._gathered import Gathered
 from gate.errors import GateError, VerificationError
 from gate.evidence import BUNDLE_MEDIA_TYPES, BUNDLE_V03, CREATED_ANNOTATION, PREDICATE_ANNOTATION, VERIFICATION_SUMMARY, created_at
-from gate.facts import ImageIdentity
+from gate.policy_input import ImageIdentity
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
 from gate.verify import ListedVerifier, VerifiedSummary, verify_summary
 

@@ -13,7 +13,7 @@ from gate.evidence._collect import Evidence, Found, collect
 from gate.evidence._denylist import Denied, DenyList
 from gate.evidence._discover import Artifact, AttachedEvidence, Problem, discover
 from gate.evidence._dockerfile import Dockerfile, FromInstruction
-from gate.evidence._facts import provenance_section, sbom_matches, sbom_section, vulnerability_section
+from gate.evidence._sections import provenance_section, sbom_matches, sbom_section, vulnerability_section
 from gate.evidence._intoto import COSIGN_SIGN_PREDICATE, INTOTO_PAYLOAD_TYPE, STATEMENT_TYPES, Statement, Subject
 from gate.evidence._pinning import FrontendFact, Pinning, StageFact, pinning
 from gate.evidence._provenance import Material, Provenance

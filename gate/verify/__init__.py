@@ -24,13 +24,13 @@ from gate.verify._coverage import (
     trusted_coverage,
     verify_attached_signatures,
 )
-from gate.verify._images import (
+from gate.verify._image_signatures import (
     signatures_fact,
     verify_attestation,
     verify_image_signatures,
 )
 from gate.verify._keys import key_id
-from gate.verify._legacy import ReferenceMatch
+from gate.verify._cosign_layers import ReferenceMatch
 from gate.verify._model import SignatureCheck, VerifiedSigner, VerifiedStatement
 from gate.verify._scope import ImageScope, entry_fact, image_scope
 from gate.verify._summary import ListedVerifier, VerifiedSummary, listed_verifiers, verify_summary

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from gate.errors import EvidenceError, LimitExceeded, VerificationError
 from gate.evidence import DSSE_ENVELOPE, Artifact, AttachedEvidence, CosignAttestation, SigstoreBundle, parse_signature_layer, parse_signature_layers
-from gate.verify._images import verify_attestation, verify_image_signatures
+from gate.verify._image_signatures import verify_attestation, verify_image_signatures
 from gate.verify._model import SignatureCheck, VerifiedSigner
 from gate.verify._trust import TrustPolicy
 

@@ -1,5 +1,5 @@
 """docs/input.schema.json is a valid schema and describes every document the tests feed the policies,
-and what gate.facts builds."""
+and what gate.policy_input builds."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from gate.facts import Facts, ImageIdentity, config_facts, input_document
+from gate.policy_input import Facts, ImageIdentity, config_facts, input_document
 from gate.policy import SHIPPED_POLICY_DIR
 from gate.policy._cases import Case, case_files, default_document, load_cases
 from gate.verify import SignatureCheck, VerifiedSigner, signatures_fact

@@ -26,7 +26,7 @@ from gate.config import KeylessIdentity
 from gate.errors import GateError, VerificationError
 from gate.evidence._signatures import CosignMaterial, RekorSET, SigstoreBundle, StoredLayer, parse_signature_layers
 from gate.verify import ReferenceMatch, TrustPolicy, verify_attestation, verify_image_signatures
-from gate.verify._legacy import verify_material
+from gate.verify._cosign_layers import verify_material
 from gate.verify._tlog import verify_set
 from tests.support.sigstore_double import trusted_root_document
 from tests.verify._vectors import NOW, VECTORS, load_index

@@ -23,7 +23,7 @@ from gate.evidence._signatures import ANNOTATION_BUNDLE, SigstoreBundle, StoredL
 from gate.verify import verify_image_signatures
 from gate.verify._certs import check_validity, verify_fulcio_certificate
 from gate.verify._coverage import covered_digests, trusted_coverage
-from gate.verify._images import _image_bundle
+from gate.verify._image_signatures import _image_bundle
 from gate.verify._model import SignatureCheck, VerifiedSigner
 from gate.verify._statement import in_toto_statement, simple_signing_claim
 from gate.verify._tlog import check_binding, integrated_at

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gate.verify import _bundle, _keys, _legacy, _tlog
+from gate.verify import _bundle, _cosign_layers, _keys, _tlog
 from gate.verify._trust import TrustPolicy
 
 HELPERS: list[tuple[Callable[..., Any], tuple[str, ...]]] = [
@@ -21,9 +21,9 @@ HELPERS: list[tuple[Callable[..., Any], tuple[str, ...]]] = [
     (_keys.digest_signature_matches, ("signature", "sha256_digest")),
     (_keys._verifies, ("signature", "data", "algorithm")),
     (_keys._rsa_verifies, ("signature", "data", "algorithm")),
-    (_legacy.verify_material, ("signed", "signature", "logged_payload")),
-    (_legacy._keyless, ("certificate", "signed", "signature", "logged_payload")),
-    (_legacy._keyed, ("signed", "signature", "logged_payload")),
+    (_cosign_layers.verify_material, ("signed", "signature", "logged_payload")),
+    (_cosign_layers._keyless, ("certificate", "signed", "signature", "logged_payload")),
+    (_cosign_layers._keyed, ("signed", "signature", "logged_payload")),
     (_bundle._keyed_tlog, ("signature", "key", "logged", "artifact_digest")),
     (_tlog.check_binding, ("signature", "signer", "digest")),
     (_tlog._hashedrekord, ("signature", "signer", "digest")),

@@ -21,7 +21,7 @@ from gate.errors import GateError
 from gate.evidence._signatures import CosignMaterial, SigstoreBundle
 from gate.verify import TrustPolicy, verify_bundle
 from gate.verify._keys import signature_matches
-from gate.verify._legacy import verify_material
+from gate.verify._cosign_layers import verify_material
 from tests.verify._vectors import NOW, VECTORS, load_index
 
 FOLDER = VECTORS / "sigstore-python"

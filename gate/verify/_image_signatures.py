@@ -16,7 +16,7 @@ from typing import Any
 from gate.errors import EvidenceError, VerificationError
 from gate.evidence import COSIGN_SIGN_PREDICATE, LAYOUT_ATTESTATION, CosignAttestation, CosignSignature, MalformedSignature, SignatureArtifact, SigstoreBundle
 from gate.verify._bundle import verify_bundle
-from gate.verify._legacy import ReferenceMatch, verify_cosign_attestation, verify_cosign_signature
+from gate.verify._cosign_layers import ReferenceMatch, verify_cosign_attestation, verify_cosign_signature
 from gate.verify._model import INVALID, UNTRUSTED, SignatureCheck, VerifiedSigner, VerifiedStatement
 from gate.verify._scope import ImageScope
 from gate.verify._statement import in_toto_statement, require_subject

@@ -45,8 +45,9 @@ MAX_PREDICATE_BYTES = 1024 * 1024  # larger predicates reach the policies as nul
 
 
 @dataclass(frozen=True)
-class Subject:
-    """The digests a platform image is judged under: its own and (for an index) the index's."""
+class PlatformImage:
+    """A platform image whose evidence is verified: its digest and (for an index) the index's,
+    whose signatures cover it."""
 
     digest: str
     index_digest: str | None
@@ -82,7 +83,7 @@ class EvidenceFacts:
     contains: tuple[dict[str, Any], ...] = ()  # SBOM components a search list matched (``gate audit --contains``)
 
 
-def verify_evidence(attached: AttachedEvidence, subject: Subject, trust: TrustPolicy, now: dt.datetime) -> VerifiedEvidence:
+def verify_evidence(attached: AttachedEvidence, subject: PlatformImage, trust: TrustPolicy, now: dt.datetime) -> VerifiedEvidence:
     """Verify signatures and attestations about ``subject`` against every configured authority."""
     checks = verify_attached_signatures(attached, subject.digest, trust, now, index_digest=subject.index_digest)
     manifests = {subject.index_digest: subject.index_manifest} if subject.index_digest else {}
