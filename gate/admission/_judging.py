@@ -34,6 +34,7 @@ class WorkloadVerdict:
 
     judged: tuple[Judged, ...] = ()
     exempt: str | None = None  # reason of the namespace exemption that admitted it unjudged
+    too_many: int | None = None  # distinct images over ``max_images``: refused, none judged
 
 
 async def judge_workload(
@@ -45,6 +46,7 @@ async def judge_workload(
     old: Mapping[str, Any] | None = None,
     check: CheckUses | None = None,
     deadline: float | None = None,
+    max_images: int | None = None,
 ) -> WorkloadVerdict:
     """Judge every image of ``workload`` (a Pod or any kind with a pod template) in ``namespace``.
 
@@ -53,6 +55,7 @@ async def judge_workload(
         old: the object before an UPDATE: only image uses new or changed since it are judged.
         check: how distinct uses are judged; default: ``engine.check`` per use, concurrently.
         deadline: ``time.monotonic()`` value by which the default ``check`` must have a verdict.
+        max_images: more distinct images than this are not judged at all (``too_many``).
 
     Raises:
         WorkloadError: the kind carries no pod spec, or the object cannot be read (the field is named).
@@ -64,6 +67,9 @@ async def judge_workload(
     if exemption is not None:
         return WorkloadVerdict(exempt=exemption)
     found = image_uses(kind, workload) if old is None else changed_uses(kind, workload, old)
+    distinct = len({use.key for use in found})
+    if max_images is not None and distinct > max_images:
+        return WorkloadVerdict(too_many=distinct)
     return WorkloadVerdict(await judge_uses(found, namespace, engine, check=check, deadline=deadline))
 
 

@@ -57,21 +57,21 @@ class Reviewer:
                 "the webhook's rules should select only Pods and kinds with a pod template",
                 mode,
             )
+        most = self.config.limits.images_per_review
         try:
-            distinct, most = len({use.key for use in self._uses(request)}), self.config.limits.images_per_review
-            if distinct > most:
-                return refuse(
-                    f"the {request.kind} names {distinct} distinct images; gate judges at most {most} per request "
-                    "(limits.images_per_review)",
-                    mode,
-                )
             verdict = await judge_workload(
                 request.object or {}, request.namespace, self.engine, kind=request.kind,
                 old=request.old_object if request.operation == "UPDATE" else None,
-                check=self._checker(request.kind, request.object, request.namespace, deadline),
+                check=self._checker(request.kind, request.object, request.namespace, deadline), max_images=most,
             )
         except WorkloadError as exc:
             return refuse(f"cannot read the {request.kind}: {exc}", mode, code=400)
+        if verdict.too_many is not None:
+            return refuse(
+                f"the {request.kind} names {verdict.too_many} distinct images; gate judges at most {most} per request "
+                "(limits.images_per_review)",
+                mode,
+            )
         if verdict.exempt is not None:
             return allow(f"namespace {request.namespace} is exempt: {verdict.exempt}")
         if not verdict.judged:
