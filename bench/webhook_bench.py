@@ -1,21 +1,28 @@
-"""Webhook throughput, latency, cold-path cost and memory (issue 7 "Performance").
+"""Webhook throughput, latency, cold-path cost and memory, each warm figure beside its floor.
 
-Run: ``.venv/bin/python bench/webhook_bench.py [--requests 20000] [--seconds 20] [--clients 16]``.
+Run: ``.venv/bin/python bench/webhook_bench.py [--seconds 3] [--clients 16 500]`` (needs Debian's
+``wrk``; ``make bench`` installs it).
 
 Everything is real and local: Debian's registry on 127.0.0.1 behind a counting proxy
 (``LyingRegistryProxyDouble``, ~1 ms per request of its own), images pushed with the test image
-factory, and ``gate serve`` in its own process over TLS (trustme certificate). The load generator
-is this process: raw keep-alive TLS connections on uvloop, so it costs the server little CPU, but
-both share the machine's cores.
+factory, and ``gate serve`` in its own process over TLS (trustme certificate). The floor is a
+trivial FastAPI app (one POST handler answering a fixed small AdmissionReview) in a second process,
+started by gate's own ``build_server`` (same uvicorn, uvloop, httptools, TLS and logging
+settings). The warm load comes from ``wrk`` (C, keep-alive TLS connections, two threads), which
+costs far less CPU per request than a Python client, so the servers, not the load generator, are
+measured; both still share the machine's cores.
 
 1. cold path: one single-image Pod review per fresh image (nothing cached); latency and the
    registry requests it caused (layer scan off: config, signatures, attestations).
-2. warm path: a 3-image Deployment review whose verdicts are cached, from ``--clients``
-   keep-alive connections, until ``--requests`` answers or ``--seconds`` pass; reviews/s, p50, p99.
+2. warm path: for each ``--clients`` count, a 3-image Deployment review whose verdicts are cached
+   is sent by wrk for ``--seconds`` to gate's ``/validate`` and the same connections' worth to the
+   floor, one after the other; reviews/s, p50, p99 of each and gate's ratios to the floor
+   (throughput: higher is better, target >= 0.8; latency: lower is better, p99 target <= 1.5).
    The same review is then sent to ``/mutate`` (tags resolved from the cache, one JSONPatch with
-   three pins) the same way, and the ratio of the two throughputs is reported.
-3. memory: the server's peak RSS with 500 reviews in flight at once (500 connections, each a
-   different image tag, the registry stalled 0.5 s so they overlap), and with 500 warm ones.
+   three pins), and the ratio of its throughput to ``/validate``'s is reported.
+3. memory: the server's peak RSS after the warm phases (up to the largest ``--clients`` count in
+   flight), with 500 reviews in flight at once (500 connections, each a different image tag, the
+   registry stalled 0.5 s so they overlap), and with 500 warm ones.
 
 The report is JSON on stdout; the proxy's threads log broken pipes on stderr when the server
 gives up on stalled requests (run with ``2>/dev/null`` for the report alone).
@@ -27,36 +34,81 @@ import argparse
 import asyncio
 import contextlib
 import json
+import shutil
 import signal
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 import trustme  # noqa: E402
 import uvloop  # noqa: E402
 import yaml  # noqa: E402
+from fastapi import FastAPI, Request, Response  # noqa: E402
 
+from gate.admission._server import build_server  # noqa: E402
+from gate.admission._tls import ReloadingTLS  # noqa: E402
+from gate.config import load  # noqa: E402
 from tests.admission.reviews import containers, review  # noqa: E402
 from tests.admission.webhook_server import write_cert  # noqa: E402
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble  # noqa: E402
 from tests.support.images import ImageBuilder  # noqa: E402
 from tests.support.registry_server import free_port, start_registry  # noqa: E402
 
-SERVER = (  # what `gate serve --config F --host H --port P --tls-cert C --tls-key K` runs
+# What `gate serve --config F --host H --port P --tls-cert C --tls-key K` runs, and the floor.
+SERVER = (
     "import sys; from gate.admission import serve; from gate.config import load; "
     "serve(load(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])"
 )
+FLOOR = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from bench.webhook_bench import serve_floor; serve_floor(*sys.argv[1:])"
+FLOOR_ANSWER = b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"floor","allowed":true}}'
 PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"  # noqa: S105 - /etc/passwd content, not a password
 IN_FLIGHT = 500
+WRK_SCRIPT = """\
+-- POST the file named by the first script argument on every request; print a JSON summary.
+function init(args)
+  local file = assert(io.open(args[1], "rb"))
+  local body = file:read("*a")
+  file:close()
+  prepared = wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+
+function request()
+  return prepared
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK {"requests":%.0f,"us":%.0f,"p50_us":%.0f,"p99_us":%.0f,"max_us":%.0f,"errors":%.0f,"non_2xx":%.0f}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+def serve_floor(config_path: str, host: str, port: str, cert: str, key: str) -> None:
+    """The floor: a trivial FastAPI handler behind gate's own uvicorn + TLS start-up (blocking)."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.post("/validate")
+    async def validate(request: Request) -> Response:
+        await request.body()
+        return Response(FLOOR_ANSWER, media_type="application/json")
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        return Response(b"ready")
+
+    build_server(app, load(config_path), host, int(port), ReloadingTLS(cert, key)).run()
 
 
 def push_images(registry: Any, count: int, prefix: str, tags: int = 1) -> list[str]:
@@ -70,44 +122,64 @@ def push_images(registry: Any, count: int, prefix: str, tags: int = 1) -> list[s
     return references
 
 
-def start_server(workdir: Path, config: dict[str, Any], cert: Path, key: Path, ca: trustme.CA) -> tuple[subprocess.Popen[bytes], str]:
-    config_path = workdir / "gate.yaml"
-    config_path.write_text(yaml.safe_dump(config))
+def start_server(
+    workdir: Path, name: str, code: str, config_path: Path, cert: Path, key: Path, context: ssl.SSLContext
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Run ``code`` (``SERVER`` or ``FLOOR``) in its own process and wait until it is ready."""
     port = free_port()
-    log = (workdir / "server.log").open("wb")
+    log_path = workdir / f"{name}.log"
     process = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(config_path), "127.0.0.1", str(port), str(cert), str(key)],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        [sys.executable, "-c", code, str(config_path), "127.0.0.1", str(port), str(cert), str(key)],
+        stdout=log_path.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )
     url = f"https://127.0.0.1:{port}"
-    context = client_context(ca)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gate serve exited: {(workdir / 'server.log').read_text()}")
+            raise RuntimeError(f"{name} exited: {log_path.read_text()}")
         try:
             if httpx.get(f"{url}/readyz", verify=context, timeout=1).status_code == 200:
                 return process, url
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise RuntimeError("gate serve did not become ready")
+    stop_server(process)
+    raise RuntimeError(f"{name} did not become ready")
+
+
+@dataclass
+class Served:
+    """A server process over TLS: its URL and port, and a client TLS context trusting it."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    context: ssl.SSLContext
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
 
 
 @contextlib.contextmanager
-def serving(workdir: Path, config: dict[str, Any]) -> Iterator[tuple[subprocess.Popen[bytes], str, int, ssl.SSLContext]]:
-    """``gate serve`` over TLS with a fresh CA for the duration: (process, url, port, client TLS context)."""
+def serving(workdir: Path, config: dict[str, Any]) -> Iterator[tuple[Served, Served]]:
+    """``gate serve`` and the floor, each over TLS with the same certificate, for the duration."""
     ca = trustme.CA()
     cert, key = write_cert(ca, workdir)
-    process, url = start_server(workdir, config, cert, key, ca)
+    context = client_context(ca)
+    config_path = workdir / "gate.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    started: list[Served] = []
     try:
-        yield process, url, int(url.rsplit(":", 1)[1]), client_context(ca)
+        for name, code in (("gate", SERVER), ("floor", FLOOR)):
+            started.append(Served(*start_server(workdir, name, code, config_path, cert, key, context), context))
+        yield started[0], started[1]
     finally:
-        stop_server(process)
+        for served in started:
+            stop_server(served.process)
 
 
 def stop_server(process: subprocess.Popen[bytes] | None) -> None:
-    """Stop ``gate serve`` politely (SIGTERM drains in-flight reviews), killing it after 15 s."""
+    """Stop a server politely (SIGTERM drains in-flight reviews), killing it after 15 s."""
     if process is None:
         return
     process.send_signal(signal.SIGTERM)
@@ -159,8 +231,8 @@ def review_body(kind: str, images: list[str]) -> bytes:
     return json.dumps(review(kind, containers(*images))).encode()
 
 
-async def cold_path(port: int, context: ssl.SSLContext, proxy: LyingRegistryProxyDouble, images: list[str]) -> list[dict[str, Any]]:
-    connection = await Connection.open(port, context)
+async def cold_path(served: Served, proxy: LyingRegistryProxyDouble, images: list[str]) -> list[dict[str, Any]]:
+    connection = await Connection.open(served.port, served.context)
     results = []
     for image in images:
         proxy.seen.clear()
@@ -174,48 +246,73 @@ async def cold_path(port: int, context: ssl.SSLContext, proxy: LyingRegistryProx
     return results
 
 
-async def warm_path(
-    port: int, context: ssl.SSLContext, body: bytes, clients: int, requests: int, seconds: float, path: str = "/validate"
-) -> dict[str, Any]:
-    connections = [await Connection.open(port, context) for _ in range(clients)]
-    status, first = await connections[0].post(body, path)
-    assert status == 200, first
-    latencies: list[float] = []
-    errors = 0
-    stop_at = time.perf_counter() + seconds
+async def first_answer(served: Served, body: bytes, path: str) -> dict[str, Any]:
+    """The response to one request (which also fills gate's caches before a warm phase)."""
+    connection = await Connection.open(served.port, served.context)
+    status, answer = await connection.post(body, path)
+    connection.close()
+    assert status == 200, answer
+    return json.loads(answer)["response"]
 
-    async def run(connection: Connection) -> None:
-        nonlocal errors
-        while len(latencies) < requests and time.perf_counter() < stop_at:
-            began = time.perf_counter()
-            status, _ = await connection.post(body, path)
-            latencies.append(time.perf_counter() - began)
-            errors += status != 200
 
-    began = time.perf_counter()
-    await asyncio.gather(*(run(connection) for connection in connections))
-    wall = time.perf_counter() - began
-    for connection in connections:
-        connection.close()
-    latencies.sort()
+def wrk(served: Served, path: str, body_file: Path, clients: int, seconds: float) -> dict[str, Any]:
+    """``clients`` keep-alive TLS connections POSTing ``body_file`` to ``path`` for ``seconds``."""
+    script = body_file.with_name("post.lua")
+    script.write_text(WRK_SCRIPT)
+    command = ["wrk", "-t", str(min(2, clients)), "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "10s",
+               "-s", str(script), f"{served.url}{path}", "--", str(body_file)]
+    ran = subprocess.run(command, capture_output=True, text=True, check=False)
+    if ran.returncode != 0:
+        raise RuntimeError(f"wrk failed: {ran.stdout}{ran.stderr}")
+    found = json.loads(next(line for line in ran.stdout.splitlines() if line.startswith("WRK ")).removeprefix("WRK "))
     return {
-        "reviews": len(latencies), "seconds": round(wall, 2), "reviews_per_s": round(len(latencies) / wall),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-        "errors": errors, "first_answer_allowed": json.loads(first)["response"]["allowed"],
-        "first_answer_patched": "patch" in json.loads(first)["response"],
+        "reviews": found["requests"], "reviews_per_s": round(found["requests"] / (found["us"] / 1e6)),
+        "p50_ms": round(found["p50_us"] / 1000, 2), "p99_ms": round(found["p99_us"] / 1000, 2),
+        "max_ms": round(found["max_us"] / 1000, 2), "errors": found["errors"] + found["non_2xx"],
     }
 
 
-def slower_than_10s(url: str, context: ssl.SSLContext) -> int:
+def beside_floor(gate: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
+    """gate's figures, the floor's, and their ratios (throughput >= 0.8 and p99 <= 1.5 are the targets)."""
+    return {
+        "gate": gate, "floor": floor,
+        "throughput_ratio": round(gate["reviews_per_s"] / floor["reviews_per_s"], 2),
+        "p50_ratio": round(gate["p50_ms"] / floor["p50_ms"], 2),
+        "p99_ratio": round(gate["p99_ms"] / floor["p99_ms"], 2),
+    }
+
+
+def warm_path(gate: Served, floor: Served, proxy: LyingRegistryProxyDouble, body_file: Path, clients: list[int], seconds: float) -> dict[str, Any]:
+    """Cached reviews from wrk at each connection count, gate then the floor; registry requests seen."""
+    body = body_file.read_bytes()
+    report: dict[str, Any] = {"first_answer_allowed": asyncio.run(first_answer(gate, body, "/validate"))["allowed"]}
+    proxy.seen.clear()
+    for count in clients:
+        report[f"clients_{count}"] = beside_floor(wrk(gate, "/validate", body_file, count, seconds), wrk(floor, "/validate", body_file, count, seconds))
+    report["registry_requests"] = len(proxy.seen)
+    report["peak_rss_mib"] = round(rss_kib(gate.process.pid)["VmHWM"] / 1024, 1)
+    return report
+
+
+def warm_mutate(gate: Served, proxy: LyingRegistryProxyDouble, body_file: Path, clients: int, seconds: float, validate: dict[str, Any]) -> dict[str, Any]:
+    report = {"first_answer_patched": "patch" in asyncio.run(first_answer(gate, body_file.read_bytes(), "/mutate"))}
+    proxy.seen.clear()
+    report |= wrk(gate, "/mutate", body_file, clients, seconds)
+    report["registry_requests"] = len(proxy.seen)
+    report["throughput_vs_validate"] = round(report["reviews_per_s"] / validate["reviews_per_s"], 2)
+    return report
+
+
+def slower_than_10s(served: Served) -> int:
     """Reviews the server itself took more than 10 s to answer (its latency histogram)."""
-    text = httpx.get(f"{url}/metrics", verify=context, timeout=60).text
+    text = httpx.get(f"{served.url}/metrics", verify=served.context, timeout=60).text
     buckets = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("gate_admission_review_seconds_bucket"))
     return int(float(buckets['gate_admission_review_seconds_bucket{le="+Inf"}']) - float(buckets['gate_admission_review_seconds_bucket{le="10.0"}']))
 
 
-async def in_flight(port: int, context: ssl.SSLContext, bodies: list[bytes], pid: int) -> dict[str, Any]:
-    connections = await asyncio.gather(*(Connection.open(port, context) for _ in bodies))
+async def in_flight(served: Served, bodies: list[bytes]) -> dict[str, Any]:
+    pid = served.process.pid
+    connections = await asyncio.gather(*(Connection.open(served.port, served.context) for _ in bodies))
     before = rss_kib(pid)
     began = time.perf_counter()
     answers = await asyncio.gather(*(c.post(b) for c, b in zip(connections, bodies, strict=True)))
@@ -230,10 +327,11 @@ async def in_flight(port: int, context: ssl.SSLContext, bodies: list[bytes], pid
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=20_000)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--clients", type=int, default=16)
-    args = parser.parse_args()
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each warm phase")
+    parser.add_argument("--clients", type=int, nargs="+", default=[16, IN_FLIGHT], help="connection counts of the warm phases")
+    args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" else [])
+    if shutil.which("wrk") is None:
+        raise SystemExit("webhook_bench needs wrk (Debian package `wrk`; `make bench` installs it)")
     uvloop.install()
     with tempfile.TemporaryDirectory(prefix="gate-bench-") as tmp:
         workdir = Path(tmp)
@@ -244,27 +342,25 @@ def main() -> None:
             warm = push_images(registry, 3, "warm")
             many = push_images(registry, 1, "many", tags=IN_FLIGHT)
             config = {"registries": {"insecure": [proxy.host]}, "scan": {"layers": False}}
-            with serving(workdir, config) as (process, url, port, context):
+            with serving(workdir, config) as (gate, floor):
                 at = lambda refs: [f"{proxy.host}/{ref}" for ref in refs]  # noqa: E731
-                report: dict[str, Any] = {"server_rss_idle_mib": round(rss_kib(process.pid)["VmRSS"] / 1024, 1)}
-                report["cold"] = asyncio.run(cold_path(port, context, proxy, at(cold)))
-                deployment = review_body("Deployment", at(warm))
-                proxy.seen.clear()
-                report["warm"] = asyncio.run(warm_path(port, context, deployment, args.clients, args.requests, args.seconds))
-                report["warm"]["registry_requests"] = len(proxy.seen)
-                proxy.seen.clear()
-                report["warm_mutate"] = asyncio.run(warm_path(port, context, deployment, args.clients, args.requests, args.seconds, "/mutate"))
-                report["warm_mutate"]["registry_requests"] = len(proxy.seen)
-                report["warm_mutate"]["throughput_vs_validate"] = round(report["warm_mutate"]["reviews_per_s"] / report["warm"]["reviews_per_s"], 2)
-                report["memory_warm"] = asyncio.run(in_flight(port, context, [deployment] * IN_FLIGHT, process.pid))
+                report: dict[str, Any] = {"server_rss_idle_mib": round(rss_kib(gate.process.pid)["VmRSS"] / 1024, 1)}
+                report["cold"] = asyncio.run(cold_path(gate, proxy, at(cold)))
+                deployment = workdir / "deployment.json"
+                deployment.write_bytes(review_body("Deployment", at(warm)))
+                report["warm"] = warm_path(gate, floor, proxy, deployment, args.clients, args.seconds)
+                validate = report["warm"][f"clients_{args.clients[0]}"]["gate"]
+                report["warm_mutate"] = warm_mutate(gate, proxy, deployment, args.clients[0], args.seconds, validate)
+                report["memory_warm"] = asyncio.run(in_flight(gate, [deployment.read_bytes()] * IN_FLIGHT))
                 proxy.stall_seconds = 0.5
                 bodies = [review_body("Pod", [image]) for image in at(many)]
-                report["memory_cold"] = asyncio.run(in_flight(port, context, bodies, process.pid))
-                report["memory_cold"]["server_answers_over_10s"] = slower_than_10s(url, context)
+                report["memory_cold"] = asyncio.run(in_flight(gate, bodies))
+                report["memory_cold"]["server_answers_over_10s"] = slower_than_10s(gate)
             print(json.dumps(report, indent=2))
         finally:
             proxy.stop()
             registry.stop()
+
 
 if __name__ == "__main__":
     main()
