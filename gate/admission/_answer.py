@@ -8,10 +8,12 @@ every would-be denial into a warning, ``audit`` admits and records the decision 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from gate.admission._review import review_response
+from gate.admission._review import response_fields, with_uid
 from gate.admission._warnings import WOULD_DENY, Finding, clip, warnings
 from gate.admission._workloads import ImageUse
 from gate.report import ImageResult, Violation
@@ -40,13 +42,12 @@ class Answer:
     images: list[dict[str, Any]] = field(default_factory=list)  # per image: reference, digest, decision, rules
 
     def to_bytes(self, uid: str) -> bytes:
-        return review_response(
-            uid,
-            allowed=self.allowed,
-            message=self.message,
-            code=self.code,
-            warnings=self.warnings,
-            annotations=self.annotations,
+        return with_uid(uid, self._fields)
+
+    @cached_property
+    def _fields(self) -> bytes:
+        return response_fields(
+            allowed=self.allowed, message=self.message, code=self.code, warnings=self.warnings, annotations=self.annotations
         )
 
 
@@ -81,6 +82,35 @@ def judge(judged: list[Judged], mode: str, uid: str | None = None) -> Answer:
         return Answer(True, "audit:deny", annotations=annotations, images=images)
     would_deny = [Finding(item.result, v, would_deny=True) for item in denied for v in item.result.violations if v.action == "deny"]
     return Answer(True, "warn:deny", warnings=warnings(would_deny + warned, uid), annotations=annotations, images=images)
+
+
+class RememberedAnswers:
+    """:func:`judge` remembered for the most recent sets of verdicts.
+
+    A warm review's verdicts come from the engine's cache: the same objects for every review
+    of the same images, so folding them into warnings, annotations and JSON again would repeat
+    identical work. An answer is kept under the mode, the image uses and the verdict objects
+    themselves (held, so no other object can take their ids); an expired verdict is replaced by
+    a new object, so its answer is worked out afresh. An answer that names its review (a cut list
+    of warnings points at the review's uid) is never reused.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._known: OrderedDict[tuple[Any, ...], tuple[tuple[ImageResult, ...], Answer]] = OrderedDict()
+
+    def judge(self, judged: list[Judged], mode: str, uid: str) -> Answer:
+        key = (mode, *((item.uses, id(item.result)) for item in judged))
+        found = self._known.get(key)
+        if found is not None:
+            self._known.move_to_end(key)
+            return found[1]
+        answer = judge(judged, mode, uid)
+        if not any(uid in text for text in answer.warnings):
+            self._known[key] = (tuple(item.result for item in judged), answer)
+            if len(self._known) > self._size:
+                self._known.popitem(last=False)
+        return answer
 
 
 def _denial(denied: list[Judged], total: int) -> str:

@@ -7,6 +7,7 @@ it from ``engine.stats()`` and the registry client's ``status_counts``).
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -42,11 +43,8 @@ class Metrics:
             "gate_admission_review_seconds", "Time to answer one AdmissionReview",
             buckets=LATENCY_BUCKETS, registry=self.registry,
         )
-        self.images = Counter("gate_admission_images", "Images judged, by decision", ["decision"], registry=self.registry)
-        self.violations = Counter(
-            "gate_violations", "Violations reported, by rule and action (rule evaluation.error: could not evaluate)",
-            ["rule", "action"], registry=self.registry,
-        )
+        self._judged = _JudgedCounts()
+        self.registry.register(self._judged)
         self.pinned = Counter("gate_images_pinned", "Tag references POST /mutate pinned to the judged digest", registry=self.registry)
         self.timeouts = Counter("gate_evaluation_timeouts", "Images answered \"in progress\" at the deadline (their evaluation went on)", registry=self.registry)
         self.bad_requests = Counter("gate_admission_bad_requests", "Bodies refused with HTTP 400", registry=self.registry)
@@ -73,10 +71,11 @@ class Metrics:
         child.inc()
 
     def record_images(self, results: list[ImageResult]) -> None:
+        decisions, violations = self._judged.decisions, self._judged.violations
         for result in results:
-            self.count(self.images, result.decision)
+            decisions[result.decision] += 1
             for violation in result.violations:
-                self.count(self.violations, violation.rule, violation.action)
+                violations[violation.rule, violation.action] += 1
 
     def record_audit(self, counts: dict[tuple[str, str, str], int], finished: float) -> None:
         """Replace the audit gauges with one completed audit's counts ((namespace, rule, result) -> n)."""
@@ -87,6 +86,29 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _JudgedCounts(Collector):
+    """Images judged by decision and violations by rule and action, counted in plain dicts and
+    exported at scrape time: a warm review of three images with five violations each bumped
+    nineteen lock-guarded prometheus counters, a tenth of its cost. Updated and scraped on the
+    event loop's thread only."""
+
+    def __init__(self) -> None:
+        self.decisions: collections.Counter[str] = collections.Counter()
+        self.violations: collections.Counter[tuple[str, str]] = collections.Counter()
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        images = CounterMetricFamily("gate_admission_images", "Images judged, by decision", labels=["decision"])
+        for decision, count in list(self.decisions.items()):
+            images.add_metric([decision], count)
+        yield images
+        violations = CounterMetricFamily(
+            "gate_violations", "Violations reported, by rule and action (rule evaluation.error: could not evaluate)", labels=["rule", "action"]
+        )
+        for (rule, action), count in list(self.violations.items()):
+            violations.add_metric([rule, action], count)
+        yield violations
 
 
 class _EngineCollector(Collector):

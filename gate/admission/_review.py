@@ -16,6 +16,7 @@ from gate.errors import RequestError
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
 OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
+_ENVELOPE = f'{{"apiVersion":"{API_VERSION}","kind":"{KIND}","response":{{"uid":'.encode()
 
 
 class BadReview(RequestError):
@@ -98,7 +99,22 @@ def review_response(
 ) -> bytes:
     """The answering AdmissionReview as JSON bytes (same ``uid``; ``status`` only on denial;
     ``patch`` is a base64 JSONPatch from the mutating webhook)."""
-    response: dict[str, Any] = {"uid": uid, "allowed": allowed}
+    fields = response_fields(allowed=allowed, message=message, code=code, warnings=warnings, annotations=annotations, patch=patch)
+    return with_uid(uid, fields)
+
+
+def response_fields(
+    *,
+    allowed: bool,
+    message: str | None = None,
+    code: int = 403,
+    warnings: list[str] | None = None,
+    annotations: dict[str, str] | None = None,
+    patch: str | None = None,
+) -> bytes:
+    """The members of ``response`` that follow ``uid``, as JSON (``"allowed":...``): they depend
+    on the verdicts alone, so one answer's are encoded once and reused for every review it answers."""
+    response: dict[str, Any] = {"allowed": allowed}
     if not allowed:
         response["status"] = {"code": code, "reason": "Forbidden" if code == 403 else "BadRequest", "message": message or ""}
     elif message:
@@ -110,4 +126,9 @@ def review_response(
     if patch:
         response["patchType"] = "JSONPatch"
         response["patch"] = patch
-    return json.dumps({"apiVersion": API_VERSION, "kind": KIND, "response": response}, separators=(",", ":")).encode()
+    return json.dumps(response, separators=(",", ":")).encode()[1:-1]
+
+
+def with_uid(uid: str, fields: bytes) -> bytes:
+    """The AdmissionReview answering ``uid`` with the ``response`` members ``fields`` (:func:`response_fields`)."""
+    return b"".join((_ENVELOPE, json.dumps(uid).encode(), b",", fields, b"}}"))

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from gate.admission._answer import Answer, Judged, allow, judge, refuse
+from gate.admission._answer import Answer, Judged, RememberedAnswers, allow, refuse
 from gate.admission._judging import CheckUses, context_of, judge_uses, judge_workload, namespace_exemption
 from gate.admission._metrics import Metrics
 from gate.admission._pins import Pin, is_tag_only, pins_for
@@ -38,13 +38,15 @@ log = logging.getLogger("gate.admission")
 
 
 class Reviewer:
-    """Answers AdmissionRequests with the engine; holds no state besides its collaborators."""
+    """Answers AdmissionRequests with the engine; holds no state besides its collaborators and
+    the answers to recent verdicts."""
 
     def __init__(self, config: Config, engine: Engine, metrics: Metrics, pull_secrets: PullSecretReader | None = None):
         self.config = config
         self.engine = engine
         self.metrics = metrics
         self.pull_secrets = pull_secrets
+        self._answers = RememberedAnswers()
 
     async def review(self, request: AdmissionRequest, deadline: float) -> Answer:
         """The answer for one request; never raises for anything the request contains."""
@@ -77,7 +79,7 @@ class Reviewer:
         if not verdict.judged:
             return allow("no new or changed images" if request.operation == "UPDATE" else "no images")
         self.metrics.record_images([item.result for item in verdict.judged])
-        return judge(list(verdict.judged), mode, request.uid)
+        return self._answers.judge(list(verdict.judged), mode, request.uid)
 
     async def judge_uses(self, uses: list[ImageUse], kind: str, obj: Any, namespace: str | None, deadline: float) -> list[Judged]:
         """One verdict per distinct use of the workload ``obj`` (read with its pull secrets), due by
@@ -95,7 +97,8 @@ class Reviewer:
 
         async def check(uses: Sequence[ImageUse], contexts: Sequence[WorkloadContext]) -> list[ImageResult]:
             secrets = await self._pull_secrets(kind, obj, namespace, deadline)
-            return await self._judge_all(list(uses), [replace(c, pull_secrets=secrets) for c in contexts], deadline)
+            with_secrets = list(contexts) if secrets is None else [replace(c, pull_secrets=secrets) for c in contexts]
+            return await self._judge_all(list(uses), with_secrets, deadline)
 
         return check
 
@@ -151,14 +154,25 @@ class Reviewer:
 
     async def _judge_all(self, uses: list[ImageUse], contexts: list[WorkloadContext], deadline: float) -> list[ImageResult]:
         """One verdict per use, all due by ``deadline`` (an "in progress" one for an image still being
-        judged); at most ``limits.evaluations_per_review`` are judged at once."""
+        judged); at most ``limits.evaluations_per_review`` are judged at once.
+
+        Verdicts already cached are taken as they are, without a task per image: a warm review
+        then never yields to the event loop between reading its body and answering it.
+        """
+        cached = [self.engine.cached_verdict(use.image, context) for use, context in zip(uses, contexts, strict=True)]
+        known = [result for result in cached if result is not None]
+        if len(known) == len(uses):
+            return [self._outcome(use, result) for use, result in zip(uses, known, strict=True)]
         share = asyncio.Semaphore(self.config.limits.evaluations_per_review)
 
-        async def check(use: ImageUse, context: WorkloadContext) -> ImageResult:
+        async def check(use: ImageUse, context: WorkloadContext, found: ImageResult | None) -> ImageResult:
+            if found is not None:
+                return found
             async with share:
                 return await self.engine.check(use.image, context, deadline=deadline)
 
-        results = await asyncio.gather(*(check(use, context) for use, context in zip(uses, contexts, strict=True)), return_exceptions=True)
+        pending = (check(use, context, found) for use, context, found in zip(uses, contexts, cached, strict=True))
+        results = await asyncio.gather(*pending, return_exceptions=True)
         return [self._outcome(use, result) for use, result in zip(uses, results, strict=True)]
 
     def _outcome(self, use: ImageUse, result: ImageResult | BaseException) -> ImageResult:

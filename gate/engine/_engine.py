@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -312,7 +313,7 @@ class Engine:
         return found if isinstance(found, str) else None
 
     async def _check(self, text: str, context: WorkloadContext, platform: str | None, now: dt.datetime) -> ImageResult:
-        reference = Reference.parse(text)
+        reference = _parsed_reference(text)
         access_key = _access_key(reference, context)
         fetched: list[Manifest] = []  # the manifest read by a cache miss here is reused below
 
@@ -328,8 +329,30 @@ class Engine:
         digest = await self._digests.get_or_load(access_key, read_manifest)
         pinned = reference.with_digest(digest)
         top = fetched[0] if fetched else None
-        key = (digest, text, platform, context.namespace, *(getattr(context, name) for name in self._context_read))
+        key = self._verdict_key(digest, text, platform, context)
         return await self._verdicts.get_or_load(key, lambda: self._verdict(self._client_for(context), pinned, top, text, context, platform, now))
+
+    def _verdict_key(self, digest: str, text: str, platform: str | None, context: WorkloadContext) -> tuple[Any, ...]:
+        """What a verdict depends on: the digest, the reference as written, the platform asked for
+        and the parts of the workload context the policies read."""
+        return (digest, text, platform, context.namespace, *(getattr(context, name) for name in self._context_read))
+
+    def cached_verdict(self, text: str, context: WorkloadContext = WorkloadContext(), *, platform: str | None = None) -> ImageResult | None:
+        """The verdict :meth:`check` would answer from its tag and verdict caches alone, found
+        without starting an evaluation task or any I/O (the webhook's warm path); None when
+        either cache lacks a live entry for it (then :meth:`check` decides, and counts the miss)."""
+        try:
+            reference = _parsed_reference(text)
+        except GateError:
+            return None
+        access_key = _access_key(reference, context)
+        if access_key not in self._digests.cache:
+            return None
+        digest = self._digests.cache.get(access_key)
+        if not isinstance(digest, str):
+            return None
+        key = self._verdict_key(digest, text, platform, context)
+        return self._verdicts.cache.get(key) if key in self._verdicts.cache else None
 
     async def _verdict(
         self,
@@ -542,6 +565,10 @@ def _identity_errors(item: Known) -> tuple[dict[str, Any], ...]:
 def is_pending(result: ImageResult) -> bool:
     """True for the "in progress" answer of :meth:`Engine.check` (the evaluation goes on)."""
     return any(v.details.get(PENDING) for v in result.violations if v.rule == EVALUATION_ERROR)
+
+
+_parsed_reference = functools.lru_cache(maxsize=4096)(Reference.parse)
+"""``Reference.parse`` remembered: pod specs name the same few hundred images over and over."""
 
 
 def _access_key(reference: Reference, context: WorkloadContext) -> tuple[str, str, str | None, str | None]:
