@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import signal
 import ssl
@@ -195,6 +196,12 @@ def client_context(ca: trustme.CA) -> ssl.SSLContext:
     return context
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int) -> dict[str, int]:
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -261,7 +268,9 @@ def wrk(served: Served, path: str, body_file: Path, clients: int, seconds: float
     script.write_text(WRK_SCRIPT)
     command = ["wrk", "-t", str(min(2, clients)), "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "10s",
                "-s", str(script), f"{served.url}{path}", "--", str(body_file)]
+    cpu_before = cpu_seconds(served.process.pid)
     ran = subprocess.run(command, capture_output=True, text=True, check=False)
+    cpu = cpu_seconds(served.process.pid) - cpu_before
     if ran.returncode != 0:
         raise RuntimeError(f"wrk failed: {ran.stdout}{ran.stderr}")
     found = json.loads(next(line for line in ran.stdout.splitlines() if line.startswith("WRK ")).removeprefix("WRK "))
@@ -269,6 +278,7 @@ def wrk(served: Served, path: str, body_file: Path, clients: int, seconds: float
         "reviews": found["requests"], "reviews_per_s": round(found["requests"] / (found["us"] / 1e6)),
         "p50_ms": round(found["p50_us"] / 1000, 2), "p99_ms": round(found["p99_us"] / 1000, 2),
         "max_ms": round(found["max_us"] / 1000, 2), "errors": found["errors"] + found["non_2xx"],
+        "server_cpu_us_per_review": round(cpu / max(found["requests"], 1) * 1e6),
     }
 
 
@@ -279,6 +289,7 @@ def beside_floor(gate: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
         "throughput_ratio": round(gate["reviews_per_s"] / floor["reviews_per_s"], 2),
         "p50_ratio": round(gate["p50_ms"] / floor["p50_ms"], 2),
         "p99_ratio": round(gate["p99_ms"] / floor["p99_ms"], 2),
+        "cpu_per_review_ratio": round(gate["server_cpu_us_per_review"] / floor["server_cpu_us_per_review"], 2),
     }
 
 
