@@ -42,6 +42,8 @@ def _deeper_than_max(body: bytes) -> bool:
     This runs at the speed of ``bytes.replace`` where walking the parsed document visited every
     node in Python (the largest part of reading a review).
     """
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
+        return False  # every level opens with a bracket: too few of them to nest that deep
     brackets = _STRING.sub(b"", body).translate(_BRACKETS, _NOT_BRACKETS)
     for _ in range(MAX_DEPTH):
         if not brackets:
