@@ -87,20 +87,10 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def review_response(
-    uid: str,
-    *,
-    allowed: bool,
-    message: str | None = None,
-    code: int = 403,
-    warnings: list[str] | None = None,
-    annotations: dict[str, str] | None = None,
-    patch: str | None = None,
-) -> bytes:
-    """The answering AdmissionReview as JSON bytes (same ``uid``; ``status`` only on denial;
-    ``patch`` is a base64 JSONPatch from the mutating webhook)."""
-    fields = response_fields(allowed=allowed, message=message, code=code, warnings=warnings, annotations=annotations, patch=patch)
-    return with_uid(uid, fields)
+def review_response(uid: str, **fields: Any) -> bytes:
+    """The answering AdmissionReview as JSON bytes: same ``uid``, the ``response`` members of
+    :func:`response_fields` (``allowed``, ``message``, ``code``, ``warnings``, ``annotations``, ``patch``)."""
+    return with_uid(uid, response_fields(**fields))
 
 
 def response_fields(
@@ -112,8 +102,9 @@ def response_fields(
     annotations: dict[str, str] | None = None,
     patch: str | None = None,
 ) -> bytes:
-    """The members of ``response`` that follow ``uid``, as JSON (``"allowed":...``): they depend
-    on the verdicts alone, so one answer's are encoded once and reused for every review it answers."""
+    """The members of ``response`` that follow ``uid``, as JSON (``"allowed":...``; ``status`` only
+    on denial; ``patch`` is a base64 JSONPatch from the mutating webhook). They depend on the
+    verdicts alone, so one answer's are encoded once and reused for every review it answers."""
     response: dict[str, Any] = {"allowed": allowed}
     if not allowed:
         response["status"] = {"code": code, "reason": "Forbidden" if code == 403 else "BadRequest", "message": message or ""}

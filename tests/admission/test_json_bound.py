@@ -25,17 +25,21 @@ def depth_of(node: Any) -> int:
     return 0 if children is None else 1 + max((depth_of(child) for child in children), default=0)
 
 
+def assert_bounded(document: Any, body: bytes) -> None:
+    """``body`` (``document`` encoded) is read back when it nests at most ``MAX_DEPTH`` levels, else refused."""
+    if depth_of(document) <= MAX_DEPTH:
+        assert loads_bounded(body) == document
+    else:
+        with pytest.raises(ValueError, match="nested deeper"):
+            loads_bounded(body)
+
+
 @pytest.mark.parametrize("depth", [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, MAX_DEPTH + 5])
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32-le"])
 def test_the_bound_is_exact_in_every_encoding_json_reads(depth: int, encoding: str) -> None:
     for leaf in (1, [], {}, "]]", [[]]):
         document = nested(depth, leaf)
-        body = json.dumps(document, ensure_ascii=False).encode(encoding)
-        if depth_of(document) <= MAX_DEPTH:
-            assert loads_bounded(body) == document
-        else:
-            with pytest.raises(ValueError, match="nested deeper"):
-                loads_bounded(body)
+        assert_bounded(document, json.dumps(document, ensure_ascii=False).encode(encoding))
 
 
 def test_brackets_inside_strings_do_not_count() -> None:
@@ -57,12 +61,7 @@ def test_random_documents_are_judged_as_by_their_depth() -> None:
 
     for _ in range(200):
         document = [build(0), nested(chance.randint(MAX_DEPTH - 4, MAX_DEPTH + 2), build(0)), build(0)]
-        body = json.dumps(document).encode()
-        if depth_of(document) <= MAX_DEPTH:
-            assert loads_bounded(body) == document
-        else:
-            with pytest.raises(ValueError, match="nested deeper"):
-                loads_bounded(body)
+        assert_bounded(document, json.dumps(document).encode())
 
 
 def test_not_json_is_a_value_error() -> None:
