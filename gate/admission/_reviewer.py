@@ -162,7 +162,7 @@ class Reviewer:
         cached = [self.engine.cached_verdict(use.image, context) for use, context in zip(uses, contexts, strict=True)]
         known = [result for result in cached if result is not None]
         if len(known) == len(uses):
-            return [self._outcome(use, result) for use, result in zip(uses, known, strict=True)]
+            return known  # a cached verdict is never an "in progress" one
         share = asyncio.Semaphore(self.config.limits.evaluations_per_review)
 
         async def check(use: ImageUse, context: WorkloadContext, found: ImageResult | None) -> ImageResult:
