@@ -10,6 +10,7 @@ functions: no I/O.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +30,10 @@ class Pin:
     pinned: str
 
 
+@functools.lru_cache(maxsize=4096)
 def is_tag_only(image: str) -> bool:
-    """True for a valid reference that names no digest (what a pin would change)."""
+    """True for a valid reference that names no digest (what a pin would change); remembered,
+    as pod specs name the same images over and over."""
     try:
         return Reference.parse(image).digest is None
     except ReferenceError:

@@ -307,7 +307,7 @@ class Engine:
         """The digest a recent check resolved ``text`` to with ``context``'s credentials, from the
         tag cache (no I/O); None when unknown, unparseable or failed. ``POST /mutate`` pins with it."""
         try:
-            found = self._digests.cache.get(_access_key(Reference.parse(text), context))
+            found = self._digests.cache.get(_access_key(_parsed_reference(text), context))
         except GateError:
             return None
         return found if isinstance(found, str) else None
