@@ -71,19 +71,8 @@ def serve(
         tls = ReloadingTLS(tls_cert, tls_key)
     app = create_app(config, pull_secrets=_in_cluster_pull_secrets(), audit=_audit(config))
     server = build_server(app, config, host, port, tls, log_level)
-    _skip_unlogged_record_fields()
     _freeze_start_up_objects()
     server.run()
-
-
-def _skip_unlogged_record_fields() -> None:
-    """Stop ``logging`` from working out the caller, thread and process of every record (the
-    "Optimization" switches of the logging documentation): the JSON lines never show them, and
-    they were a third of the cost of a review's log line."""
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    logging._srcfile = None  # documented switch: no caller lookup
 
 
 def _freeze_start_up_objects() -> None:

@@ -1,16 +1,12 @@
 """The warm path: cached verdicts taken without an evaluation, answers reused per set of verdicts,
-their JSON byte for byte what a fresh encoding gives, and log lines batched per loop iteration."""
+their JSON byte for byte what a fresh encoding gives."""
 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
-import logging
-import threading
 
 from gate.admission._answer import Judged, RememberedAnswers, judge
-from gate.admission._logging import JsonFormatter, LoopBatchingHandler
 from gate.admission._review import review_response
 from gate.admission._workloads import ImageUse
 from gate.config import Config
@@ -70,59 +66,6 @@ def test_an_answer_encodes_as_the_whole_document_would() -> None:
             document = json.loads(body)
             assert body == json.dumps(document, separators=(",", ":")).encode()
             assert document["response"]["uid"] == uid and document["response"]["allowed"] is answer.allowed
-
-
-class CountingStream(io.StringIO):
-    """A text stream that remembers each write it was given."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[str] = []
-
-    def write(self, text: str) -> int:
-        self.writes.append(text)
-        return super().write(text)
-
-
-def batching_logger(name: str) -> tuple[logging.Logger, CountingStream]:
-    stream = CountingStream()
-    handler = LoopBatchingHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger(name)
-    logger.handlers, logger.propagate, logger.level = [handler], False, logging.INFO
-    return logger, stream
-
-
-def test_lines_logged_in_one_loop_iteration_are_written_once_in_order() -> None:
-    logger, stream = batching_logger("gate.test.batching")
-
-    async def main() -> list[str]:
-        for n in range(5):
-            logger.info("line %d", n)
-        before_the_iteration_ends = list(stream.writes)
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
-        return before_the_iteration_ends
-
-    assert asyncio.run(main()) == []
-    assert len(stream.writes) == 1
-    assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == [f"line {n}" for n in range(5)]
-
-
-def test_a_line_from_another_thread_or_outside_a_loop_is_written_at_once_after_what_is_pending() -> None:
-    logger, stream = batching_logger("gate.test.threads")
-    logger.info("outside any loop")
-    assert len(stream.writes) == 1
-
-    async def main() -> None:
-        logger.info("in the loop")
-        worker = threading.Thread(target=lambda: logger.info("from a thread"))
-        worker.start()
-        worker.join()
-
-    asyncio.run(main())
-    messages = [json.loads(line)["message"] for line in stream.getvalue().splitlines()]
-    assert messages == ["outside any loop", "in the loop", "from a thread"]
 
 
 def test_a_cached_verdict_is_the_one_check_gave(registry: RegistryServer) -> None:
