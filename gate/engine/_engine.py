@@ -32,6 +32,7 @@ from gate.engine._image import ImageFacts, ImageScanner, LayerProgress, config_p
 from gate.engine._selection import runnable_manifests
 from gate.engine._shared import LAYERS, VERDICTS, namespace
 from gate.engine._summary import SummaryContext, Wanted, find_summary
+from gate.engine._tasks import all_or_none, both, started
 from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
 from gate.policy_input import Facts, ImageIdentity, evidence_summary, input_document
@@ -379,27 +380,30 @@ class Engine:
         Summaries are not looked up when ``images`` scopes trust: their facts say who signed as
         the attesting gate judged it, not which of this gate's image-policy authorities did.
         """
+        client = client.reading_once()
         top = top or await client.manifest(reference)
         if not self.verifiers or self.config.images:
-            targets, attached = await asyncio.gather(self._targets(client, reference, top, platform), self._discover(client, reference, top))
-            return await self._gather_targets(client, targets, attached, now)
+            async with started(self._discover(client, reference, top)) as attached:
+                return await self._gather_targets(client, await self._targets(client, reference, top, platform), attached, now)
         # The summary must cover what the full check would judge, so the platforms are selected first.
         targets = await self._targets(client, reference, top, platform)
         wanted = [Wanted(target.manifest.digest, target.platform) for target in targets]
         lookup = await find_summary(client, reference, top, wanted, self._summary_context(now))
         if lookup.gathered is not None:
             return lookup.gathered
-        return await self._gather_targets(client, targets, await self._discover(client, reference, top), now, lookup.ignored)
+        return await self._gather_targets(client, targets, self._discover(client, reference, top), now, lookup.ignored)
 
     def _discover(self, client: RegistryClient, reference: Reference, top: Manifest) -> Awaitable[AttachedEvidence]:
         limits = self.config.limits
         return discover(client, reference, top, blob_bytes=limits.blob_bytes, total_bytes=limits.evidence_bytes)
 
     async def _gather_targets(
-        self, client: RegistryClient, targets: list[_Target], attached: AttachedEvidence, now: dt.datetime, ignored: tuple[str, ...] = ()
+        self, client: RegistryClient, targets: list[_Target], attached: Awaitable[AttachedEvidence], now: dt.datetime, ignored: tuple[str, ...] = ()
     ) -> tuple[_Gathered, ...]:
-        """Each platform's facts, with the summaries that were ignored reported first."""
-        gathered = await asyncio.gather(*(self._gather_target(client, target, attached, now) for target in targets))
+        """Each platform's facts, with the summaries that were ignored reported first; the images
+        are read while their evidence is still being discovered, and one failure fails them all."""
+        async with started(attached) as discovering:
+            gathered = await all_or_none(*(self._gather_target(client, target, discovering, now) for target in targets))
         return tuple(replace(item, ignored=ignored) for item in gathered)
 
     def _summary_context(self, now: dt.datetime) -> SummaryContext:
@@ -442,10 +446,11 @@ class Engine:
             for item in runnable
         ]
 
-    async def _gather_target(self, client: RegistryClient, target: _Target, attached: AttachedEvidence, now: dt.datetime) -> _Gathered:
+    async def _gather_target(self, client: RegistryClient, target: _Target, discovering: asyncio.Future[AttachedEvidence], now: dt.datetime) -> _Gathered:
+        read, attached = await both(self.scanner.read(client, target.reference, target.manifest), asyncio.shield(discovering))
         about = attached.about(*(d for d in (target.subject.digest, target.subject.index_digest) if d))
         verified = verify_evidence(attached, target.subject, self.trust, now)
-        image = await self.scanner.scan(client, target.reference, target.manifest, verified.build_args)
+        image = self.scanner.facts(read, verified.build_args)
         identity = ImageIdentity(
             reference=str(target.reference),
             registry=target.reference.registry,

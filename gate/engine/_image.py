@@ -19,7 +19,7 @@ from gate.engine._evaluations import current_progress
 from gate.errors import EvidenceError, LimitExceeded
 from gate.policy_input import config_facts
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
-from gate.scan import ContentMatcher, ImageBudget, ImageScan, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
+from gate.scan import ContentMatcher, Finding, ImageBudget, ImageScan, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
 
 
 class LayerProgress(Protocol):
@@ -39,6 +39,17 @@ class ImageFacts:
     platform: str = ""  # os/arch[/variant] the config declares
 
 
+@dataclass(frozen=True)
+class ImageRead:
+    """What reading the image found, before the provenance's build arguments are known."""
+
+    image_config: dict[str, Any]
+    config_findings: tuple[Finding, ...]
+    layer_findings: tuple[Finding, ...] = ()
+    passwd: str | None = None  # /etc/passwd of the merged layers, when a layer holds one
+    errors: tuple[dict[str, Any], ...] = ()
+
+
 class ImageScanner:
     """Turns one platform manifest into image facts; shares one layer cache across images."""
 
@@ -50,8 +61,9 @@ class ImageScanner:
         )
         self.progress = progress
 
-    async def scan(self, client: RegistryClient, ref: Reference, manifest: Manifest, build_args: Mapping[str, str]) -> ImageFacts:
-        """Read config, history and (unless disabled) every layer of ``manifest``.
+    async def read(self, client: RegistryClient, ref: Reference, manifest: Manifest) -> ImageRead:
+        """Read config, history and (unless disabled) every layer of ``manifest``; needs no
+        evidence, so it runs while discovery still looks for provenance (see :meth:`facts`).
 
         A layer that cannot be scanned (corrupt, hostile, over a cap) becomes an ``errors`` entry;
         a config that cannot be read, or a registry that fails, raises.
@@ -61,23 +73,32 @@ class ImageScanner:
             EvidenceError, LimitExceeded: the config blob is malformed or too big.
         """
         image_config = await _image_config(client, ref, manifest, self.config.limits.blob_bytes)
-        matcher = self.layers.matcher
-        findings = [*scan_config(image_config, matcher=matcher), *scan_build_args(build_args, "provenance build arguments", matcher=matcher)]
-        passwd, errors = None, []
-        if self.config.scan.layers:
-            try:
-                combined = await self._scan_layers(client, ref, manifest, image_config)
-            except (EvidenceError, LimitExceeded) as exc:
-                # The layers' content is unknown, but the rest of the image can still be judged:
-                # the error denies it (evaluation.error), and the report shows every other finding.
-                errors.append({"message": f"layers of {manifest.digest} could not be scanned: {exc.diagnostics()}", "details": dict(exc.details)})
-            else:
-                findings.extend(combined.findings)
-                passwd = combined.passwd
-        facts = config_facts(image_config)
-        user = resolve_user(facts["user"], passwd)
-        findings_facts = tuple(f.to_fact() for f in findings)
-        return ImageFacts(config=facts, user=user.to_fact(), findings=findings_facts, errors=tuple(errors), platform=config_platform(image_config))
+        config_findings = tuple(scan_config(image_config, matcher=self.layers.matcher))
+        if not self.config.scan.layers:
+            return ImageRead(image_config, config_findings)
+        try:
+            combined = await self._scan_layers(client, ref, manifest, image_config)
+        except (EvidenceError, LimitExceeded) as exc:
+            # The layers' content is unknown, but the rest of the image can still be judged:
+            # the error denies it (evaluation.error), and the report shows every other finding.
+            error = {"message": f"layers of {manifest.digest} could not be scanned: {exc.diagnostics()}", "details": dict(exc.details)}
+            return ImageRead(image_config, config_findings, errors=(error,))
+        return ImageRead(image_config, config_findings, tuple(combined.findings), combined.passwd)
+
+    def facts(self, read: ImageRead, build_args: Mapping[str, str]) -> ImageFacts:
+        """The image's facts from what :meth:`read` found and the provenance's build arguments
+        (which can only add findings, so they are applied last)."""
+        from_args = scan_build_args(build_args, "provenance build arguments", matcher=self.layers.matcher)
+        findings = (*read.config_findings, *from_args, *read.layer_findings)
+        facts = config_facts(read.image_config)
+        user = resolve_user(facts["user"], read.passwd)
+        return ImageFacts(
+            config=facts,
+            user=user.to_fact(),
+            findings=tuple(f.to_fact() for f in findings),
+            errors=read.errors,
+            platform=config_platform(read.image_config),
+        )
 
     async def _scan_layers(self, client: RegistryClient, ref: Reference, manifest: Manifest, image_config: dict[str, Any]) -> ImageScan:
         budget = ImageBudget(self.config.limits.scan_bytes_per_image)

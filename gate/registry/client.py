@@ -12,11 +12,11 @@ import asyncio
 import copy
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, NoReturn, overload
+from typing import Any, Literal, NoReturn, TypeVar, overload
 
 import httpx
 
@@ -36,6 +36,7 @@ OCI_EMPTY = "application/vnd.oci.empty.v1+json"  # image-spec 1.1: the config of
 EMPTY_JSON = b"{}"
 _MAX_REFERRER_PAGES = 64
 NO_REFERRERS_API_TTL = 600.0  # seconds a registry without the referrers API is not asked again
+T = TypeVar("T")
 
 
 class RegistryClient:
@@ -61,6 +62,7 @@ class RegistryClient:
         self._no_referrers_api: dict[str, float] = {}  # registry -> monotonic time it answered 404/405
         self._referrers_api_seen: set[str] = set()  # registries whose referrers API answered
         self._referrers_probes: dict[str, asyncio.Lock] = {}  # held by the first referrers request to a registry
+        self._read: _ReadOnce | None = None  # set on an evaluation's view (see :meth:`reading_once`)
 
     def with_credentials(self, credentials: CredentialStore) -> "RegistryClient":
         """A client sharing this one's connection pool (and counters) that tries ``credentials``
@@ -69,6 +71,19 @@ class RegistryClient:
         view = copy.copy(self)  # shares transport, limits and what was learnt about registries
         view._owns_transport = False
         view._auth = Authenticator(self._transport, credentials.chain(self._from_file))
+        view._read = None  # what another credential set read proves nothing about this one's access
+        return view
+
+    def reading_once(self) -> "RegistryClient":
+        """A view of this client, for one evaluation, that reads each manifest by digest and each
+        referrers listing once, however many parts of the evaluation ask (index selection and
+        evidence discovery both read an index's attestation manifests; a summary lookup and
+        discovery both list the image's referrers). Content by digest cannot change, and the
+        view's credentials are this client's, so what one part read is what the other would
+        have. A failed read is not kept: the next caller asks the registry again."""
+        view = copy.copy(self)
+        view._owns_transport = False
+        view._read = _ReadOnce()
         return view
 
     @property
@@ -124,6 +139,8 @@ class RegistryClient:
             EvidenceError: not JSON, schema 1, or an unknown media type.
             LimitExceeded: larger than ``limits.manifest_bytes``.
         """
+        if self._read is not None and ref.digest is not None:
+            return await self._read.once(("manifest", ref.registry, ref.repository, ref.digest), lambda: self._manifest(ref, missing_ok=False))
         return await self._manifest(ref, missing_ok=False)
 
     async def tag_manifest(self, ref: Reference, tag: str) -> Manifest | None:
@@ -188,13 +205,21 @@ class RegistryClient:
         """
         if digest_problem(digest):
             raise EvidenceError(f"cannot list referrers of {ref}: {digest_problem(digest)}", details=details(ref))
+        if self._read is not None:  # listed whole once; each caller filters
+            found = await self._read.once(("referrers", ref.registry, ref.repository, digest), lambda: self._all_referrers(ref, digest, None))
+        else:
+            found = await self._all_referrers(ref, digest, artifact_type)
+        return [d for d in found if artifact_type is None or d.artifact_type == artifact_type]
+
+    async def _all_referrers(self, ref: Reference, digest: str, artifact_type: str | None) -> list[Descriptor]:
+        """The referrers listing (the API's, asked to filter by ``artifact_type``), else the tag-schema index's entries."""
         found = await self._referrers_listing(ref, digest, artifact_type)
         if found is None:
             index = await self.tag_manifest(ref, _fallback_tag(digest))
             if index is not None and not index.is_index:
                 raise EvidenceError(f"referrers tag {_fallback_tag(digest)} of {ref} is a {index.media_type}, not an index", details=details(ref))
             found = list(index.manifests) if index is not None else []
-        return [d for d in found if artifact_type is None or d.artifact_type == artifact_type]
+        return found
 
     async def push_blob(self, ref: Reference, data: bytes, media_type: str) -> Descriptor:
         """Store ``data`` in ``ref``'s repository (one monolithic upload; nothing sent when the
@@ -410,6 +435,21 @@ class RegistryClient:
             return b""
         finally:
             await response.aclose()
+
+
+class _ReadOnce:
+    """What one evaluation's view has read, by key; concurrent askers of a key wait for the first."""
+
+    def __init__(self) -> None:
+        self._kept: dict[Hashable, Any] = {}
+        self._locks: dict[Hashable, asyncio.Lock] = {}
+
+    async def once(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            if key not in self._kept:
+                self._kept[key] = await read()
+            kept: T = self._kept[key]
+            return kept
 
 
 def _verified_digest(ref: Reference, raw: bytes, header: str | None) -> str:
