@@ -75,10 +75,10 @@ class RegistryClient:
         return view
 
     def reading_once(self) -> "RegistryClient":
-        """A view of this client, for one evaluation, that reads each manifest by digest and each
-        referrers listing once, however many parts of the evaluation ask (index selection and
-        evidence discovery both read an index's attestation manifests; a summary lookup and
-        discovery both list the image's referrers). Content by digest cannot change, and the
+        """A view of this client, for one evaluation, that reads each manifest by digest, each
+        small blob and each referrers listing once, however many parts of the evaluation ask (index
+        selection and evidence discovery both read an index's attestation manifests; a summary
+        lookup and discovery both list the image's referrers). Content by digest cannot change, and the
         view's credentials are this client's, so what one part read is what the other would
         have. A failed read is not kept: the next caller asks the registry again."""
         view = copy.copy(self)
@@ -158,7 +158,15 @@ class RegistryClient:
             RegistryError: not found, auth, network, size or digest mismatch.
             LimitExceeded: the blob is larger than the cap.
         """
-        async with self.stream_blob(ref, descriptor_or_digest, max_bytes=max_bytes or self._limits.blob_bytes) as chunks:
+        cap = max_bytes or self._limits.blob_bytes
+        if self._read is not None:
+            size = descriptor_or_digest.size if isinstance(descriptor_or_digest, Descriptor) else None
+            digest = descriptor_or_digest.digest if isinstance(descriptor_or_digest, Descriptor) else descriptor_or_digest
+            return await self._read.once(("blob", ref.registry, ref.repository, digest, size, cap), lambda: self._blob(ref, descriptor_or_digest, cap))
+        return await self._blob(ref, descriptor_or_digest, cap)
+
+    async def _blob(self, ref: Reference, descriptor_or_digest: Descriptor | str, cap: int) -> bytes:
+        async with self.stream_blob(ref, descriptor_or_digest, max_bytes=cap) as chunks:
             return b"".join([chunk async for chunk in chunks])
 
     @asynccontextmanager
@@ -351,8 +359,10 @@ class RegistryClient:
             try:
                 if page == 0 and response.status_code in (404, 405):
                     self._transport.expected_absence(response.status_code)
+                    await self._error_body(ref, response, "referrers")  # read, so the connection is kept
                     return None  # no referrers API here (OCI distribution-spec 1.1: fall back to the tag schema)
                 if page == 0 and response.status_code == 200 and not _is_index(response):
+                    await self._error_body(ref, response, "referrers")
                     return None  # a catch-all page, not the API
                 if response.status_code != 200:
                     await self._raise_status(ref, response, "referrers")
@@ -387,6 +397,7 @@ class RegistryClient:
         try:
             if response.status_code == 404 and missing_ok:
                 self._transport.expected_absence(404)
+                await self._error_body(ref, response, "manifest")  # read, so the connection is kept for the next request
                 return None
             if response.status_code != 200:
                 await self._raise_status(ref, response, "manifest")
@@ -428,7 +439,10 @@ class RegistryClient:
         raise status_error(ref, response.status_code, what, await self._error_body(ref, response, what), self._limits.retries)
 
     async def _error_body(self, ref: Reference, response: httpx.Response, what: str) -> bytes:
-        """The (capped) body of an error response, closing it; empty when it cannot be read."""
+        """The (capped) body of an error response, closing it; empty when it cannot be read.
+
+        Reading it whole lets the connection go back to the pool: closing a response whose body
+        was not read closes its connection, and the next request pays for a new one."""
         try:
             return await self._transport.read_capped(ref, response, _ERROR_BODY_BYTES, what)
         except GateError:
