@@ -37,7 +37,7 @@ from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
 from gate.policy_input import Facts, ImageIdentity, evidence_summary, input_document
 from gate.policy import PolicyEvaluator, decide, effective_params, scoped_rules
-from gate.registry import CredentialStore, Manifest, Reference, RegistryClient
+from gate.registry import Manifest, Reference, RegistryClient
 from gate.report import ImageResult, Violation
 from gate.rules import EVALUATION_ERROR
 from gate.shared_cache import Codec, SharedCache, SharedLevel
@@ -434,7 +434,7 @@ class Engine:
         parsing the secrets is wasted work on the warm admission path."""
         if not context.pull_secrets:
             return self.client
-        return self.client.with_credentials(CredentialStore.from_docker_config(context.pull_secrets, source="imagePullSecrets"))
+        return self.client.with_pull_secrets(context.pull_secrets)
 
     async def _targets(self, client: RegistryClient, reference: Reference, top: Manifest, platform: str | None) -> list[_Target]:
         if not top.is_index:

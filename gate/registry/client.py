@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import json
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,6 +38,7 @@ OCI_EMPTY = "application/vnd.oci.empty.v1+json"  # image-spec 1.1: the config of
 EMPTY_JSON = b"{}"
 _MAX_REFERRER_PAGES = 64
 NO_REFERRERS_API_TTL = 600.0  # seconds a registry without the referrers API is not asked again
+PULL_SECRET_VIEWS = 256  # credential sets whose tokens are kept
 T = TypeVar("T")
 
 
@@ -63,6 +66,7 @@ class RegistryClient:
         self._referrers_api_seen: set[str] = set()  # registries whose referrers API answered
         self._referrers_probes: dict[str, asyncio.Lock] = {}  # held by the first referrers request to a registry
         self._read: _ReadOnce | None = None  # set on an evaluation's view (see :meth:`reading_once`)
+        self._pull_secret_views: OrderedDict[bytes, RegistryClient] = OrderedDict()  # shared by every view
 
     def with_credentials(self, credentials: CredentialStore) -> "RegistryClient":
         """A client sharing this one's connection pool (and counters) that tries ``credentials``
@@ -70,8 +74,27 @@ class RegistryClient:
         leaves the pool open; close the original."""
         view = copy.copy(self)  # shares transport, limits and what was learnt about registries
         view._owns_transport = False
-        view._auth = Authenticator(self._transport, credentials.chain(self._from_file))
+        view._auth = Authenticator(self._transport, credentials.chain(self._from_file), self._auth.schemes)
         view._read = None  # what another credential set read proves nothing about this one's access
+        return view
+
+    def with_pull_secrets(self, document: bytes) -> "RegistryClient":
+        """:meth:`with_credentials` for a docker ``config.json`` merged from a workload's
+        imagePullSecrets, kept per document (the last ``PULL_SECRET_VIEWS``): the workloads of a
+        namespace share their secrets, and a kept view reuses the tokens they were given instead
+        of asking the token server again on every check.
+
+        Raises:
+            ConfigError: the document is not JSON or an entry is malformed.
+        """
+        key = hashlib.sha256(document).digest()
+        view = self._pull_secret_views.get(key)
+        if view is None:
+            view = self.with_credentials(CredentialStore.from_docker_config(document, source="imagePullSecrets"))
+            self._pull_secret_views[key] = view
+            while len(self._pull_secret_views) > PULL_SECRET_VIEWS:
+                self._pull_secret_views.popitem(last=False)
+        self._pull_secret_views.move_to_end(key)
         return view
 
     def reading_once(self) -> "RegistryClient":
