@@ -11,13 +11,15 @@ referrers listing; each manifest and blob read after that is read once.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import json
 from collections import Counter
 
 import pytest
 
 from gate.config import Config
-from gate.engine import Engine
+from gate.engine import Engine, WorkloadContext
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
 from tests.support.discovery_layouts import COSIGN_TAGS, INDEX, LAYOUTS, REFERRERS_API, REFERRERS_TAG, SINGLE, push_layout, requests_by_kind
 from tests.support.gate_config import config_for
@@ -85,3 +87,32 @@ def test_an_index_attestation_manifest_is_read_once(registry: RegistryServer, ly
     by_digest = Counter(seen.path for seen in lying_proxy.seen if "/manifests/sha256:" in seen.path)
     assert len(by_digest) == 4 and set(by_digest.values()) == {1}
     assert "repeated" not in counted
+
+
+def test_cold_checks_with_pull_secrets_on_a_token_registry(token_auth_registry: RegistryServer, request: pytest.FixtureRequest) -> None:
+    """A workload's pull secrets: the gate's own first request learns the registry asks for a
+    token (one 401); after that each repository costs one token for those secrets, kept for the
+    next check that brings the same secrets, and no request is sent without it."""
+    variant = _variant(request)
+    first, second = (push_layout(token_auth_registry, SINGLE, variant + suffix) for suffix in "ab")
+    other_repository = push_layout(token_auth_registry, COSIGN_TAGS, variant)
+    assert token_auth_registry.username and token_auth_registry.password
+    pair = base64.b64encode(f"{token_auth_registry.username}:{token_auth_registry.password}".encode()).decode()
+    context = WorkloadContext(namespace="shop", pull_secrets=json.dumps({"auths": {token_auth_registry.host: {"auth": pair}}}).encode())
+
+    async def scenario() -> list[tuple[int, int]]:
+        costs = []
+        async with Engine(config_for(token_auth_registry)) as engine:
+            for reference in (first, second, other_repository):
+                requests, refused = engine.client.request_count, engine.client.status_counts.get(401, 0)
+                result = await engine.check(reference, context)
+                assert result.evaluated and result.digest, result
+                costs.append((engine.client.request_count - requests, engine.client.status_counts.get(401, 0) - refused))
+        return costs
+
+    single, cosign = sum(FIRST_CONTACT[SINGLE].values()), sum(FIRST_CONTACT[COSIGN_TAGS].values())
+    assert asyncio.run(scenario()) == [
+        (1 + 1 + single, 1),  # the anonymous 401, the token, then the first-contact requests
+        (single - 1, 0),  # same repository and secrets: no token, no referrers probe
+        (1 + cosign - 1, 0),  # another repository: its token, no probe
+    ]
