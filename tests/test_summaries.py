@@ -31,6 +31,7 @@ from gate.engine import Engine, Gathered
 from gate.errors import ConfigError, EvidenceError
 from gate.policy_input import ImageIdentity
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
+from tests.support.discovery_layouts import requests_by_kind
 from tests.support.reports import only_evidence
 from tests.support.artifacts import push_index, push_sigstore_bundle, referrers_tag
 from tests.support.images import ImageBuilder, PushedImage
@@ -158,6 +159,19 @@ def test_summary_by_unlisted_key_is_ignored(scene: Scene) -> None:
     code, result = scene.consume("1")
     assert code == 0
     _assert_full_check(result, scene.proxy, pushed, "verifies under no trust.verifiers key")
+
+
+def test_a_full_check_after_an_ignored_summary_reads_nothing_twice(scene: Scene) -> None:
+    """The summary lookup and the full check's discovery both list the image's referrers and
+    both read the summary's manifest and bundle: one request each."""
+    pushed = scene.push()
+    scene.attest(pushed.ref, signer="stranger")
+    code, result = scene.consume("1")
+    assert code == 0
+    _assert_full_check(result, scene.proxy, pushed, "verifies under no trust.verifiers key")
+    counted = requests_by_kind(scene.proxy.seen)
+    assert "repeated" not in counted, [f"{s.method} {s.path}" for s in scene.proxy.seen]
+    assert (counted["referrers API"], counted["referrers tag"]) == (1, 1)
 
 
 def test_summary_with_another_verifier_id_is_ignored(scene: Scene) -> None:
