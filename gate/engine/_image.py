@@ -16,10 +16,11 @@ from typing import Any, Protocol
 
 from gate.config import Config
 from gate.engine._evaluations import current_progress
+from gate.engine._tasks import both
 from gate.errors import EvidenceError, LimitExceeded
 from gate.policy_input import config_facts
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
-from gate.scan import ContentMatcher, Finding, ImageBudget, ImageScan, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
+from gate.scan import ContentMatcher, Finding, ImageBudget, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
 
 
 class LayerProgress(Protocol):
@@ -72,17 +73,16 @@ class ImageScanner:
             RegistryError: a blob cannot be fetched or does not match its digest.
             EvidenceError, LimitExceeded: the config blob is malformed or too big.
         """
-        image_config = await _image_config(client, ref, manifest, self.config.limits.blob_bytes)
-        config_findings = tuple(scan_config(image_config, matcher=self.layers.matcher))
+        reading_config = _image_config(client, ref, manifest, self.config.limits.blob_bytes)
         if not self.config.scan.layers:
-            return ImageRead(image_config, config_findings)
-        try:
-            combined = await self._scan_layers(client, ref, manifest, image_config)
-        except (EvidenceError, LimitExceeded) as exc:
-            # The layers' content is unknown, but the rest of the image can still be judged:
-            # the error denies it (evaluation.error), and the report shows every other finding.
-            error = {"message": f"layers of {manifest.digest} could not be scanned: {exc.diagnostics()}", "details": dict(exc.details)}
-            return ImageRead(image_config, config_findings, errors=(error,))
+            image_config = await reading_config
+            return ImageRead(image_config, tuple(scan_config(image_config, matcher=self.layers.matcher)))
+        # The layers are scanned while the config is fetched: only combining them needs its history.
+        image_config, scanned = await both(reading_config, self._scan_layers(client, ref, manifest))
+        config_findings = tuple(scan_config(image_config, matcher=self.layers.matcher))
+        if isinstance(scanned, dict):
+            return ImageRead(image_config, config_findings, errors=(scanned,))
+        combined = combine_layers(scanned, image_config.get("history") or [])
         return ImageRead(image_config, config_findings, tuple(combined.findings), combined.passwd)
 
     def facts(self, read: ImageRead, build_args: Mapping[str, str]) -> ImageFacts:
@@ -100,10 +100,15 @@ class ImageScanner:
             platform=config_platform(read.image_config),
         )
 
-    async def _scan_layers(self, client: RegistryClient, ref: Reference, manifest: Manifest, image_config: dict[str, Any]) -> ImageScan:
+    async def _scan_layers(self, client: RegistryClient, ref: Reference, manifest: Manifest) -> list[LayerScan] | dict[str, Any]:
+        """Every layer's scan, or the error entry saying why the layers could not be scanned."""
         budget = ImageBudget(self.config.limits.scan_bytes_per_image)
-        layer_scans = await asyncio.gather(*(self._layer(client, ref, d, i, budget) for i, d in enumerate(manifest.layers)))
-        return combine_layers(list(layer_scans), image_config.get("history") or [])
+        try:
+            return list(await asyncio.gather(*(self._layer(client, ref, d, i, budget) for i, d in enumerate(manifest.layers))))
+        except (EvidenceError, LimitExceeded) as exc:
+            # The layers' content is unknown, but the rest of the image can still be judged:
+            # the error denies it (evaluation.error), and the report shows every other finding.
+            return {"message": f"layers of {manifest.digest} could not be scanned: {exc.diagnostics()}", "details": dict(exc.details)}
 
     async def _layer(self, client: RegistryClient, ref: Reference, descriptor: Descriptor, index: int, budget: ImageBudget) -> LayerScan:
         async def fetch_and_scan() -> LayerScan:
