@@ -3,7 +3,9 @@
 The summary form is the ``gateFacts.platforms[]`` entry of gate's SLSA verification summary
 (docs/scale.md): the input-document sections the policies read, keyed by the platform image's
 digest. A consumer rebuilds :class:`Gathered` from it under its own reference, so the identity
-(registry, repository, the reference as written) is never taken from the summary.
+(registry, repository, the reference as written) is never taken from the summary. The entry
+also carries the attached evidence as the registry served it (``evidence``, see
+``gate.engine._portable``), which a consumer with ``images`` verifies itself.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gate.engine._portable import PORTABLE_BYTES, PortableEvidence
 from gate.errors import EvidenceError
 from gate.policy_input import Facts, ImageIdentity
 
@@ -26,7 +29,8 @@ class Gathered:
     ``inputAttestations``); ``contains`` the SBOM components a search asked about (reported under
     ``evidence.contains``, never part of a verdict, never in a summary); ``summary`` is the
     report's ``evidence.summary`` when the facts came from a verification summary rather than
-    from the registry.
+    from the registry; ``evidence`` the attached evidence as served, which a summary carries so
+    that a gate with ``images`` can verify it against its own authorities.
     """
 
     facts: Facts
@@ -34,6 +38,7 @@ class Gathered:
     inputs: tuple[str, ...] = ()
     contains: tuple[dict[str, Any], ...] = ()
     summary: dict[str, Any] | None = None
+    evidence: PortableEvidence | None = None
 
     def summary_json(self) -> dict[str, Any]:
         """This platform image's entry in a verification summary."""
@@ -50,6 +55,7 @@ class Gathered:
             "errors": list(facts.errors),
             "vulnerability_scans": list(facts.vulnerability_scans),
             "problems": list(self.problems),
+            "evidence": self.evidence.to_json() if self.evidence is not None and self.evidence.size <= PORTABLE_BYTES else None,
         }
 
     @classmethod
