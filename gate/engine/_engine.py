@@ -450,6 +450,7 @@ class Engine:
         ]
 
     async def _gather_target(self, client: RegistryClient, target: _Target, attached: AttachedEvidence, now: dt.datetime) -> PlatformFacts:
+        about = attached.about(*(d for d in (target.subject.digest, target.subject.index_digest) if d))
         verified = verify_evidence(attached, target.subject, self.trust, now)
         image = await self.scanner.scan(client, target.reference, target.manifest, verified.build_args)
         identity = ImageIdentity(
@@ -460,7 +461,7 @@ class Engine:
             platform=target.platform,
             index_digest=target.subject.index_digest,
         )
-        inputs = tuple(sorted({artifact.manifest for artifact in attached.about(*(d for d in (target.subject.digest, target.subject.index_digest) if d))}))
+        inputs = tuple(sorted({artifact.manifest for artifact in about}))
         evidence = PortableEvidence.of(attached, target.subject)
         return PlatformFacts(identity, image, verified, target.platform or image.platform, inputs=inputs, evidence=evidence)
 

@@ -17,24 +17,24 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, get_args
+from typing import Any, get_args, get_type_hints
 
 from gate.engine._image import ImageFacts
 from gate.engine._verified import PlatformImage, VerifiedEvidence, verify_evidence
 from gate.errors import EvidenceError
 from gate.evidence import Artifact, AttachedEvidence, Problem
-from gate.evidence._discover import Store
 from gate.policy_input import ImageIdentity
 from gate.registry import Manifest, Reference
-from gate.registry._digest import algorithm_of, compute, digest_problem
 from gate.verify import TrustPolicy
 
 PORTABLE_BYTES = 4 * 1024 * 1024  # attached bytes beyond this stay where they were read (a large SBOM would bloat Redis and summaries)
-_STORES = frozenset(get_args(Store))
+_ALGORITHMS = frozenset({"sha256", "sha512"})  # the digests OCI registers, as the registry client accepts
+_STORES = frozenset(get_args(get_type_hints(Artifact)["store"]))  # where discovery can find an artifact
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ class PortableEvidence:
         """The portable form of what ``attached`` holds about ``subject``; None when a manifest is
         unknown (the evidence was not read by discovery), so it could not be proven elsewhere."""
         about = attached.about(*_digests(subject))
-        manifests = {digest: manifest for digest, manifest in attached.manifests.items() if digest in {a.manifest for a in about}}
+        hung_from = {artifact.manifest for artifact in about}
+        manifests = {digest: manifest for digest, manifest in attached.manifests.items() if digest in hung_from}
         if subject.index_digest is not None:
             if subject.index is None:
                 return None
@@ -133,7 +134,7 @@ def _from_json(body: dict[str, Any], top: str, what: str) -> PortableEvidence:
 def _manifest(digest: str, item: dict[str, Any], what: str) -> Manifest:
     """A carried manifest, its bytes checked against its digest before they are read."""
     raw = _unb64(item["data"])
-    if digest_problem(digest) or compute(raw, algorithm_of(digest)) != digest:
+    if not _matches(raw, digest):
         raise EvidenceError(f"{what}: manifest bytes do not match {digest}")
     return Manifest.from_bytes(raw, digest, _text(item["media_type"]), f"{what} manifest {digest}")
 
@@ -147,7 +148,7 @@ def _artifact(item: Any, manifests: dict[str, Manifest], subject: PlatformImage,
         raise EvidenceError(f"{what}: {manifest.digest} has no layer {position!r}")
     descriptor = manifest.layers[position]
     data = _unb64(item["data"])
-    if len(data) != descriptor.size or compute(data, algorithm_of(descriptor.digest)) != descriptor.digest:
+    if len(data) != descriptor.size or not _matches(data, descriptor.digest):
         raise EvidenceError(f"{what}: data does not match {descriptor.digest}")
     about = _text(item["subject"])
     if about not in _digests(subject) or (manifest.subject is not None and manifest.subject.digest != about):
@@ -240,6 +241,12 @@ class PlatformFacts:
         )
         ignored = tuple(_text(text) for text in body["ignored"])
         return cls.verify(identity, facts, evidence, trust, now, ignored=ignored)
+
+
+def _matches(data: bytes, digest: str) -> bool:
+    """Whether ``data`` has ``digest`` (``sha256:<hex>`` or ``sha512:<hex>``; any other algorithm never matches)."""
+    algorithm, _, expected = digest.partition(":")
+    return algorithm in _ALGORITHMS and hashlib.new(algorithm, data).hexdigest() == expected
 
 
 def _digests(subject: PlatformImage) -> tuple[str, ...]:
