@@ -227,8 +227,9 @@ def test_facts_with_large_attached_evidence_stay_in_the_replica(scene: Scene) ->
     pushed, ref = scene.push("acme", "acme")
     sbom = {"spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "name": "big", "packages": [], "comment": "x" * (5 * 1024 * 1024)}
     push_cosign_tag(scene.registry, pushed, ".sbom", [Blob(sbom, "application/spdx+json")])
-    (result,), _ = _judge(scene.config(), [ref], "team-a")
-    assert result.evaluated
+    (result,), stats = _judge(scene.config(), [ref], "team-a")
+    assert _verdict(result) == ("allow", []), "judged in full, no layer left unscanned"
+    assert stats["caches"]["shared_facts"].loads == 1
     assert _facts_keys(scene.redis) == [], "larger than the portable bound: not written to Redis"
 
 
