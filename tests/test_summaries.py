@@ -127,6 +127,7 @@ def test_listed_summary_replaces_layer_fetching(scene: Scene) -> None:
     assert (summary["verifier"], summary["policy_digest"], summary["verification_result"]) == (VERIFIER, attested["policy_digest"], "PASSED")
     assert dt.datetime.fromisoformat(summary["time_verified"].replace("Z", "+00:00")) > dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     assert only_evidence(result)["config"]["effective_user"]["uid"] == 10001  # the CI gate's facts, resolved through passwd
+    assert list(result["evidence"]["platforms"]) == list(attested["results"][0]["evidence"]["platforms"]) == ["linux/amd64"]
     assert image_blob_gets(scene.proxy, pushed) == []
     assert len(scene.proxy.seen) <= 8, [f"{s.method} {s.path}" for s in scene.proxy.seen]
 
@@ -379,6 +380,8 @@ def test_newest_acceptable_summary_wins_and_the_others_are_reported(scene: Scene
         ({"config": {}, "user": {}, "signatures": []}, "signatures"),
         ({"config": {}, "user": {}, "findings": [1]}, "findings"),
         ({"config": {}, "user": {}, "problems": [{}]}, "problems"),
+        ({"config": {}, "user": {}, "declared_platform": "linux/amd64\u001b[2J"}, "declared_platform"),
+        ({"config": {}, "user": {}, "declared_platform": None}, "declared_platform"),
     ],
 )
 def test_summary_facts_of_the_wrong_shape_are_refused(entry: dict[str, Any], field: str) -> None:

@@ -28,7 +28,7 @@ from gate.config import Config, ImagePolicy
 from gate.engine._evaluations import EvaluationProgress, EvaluationSlots, current_progress, track
 from gate.engine._verified import EvidenceFacts, PlatformImage, evidence_facts, verify_evidence
 from gate.engine._gathered import Gathered
-from gate.engine._image import ImageScanner, LayerProgress, config_platform
+from gate.engine._image import ImageScanner, LayerProgress
 from gate.engine._selection import runnable_manifests
 from gate.engine._portable import PlatformFacts, PortableEvidence
 from gate.engine._shared import LAYERS, VERDICTS, facts_codec, namespace
@@ -430,7 +430,9 @@ class Engine:
 
     def _as_summary_facts(self, item: PlatformFacts, reference: Reference, text: str) -> Gathered:
         facts, found, _ = self._facts_of(item, reference, text, None)
-        return Gathered(facts, tuple(problem.message for problem in found.problems), inputs=item.inputs, summary=item.summary, evidence=item.evidence)
+        problems = tuple(problem.message for problem in found.problems)
+        declared = item.scan.platform or "unknown"
+        return Gathered(facts, problems, inputs=item.inputs, summary=item.summary, evidence=item.evidence, declared_platform=declared)
 
     def _client_for(self, context: WorkloadContext) -> RegistryClient:
         """The client carrying the workload's pull secrets; built only on a cache miss, since
@@ -539,7 +541,7 @@ def _platform_of(item: Known) -> str:
     """``os/arch[/variant]``: the index entry's, else the image config's ("unknown" when it names none)."""
     if isinstance(item, PlatformFacts):
         return item.platform
-    return item.facts.image.platform or config_platform(item.facts.config)
+    return item.facts.image.platform or item.declared_platform
 
 
 def _identity_errors(item: Known) -> tuple[dict[str, Any], ...]:

@@ -10,6 +10,7 @@ also carries the attached evidence as the registry served it (``evidence``, see
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from gate.policy_input import Facts, ImageIdentity
 
 _OPTIONAL_SECTIONS = ("signatures", "provenance", "sbom")
 _LIST_SECTIONS = ("findings", "errors", "vulnerability_scans")
+_PLATFORM_NAME = re.compile(r"unknown|[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64})?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,9 @@ class Gathered:
     ``evidence.contains``, never part of a verdict, never in a summary); ``summary`` is the
     report's ``evidence.summary`` when the facts came from a verification summary rather than
     from the registry; ``evidence`` the attached evidence as served, which a summary carries so
-    that a gate with ``images`` can verify it against its own authorities.
+    that a gate with ``images`` can verify it against its own authorities; ``declared_platform``
+    the ``os/arch[/variant]`` the image config declares (the input's ``config`` section omits it),
+    which names a single-manifest image's platform in the report.
     """
 
     facts: Facts
@@ -39,6 +43,7 @@ class Gathered:
     contains: tuple[dict[str, Any], ...] = ()
     summary: dict[str, Any] | None = None
     evidence: PortableEvidence | None = None
+    declared_platform: str = "unknown"
 
     def summary_json(self) -> dict[str, Any]:
         """This platform image's entry in a verification summary."""
@@ -46,6 +51,7 @@ class Gathered:
         return {
             "digest": facts.image.digest,
             "platform": facts.image.platform,
+            "declared_platform": self.declared_platform,
             "config": facts.config,
             "user": facts.user,
             "signatures": facts.signatures,
@@ -74,6 +80,9 @@ class Gathered:
         for name in _LIST_SECTIONS:
             if not isinstance(entry.get(name, []), list) or not all(isinstance(item, dict) for item in entry.get(name, [])):
                 raise EvidenceError(f"{what}.{name} must be an array of JSON objects")
+        declared = entry.get("declared_platform", "unknown")  # absent from summaries of older gates
+        if not isinstance(declared, str) or not _PLATFORM_NAME.fullmatch(declared):
+            raise EvidenceError(f"{what}.declared_platform must be an os/arch[/variant] name")
         problems = entry.get("problems", [])
         if not isinstance(problems, list) or not all(isinstance(problem, str) for problem in problems):
             raise EvidenceError(f"{what}.problems must be an array of strings")
@@ -88,4 +97,4 @@ class Gathered:
             errors=tuple(entry.get("errors", [])),
             vulnerability_scans=tuple(entry.get("vulnerability_scans", [])),
         )
-        return cls(facts, tuple(problems), summary=summary)
+        return cls(facts, tuple(problems), summary=summary, declared_platform=declared)

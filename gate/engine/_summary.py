@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gate.engine._gathered import Gathered
-from gate.engine._image import ImageFacts, config_platform
+from gate.engine._image import ImageFacts
 from gate.engine._portable import PlatformFacts, PortableEvidence
 from gate.errors import EvidenceError, GateError, VerificationError
 from gate.evidence import BUNDLE_MEDIA_TYPES, BUNDLE_V03, CREATED_ANNOTATION, PREDICATE_ANNOTATION, VERIFICATION_SUMMARY, created_at
@@ -151,7 +151,7 @@ def _verified_here(entry: dict[str, Any], facts: Gathered, top: Manifest, what: 
     if evidence.subject.digest != facts.facts.image.digest:
         raise EvidenceError(f"{what}.evidence is about {evidence.subject.digest}, not {facts.facts.image.digest}")
     known = facts.facts
-    scan = ImageFacts(known.config, known.user, known.findings, known.errors, config_platform(known.config))
+    scan = ImageFacts(known.config, known.user, known.findings, known.errors, facts.declared_platform)
     return PlatformFacts.verify(known.image, scan, evidence, trust, now, summary=facts.summary)
 
 
