@@ -200,12 +200,11 @@ def _platform(args: argparse.Namespace) -> str | None:
 
 
 async def _check_images(args: argparse.Namespace, config: config_module.Config, deadline: float | None) -> Report:
-    from gate.attest import Attester
     from gate.engine import Engine, WorkloadContext, is_pending
 
     platform = _platform(args)
     context = WorkloadContext(namespace=args.namespace)
-    attester = Attester.from_config(config) if args.attest else None
+    attester = _attester(config) if args.attest else None
     progress = terminal_progress() if config.scan.layers else None
     with progress or contextlib.nullcontext():
         async with Engine(config, progress=progress) as engine:
@@ -217,6 +216,13 @@ async def _check_images(args: argparse.Namespace, config: config_module.Config, 
             if attester is not None:  # one after another: two summaries of one image update one referrers index
                 results = [await _attest(attester, engine, result, platform) for result in results]
     return Report(policy_digest=engine.policy_digest, results=tuple(results))
+
+
+def _attester(config: config_module.Config) -> Attester:
+    """The signer of verification summaries, imported only for ``--attest`` (it needs the signing libraries)."""
+    from gate.attest import Attester
+
+    return Attester.from_config(config)
 
 
 async def _attest(attester: Attester, engine: Engine, result: ImageResult, platform: str | None) -> ImageResult:
