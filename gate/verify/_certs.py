@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -21,8 +22,11 @@ from sigstore.errors import Error as SigstoreError
 from sigstore.verify import policy as sigstore_policy
 
 from gate.errors import VerificationError
-from gate.verify._keys import PublicKey, is_public_key
+from gate.verify._keys import is_public_key
 from gate.verify._trust import TrustPolicy
+
+if TYPE_CHECKING:
+    from gate.verify._keys import PublicKey
 
 OIDC_ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 OIDC_ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
