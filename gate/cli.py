@@ -284,8 +284,8 @@ def _terminal_width() -> int:
     return max(shutil.get_terminal_size((80, 24)).columns, 40) if sys.stdout.isatty() else 80
 
 
-def _run_check(args: argparse.Namespace) -> int:
-    with _start_up() as started:
+def _run_check(args: argparse.Namespace, *, whole_process: bool = False) -> int:
+    with _start_up(freeze=whole_process) as started:
         config = check_config(args)
         if args.kind == "image":
             config = attest_config(config, args)
@@ -297,24 +297,31 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _start_up() -> Iterator[Callable[[], None]]:
+def _start_up(*, freeze: bool = False) -> Iterator[Callable[[], None]]:
     """Pause the garbage collector until the callable yielded is called (once the engine is built and
     the images are being judged), and at the latest when the block ends.
 
     Start-up (imports, the config model, the compiled policies, trust) creates only long-lived
     objects, yet the collector walked them again and again as they grew: about a third of a cached
     check's wall time, measured. Judging makes short-lived objects, so it runs with the collector on.
+    With ``freeze`` (the process ends with this run), what start-up made is moved out of the
+    collector's reach when judging starts (``gc.freeze``), so neither later collections nor the
+    interpreter's exit walk it again; an in-process caller keeps it collectable.
     """
-    resume = gc.enable if gc.isenabled() else _collector_stays_off
+    enabled = gc.isenabled()
     gc.disable()
+
+    def resume() -> None:
+        if freeze:
+            gc.freeze()
+        if enabled:  # a caller that had turned the collector off keeps it off
+            gc.enable()
+
     try:
         yield resume
     finally:
-        resume()
-
-
-def _collector_stays_off() -> None:
-    """The caller had turned the collector off itself: leave it so."""
+        if enabled:
+            gc.enable()
 
 
 def _run_audit(args: argparse.Namespace) -> int:
@@ -384,11 +391,14 @@ def _read_input(path: Path) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``gate`` console script; returns the process exit code."""
+    """Entry point of the ``gate`` console script; returns the process exit code.
+
+    ``argv`` None means the process's own command line: the process ends with this call.
+    """
     args = _parser().parse_args(argv)
     try:
         if args.command == "check":
-            return _run_check(args)
+            return _run_check(args, whole_process=argv is None)
         if args.command == "serve":
             return _run_serve(args)
         if args.command == "audit":
