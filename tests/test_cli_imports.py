@@ -9,6 +9,7 @@ ended with: an import moved back to module level anywhere on that path fails the
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -21,6 +22,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from gate.cli import main
 from tests.support.images import ImageBuilder
 from tests.support.registry_server import RegistryServer
 
@@ -86,3 +88,22 @@ def test_a_trust_key_loads_cryptography_where_it_is_read(tmp_path: Path, plain_i
     modules = _modules_after(tmp_path, "check", "image", "--config", str(config_file), "--key", str(key), plain_image)
     assert "cryptography" in modules  # the key was read at start-up, as --key promises
     assert _loaded(modules, ("fastapi", "uvicorn", "kubernetes", "redis", "opa_client", "cyclonedx", "jsonschema")) == []
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_an_in_process_check_leaves_the_collector_as_it_found_it(
+    collecting: bool, tmp_path: Path, plain_image: str, config_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The start-up pause ends with the run, and only the process's own run (argv None) freezes
+    objects: a caller passing argv keeps everything collectable."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    frozen = gc.get_freeze_count()
+    if not collecting:
+        gc.disable()
+    try:
+        assert main(["check", "image", "--config", str(config_file), plain_image]) in (0, 1)
+        assert gc.isenabled() is collecting
+    finally:
+        gc.enable()
+    assert gc.get_freeze_count() == frozen
+    assert plain_image in capsys.readouterr().out
