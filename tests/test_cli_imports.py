@@ -31,12 +31,14 @@ NOT_FOR_A_PLAIN_CHECK = (
     "fastapi", "uvicorn", "starlette", "kubernetes", "redis", "opa_client", "sigstore", "sigstore_models", "cryptography",
     "cyclonedx", "jsonschema", "lxml", "univers", "gate.admission", "gate.audit", "gate.attest",
 )
-# Runs the CLI's entry point, then writes the names in sys.modules to the file named first.
+# Runs the CLI's entry point on the process's command line (as the console script does), then
+# writes the names in sys.modules to the file named first.
 _REPORTING_GATE = (
     "import json, sys\n"
     "from gate.cli import main\n"
-    "code = main(sys.argv[2:])\n"
-    "open(sys.argv[1], 'w').write(json.dumps(sorted(sys.modules)))\n"
+    "listing = sys.argv.pop(1)\n"
+    "code = main()\n"
+    "open(listing, 'w').write(json.dumps(sorted(sys.modules)))\n"
     "sys.exit(code)\n"
 )
 
