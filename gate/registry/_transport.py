@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import os
 import random
 import ssl
+import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpcore
 import httpx
@@ -242,9 +245,42 @@ def _strip_auth(headers: Mapping[str, str], source: httpx.URL, target: httpx.URL
     return {k: v for k, v in headers.items() if k.lower() != "authorization"}
 
 
+class _SystemTrustOnFirstUse(ssl.SSLContext):
+    """A client TLS context that reads the system trust store when its first connection starts.
+
+    Reading the store parses every system CA certificate (tens of milliseconds with OpenSSL 3), which a
+    run that only reaches plain-HTTP registries (``registries.insecure``) never needs. Verification is
+    unchanged: nothing is wrapped, so no handshake happens, before the store is loaded.
+    """
+
+    _loaded = False
+    _loading = threading.Lock()
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        self._load_system_trust()
+        return super().wrap_bio(*args, **kwargs)
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        self._load_system_trust()
+        return super().wrap_socket(*args, **kwargs)
+
+    def _load_system_trust(self) -> None:
+        with self._loading:
+            if not self._loaded:
+                self.load_default_certs(ssl.Purpose.SERVER_AUTH)
+                self._loaded = True
+
+
 def _ssl_context(ca_file: Path | None) -> ssl.SSLContext:
-    """The system trust store, plus ``ca_file`` when given (a private registry's CA)."""
-    context = ssl.create_default_context()
+    """The system trust store (read at the first TLS connection), plus ``ca_file`` when given (a
+    private registry's CA, read now so that a bad file is refused at start-up).
+
+    The settings are ``ssl.create_default_context()``'s: TLS client, hostname check, certificates required.
+    """
+    context = _SystemTrustOnFirstUse(ssl.PROTOCOL_TLS_CLIENT)
+    context.verify_mode, context.check_hostname = ssl.CERT_REQUIRED, True
+    if os.environ.get("SSLKEYLOGFILE") and not sys.flags.ignore_environment:
+        context.keylog_filename = os.environ["SSLKEYLOGFILE"]
     if ca_file is not None:
         try:
             context.load_verify_locations(cafile=str(ca_file))
