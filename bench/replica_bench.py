@@ -8,7 +8,9 @@ as two ``gate serve`` replicas would. In one run it measures:
 * cold: replica A's first check of the first image (every layer fetched and scanned);
 * replica B, shared hit: B (already connected) checks an image A has just judged: a tag lookup at
   the registry and one Redis read, no blob;
-* replica B, local hit: B checks the same image again (in-process cache).
+* replica B, local hit: B checks the same image again (in-process cache);
+* replica B, facts hit: B checks the same image for another namespace (another verdict key): the
+  image's facts from one Redis read, their attached evidence verified again by B, then the Rego.
 
 Prints the medians and the ratio cold / shared hit.
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gate.config import from_mapping  # noqa: E402
-from gate.engine import Engine  # noqa: E402
+from gate.engine import Engine, WorkloadContext  # noqa: E402
 from tests.support.images import ImageBuilder  # noqa: E402
 from tests.support.redis_server import start_redis  # noqa: E402
 from tests.support.registry_server import RegistryServer, start_registry  # noqa: E402
@@ -60,7 +62,7 @@ async def measure(config_document: dict[str, object], references: list[str]) -> 
         cold = await a.check(first)
         cold_s = time.perf_counter() - began
         assert cold.evaluated, cold.violations
-        shared, local = [], []
+        shared, local, facts = [], [], []
         for reference in others:
             await a.check(reference)
             requests_before = b.client.request_count
@@ -71,8 +73,15 @@ async def measure(config_document: dict[str, object], references: list[str]) -> 
             began = time.perf_counter()
             await b.check(reference)
             local.append(time.perf_counter() - began)
-        hits = b.stats()["caches"]["shared_verdicts"].hits
-    return {"cold_s": cold_s, "shared_s": statistics.median(shared), "local_s": statistics.median(local), "hits": hits}
+            requests_before = b.client.request_count
+            began = time.perf_counter()
+            elsewhere = await b.check(reference, WorkloadContext(namespace="elsewhere"))
+            facts.append(time.perf_counter() - began)
+            assert elsewhere.decision == cold.decision and b.client.request_count == requests_before  # the tag is cached: no request
+        stats = b.stats()["caches"]
+        hits, facts_hits = stats["shared_verdicts"].hits, stats["shared_facts"].hits
+    medians = {"shared_s": statistics.median(shared), "local_s": statistics.median(local), "facts_s": statistics.median(facts)}
+    return {"cold_s": cold_s, **medians, "hits": hits, "facts_hits": facts_hits}
 
 
 def main() -> None:
@@ -90,6 +99,7 @@ def main() -> None:
     print(f"replica A cold check              {result['cold_s'] * 1000:9.1f} ms")
     print(f"replica B shared hit (median)     {result['shared_s'] * 1000:9.1f} ms   (shared verdict hits: {result['hits']})")
     print(f"replica B local hit (median)      {result['local_s'] * 1000:9.3f} ms")
+    print(f"replica B facts hit (median)      {result['facts_s'] * 1000:9.1f} ms   (another namespace; shared facts hits: {result['facts_hits']})")
     print(f"ratio cold / replica-B shared hit {result['cold_s'] / result['shared_s']:9.0f}x")
 
 

@@ -1,4 +1,7 @@
-"""Progress bars for long work (layer scans, audits), drawn on a terminal only (quiet when output is piped)."""
+"""Progress bars for long work (layer scans, audits), drawn on a terminal only (quiet when output is piped).
+
+``rich`` is imported when a bar is drawn, so a piped run never loads it.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,14 @@ import sys
 from collections.abc import Callable
 from types import TracebackType
 
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TransferSpeedColumn
-
 
 class TerminalProgress:
     """One bar over all layers being scanned; implements ``gate.engine.LayerProgress``."""
 
     def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
         self._bar = Progress(
             TextColumn("scanning layers"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
             console=Console(stderr=True), transient=True,
@@ -49,6 +52,9 @@ class TerminalCounter:
     """One bar counting finished items (workloads audited) out of a total known up front."""
 
     def __init__(self, label: str, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
         self._bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True), transient=True)
         self._task = self._bar.add_task(label, total=total)
 

@@ -9,6 +9,8 @@ any subject ending so, which is kept here by wrapping the pattern for gate's ful
 
 The CLI also reads the user's docker config as docker, crane and cosign do
 (``$DOCKER_CONFIG/config.json``, else ``~/.docker/config.json``), running its credential helpers.
+The flags are declared without importing the configuration model (pydantic), so ``--help`` and
+argument errors answer at once.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from gate import config as config_module
-from gate.config import Config, KeylessIdentity
 from gate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gate import config as config_module
+    from gate.config import Config, KeylessIdentity
 
 
 def add_trust_flags(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +52,8 @@ def check_config(args: argparse.Namespace) -> Config:
     Raises:
         ConfigError: the file, a policy directory, a key or a keyless flag is wrong (named).
     """
+    from gate import config as config_module
+
     extra_dirs = tuple(directory.resolve() for directory in getattr(args, "policy", []))
     for directory in extra_dirs:
         if not directory.is_dir():
@@ -77,6 +82,8 @@ def attest_config(config: Config, args: argparse.Namespace) -> Config:
     Raises:
         ConfigError: ``--attest-key`` without ``--attest``, or no usable signing key.
     """
+    from gate import config as config_module
+
     if args.attest_key is not None and not args.attest:
         raise ConfigError("--attest-key is only used with --attest")
     if not args.attest:
@@ -100,6 +107,8 @@ def default_docker_config() -> Path | None:
 
 
 def _trust(config: Config, args: argparse.Namespace) -> config_module.TrustConfig:
+    from gate import config as config_module
+
     keys = tuple(key.resolve() for key in getattr(args, "key", []))
     for key in keys:
         config_module.check_public_key(key, "--key")
@@ -119,6 +128,10 @@ def _trust(config: Config, args: argparse.Namespace) -> config_module.TrustConfi
 
 def _keyless(args: argparse.Namespace) -> tuple[KeylessIdentity, ...]:
     """The keyless authority the certificate flags name, if any (cosign: both halves or neither)."""
+    from pydantic import ValidationError
+
+    from gate.config import KeylessIdentity
+
     subject, subject_re = getattr(args, "certificate_identity", None), getattr(args, "certificate_identity_regexp", None)
     issuer, issuer_re = getattr(args, "certificate_oidc_issuer", None), getattr(args, "certificate_oidc_issuer_regexp", None)
     if subject is None and subject_re is None and issuer is None and issuer_re is None:

@@ -12,20 +12,21 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, StrictInt, StrictStr, ValidationError, field_validator, model_validator
-from redis.connection import parse_url as parse_redis_url
 
 from gate import _config_errors as errors
 from gate._globs import glob_problem
 from gate.errors import ConfigError
 from gate.rules import RULES, rule_ids_defined
+
+if TYPE_CHECKING:  # cryptography is imported where a key is read: most runs name none
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    SigningKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
 
 MiB = 1024 * 1024
 
@@ -422,6 +423,8 @@ class CacheConfig(_Frozen):
         """Read the URL as the redis client will, and refuse what it would silently ignore."""
         if url is None:
             return None
+        from redis.connection import parse_url as parse_redis_url  # only a configured cache needs redis
+
         parsed = parse_redis_url(url)  # raises ValueError: wrong scheme, bad port
         if not parsed.get("host") and not parsed.get("path"):
             raise ValueError("names no host (or, for unix://, no socket path)")
@@ -624,6 +627,8 @@ def check_public_key(key: Path, where: str) -> None:
     Raises:
         ConfigError: naming ``where`` and the file.
     """
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     try:
         load_pem_public_key(key.read_bytes())
     except OSError as exc:
@@ -654,15 +659,16 @@ def _check_files(config: Config, source: str) -> None:
             raise ConfigError(f"{source}: policy.dirs[{index}]: no such directory {directory}")
 
 
-SigningKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
-
-
 def load_attest_key(attest: AttestConfig, field: str = "attest.key") -> SigningKey:
     """The summary-signing private key, decrypted with ``GATE_ATTEST_PASSWORD`` when encrypted.
 
     Raises:
         ConfigError: no key configured, unreadable, not a PEM private key, wrong or missing password.
     """
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
     if attest.key is None:
         raise ConfigError(f"{field}: not set", remedy="set attest.key (and attest.verifier_id) in the config, or pass --attest-key")
     password = os.environ["GATE_ATTEST_PASSWORD"].encode() if os.environ.get("GATE_ATTEST_PASSWORD") else None

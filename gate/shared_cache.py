@@ -31,17 +31,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
-
-import redis.asyncio as redis
-from redis.asyncio.lock import Lock
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from gate.cache import CacheStats
 from gate.config import CacheConfig
 from gate.errors import GateError
+
+if TYPE_CHECKING:  # redis is imported by a SharedCache: a gate without cache.url never loads it
+    from redis.asyncio.lock import Lock
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -81,6 +78,10 @@ class SharedCache:
     def __init__(self, config: CacheConfig, namespace: str, *, clock: Callable[[], float] = time.time) -> None:
         if config.url is None:
             raise ValueError("SharedCache needs cache.url")
+        import redis.asyncio as redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
         password = config.password.get_secret_value() if config.password else None
         self._redis = redis.Redis.from_url(
             config.url,
@@ -148,6 +149,8 @@ class SharedCache:
 
     async def _call(self, command: Callable[[], Awaitable[Any]]) -> Any:
         """Run one command within the timeout; on failure trip the breaker and return ``UNAVAILABLE``."""
+        from redis.exceptions import RedisError
+
         if time.monotonic() < self._down_until:
             self.fallback("down")
             return UNAVAILABLE
@@ -223,6 +226,8 @@ class SharedLevel(Generic[K, V]):
         Raises:
             Whatever ``load()`` raised; never an error of the shared cache.
         """
+        from redis.asyncio.lock import Lock  # loaded already: the SharedCache this level uses imported redis
+
         text = self.codec.key(key)
         found = await self._get(key, text)
         if found is not _MISSING:

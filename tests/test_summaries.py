@@ -31,12 +31,15 @@ from gate.engine import Engine, Gathered
 from gate.errors import ConfigError, EvidenceError
 from gate.policy_input import ImageIdentity
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
+from tests.support.discovery_layouts import requests_by_kind
 from tests.support.reports import only_evidence
 from tests.support.artifacts import push_index, push_sigstore_bundle, referrers_tag
 from tests.support.images import ImageBuilder, PushedImage
 from tests.support.push import client_for
 from tests.support.registry_server import RegistryServer
+from tests.support.sigstore_double import SigstoreInstanceDouble, pem_public
 from tests.support.summaries import VERIFIER, VSA, image_blob_gets, write_key
+from tests.test_end_to_end import Signing
 
 BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 RECENT = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -125,6 +128,7 @@ def test_listed_summary_replaces_layer_fetching(scene: Scene) -> None:
     assert (summary["verifier"], summary["policy_digest"], summary["verification_result"]) == (VERIFIER, attested["policy_digest"], "PASSED")
     assert dt.datetime.fromisoformat(summary["time_verified"].replace("Z", "+00:00")) > dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     assert only_evidence(result)["config"]["effective_user"]["uid"] == 10001  # the CI gate's facts, resolved through passwd
+    assert list(result["evidence"]["platforms"]) == list(attested["results"][0]["evidence"]["platforms"]) == ["linux/amd64"]
     assert image_blob_gets(scene.proxy, pushed) == []
     assert len(scene.proxy.seen) <= 8, [f"{s.method} {s.path}" for s in scene.proxy.seen]
 
@@ -158,6 +162,19 @@ def test_summary_by_unlisted_key_is_ignored(scene: Scene) -> None:
     code, result = scene.consume("1")
     assert code == 0
     _assert_full_check(result, scene.proxy, pushed, "verifies under no trust.verifiers key")
+
+
+def test_a_full_check_after_an_ignored_summary_reads_nothing_twice(scene: Scene) -> None:
+    """The summary lookup and the full check's discovery both list the image's referrers and
+    both read the summary's manifest and bundle: one request each."""
+    pushed = scene.push()
+    scene.attest(pushed.ref, signer="stranger")
+    code, result = scene.consume("1")
+    assert code == 0
+    _assert_full_check(result, scene.proxy, pushed, "verifies under no trust.verifiers key")
+    counted = requests_by_kind(scene.proxy.seen)
+    assert "repeated" not in counted, [f"{s.method} {s.path}" for s in scene.proxy.seen]
+    assert (counted["referrers API"], counted["referrers tag"]) == (1, 1)
 
 
 def test_summary_with_another_verifier_id_is_ignored(scene: Scene) -> None:
@@ -377,6 +394,8 @@ def test_newest_acceptable_summary_wins_and_the_others_are_reported(scene: Scene
         ({"config": {}, "user": {}, "signatures": []}, "signatures"),
         ({"config": {}, "user": {}, "findings": [1]}, "findings"),
         ({"config": {}, "user": {}, "problems": [{}]}, "problems"),
+        ({"config": {}, "user": {}, "declared_platform": "linux/amd64\u001b[2J"}, "declared_platform"),
+        ({"config": {}, "user": {}, "declared_platform": None}, "declared_platform"),
     ],
 )
 def test_summary_facts_of_the_wrong_shape_are_refused(entry: dict[str, Any], field: str) -> None:
@@ -385,3 +404,77 @@ def test_summary_facts_of_the_wrong_shape_are_refused(entry: dict[str, Any], fie
     with pytest.raises(EvidenceError, match=field):
         Gathered.from_summary_json(entry, identity, {}, "summary")
     assert Gathered.from_summary_json({"config": {}, "user": {}}, identity, {"verifier": "v"}, "summary").summary == {"verifier": "v"}
+
+
+@dataclass
+class PolicyKeys:
+    """An image policy trusting ``keys/release.pub``, the same section in the CI and the consuming
+    gate (it is part of the policy digest); each gate reads its own copy of the key file."""
+
+    release: Signing
+    stranger: Signing
+    directory: Path
+    images: list[dict[str, Any]]
+    trusted_root: str
+
+    def consumer(self, scene: Scene) -> Path:
+        verifiers = [{"key": str(scene.keys["ci"][1]), "id": VERIFIER, "max_age_hours": 24}]
+        trust = {"verifiers": verifiers, "trusted_root": self.trusted_root}
+        return _config_file(scene.tmp_path, "consumer", [scene.proxy.host], trust=trust, images=self.images, rules=SIGNATURES_ON)
+
+
+SIGNATURES_ON = {"signature.missing": {"action": "deny"}}
+
+
+@pytest.fixture
+def policy_keys(scene: Scene) -> PolicyKeys:
+    double = SigstoreInstanceDouble()
+    release, stranger = (Signing(scene.registry, double, ec.generate_private_key(ec.SECP256R1())) for _ in range(2))
+    directory = scene.tmp_path / "keys"
+    directory.mkdir()
+    (directory / "release.pub").write_bytes(pem_public(release.key))
+    (directory / "trusted_root.json").write_bytes(double.trusted_root_json())
+    prefix = scene.repo.split("/")[0]
+    authorities = [{"name": "release", "key": str(directory / "release.pub")}]
+    images = [{"name": "ours", "match": [f"{host}/{prefix}/**" for host in (scene.registry.host, scene.proxy.host)], "authorities": authorities}]
+    return PolicyKeys(release, stranger, directory, images, str(directory / "trusted_root.json"))
+
+
+def _attest_signed(scene: Scene, keys: PolicyKeys) -> PushedImage:
+    pushed = scene.push()
+    keys.release.sign(pushed, keys.release.keyed)
+    scene.attest(pushed.ref, rules=SIGNATURES_ON, images=keys.images, trust={"trusted_root": keys.trusted_root})
+    return pushed
+
+
+def test_a_gate_with_image_policies_uses_a_summary_and_verifies_its_signatures_itself(scene: Scene, policy_keys: PolicyKeys) -> None:
+    """The summary gives the scan facts (no config or layer blob is fetched); the signatures are
+    checked against the consumer's own image-policy authorities, from the evidence the summary carries."""
+    pushed = _attest_signed(scene, policy_keys)
+    consumer = policy_keys.consumer(scene)
+
+    code, result = scene.consume("1", config=consumer)
+    assert code == 0, result
+    assert result["evidence"]["summary"]["verifier"] == VERIFIER
+    assert [signature["authorities"] for signature in only_evidence(result)["signatures"]] == [["release"]]
+    assert image_blob_gets(scene.proxy, pushed) == []
+
+    # The cluster's copy of keys/release.pub holds another key: the summary is still accepted,
+    # and the signature it carries counts for nothing here.
+    (policy_keys.directory / "release.pub").write_bytes(pem_public(policy_keys.stranger.key))
+    scene.proxy.seen.clear()
+    code, result = scene.consume("1", config=consumer)
+    assert code == 1 and {v["rule"] for v in result["violations"]} == {"signature.missing"}, result["violations"]
+    assert result["evidence"]["summary"]["verifier"] == VERIFIER
+    assert image_blob_gets(scene.proxy, pushed) == []
+
+
+def test_a_summary_without_attached_evidence_is_ignored_by_a_gate_with_image_policies(
+    scene: Scene, policy_keys: PolicyKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gate.engine._gathered.PORTABLE_BYTES", 0)  # the attester finds the evidence too large to carry
+    pushed = _attest_signed(scene, policy_keys)
+    monkeypatch.undo()
+    _, result = scene.consume("1", config=policy_keys.consumer(scene))
+    assert result["decision"] == "allow"
+    _assert_full_check(result, scene.proxy, pushed, "carries no attached evidence")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gate import __version__
 from gate.attest._sign import sign_statement
-from gate.config import Config, SigningKey, load_attest_key
+from gate.config import Config, load_attest_key
 from gate.engine import Engine, Gathered
 from gate.errors import ConfigError, GateError
 from gate.evidence import (
@@ -23,6 +24,10 @@ from gate.evidence import (
 )
 from gate.registry import Descriptor, Reference
 from gate.report import ImageResult
+
+if TYPE_CHECKING:
+    from gate.config import SigningKey
+
 
 @dataclass(frozen=True)
 class Attested:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding
 
-from gate.config import SigningKey
 from gate.evidence import BUNDLE_V03, INTOTO_PAYLOAD_TYPE, DsseEnvelope
 from gate.verify._keys import spki_der
+
+if TYPE_CHECKING:
+    from gate.config import SigningKey
 
 _CURVE_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"secp384r1": hashes.SHA384, "secp521r1": hashes.SHA512}
 

@@ -20,24 +20,26 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from gate.cache import LoadingCache, SingleFlight, TTLCache
 from gate.config import Config, ImagePolicy
 from gate.engine._evaluations import EvaluationProgress, EvaluationSlots, current_progress, track
-from gate.engine._verified import EvidenceFacts, PlatformImage, VerifiedEvidence, evidence_facts, verify_evidence
+from gate.engine._verified import EvidenceFacts, PlatformImage, evidence_facts, verify_evidence
 from gate.engine._gathered import Gathered
-from gate.engine._image import ImageFacts, ImageScanner, LayerProgress, config_platform
+from gate.engine._image import ImageScanner, LayerProgress
 from gate.engine._selection import runnable_manifests
-from gate.engine._shared import LAYERS, VERDICTS, namespace
+from gate.engine._portable import PlatformFacts, PortableEvidence
+from gate.engine._shared import LAYERS, VERDICTS, facts_codec, namespace
 from gate.engine._summary import SummaryContext, Wanted, find_summary
+from gate.engine._tasks import all_or_none, both, started
 from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
 from gate.policy_input import Facts, ImageIdentity, evidence_summary, input_document
 from gate.policy import PolicyEvaluator, decide, effective_params, scoped_rules
-from gate.registry import CredentialStore, Manifest, Reference, RegistryClient
+from gate.registry import Manifest, Reference, RegistryClient
 from gate.report import ImageResult, Violation
 from gate.rules import EVALUATION_ERROR
 from gate.shared_cache import Codec, SharedCache, SharedLevel
@@ -75,19 +77,7 @@ class WorkloadContext:
         }
 
 
-@dataclass(frozen=True)
-class _Gathered:
-    """What was read and verified about one platform image, for any name and namespace (cached by digest)."""
-
-    image: ImageIdentity
-    scan: ImageFacts
-    verified: VerifiedEvidence
-    platform: str  # os/arch[/variant]: the index entry's, else the image config's
-    inputs: tuple[str, ...] = ()  # digests of the attached manifests read as evidence (a summary's inputAttestations)
-    ignored: tuple[str, ...] = ()  # verification summaries looked at and not used, with why
-
-
-Known = _Gathered | Gathered  # read from the registry, or taken from a verification summary
+Known = PlatformFacts | Gathered  # evidence verified here, or every fact taken from a verification summary
 
 
 @dataclass(frozen=True)
@@ -141,6 +131,7 @@ class Engine:
         self._shared_levels = {
             "verdicts": self._shared_level(VERDICTS, limits.cache_ttl_seconds),
             "layers": self._shared_level(LAYERS, config.cache.layer_ttl_seconds, exclusive=True),
+            "facts": self._shared_level(facts_codec(self.trust), limits.cache_ttl_seconds),
         }
         self.scanner = ImageScanner(config, progress=progress, second_level=self._load_through("layers"))
         self._client: RegistryClient | None = None
@@ -154,6 +145,7 @@ class Engine:
             _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds),
             is_negative=lambda gathered: any(_identity_errors(item) for item in gathered),
             negative_exceptions=(GateError,),
+            second_level=self._facts_through if self.shared is not None else None,
         )
         self._digests: LoadingCache[tuple[str, str, str | None, str | None], str] = LoadingCache(
             _ttl_cache(limits.cache_entries, limits.cache_bytes, min(limits.cache_ttl_seconds, TAG_TTL_SECONDS)),
@@ -170,6 +162,20 @@ class Engine:
         """The named shared level's ``load_through``, or None without a shared cache."""
         level = self._shared_levels[name]
         return level.load_through if level is not None else None
+
+    async def _facts_through(self, key: tuple[Any, ...], load: Callable[[], Awaitable[tuple[Known, ...]]], keep: Callable[[Any], bool]) -> tuple[Known, ...]:
+        """Per-digest facts through the shared cache: only facts read here, small enough to carry,
+        are stored (summary-backed facts stay in this replica), and each replica that reads them
+        verifies their evidence again with its own trust (``gate.engine._portable``)."""
+        level = self._shared_levels["facts"]
+        if level is None:
+            return await load()
+
+        def shareable(value: tuple[Known, ...]) -> bool:
+            return keep(value) and all(isinstance(item, PlatformFacts) and item.shareable() for item in value)
+
+        found: tuple[Known, ...] = await level.load_through(key, load, shareable)
+        return found
 
     @property
     def evaluations_in_progress(self) -> int:
@@ -369,7 +375,7 @@ class Engine:
         judged = await asyncio.gather(*(self._judge(item, reference, text, context, now) for item in gathered))
         violations = tuple(v for violations, _ in judged for v in violations)
         evidence: dict[str, Any] = {"platforms": {_platform_of(item): found for item, (_, found) in zip(gathered, judged, strict=True)}}
-        if isinstance(gathered[0], Gathered) and gathered[0].summary is not None:
+        if gathered[0].summary is not None:
             evidence = evidence | {"summary": gathered[0].summary}
         return ImageResult(reference=text, digest=reference.digest, violations=violations, evidence=evidence)
 
@@ -399,35 +405,40 @@ class Engine:
         """Everything known about the image at ``reference`` (pinned by digest), per platform: from an
         acceptable verification summary when ``trust.verifiers`` lists its signer, else gathered.
 
-        Summaries are not looked up when ``images`` scopes trust: their facts say who signed as
-        the attesting gate judged it, not which of this gate's image-policy authorities did.
+        With ``images``, a summary gives only the scan facts: its signatures say who signed as the
+        attesting gate judged it, so this gate verifies the attached evidence the summary carries
+        against its own image-policy authorities instead.
         """
+        client = client.reading_once()
         top = top or await client.manifest(reference)
-        if not self.verifiers or self.config.images:
-            targets, attached = await asyncio.gather(self._targets(client, reference, top, platform), self._discover(client, reference, top))
-            return await self._gather_targets(client, targets, attached, now)
+        if not self.verifiers:
+            async with started(self._discover(client, reference, top)) as attached:
+                return await self._gather_targets(client, await self._targets(client, reference, top, platform), attached, now)
         # The summary must cover what the full check would judge, so the platforms are selected first.
         targets = await self._targets(client, reference, top, platform)
         wanted = [Wanted(target.manifest.digest, target.platform) for target in targets]
         lookup = await find_summary(client, reference, top, wanted, self._summary_context(now))
         if lookup.gathered is not None:
             return lookup.gathered
-        return await self._gather_targets(client, targets, await self._discover(client, reference, top), now, lookup.ignored)
+        return await self._gather_targets(client, targets, self._discover(client, reference, top), now, lookup.ignored)
 
     def _discover(self, client: RegistryClient, reference: Reference, top: Manifest) -> Awaitable[AttachedEvidence]:
         limits = self.config.limits
         return discover(client, reference, top, blob_bytes=limits.blob_bytes, total_bytes=limits.evidence_bytes)
 
     async def _gather_targets(
-        self, client: RegistryClient, targets: list[_Target], attached: AttachedEvidence, now: dt.datetime, ignored: tuple[str, ...] = ()
-    ) -> tuple[_Gathered, ...]:
-        """Each platform's facts, with the summaries that were ignored reported first."""
-        gathered = await asyncio.gather(*(self._gather_target(client, target, attached, now) for target in targets))
+        self, client: RegistryClient, targets: list[_Target], attached: Awaitable[AttachedEvidence], now: dt.datetime, ignored: tuple[str, ...] = ()
+    ) -> tuple[PlatformFacts, ...]:
+        """Each platform's facts, with the summaries that were ignored reported first; the images
+        are read while their evidence is still being discovered, and one failure fails them all."""
+        async with started(attached) as discovering:
+            gathered = await all_or_none(*(self._gather_target(client, target, discovering, now) for target in targets))
         return tuple(replace(item, ignored=ignored) for item in gathered)
 
     def _summary_context(self, now: dt.datetime) -> SummaryContext:
         limits = self.config.limits
-        return SummaryContext(self.verifiers, self.policy_digest, self.config.scan.layers, limits.blob_bytes, now)
+        trust = self.trust if self.config.images else None
+        return SummaryContext(self.verifiers, self.policy_digest, self.config.scan.layers, limits.blob_bytes, now, trust)
 
     async def gathered(self, result: ImageResult, platform: str | None = None) -> tuple[Gathered, ...]:
         """The facts behind ``result`` (a verdict of :meth:`check`, outside any namespace), for a
@@ -444,16 +455,18 @@ class Engine:
         known = await self._facts.get_or_load(key, lambda: self._gather(self.client, reference, None, platform, now))
         return tuple(item if isinstance(item, Gathered) else self._as_summary_facts(item, reference, result.reference) for item in known)
 
-    def _as_summary_facts(self, item: _Gathered, reference: Reference, text: str) -> Gathered:
+    def _as_summary_facts(self, item: PlatformFacts, reference: Reference, text: str) -> Gathered:
         facts, found, _ = self._facts_of(item, reference, text, None)
-        return Gathered(facts, tuple(problem.message for problem in found.problems), inputs=item.inputs)
+        problems = tuple(problem.message for problem in found.problems)
+        declared = item.scan.platform or "unknown"
+        return Gathered(facts, problems, inputs=item.inputs, summary=item.summary, evidence=item.evidence, declared_platform=declared)
 
     def _client_for(self, context: WorkloadContext) -> RegistryClient:
         """The client carrying the workload's pull secrets; built only on a cache miss, since
         parsing the secrets is wasted work on the warm admission path."""
         if not context.pull_secrets:
             return self.client
-        return self.client.with_credentials(CredentialStore.from_docker_config(context.pull_secrets, source="imagePullSecrets"))
+        return self.client.with_pull_secrets(context.pull_secrets)
 
     async def _targets(self, client: RegistryClient, reference: Reference, top: Manifest, platform: str | None) -> list[_Target]:
         if not top.is_index:
@@ -461,14 +474,15 @@ class Engine:
             return [_Target(reference.with_digest(top.digest), top, None, subject)]
         runnable = await runnable_manifests(client, reference, top, platform)
         return [
-            _Target(reference.with_digest(item.manifest.digest), item.manifest, item.platform, PlatformImage(item.manifest.digest, top.digest, top.json))
+            _Target(reference.with_digest(item.manifest.digest), item.manifest, item.platform, PlatformImage(item.manifest.digest, top.digest, top.json, top))
             for item in runnable
         ]
 
-    async def _gather_target(self, client: RegistryClient, target: _Target, attached: AttachedEvidence, now: dt.datetime) -> _Gathered:
+    async def _gather_target(self, client: RegistryClient, target: _Target, discovering: asyncio.Future[AttachedEvidence], now: dt.datetime) -> PlatformFacts:
+        read, attached = await both(self.scanner.read(client, target.reference, target.manifest), asyncio.shield(discovering))
         about = attached.about(*(d for d in (target.subject.digest, target.subject.index_digest) if d))
         verified = verify_evidence(attached, target.subject, self.trust, now)
-        image = await self.scanner.scan(client, target.reference, target.manifest, verified.build_args)
+        image = self.scanner.facts(read, verified.build_args)
         identity = ImageIdentity(
             reference=str(target.reference),
             registry=target.reference.registry,
@@ -478,9 +492,10 @@ class Engine:
             index_digest=target.subject.index_digest,
         )
         inputs = tuple(sorted({artifact.manifest for artifact in about}))
-        return _Gathered(identity, image, verified, target.platform or image.platform, inputs=inputs)
+        evidence = PortableEvidence.of(attached, target.subject)
+        return PlatformFacts(identity, image, verified, target.platform or image.platform, inputs=inputs, evidence=evidence)
 
-    def _facts_of(self, item: _Gathered, reference: Reference, text: str, namespace: str | None) -> tuple[Facts, EvidenceFacts, ImageScope]:
+    def _facts_of(self, item: PlatformFacts, reference: Reference, text: str, namespace: str | None) -> tuple[Facts, EvidenceFacts, ImageScope]:
         """The policy input's facts for one platform image as ``text`` (pinned as ``reference``) in ``namespace``.
 
         Raises:
@@ -547,19 +562,19 @@ class Engine:
 
 
 def _identity(item: Known) -> ImageIdentity:
-    return item.image if isinstance(item, _Gathered) else item.facts.image
+    return item.image if isinstance(item, PlatformFacts) else item.facts.image
 
 
 def _platform_of(item: Known) -> str:
     """``os/arch[/variant]``: the index entry's, else the image config's ("unknown" when it names none)."""
-    if isinstance(item, _Gathered):
+    if isinstance(item, PlatformFacts):
         return item.platform
-    return item.facts.image.platform or config_platform(item.facts.config)
+    return item.facts.image.platform or item.declared_platform
 
 
 def _identity_errors(item: Known) -> tuple[dict[str, Any], ...]:
     """The layers that could not be scanned (such facts are cached briefly, like errors)."""
-    return item.scan.errors if isinstance(item, _Gathered) else item.facts.errors
+    return item.scan.errors if isinstance(item, PlatformFacts) else item.facts.errors
 
 
 def is_pending(result: ImageResult) -> bool:

@@ -3,19 +3,24 @@
 The summary form is the ``gateFacts.platforms[]`` entry of gate's SLSA verification summary
 (docs/scale.md): the input-document sections the policies read, keyed by the platform image's
 digest. A consumer rebuilds :class:`Gathered` from it under its own reference, so the identity
-(registry, repository, the reference as written) is never taken from the summary.
+(registry, repository, the reference as written) is never taken from the summary. The entry
+also carries the attached evidence as the registry served it (``evidence``, see
+``gate.engine._portable``), which a consumer with ``images`` verifies itself.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from gate.engine._portable import PORTABLE_BYTES, PortableEvidence
 from gate.errors import EvidenceError
 from gate.policy_input import Facts, ImageIdentity
 
 _OPTIONAL_SECTIONS = ("signatures", "provenance", "sbom")
 _LIST_SECTIONS = ("findings", "errors", "vulnerability_scans")
+_PLATFORM_NAME = re.compile(r"unknown|[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64})?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,10 @@ class Gathered:
     ``inputAttestations``); ``contains`` the SBOM components a search asked about (reported under
     ``evidence.contains``, never part of a verdict, never in a summary); ``summary`` is the
     report's ``evidence.summary`` when the facts came from a verification summary rather than
-    from the registry.
+    from the registry; ``evidence`` the attached evidence as served, which a summary carries so
+    that a gate with ``images`` can verify it against its own authorities; ``declared_platform``
+    the ``os/arch[/variant]`` the image config declares (the input's ``config`` section omits it),
+    which names a single-manifest image's platform in the report.
     """
 
     facts: Facts
@@ -34,6 +42,8 @@ class Gathered:
     inputs: tuple[str, ...] = ()
     contains: tuple[dict[str, Any], ...] = ()
     summary: dict[str, Any] | None = None
+    evidence: PortableEvidence | None = None
+    declared_platform: str = "unknown"
 
     def summary_json(self) -> dict[str, Any]:
         """This platform image's entry in a verification summary."""
@@ -41,6 +51,7 @@ class Gathered:
         return {
             "digest": facts.image.digest,
             "platform": facts.image.platform,
+            "declared_platform": self.declared_platform,
             "config": facts.config,
             "user": facts.user,
             "signatures": facts.signatures,
@@ -50,6 +61,7 @@ class Gathered:
             "errors": list(facts.errors),
             "vulnerability_scans": list(facts.vulnerability_scans),
             "problems": list(self.problems),
+            "evidence": self.evidence.to_json() if self.evidence is not None and self.evidence.size <= PORTABLE_BYTES else None,
         }
 
     @classmethod
@@ -68,6 +80,9 @@ class Gathered:
         for name in _LIST_SECTIONS:
             if not isinstance(entry.get(name, []), list) or not all(isinstance(item, dict) for item in entry.get(name, [])):
                 raise EvidenceError(f"{what}.{name} must be an array of JSON objects")
+        declared = entry.get("declared_platform", "unknown")  # absent from summaries of older gates
+        if not isinstance(declared, str) or not _PLATFORM_NAME.fullmatch(declared):
+            raise EvidenceError(f"{what}.declared_platform must be an os/arch[/variant] name")
         problems = entry.get("problems", [])
         if not isinstance(problems, list) or not all(isinstance(problem, str) for problem in problems):
             raise EvidenceError(f"{what}.problems must be an array of strings")
@@ -82,4 +97,4 @@ class Gathered:
             errors=tuple(entry.get("errors", [])),
             vulnerability_scans=tuple(entry.get("vulnerability_scans", [])),
         )
-        return cls(facts, tuple(problems), summary=summary)
+        return cls(facts, tuple(problems), summary=summary, declared_platform=declared)

@@ -16,10 +16,11 @@ from typing import Any, Protocol
 
 from gate.config import Config
 from gate.engine._evaluations import current_progress
+from gate.engine._tasks import both
 from gate.errors import EvidenceError, LimitExceeded
 from gate.policy_input import config_facts
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
-from gate.scan import ContentMatcher, ImageBudget, ImageScan, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
+from gate.scan import ContentMatcher, Finding, ImageBudget, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
 
 
 class LayerProgress(Protocol):
@@ -39,6 +40,17 @@ class ImageFacts:
     platform: str = ""  # os/arch[/variant] the config declares
 
 
+@dataclass(frozen=True)
+class ImageRead:
+    """What reading the image found, before the provenance's build arguments are known."""
+
+    image_config: dict[str, Any]
+    config_findings: tuple[Finding, ...]
+    layer_findings: tuple[Finding, ...] = ()
+    passwd: str | None = None  # /etc/passwd of the merged layers, when a layer holds one
+    errors: tuple[dict[str, Any], ...] = ()
+
+
 class ImageScanner:
     """Turns one platform manifest into image facts; shares one layer cache across images."""
 
@@ -50,8 +62,9 @@ class ImageScanner:
         )
         self.progress = progress
 
-    async def scan(self, client: RegistryClient, ref: Reference, manifest: Manifest, build_args: Mapping[str, str]) -> ImageFacts:
-        """Read config, history and (unless disabled) every layer of ``manifest``.
+    async def read(self, client: RegistryClient, ref: Reference, manifest: Manifest) -> ImageRead:
+        """Read config, history and (unless disabled) every layer of ``manifest``; needs no
+        evidence, so it runs while discovery still looks for provenance (see :meth:`facts`).
 
         A layer that cannot be scanned (corrupt, hostile, over a cap) becomes an ``errors`` entry;
         a config that cannot be read, or a registry that fails, raises.
@@ -60,29 +73,42 @@ class ImageScanner:
             RegistryError: a blob cannot be fetched or does not match its digest.
             EvidenceError, LimitExceeded: the config blob is malformed or too big.
         """
-        image_config = await _image_config(client, ref, manifest, self.config.limits.blob_bytes)
-        matcher = self.layers.matcher
-        findings = [*scan_config(image_config, matcher=matcher), *scan_build_args(build_args, "provenance build arguments", matcher=matcher)]
-        passwd, errors = None, []
-        if self.config.scan.layers:
-            try:
-                combined = await self._scan_layers(client, ref, manifest, image_config)
-            except (EvidenceError, LimitExceeded) as exc:
-                # The layers' content is unknown, but the rest of the image can still be judged:
-                # the error denies it (evaluation.error), and the report shows every other finding.
-                errors.append({"message": f"layers of {manifest.digest} could not be scanned: {exc.diagnostics()}", "details": dict(exc.details)})
-            else:
-                findings.extend(combined.findings)
-                passwd = combined.passwd
-        facts = config_facts(image_config)
-        user = resolve_user(facts["user"], passwd)
-        findings_facts = tuple(f.to_fact() for f in findings)
-        return ImageFacts(config=facts, user=user.to_fact(), findings=findings_facts, errors=tuple(errors), platform=config_platform(image_config))
+        reading_config = _image_config(client, ref, manifest, self.config.limits.blob_bytes)
+        if not self.config.scan.layers:
+            image_config = await reading_config
+            return ImageRead(image_config, tuple(scan_config(image_config, matcher=self.layers.matcher)))
+        # The layers are scanned while the config is fetched: only combining them needs its history.
+        image_config, scanned = await both(reading_config, self._scan_layers(client, ref, manifest))
+        config_findings = tuple(scan_config(image_config, matcher=self.layers.matcher))
+        if isinstance(scanned, dict):
+            return ImageRead(image_config, config_findings, errors=(scanned,))
+        combined = combine_layers(scanned, image_config.get("history") or [])
+        return ImageRead(image_config, config_findings, tuple(combined.findings), combined.passwd)
 
-    async def _scan_layers(self, client: RegistryClient, ref: Reference, manifest: Manifest, image_config: dict[str, Any]) -> ImageScan:
+    def facts(self, read: ImageRead, build_args: Mapping[str, str]) -> ImageFacts:
+        """The image's facts from what :meth:`read` found and the provenance's build arguments
+        (which can only add findings, so they are applied last)."""
+        from_args = scan_build_args(build_args, "provenance build arguments", matcher=self.layers.matcher)
+        findings = (*read.config_findings, *from_args, *read.layer_findings)
+        facts = config_facts(read.image_config)
+        user = resolve_user(facts["user"], read.passwd)
+        return ImageFacts(
+            config=facts,
+            user=user.to_fact(),
+            findings=tuple(f.to_fact() for f in findings),
+            errors=read.errors,
+            platform=config_platform(read.image_config),
+        )
+
+    async def _scan_layers(self, client: RegistryClient, ref: Reference, manifest: Manifest) -> list[LayerScan] | dict[str, Any]:
+        """Every layer's scan, or the error entry saying why the layers could not be scanned."""
         budget = ImageBudget(self.config.limits.scan_bytes_per_image)
-        layer_scans = await asyncio.gather(*(self._layer(client, ref, d, i, budget) for i, d in enumerate(manifest.layers)))
-        return combine_layers(list(layer_scans), image_config.get("history") or [])
+        try:
+            return list(await asyncio.gather(*(self._layer(client, ref, d, i, budget) for i, d in enumerate(manifest.layers))))
+        except (EvidenceError, LimitExceeded) as exc:
+            # The layers' content is unknown, but the rest of the image can still be judged:
+            # the error denies it (evaluation.error), and the report shows every other finding.
+            return {"message": f"layers of {manifest.digest} could not be scanned: {exc.diagnostics()}", "details": dict(exc.details)}
 
     async def _layer(self, client: RegistryClient, ref: Reference, descriptor: Descriptor, index: int, budget: ImageBudget) -> LayerScan:
         async def fetch_and_scan() -> LayerScan:

@@ -4,24 +4,33 @@ Keys are exactly the in-process caches' keys; the namespace (:func:`namespace`) 
 everything else that changes a verdict, so replicas with another gate, scanner, policy, rule or
 trust configuration never read each other's values. A decoder accepts only a value of the right
 shape for its own key (a verdict for another image, a layer scan for another layer are
-refused), so a stray or swapped value is a miss, never a verdict. Per-digest facts stay local:
-they hold verification results scoped per image policy, which no JSON value could vouch for.
+refused), so a stray or swapped value is a miss, never a verdict.
+
+Per-digest facts travel as portable records (``gate.engine._portable``): the attached evidence as
+the registry served it, every byte checked against its digest on the way back, and the scan facts.
+No verification result is stored: the replica that reads a record verifies its signatures and
+attestations again with its own trust (milliseconds, no registry request), so Redis never vouches
+for a signature. The scan facts are taken as stored, as shared layer scans are.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from typing import Any
 
 from gate import __version__
 from gate.config import Config
+from gate.engine._portable import PlatformFacts
 from gate.report import ImageResult, Violation
 from gate.scan import SCANNER_VERSION, LayerScan
 from gate.shared_cache import Codec
+from gate.verify import TrustPolicy
 
 
 VerdictKey = tuple[Any, ...]  # (digest, reference, platform, namespace, *context values the policies read)
+FactsKey = tuple[Any, ...]  # (registry, repository, digest, platform)
 
 
 def namespace(config: Config, policy_digest: str) -> str:
@@ -74,3 +83,19 @@ def _dict(value: Any) -> dict[str, Any]:
 
 VERDICTS: Codec[VerdictKey, ImageResult] = Codec("verdict", _key_text, ImageResult.to_json, _verdict_from_json)
 LAYERS: Codec[str, LayerScan] = Codec("layer", _key_text, LayerScan.to_json, _layer_from_json)
+
+
+def facts_codec(trust: TrustPolicy) -> Codec[FactsKey, tuple[PlatformFacts, ...]]:
+    """Per-digest facts, whose evidence is verified again with ``trust`` each time one is read."""
+
+    def encode(value: tuple[PlatformFacts, ...]) -> Any:
+        return {"platforms": [item.to_json() for item in value]}
+
+    def decode(key: FactsKey, body: Any) -> tuple[PlatformFacts, ...]:
+        platforms = _dict(body)["platforms"]
+        if not isinstance(platforms, list) or not platforms:
+            raise ValueError("facts about no platform image")
+        now = dt.datetime.now(dt.timezone.utc)
+        return tuple(PlatformFacts.from_json(item, (key[0], key[1], key[2]), trust, now) for item in platforms)
+
+    return Codec("facts", _key_text, encode, decode)

@@ -5,19 +5,26 @@ tag-schema index), skips bundles whose ``dev.sigstore.bundle.predicateType`` ann
 another predicate, and checks the newest candidates first, at most ``MAX_CANDIDATES`` of them, so
 whoever can push to the repository cannot make a gate fetch without end. Cost when a summary is
 accepted: the listing, one manifest and one small blob; no config or layer blob of the image.
+
+A consumer with ``images`` takes only the scan facts from a summary: it rebuilds the attached
+evidence the summary carries (every byte checked against its digest) and verifies signatures and
+attestations itself against its own image-policy authorities.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from typing import Any
 
 from gate.engine._gathered import Gathered
-from gate.errors import GateError, VerificationError
+from gate.engine._image import ImageFacts
+from gate.engine._portable import PlatformFacts, PortableEvidence
+from gate.errors import EvidenceError, GateError, VerificationError
 from gate.evidence import BUNDLE_MEDIA_TYPES, BUNDLE_V03, CREATED_ANNOTATION, PREDICATE_ANNOTATION, VERIFICATION_SUMMARY, created_at
 from gate.policy_input import ImageIdentity
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
-from gate.verify import ListedVerifier, VerifiedSummary, verify_summary
+from gate.verify import ListedVerifier, TrustPolicy, VerifiedSummary, verify_summary
 
 MAX_CANDIDATES = 8
 
@@ -34,19 +41,21 @@ class Wanted:
 class SummaryLookup:
     """The facts of an accepted summary (None when none was), and every summary ignored, with why."""
 
-    gathered: tuple[Gathered, ...] | None
+    gathered: tuple[Gathered | PlatformFacts, ...] | None
     ignored: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class SummaryContext:
-    """What a summary is checked against: this gate's verifiers, policy, caps and clock."""
+    """What a summary is checked against: this gate's verifiers, policy, caps and clock; with
+    ``trust`` (a gate with ``images``), the trust the summary's attached evidence is verified against."""
 
     verifiers: tuple[ListedVerifier, ...]
     policy_digest: str
     layers_scanned: bool
     blob_bytes: int
     now: dt.datetime
+    trust: TrustPolicy | None = None
 
 
 async def find_summary(client: RegistryClient, reference: Reference, top: Manifest, wanted: list[Wanted], context: SummaryContext) -> SummaryLookup:
@@ -70,7 +79,7 @@ async def find_summary(client: RegistryClient, reference: Reference, top: Manife
             verified = await _verified(client, reference, top, descriptor, context)
             if verified is None:
                 continue
-            gathered = _platform_facts(verified, reference, top, wanted)
+            gathered = _platform_facts(verified, reference, top, wanted, context)
         except GateError as exc:
             ignored.append(f"verification summary {descriptor.digest} ignored: {exc.message}")
             continue
@@ -100,19 +109,20 @@ async def _verified(client: RegistryClient, reference: Reference, top: Manifest,
     return verified
 
 
-def _platform_facts(verified: VerifiedSummary, reference: Reference, top: Manifest, wanted: list[Wanted]) -> list[Gathered]:
-    """One :class:`Gathered` per wanted platform image, from the summary's entries.
+def _platform_facts(verified: VerifiedSummary, reference: Reference, top: Manifest, wanted: list[Wanted], context: SummaryContext) -> list[Gathered | PlatformFacts]:
+    """One :class:`Gathered` per wanted platform image, from the summary's entries; with
+    ``context.trust``, a :class:`PlatformFacts` whose evidence is verified here instead.
 
     Raises:
         VerificationError: the summary does not cover a wanted platform image.
-        EvidenceError: an entry is malformed.
+        EvidenceError: an entry is malformed, or its evidence is missing or does not check out.
     """
     entries = {entry.get("digest"): (index, entry) for index, entry in enumerate(verified.summary.platforms)}
     missing = [w.digest for w in wanted if w.digest not in entries]
     if missing:
         raise VerificationError(f"{verified.source}: covers {', '.join(map(str, entries))}, not {', '.join(missing)}")
     report = verified.report()
-    gathered = []
+    gathered: list[Gathered | PlatformFacts] = []
     for want in wanted:
         index, entry = entries[want.digest]
         identity = ImageIdentity(
@@ -123,9 +133,29 @@ def _platform_facts(verified: VerifiedSummary, reference: Reference, top: Manife
             platform=want.platform,
             index_digest=top.digest if top.is_index else None,
         )
-        gathered.append(Gathered.from_summary_json(entry, identity, report, f"{verified.source} gateFacts.platforms[{index}]"))
+        what = f"{verified.source} gateFacts.platforms[{index}]"
+        facts = Gathered.from_summary_json(entry, identity, report, what)
+        gathered.append(facts if context.trust is None else _verified_here(entry, facts, top, what, context.trust, context.now))
     return gathered
 
 
-def _with_problems(item: Gathered, ignored: list[str]) -> Gathered:
+def _verified_here(entry: dict[str, Any], facts: Gathered, top: Manifest, what: str, trust: TrustPolicy, now: dt.datetime) -> PlatformFacts:
+    """The summary's scan facts with the attached evidence it carries, verified against ``trust``.
+
+    Raises:
+        EvidenceError: the entry carries no evidence, or it does not check out.
+    """
+    if entry.get("evidence") is None:
+        raise EvidenceError(f"{what} carries no attached evidence, which a gate with images verifies itself (made by an older gate, or the evidence was too large)")
+    evidence = PortableEvidence.from_json(entry["evidence"], top.digest, f"{what}.evidence")
+    if evidence.subject.digest != facts.facts.image.digest:
+        raise EvidenceError(f"{what}.evidence is about {evidence.subject.digest}, not {facts.facts.image.digest}")
+    known = facts.facts
+    scan = ImageFacts(known.config, known.user, known.findings, known.errors, facts.declared_platform)
+    return PlatformFacts.verify(known.image, scan, evidence, trust, now, summary=facts.summary)
+
+
+def _with_problems(item: Gathered | PlatformFacts, ignored: list[str]) -> Gathered | PlatformFacts:
+    if isinstance(item, PlatformFacts):
+        return replace(item, ignored=tuple(ignored))
     return replace(item, problems=(*ignored, *item.problems))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from gate.evidence import (
@@ -29,6 +29,7 @@ from gate.evidence import (
     sbom_section,
     vulnerability_section,
 )
+from gate.registry import Manifest
 from gate.verify import (
     AttestationTrust,
     ImageScope,
@@ -47,11 +48,12 @@ MAX_PREDICATE_BYTES = 1024 * 1024  # larger predicates reach the policies as nul
 @dataclass(frozen=True)
 class PlatformImage:
     """A platform image whose evidence is verified: its digest and (for an index) the index's,
-    whose signatures cover it."""
+    whose signatures cover it; ``index`` is the index as served (its bytes prove it away from the registry)."""
 
     digest: str
     index_digest: str | None
     index_manifest: Mapping[str, Any] | None
+    index: Manifest | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

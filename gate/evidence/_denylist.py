@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from packageurl import PackageURL
-from univers.version_range import VersionRange
-from univers.versions import InvalidVersion
 
 from gate.errors import ConfigError
 from gate.evidence._sbom import Component
+
+if TYPE_CHECKING:  # univers is imported when an entry has a range: an empty deny list never loads it
+    from univers.version_range import VersionRange
 
 RULE_ID = "sbom.denied-component"
 
@@ -130,6 +131,9 @@ def _entry(item: Any, where: str) -> DenyEntry:
     if text_range is not None:
         if not isinstance(text_range, str):
             raise ConfigError(f"{where}.range must be a VERS string such as vers:npm/<4.17.21")
+        from univers.version_range import VersionRange
+        from univers.versions import InvalidVersion
+
         try:
             version_range = VersionRange.from_string(text_range)
         except (ValueError, KeyError, InvalidVersion) as exc:

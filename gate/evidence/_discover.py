@@ -96,6 +96,9 @@ class AttachedEvidence:
     subjects: tuple[str, ...]
     artifacts: tuple[Artifact, ...]
     problems: tuple[Problem, ...]
+    # Every manifest an artifact hangs from, by digest: its bytes prove each artifact's descriptor
+    # when the evidence is checked again away from the registry (gate.engine's shared facts).
+    manifests: Mapping[str, Manifest] = field(default_factory=dict, repr=False)
 
     def signature_layers(self) -> tuple[StoredLayer, ...]:
         """Layers the signature verifier reads: simple-signing, DSSE and Sigstore bundle layers, from any store."""
@@ -114,6 +117,7 @@ class _Pass:
         self.remaining, self.total_cap = total_cap, total_cap
         self.problems: list[Problem] = []
         self.claimed: set[str] = set()  # manifests some job already fetches (each is read once)
+        self.manifests: dict[str, Manifest] = {}  # each manifest whose layers were fetched
 
     async def attempt(self, source: str, action: Callable[[], Awaitable[T]], default: T) -> T:
         """Run one store's fetch; malformed or oversized content becomes a :class:`Problem`.
@@ -133,6 +137,7 @@ class _Pass:
     async def layers(self, found: Artifact, manifest: Manifest, wanted: frozenset[str], cap: int) -> list[Artifact]:
         """Fetch the wanted layers of ``manifest`` in parallel, each capped; ``found`` holds the common fields."""
         chosen = [(i, d) for i, d in enumerate(manifest.layers) if media_type_in(d.media_type, wanted)]
+        self.manifests[manifest.digest] = manifest
         fetched = await asyncio.gather(*(self._layer(found, i, d, cap) for i, d in chosen))
         return [artifact for artifact in fetched if artifact is not None]
 
@@ -184,7 +189,7 @@ async def discover(
     jobs += [_buildkit(run, manifest.digest, descriptor, set(subjects)) for descriptor in attestations]
     found = await asyncio.gather(*jobs)
     artifacts = tuple(artifact for group in found for artifact in group)
-    return AttachedEvidence(manifest.digest, tuple(subjects), artifacts, tuple(run.problems))
+    return AttachedEvidence(manifest.digest, tuple(subjects), artifacts, tuple(run.problems), MappingProxyType(run.manifests))
 
 
 async def _cosign_tag(run: _Pass, subject: str, suffix: str, store: Store, wanted: frozenset[str]) -> list[Artifact]:

@@ -4,7 +4,8 @@ CycloneDX documents are schema-validated with ``cyclonedx-python-lib``'s validat
 their components (the library's object model is stricter than real SBOMs in the wild, so we only
 read name/version/purl/type from the validated tree). XML is first parsed with ``defusedxml`` so
 entity tricks are refused before anything else reads it. SPDX has no validator in our
-dependencies; its required fields are checked here.
+dependencies; its required fields are checked here. The validators (and the XML parsers) are
+imported when an SBOM is read: an image without one never loads them.
 """
 
 from __future__ import annotations
@@ -13,23 +14,21 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator, Literal
-from xml.etree.ElementTree import Element
-
-import defusedxml.ElementTree as SafeET
-from cyclonedx.schema import SchemaVersion
-from cyclonedx.validation.json import JsonValidator
-from cyclonedx.validation.xml import XmlValidator
-from defusedxml import DefusedXmlException
-from lxml.etree import LxmlError
+from typing import TYPE_CHECKING, Any, Iterator, Literal
 
 from gate.errors import EvidenceError, LimitExceeded
 from gate.evidence import _json
 from gate.evidence._intoto import Statement
 
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
+
+    from cyclonedx.validation.json import JsonValidator
+    from cyclonedx.validation.xml import XmlValidator
+
 CYCLONEDX_PREDICATE = "https://cyclonedx.org/bom"
 SPDX_PREDICATE = "https://spdx.dev/Document"
-CYCLONEDX_VERSIONS = {f"1.{minor}": SchemaVersion.from_version(f"1.{minor}") for minor in range(2, 7)}
+CYCLONEDX_VERSIONS = tuple(f"1.{minor}" for minor in range(2, 7))
 SPDX_VERSIONS = ("SPDX-2.2", "SPDX-2.3")
 _CYCLONEDX_NS = re.compile(r"^\{http://cyclonedx\.org/schema/bom/(1\.\d+)\}bom$")
 # The SBOM media types of OCI referrers and cosign's deprecated `.sbom` tag.
@@ -131,6 +130,10 @@ def _walk_json_components(entries: list[Any]) -> Iterator[Component]:
 
 
 def _cyclonedx_xml(data: bytes, what: str, max_bytes: int) -> Sbom:
+    import defusedxml.ElementTree as SafeET
+    from defusedxml import DefusedXmlException
+    from lxml.etree import LxmlError
+
     if len(data) > max_bytes:
         raise LimitExceeded(f"{what} is {len(data)} bytes, above the {max_bytes}-byte cap")
     try:
@@ -227,13 +230,19 @@ def _spdx_purl(package: dict[str, Any], where: str) -> str | None:
 @functools.cache
 def _json_validator(version: str) -> JsonValidator:
     """One validator per spec version: building one compiles the schema (milliseconds each time)."""
-    return JsonValidator(CYCLONEDX_VERSIONS[version])
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonValidator
+
+    return JsonValidator(SchemaVersion.from_version(version))
 
 
 @functools.cache
 def _xml_validator(version: str) -> XmlValidator:
     """One validator per spec version, as for JSON."""
-    return XmlValidator(CYCLONEDX_VERSIONS[version])
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.xml import XmlValidator
+
+    return XmlValidator(SchemaVersion.from_version(version))
 
 
 def _cyclonedx_version(value: Any, what: str) -> str:

@@ -11,9 +11,7 @@ import datetime as dt
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from gate.config import Config
 from gate.errors import PolicyError
@@ -21,11 +19,16 @@ from gate.policy._decide import decide
 from gate.policy._evaluator import PolicyEvaluator
 from gate.report import Violation
 
+if TYPE_CHECKING:  # jsonschema is imported by the first check of a document: judging images never loads it
+    import jsonschema
+
 INPUT_SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "input.schema.json"
 
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     try:
         schema = json.loads(INPUT_SCHEMA.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gate.config import Config
 from gate.errors import PolicyError
 from gate.policy._decide import check_exemptions
 from gate.policy._embedded import EmbeddedBackend
-from gate.policy._lint import lint_modules
 from gate.policy._raw import RawViolation
 from gate.policy._sources import SHIPPED_POLICY_DIR, Module, context_keys_read, large_facts_read, load_modules, policy_digest
 from gate.rules import RULES, rule_ids_defined
+
+if TYPE_CHECKING:
+    from gate.policy._lint import Finding
 
 
 class Backend(Protocol):
@@ -66,7 +68,7 @@ class PolicyEvaluator:
         site_dirs = tuple(d for d in dict.fromkeys((*config.policy.dirs, *extra_dirs)) if d.resolve() != SHIPPED_POLICY_DIR)
         shipped, site = load_modules((SHIPPED_POLICY_DIR,)), load_modules(site_dirs) if site_dirs else ()
         modules = shipped + site
-        findings = lint_modules(site, modules, check_calls=config.policy.engine == "embedded")
+        findings = _lint(site, modules, check_calls=config.policy.engine == "embedded")
         if findings:
             raise PolicyError(
                 "site policies would silently never fire:\n  " + "\n  ".join(str(finding) for finding in findings),
@@ -105,6 +107,15 @@ class PolicyEvaluator:
     def close(self) -> None:
         """Release the engine (the OPA client's connection pool)."""
         self._backend.close()
+
+
+def _lint(site: tuple[Module, ...], modules: tuple[Module, ...], *, check_calls: bool) -> list[Finding]:
+    """The site modules' authoring mistakes (none without site modules: the linter is not even imported)."""
+    if not site:
+        return []
+    from gate.policy._lint import lint_modules
+
+    return lint_modules(site, modules, check_calls=check_calls)
 
 
 def _parse(item: Any) -> RawViolation:

@@ -27,6 +27,9 @@ _MAX_MODULE_BYTES = 1024 * 1024
 _PACKAGE = re.compile(r"^package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
 _RULE_HEAD = re.compile(r"^(?:default\s+)?([A-Za-z_]\w*)\s*(\(|\[|contains\b|if\b|:=|=|\{)", re.MULTILINE)
 _NOT_RULES = frozenset({"package", "import", "default", "some", "every", "not", "else"})
+# A double-quoted string (ends at its quote or the end of its line; a backslash escapes the next
+# character), a raw string (backquoted, may span lines) or a comment (``#`` to the end of the line).
+_STRING_OR_COMMENT = re.compile(r'"(?:\\[\s\S]|[^"\\\n])*"?|`[^`]*`?|#[^\n]*')
 
 
 @dataclass(frozen=True)
@@ -142,22 +145,6 @@ def rule_heads(source: str) -> list[tuple[str, int]]:
 
 def strip_comments(source: str) -> str:
     """The source without ``#`` comments. A ``#`` inside a double-quoted string or a raw
-    (backquoted, possibly multi-line) string is text; an escaped quote does not end a string."""
-    kept: list[str] = []
-    quote: str | None = None
-    comment = escaped = False
-    for char in source:
-        if comment:
-            comment = char != "\n"
-        elif quote is None:
-            comment = char == "#"
-            quote = char if char in "\"`" else None
-        elif escaped:
-            escaped = False
-        elif quote == '"' and char == "\\":
-            escaped = True
-        elif char == quote or (quote == '"' and char == "\n"):
-            quote = None
-        if not comment:
-            kept.append(char)
-    return "".join(kept)
+    (backquoted, possibly multi-line) string is text; an escaped quote does not end a string.
+    One regex pass: every policy is read this way at each start-up."""
+    return _STRING_OR_COMMENT.sub(lambda match: "" if match.group().startswith("#") else match.group(), source)

@@ -1,7 +1,8 @@
 """Registry authentication: anonymous, Basic, and the Bearer token challenge flow.
 
 The first request to a registry goes out anonymously; its 401 challenge tells us the scheme,
-which is remembered per registry so later requests carry credentials up front. Bearer tokens
+which is remembered per registry (and shared by the authenticators of every credential set, since
+it is the registry's, not the credentials') so later requests carry credentials up front. Bearer tokens
 (Docker token spec; OAuth2 refresh-token grant when the docker config holds an
 ``identitytoken``) are cached per (registry, scope) until shortly before they expire.
 """
@@ -28,16 +29,16 @@ _DEFAULT_TOKEN_SECONDS = 60  # Docker token spec: assume 60 s when expires_in is
 class Authenticator:
     """Chooses the ``Authorization`` header for each request to a registry."""
 
-    def __init__(self, transport: Transport, credentials: CredentialStore):
+    def __init__(self, transport: Transport, credentials: CredentialStore, schemes: dict[str, Challenge] | None = None):
         self._transport = transport
         self._credentials = credentials
-        self._schemes: dict[str, Challenge] = {}
+        self.schemes: dict[str, Challenge] = {} if schemes is None else schemes  # api host -> its challenge
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def headers(self, ref: Reference, scope: str) -> dict[str, str]:
         """The header to send up front, from what this registry asked for before (none at first)."""
-        challenge = self._schemes.get(ref.api_host)
+        challenge = self.schemes.get(ref.api_host)
         if challenge is None:
             return {}
         if challenge.scheme == "basic":
@@ -54,14 +55,21 @@ class Authenticator:
         chosen = next((c for c in challenges if c.scheme == "bearer"), None) or next((c for c in challenges if c.scheme == "basic"), None)
         if chosen is None:
             return None
-        self._schemes[ref.api_host] = chosen
+        self.schemes[ref.api_host] = chosen
         if chosen.scheme == "basic":
             retry = self._basic(ref)
         else:
-            self._tokens.pop((ref.api_host, scope), None)  # the token we sent (if any) was refused
+            self._forget_refused(ref, scope, sent)
             asked = chosen.params.get("scope") or scope
             retry = {"Authorization": f"Bearer {await self._token(ref, chosen, scope, asked)}"}
         return retry if retry and retry != sent else None
+
+    def _forget_refused(self, ref: Reference, scope: str, sent: dict[str, str]) -> None:
+        """Drop the cached token when it is the one just refused; a request sent before it was
+        fetched (anonymously, at first contact) says nothing about it."""
+        cached = self._tokens.get((ref.api_host, scope))
+        if cached is not None and sent.get("Authorization") == f"Bearer {cached[0]}":
+            del self._tokens[(ref.api_host, scope)]
 
     def _basic(self, ref: Reference) -> dict[str, str]:
         credential = self._credentials.lookup(ref.registry)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, NoReturn, overload
+from typing import Any, Literal, NoReturn, TypeVar, overload
 
 import httpx
 
@@ -36,6 +38,8 @@ OCI_EMPTY = "application/vnd.oci.empty.v1+json"  # image-spec 1.1: the config of
 EMPTY_JSON = b"{}"
 _MAX_REFERRER_PAGES = 64
 NO_REFERRERS_API_TTL = 600.0  # seconds a registry without the referrers API is not asked again
+PULL_SECRET_VIEWS = 256  # credential sets whose tokens are kept
+T = TypeVar("T")
 
 
 class RegistryClient:
@@ -61,6 +65,8 @@ class RegistryClient:
         self._no_referrers_api: dict[str, float] = {}  # registry -> monotonic time it answered 404/405
         self._referrers_api_seen: set[str] = set()  # registries whose referrers API answered
         self._referrers_probes: dict[str, asyncio.Lock] = {}  # held by the first referrers request to a registry
+        self._read: _ReadOnce | None = None  # set on an evaluation's view (see :meth:`reading_once`)
+        self._pull_secret_views: OrderedDict[bytes, RegistryClient] = OrderedDict()  # shared by every view
 
     def with_credentials(self, credentials: CredentialStore) -> "RegistryClient":
         """A client sharing this one's connection pool (and counters) that tries ``credentials``
@@ -68,7 +74,39 @@ class RegistryClient:
         leaves the pool open; close the original."""
         view = copy.copy(self)  # shares transport, limits and what was learnt about registries
         view._owns_transport = False
-        view._auth = Authenticator(self._transport, credentials.chain(self._from_file))
+        view._auth = Authenticator(self._transport, credentials.chain(self._from_file), self._auth.schemes)
+        view._read = None  # what another credential set read proves nothing about this one's access
+        return view
+
+    def with_pull_secrets(self, document: bytes) -> "RegistryClient":
+        """:meth:`with_credentials` for a docker ``config.json`` merged from a workload's
+        imagePullSecrets, kept per document (the last ``PULL_SECRET_VIEWS``): the workloads of a
+        namespace share their secrets, and a kept view reuses the tokens they were given instead
+        of asking the token server again on every check.
+
+        Raises:
+            ConfigError: the document is not JSON or an entry is malformed.
+        """
+        key = hashlib.sha256(document).digest()
+        view = self._pull_secret_views.get(key)
+        if view is None:
+            view = self.with_credentials(CredentialStore.from_docker_config(document, source="imagePullSecrets"))
+            self._pull_secret_views[key] = view
+            while len(self._pull_secret_views) > PULL_SECRET_VIEWS:
+                self._pull_secret_views.popitem(last=False)
+        self._pull_secret_views.move_to_end(key)
+        return view
+
+    def reading_once(self) -> "RegistryClient":
+        """A view of this client, for one evaluation, that reads each manifest by digest, each
+        small blob and each referrers listing once, however many parts of the evaluation ask (index
+        selection and evidence discovery both read an index's attestation manifests; a summary
+        lookup and discovery both list the image's referrers). Content by digest cannot change, and the
+        view's credentials are this client's, so what one part read is what the other would
+        have. A failed read is not kept: the next caller asks the registry again."""
+        view = copy.copy(self)
+        view._owns_transport = False
+        view._read = _ReadOnce()
         return view
 
     @property
@@ -124,6 +162,8 @@ class RegistryClient:
             EvidenceError: not JSON, schema 1, or an unknown media type.
             LimitExceeded: larger than ``limits.manifest_bytes``.
         """
+        if self._read is not None and ref.digest is not None:
+            return await self._read.once(("manifest", ref.registry, ref.repository, ref.digest), lambda: self._manifest(ref, missing_ok=False))
         return await self._manifest(ref, missing_ok=False)
 
     async def tag_manifest(self, ref: Reference, tag: str) -> Manifest | None:
@@ -141,7 +181,15 @@ class RegistryClient:
             RegistryError: not found, auth, network, size or digest mismatch.
             LimitExceeded: the blob is larger than the cap.
         """
-        async with self.stream_blob(ref, descriptor_or_digest, max_bytes=max_bytes or self._limits.blob_bytes) as chunks:
+        cap = max_bytes or self._limits.blob_bytes
+        if self._read is not None:
+            size = descriptor_or_digest.size if isinstance(descriptor_or_digest, Descriptor) else None
+            digest = descriptor_or_digest.digest if isinstance(descriptor_or_digest, Descriptor) else descriptor_or_digest
+            return await self._read.once(("blob", ref.registry, ref.repository, digest, size, cap), lambda: self._blob(ref, descriptor_or_digest, cap))
+        return await self._blob(ref, descriptor_or_digest, cap)
+
+    async def _blob(self, ref: Reference, descriptor_or_digest: Descriptor | str, cap: int) -> bytes:
+        async with self.stream_blob(ref, descriptor_or_digest, max_bytes=cap) as chunks:
             return b"".join([chunk async for chunk in chunks])
 
     @asynccontextmanager
@@ -188,13 +236,21 @@ class RegistryClient:
         """
         if digest_problem(digest):
             raise EvidenceError(f"cannot list referrers of {ref}: {digest_problem(digest)}", details=details(ref))
+        if self._read is not None:  # listed whole once; each caller filters
+            found = await self._read.once(("referrers", ref.registry, ref.repository, digest), lambda: self._all_referrers(ref, digest, None))
+        else:
+            found = await self._all_referrers(ref, digest, artifact_type)
+        return [d for d in found if artifact_type is None or d.artifact_type == artifact_type]
+
+    async def _all_referrers(self, ref: Reference, digest: str, artifact_type: str | None) -> list[Descriptor]:
+        """The referrers listing (the API's, asked to filter by ``artifact_type``), else the tag-schema index's entries."""
         found = await self._referrers_listing(ref, digest, artifact_type)
         if found is None:
             index = await self.tag_manifest(ref, _fallback_tag(digest))
             if index is not None and not index.is_index:
                 raise EvidenceError(f"referrers tag {_fallback_tag(digest)} of {ref} is a {index.media_type}, not an index", details=details(ref))
             found = list(index.manifests) if index is not None else []
-        return [d for d in found if artifact_type is None or d.artifact_type == artifact_type]
+        return found
 
     async def push_blob(self, ref: Reference, data: bytes, media_type: str) -> Descriptor:
         """Store ``data`` in ``ref``'s repository (one monolithic upload; nothing sent when the
@@ -326,8 +382,10 @@ class RegistryClient:
             try:
                 if page == 0 and response.status_code in (404, 405):
                     self._transport.expected_absence(response.status_code)
+                    await self._error_body(ref, response, "referrers")  # read, so the connection is kept
                     return None  # no referrers API here (OCI distribution-spec 1.1: fall back to the tag schema)
                 if page == 0 and response.status_code == 200 and not _is_index(response):
+                    await self._error_body(ref, response, "referrers")
                     return None  # a catch-all page, not the API
                 if response.status_code != 200:
                     await self._raise_status(ref, response, "referrers")
@@ -362,6 +420,7 @@ class RegistryClient:
         try:
             if response.status_code == 404 and missing_ok:
                 self._transport.expected_absence(404)
+                await self._error_body(ref, response, "manifest")  # read, so the connection is kept for the next request
                 return None
             if response.status_code != 200:
                 await self._raise_status(ref, response, "manifest")
@@ -403,13 +462,31 @@ class RegistryClient:
         raise status_error(ref, response.status_code, what, await self._error_body(ref, response, what), self._limits.retries)
 
     async def _error_body(self, ref: Reference, response: httpx.Response, what: str) -> bytes:
-        """The (capped) body of an error response, closing it; empty when it cannot be read."""
+        """The (capped) body of an error response, closing it; empty when it cannot be read.
+
+        Reading it whole lets the connection go back to the pool: closing a response whose body
+        was not read closes its connection, and the next request pays for a new one."""
         try:
             return await self._transport.read_capped(ref, response, _ERROR_BODY_BYTES, what)
         except GateError:
             return b""
         finally:
             await response.aclose()
+
+
+class _ReadOnce:
+    """What one evaluation's view has read, by key; concurrent askers of a key wait for the first."""
+
+    def __init__(self) -> None:
+        self._kept: dict[Hashable, Any] = {}
+        self._locks: dict[Hashable, asyncio.Lock] = {}
+
+    async def once(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            if key not in self._kept:
+                self._kept[key] = await read()
+            kept: T = self._kept[key]
+            return kept
 
 
 def _verified_digest(ref: Reference, raw: bytes, header: str | None) -> str:

@@ -124,7 +124,7 @@ def credential_checker(path: str) -> tuple[str, Callable[[ContentMatcher, bytes]
         return known
     if base[-4:].lower() in (".p12", ".pfx"):
         return _PKCS12_CHECK
-    if _KUBERNETES_CONF.search(path):
+    if "kubernetes/" in path and _KUBERNETES_CONF.search(path):
         return _KUBE_CHECK
     if not _MAYBE.search(base):
         return None

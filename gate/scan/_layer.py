@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import sys
 import threading
 from array import array
 from bisect import bisect_left
@@ -38,7 +39,12 @@ _BATCH_BYTES = 4 * 1024 * 1024
 
 def path_hash(path: str) -> int:
     """Stable 64-bit hash of a normalised path (stable across processes, for the disk cache)."""
-    return int.from_bytes(hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "little")
+    return int.from_bytes(_path_digest(path), "little")
+
+
+def _path_digest(path: str) -> bytes:
+    """``path_hash`` as its 8 little-endian bytes (a layer keeps these in one buffer while it streams)."""
+    return hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest()
 
 
 @dataclass(frozen=True)
@@ -111,8 +117,13 @@ def _in_hashes(packed: bytes, path: str) -> bool:
     return index < len(hashes) and hashes[index] == target
 
 
-def _packed(hashes: list[int]) -> bytes:
-    return array("Q", sorted(set(hashes))).tobytes()
+def _packed(digests: bytearray) -> bytes:
+    """The sorted, distinct ``path_hash`` values of a buffer of ``_path_digest`` outputs, in native order."""
+    values = array("Q")
+    values.frombytes(digests)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return array("Q", sorted(set(values))).tobytes()
 
 
 class ImageBudget:
@@ -144,8 +155,8 @@ class _Collector:
         self.hits: list[LayerHit] = []
         self.whiteouts: list[str] = []
         self.opaque: list[str] = []
-        self.hashes: list[int] = []
-        self.dir_hashes: list[int] = []
+        self.hashes = bytearray()
+        self.dir_hashes = bytearray()
         self.passwd: str | None = None
         self.skipped = {"binary": 0, "oversize": 0, "special": 0}
         self.by_path: dict[str, list[LayerHit]] = {}
@@ -155,14 +166,17 @@ class _Collector:
 
     def add(self, path: str, kind: str, link: str, content: bytes | None, size: int) -> None:
         slash = path.rfind("/")
-        directory, name = path[: max(slash, 0)], path[slash + 1 :]
-        if name.startswith(_WHITEOUT):
+        if path.startswith(_WHITEOUT, slash + 1):
+            directory, name = path[: max(slash, 0)], path[slash + 1 :]
             if name == _OPAQUE:
                 self.opaque.append(directory)
             else:
                 self.whiteouts.append(f"{directory}/{name[len(_WHITEOUT):]}".lstrip("/"))
             return
-        (self.dir_hashes if kind == "dir" else self.hashes).append(path_hash(path))
+        if kind == "dir":
+            self.dir_hashes += _path_digest(path)
+        else:
+            self.hashes += _path_digest(path)
         if kind == "file":
             self._file(path, content, size)
         elif kind == "hardlink":

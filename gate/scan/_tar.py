@@ -31,6 +31,7 @@ own testdata archives.
 from __future__ import annotations
 
 import re
+import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,19 +45,22 @@ _KINDS = {
     b"0": "file", b"7": "file", b"1": "hardlink", b"2": "symlink",
     b"3": "device", b"4": "device", b"5": "dir", b"6": "fifo",
 }
-_HEADER_ONLY = frozenset(b"123456")  # Go's isHeaderOnlyType: no data section whatever the size says
+_HEADER_ONLY = frozenset(b"123456")
+_META_FLAGS = frozenset((b"x", b"g", b"L", b"K"))  # Go's isHeaderOnlyType: no data section whatever the size says
 _PAX_NUMBERS = ("size", "uid", "gid")
 _PAX_TIMES = ("atime", "mtime", "ctime")
 _HIGH_BYTES = bytes(range(128))  # deleted by translate() to count bytes >= 0x80
 _PLAIN_NUMBER = re.compile(rb"[ \0]*[0-7]*[ \0]*")  # what writers emit; anything else takes Go's slow rules
+_OCTAL_DIGITS = b"01234567"
 _OCTAL_OR_NUL = b"01234567\0"  # a numeric field made only of these always parses in Go
-# Numeric fields Go parses per format, as (region, fields): mode, uid, gid, size, mtime; devmajor,
-# devminor; STAR atime, ctime.
-_Span = tuple[int, int]
-_Fields = tuple[tuple[_Span, tuple[_Span, ...]], ...]
-_V7_FIELDS: _Fields = (((100, 148), ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148))),)
-_USTAR_FIELDS: _Fields = (*_V7_FIELDS, ((329, 345), ((329, 337), (337, 345))))
-_STAR_FIELDS: _Fields = (*_USTAR_FIELDS, ((476, 500), ((476, 488), (488, 500))))
+# Numeric fields Go parses per format: mode, uid, gid, size, mtime; devmajor, devminor; STAR atime, ctime.
+_V7_NUMBERS: tuple[tuple[int, int], ...] = ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148))
+_USTAR_NUMBERS = (*_V7_NUMBERS, (329, 337), (337, 345))
+_STAR_NUMBERS = (*_USTAR_NUMBERS, (476, 488), (488, 500))
+# One unpack for what every header needs: name, the five V7 numbers, type flag, link name, magic,
+# version, devmajor and devminor, the 155-byte prefix (STAR: 131 bytes, then atime and ctime) and
+# the STAR trailer.
+_LAYOUT = struct.Struct("100s48s8xc100s6s2s64x16s155s8x4s")
 
 
 @dataclass(slots=True)
@@ -175,7 +179,7 @@ class _Pending:
 
 def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[tuple[TarEntry, bytes | None]]:
     count = 0
-    pending = _Pending()
+    pending: _Pending | None = None  # created only when a metadata record comes (most members have none)
     started = False
     while True:
         block = stream.read(BLOCK)
@@ -190,7 +194,8 @@ def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[
                 raise _refuse(label, "data after the end of the tar archive")
             return
         header = _header(block, label)
-        if header.flag in (b"x", b"g", b"L", b"K"):
+        if header.flag in _META_FLAGS:
+            pending = pending or _Pending()
             _meta_record(header, _meta(stream, header.size, label), pending, label)
             continue
         count += 1
@@ -200,7 +205,7 @@ def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[
                 details={"layer": label, "limit": max_entries},
             )
         entry, data_size = _entry(header, pending, label)
-        pending = _Pending()
+        pending = None
         padding = -data_size % BLOCK
         if entry.kind == "file" and data_size <= want:
             data = stream.read(data_size) if data_size else b""
@@ -242,29 +247,31 @@ def _header(block: bytes, label: str) -> _Header:
         EvidenceError: bad checksum or an unreadable numeric field (Go's ErrHeader).
     """
     _check_sum(block, label)
-    flag = block[156:157]
-    prefix = b""
-    magic = block[257:263]
-    spans = _V7_FIELDS
+    name, numbers, flag, link, magic, version, devices, prefix, trailer = _LAYOUT.unpack(block)
+    fields = _V7_NUMBERS
+    unusual: bytes | bool = numbers.translate(None, _OCTAL_OR_NUL)
     if magic == b"ustar\0":
-        if block[508:512] == b"tar\0":  # STAR: a shorter prefix, then atime and ctime
-            prefix, spans = block[345:476].partition(b"\0")[0], _STAR_FIELDS
-        else:
-            prefix, spans = block[345:500].partition(b"\0")[0], _USTAR_FIELDS
-    elif magic == b"ustar " and block[263:265] == b" \0":
-        prefix, spans = _gnu_prefix(block), _USTAR_FIELDS
-    for (first, last), fields in spans:
-        if block[first:last].translate(None, _OCTAL_OR_NUL) and any(_numeric(block[start:end]) is None for start, end in fields):
-            raise _refuse(label, "unreadable number in a tar header (Go's archive/tar refuses it)")
-    size_field = block[124:136]
+        star = trailer == b"tar\0"
+        fields = _STAR_NUMBERS if star else _USTAR_NUMBERS
+        unusual = unusual or devices.translate(None, _OCTAL_OR_NUL) or star and prefix[131:].translate(None, _OCTAL_OR_NUL)
+        prefix = (prefix[:131] if star else prefix).partition(b"\0")[0]
+    elif magic == b"ustar " and version == b" \0":
+        fields, unusual = _USTAR_NUMBERS, unusual or devices.translate(None, _OCTAL_OR_NUL)
+        prefix = _gnu_prefix(block)
+    else:
+        prefix = b""
+    # A field of octal digits and NULs only always parses; anything else takes Go's full rules.
+    if unusual and any(_numeric(block[start:end]) is None for start, end in fields):
+        raise _refuse(label, "unreadable number in a tar header (Go's archive/tar refuses it)")
+    size_field = numbers[24:36]
     if size_field[0] & 0x80 or b" " in size_field:
         size = _numeric(size_field) or 0
     else:  # only octal digits and NULs: Go skips leading NULs and stops at the next one
         size = int(size_field.lstrip(b"\0").partition(b"\0")[0] or b"0", 8)
     if size < 0 and flag[0] not in _HEADER_ONLY:
         raise _refuse(label, "negative size in a tar header")
-    name = block[0:100].partition(b"\0")[0]
-    return _Header(flag, prefix + b"/" + name if prefix else name, block[157:257].partition(b"\0")[0], size)
+    name = name.partition(b"\0")[0]
+    return _Header(flag, prefix + b"/" + name if prefix else name, link.partition(b"\0")[0], size)
 
 
 def _gnu_prefix(block: bytes) -> bytes:
@@ -319,7 +326,12 @@ def _check_sum(block: bytes, label: str) -> None:
     is below 131,072, so equality mod 65521 still rejects all but ~1 in 65,521 corrupt headers.
     """
     stored = block[148:156]
-    expected = int(stored.strip(b" \0") or b"0", 8) if _PLAIN_NUMBER.fullmatch(stored) else _octal(stored)
+    if stored[6:] == b"\0 " and not stored[:6].translate(None, _OCTAL_DIGITS):  # as Go, GNU tar and tarfile write it
+        expected: int | None = int(stored[:6], 8)
+    elif _PLAIN_NUMBER.fullmatch(stored):
+        expected = int(stored.strip(b" \0") or b"0", 8)
+    else:
+        expected = _octal(stored)
     if expected is not None:
         unsigned = (zlib.adler32(block) & 0xFFFF) - 1 - sum(stored) + 8 * 32
         if (expected - unsigned) % 65521 == 0:
@@ -382,12 +394,13 @@ def _pax_time(text: bytes) -> bool:
     return _decimal(seconds) is not None and not fraction.strip(b"0123456789")
 
 
-def _entry(header: _Header, pending: _Pending, label: str) -> tuple[TarEntry, int]:
+def _entry(header: _Header, pending: _Pending | None, label: str) -> tuple[TarEntry, int]:
     """Go's ``mergePAX`` and GNU long-name handling for one member; returns it and its data size."""
     name, link, size = header.name, header.link, header.size
-    if pending.pax:
-        name, link, size = _merge_pax(pending.pax, pending, name, link, size, label)
-    name, link = pending.long_name or name, pending.long_link or link
+    if pending is not None:
+        if pending.pax:
+            name, link, size = _merge_pax(pending.pax, pending, name, link, size, label)
+        name, link = pending.long_name or name, pending.long_link or link
     flag = header.flag
     if flag == b"S":
         raise _refuse(label, "GNU sparse file (type S); gate does not read sparse members")

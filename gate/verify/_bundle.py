@@ -10,28 +10,37 @@ bundles that carry a public key instead of a certificate; for those the signatur
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from sigstore.errors import Error as SigstoreError
-from sigstore.errors import VerificationError as SigstoreVerificationError
-from sigstore.hashes import Hashed
-from sigstore.models import Bundle
-from sigstore_models.bundle.v1 import Bundle as BundleDocument
-from sigstore_models.common.v1 import HashAlgorithm, MessageSignature
-from sigstore_models.intoto import Envelope
+from typing import TYPE_CHECKING
 
 from gate.errors import VerificationError
 from gate.evidence import DsseEnvelope, SigstoreBundle
-from gate.verify import _certs, _tlog
-from gate.verify._keys import PublicKey, digest_signature_matches, signature_matches
+from gate.verify import _tlog
+from gate.verify._keys import digest_signature_matches, signature_matches
 from gate.verify._model import INVALID, VerifiedSigner
 from gate.verify._signers import key_signer, keyless_signer, trusted_key
 from gate.verify._trust import TrustPolicy
 
-LIBRARY_ERRORS = (SigstoreError, ValueError, TypeError, KeyError, InvalidSignature, UnsupportedAlgorithm)
+if TYPE_CHECKING:  # sigstore and cryptography are imported when a bundle is read: an unsigned image never loads them
+    from cryptography import x509
+
+    from gate.verify import _certs
+    from gate.verify._keys import PublicKey
+    from sigstore.hashes import Hashed
+    from sigstore_models.bundle.v1 import Bundle as BundleDocument
+    from sigstore_models.common.v1 import MessageSignature
+    from sigstore_models.intoto import Envelope
+
+
+@functools.cache
+def library_errors() -> tuple[type[Exception], ...]:
+    """What sigstore, its models and cryptography raise for a bundle that does not parse or verify."""
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from sigstore.errors import Error as SigstoreError
+
+    return (SigstoreError, ValueError, TypeError, KeyError, InvalidSignature, UnsupportedAlgorithm)
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,10 @@ class _RecordingPolicy:
     identity: _certs.CertIdentity | None = None
 
     def verify(self, cert: x509.Certificate) -> None:
+        from sigstore.errors import VerificationError as SigstoreVerificationError
+
+        from gate.verify import _certs
+
         try:
             self.identity = _certs.identity_of(cert)
         except VerificationError as exc:
@@ -63,9 +76,11 @@ def verify_bundle(bundle: SigstoreBundle, trust: TrustPolicy, now: dt.datetime, 
     Raises:
         VerificationError: ``details["status"]`` is ``untrusted`` or ``invalid``.
     """
+    from sigstore_models.bundle.v1 import Bundle as BundleDocument
+
     try:
         document = BundleDocument.from_json(bundle.raw)
-    except LIBRARY_ERRORS as exc:
+    except library_errors() as exc:
         raise VerificationError(f"{bundle.source}: not a valid Sigstore bundle: {exc}") from exc
     if document.verification_material.public_key is not None:
         return _keyed(bundle, document, trust, now, artifact_digest)
@@ -73,6 +88,8 @@ def verify_bundle(bundle: SigstoreBundle, trust: TrustPolicy, now: dt.datetime, 
 
 
 def _keyless(bundle: SigstoreBundle, trust: TrustPolicy, now: dt.datetime, artifact_digest: str | None) -> BundleResult:
+    from sigstore.models import Bundle
+
     policy = _RecordingPolicy()
     try:
         parsed = Bundle.from_json(bundle.raw)
@@ -82,7 +99,7 @@ def _keyless(bundle: SigstoreBundle, trust: TrustPolicy, now: dt.datetime, artif
         else:
             verifier.verify_artifact(_hashed(artifact_digest, bundle.source), parsed, policy)
             payload_type, payload = None, None
-    except LIBRARY_ERRORS as exc:
+    except library_errors() as exc:
         raise VerificationError(f"{bundle.source}: Sigstore bundle does not verify: {exc}") from exc
     integrated = parsed.log_entry._inner.integrated_time
     if integrated:
@@ -156,6 +173,9 @@ def _check_message_digest(message: MessageSignature, digest: bytes, source: str)
 def _hashed(artifact_digest: str | None, source: str) -> Hashed:
     if artifact_digest is None or not artifact_digest.startswith("sha256:"):
         raise VerificationError(f"{source}: a message-signature bundle needs the sha256 digest of the signed artifact")
+    from sigstore.hashes import Hashed
+    from sigstore_models.common.v1 import HashAlgorithm
+
     try:
         return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(artifact_digest[7:]))
     except ValueError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -21,8 +22,11 @@ from sigstore.errors import Error as SigstoreError
 from sigstore.verify import policy as sigstore_policy
 
 from gate.errors import VerificationError
-from gate.verify._keys import PublicKey
+from gate.verify._keys import is_public_key
 from gate.verify._trust import TrustPolicy
+
+if TYPE_CHECKING:
+    from gate.verify._keys import PublicKey
 
 OIDC_ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 OIDC_ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
@@ -85,7 +89,7 @@ def certificate_key(cert: x509.Certificate, what: str) -> PublicKey:
         key = cert.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise VerificationError(f"{what} holds an unsupported or malformed public key") from exc
-    if not isinstance(key, PublicKey):
+    if not is_public_key(key):
         raise VerificationError(f"{what} holds a {type(key).__name__}; signatures need ECDSA, RSA or Ed25519")
     return key
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from gate.errors import VerificationError
 from gate.evidence import ANNOTATION_BUNDLE, CosignAttestation, CosignMaterial, CosignSignature, Statement
-from gate.verify import _certs, _tlog
+from gate.verify import _tlog
 from gate.verify._keys import signature_matches
 from gate.verify._model import INVALID, VerifiedSigner
 from gate.verify._signers import key_signer, keyless_signer, trusted_key
@@ -97,6 +97,8 @@ def _keyless(
     *, certificate: bytes, signed: bytes, signature: bytes, logged_payload: bytes, material: CosignMaterial,
     trust: TrustPolicy, now: dt.datetime, layout: str, source: str,
 ) -> VerifiedSigner:
+    from gate.verify import _certs  # sigstore's certificate checks load with the first certificate
+
     cert = _certs.load_certificate(certificate, f"{source}: certificate annotation")
     if material.rekor is None:
         raise VerificationError(f"{source}: keyless signature has no Rekor entry ({ANNOTATION_BUNDLE}); its time cannot be trusted")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from gate.verify._certs import CertIdentity
-from gate.verify._keys import PublicKey
 from gate.verify._model import VerifiedSigner, untrusted
 from gate.verify._trust import TrustedKey, TrustPolicy
+
+if TYPE_CHECKING:
+    from gate.verify._certs import CertIdentity
+    from gate.verify._keys import PublicKey
 
 
 def keyless_signer(identity: CertIdentity, trust: TrustPolicy, layout: str, source: str) -> VerifiedSigner:

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-
-from sigstore_models.bundle.v1 import Bundle as BundleDocument
+from typing import TYPE_CHECKING
 
 from gate.config import TrustConfig
 from gate.errors import ConfigError, EvidenceError, VerificationError
 from gate.evidence import DsseEnvelope, Summary, rfc3339
-from gate.verify._bundle import LIBRARY_ERRORS, dsse_envelope
-from gate.verify._keys import PublicKey, key_id, load_public_key, signature_matches
+from gate.verify._bundle import dsse_envelope, library_errors
+from gate.verify._keys import key_id, load_public_key, signature_matches
 from gate.verify._statement import in_toto_statement, require_subject
+
+if TYPE_CHECKING:
+    from gate.verify._keys import PublicKey
 
 CLOCK_SKEW = dt.timedelta(minutes=5)  # a summary this far "in the future" is still accepted
 
@@ -108,9 +110,11 @@ def _keyed_envelope(bundle: bytes, source: str) -> DsseEnvelope:
     Raises:
         VerificationError: not a bundle, keyless, a message signature, or several signatures.
     """
+    from sigstore_models.bundle.v1 import Bundle as BundleDocument
+
     try:
         document = BundleDocument.from_json(bundle)
-    except LIBRARY_ERRORS as exc:
+    except library_errors() as exc:
         raise VerificationError(f"{source}: not a valid Sigstore bundle: {exc}") from exc
     if document.verification_material.public_key is None:
         raise VerificationError(f"{source}: a verification summary must be signed with a listed verifier key, not a certificate")

@@ -17,23 +17,20 @@ import base64
 import binascii
 import datetime as dt
 import json
-from typing import Any
-
-import rfc8785
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from sigstore._utils import KeyID
-from sigstore.errors import Error as SigstoreError
-from sigstore.models import TransparencyLogEntry
-from sigstore_models.rekor import v1 as rekor_v1
+from typing import TYPE_CHECKING, Any
 
 from gate.errors import VerificationError
 from gate.evidence import RekorSET
-from gate.verify._keys import PublicKey, spki_der
+from gate.verify._keys import spki_der
 from gate.verify._trust import TrustPolicy
 
-Signer = x509.Certificate | PublicKey
+if TYPE_CHECKING:  # sigstore and cryptography are imported when an entry is checked: an unsigned image never loads them
+    from cryptography import x509
+    from sigstore_models.rekor import v1 as rekor_v1
+
+    from gate.verify._keys import PublicKey
+
+    Signer = x509.Certificate | PublicKey
 
 # Rekor and the verifier clocks may disagree a little; an entry later than this is refused.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -45,6 +42,10 @@ def verify_set(entry: RekorSET, trust: TrustPolicy, now: dt.datetime) -> dt.date
     Raises:
         VerificationError: bad signature, unknown log, or an integrated time in the future.
     """
+    import rfc8785
+    from sigstore._utils import KeyID
+    from sigstore.errors import Error as SigstoreError
+
     try:
         canonical = rfc8785.dumps(
             {"body": entry.body_b64, "integratedTime": entry.integrated_time, "logID": entry.log_id, "logIndex": entry.log_index}
@@ -64,6 +65,9 @@ def verify_proof(entry: rekor_v1.TransparencyLogEntry, trust: TrustPolicy, now: 
     Raises:
         VerificationError: any of those fails.
     """
+    from sigstore.errors import Error as SigstoreError
+    from sigstore.models import TransparencyLogEntry
+
     try:
         TransparencyLogEntry(entry)._verify(trust.rekor_keyring)
     except (SigstoreError, ValueError, TypeError, IndexError) as exc:
@@ -90,6 +94,8 @@ def check_binding(body: bytes, *, signature: bytes, signer: Signer, digest: str)
     Raises:
         VerificationError: another kind, or any field differs.
     """
+    from cryptography.exceptions import UnsupportedAlgorithm
+
     try:
         document = json.loads(body)
         kind, version, spec = document["kind"], document["apiVersion"], document["spec"]
@@ -137,6 +143,9 @@ def _b64_sig_matches(text: str, *, signature: bytes) -> bool:
 
 
 def _same_signer(pem_b64: str, signer: Signer) -> bool:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     pem = base64.b64decode(pem_b64)
     if isinstance(signer, x509.Certificate):
         if b"CERTIFICATE" not in pem:

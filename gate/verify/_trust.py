@@ -2,7 +2,9 @@
 
 The default trusted root is the public-good ``trusted_root.json`` shipped inside the ``sigstore``
 package, read from the package data: no TUF refresh, no network. ``trust.trusted_root`` replaces
-it for a private Sigstore or an air-gapped cluster.
+it for a private Sigstore or an air-gapped cluster. A configured root is parsed at start-up (a bad
+file is refused there); the shipped one, and sigstore itself, are loaded when a signature first
+needs them, so checking an unsigned image never imports sigstore.
 """
 
 from __future__ import annotations
@@ -10,19 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-
-from cryptography import x509
-from sigstore._internal.trust import CTKeyring, KeyringPurpose, RekorKeyring
-from sigstore._internal.tuf import DEFAULT_TUF_URL
-from sigstore._utils import read_embedded
-from sigstore.errors import Error as SigstoreError
-from sigstore.models import TrustedRoot
-from sigstore.verify import Verifier
-from sigstore_models.trustroot import v1 as trustroot_v1
+from typing import TYPE_CHECKING
 
 from gate.config import ImagePolicy, KeylessIdentity, TrustConfig
 from gate.errors import ConfigError, VerificationError
-from gate.verify._keys import PublicKey, key_id, load_public_key
+from gate.verify._keys import key_id, load_public_key
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from sigstore._internal.trust import CTKeyring, RekorKeyring
+    from sigstore.models import TrustedRoot
+    from sigstore.verify import Verifier
+
+    from gate.verify._keys import PublicKey
 
 
 @dataclass(frozen=True)
@@ -48,13 +50,14 @@ class TrustedAuthority:
 @dataclass(frozen=True)
 class TrustPolicy:
     """Configured trust, parsed: every key and keyless identity any authority names (``trust`` and
-    ``images[].authorities``), the authorities themselves, the trusted root, and whether a tlog
-    entry is required. Verification accepts a signer any authority names and records which ones
-    it satisfies; which of those count for an image is decided per image (``gate.verify.scope``)."""
+    ``images[].authorities``), the authorities themselves, the configured trusted root (None: the
+    public-good one), and whether a tlog entry is required. Verification accepts a signer any
+    authority names and records which ones it satisfies; which of those count for an image is
+    decided per image (``gate.verify.scope``)."""
 
     keys: tuple[TrustedKey, ...]
     identities: tuple[KeylessIdentity, ...]
-    trusted_root: TrustedRoot
+    configured_root: TrustedRoot | None = None
     require_tlog: bool = True
     authorities: tuple[TrustedAuthority, ...] = ()
 
@@ -109,7 +112,7 @@ class TrustPolicy:
         return cls(
             keys=tuple(by_id.values()),
             identities=tuple(a.identity for a in authorities if a.identity is not None),
-            trusted_root=load_trusted_root(trusted_root_json),
+            configured_root=load_trusted_root(trusted_root_json) if trusted_root_json is not None else None,
             require_tlog=require_tlog,
             authorities=tuple(authorities),
         )
@@ -125,18 +128,33 @@ class TrustPolicy:
         )
 
     @cached_property
+    def trusted_root(self) -> TrustedRoot:
+        """The configured trusted root, else the public-good one shipped with sigstore (read on first use).
+
+        Raises:
+            ConfigError: the shipped root does not load (a broken sigstore installation).
+        """
+        return self.configured_root if self.configured_root is not None else load_trusted_root(None)
+
+    @cached_property
     def rekor_keyring(self) -> RekorKeyring:
         """Rekor keys of the trusted root (sigstore's keyring: key-id lookup, then every key)."""
+        from sigstore._internal.trust import KeyringPurpose
+
         return self.trusted_root.rekor_keyring(KeyringPurpose.VERIFY)
 
     @cached_property
     def ct_keyring(self) -> CTKeyring:
         """Certificate-transparency log keys of the trusted root."""
+        from sigstore._internal.trust import KeyringPurpose
+
         return self.trusted_root.ct_keyring(KeyringPurpose.VERIFY)
 
     @cached_property
     def bundle_verifier(self) -> Verifier:
         """sigstore-python's bundle verifier over this trusted root (builds no network client until asked)."""
+        from sigstore.verify import Verifier
+
         return Verifier(trusted_root=self.trusted_root)
 
     @cached_property
@@ -159,6 +177,13 @@ def load_trusted_root(data: bytes | None) -> TrustedRoot:
     Raises:
         ConfigError: the document is not a trusted root.
     """
+    from sigstore._internal.trust import KeyringPurpose
+    from sigstore._internal.tuf import DEFAULT_TUF_URL
+    from sigstore._utils import read_embedded
+    from sigstore.errors import Error as SigstoreError
+    from sigstore.models import TrustedRoot
+    from sigstore_models.trustroot import v1 as trustroot_v1
+
     if data is None:
         data = read_embedded("trusted_root.json", DEFAULT_TUF_URL)
     try:

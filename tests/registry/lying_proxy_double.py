@@ -5,23 +5,29 @@ defences against those cannot be exercised against it alone. This threaded HTTP 
 127.0.0.1 forwards every request to the real registry and, when a test asks, answers in its
 place (429/503 N times, a crafted body), tampers with what came back (corrupt a body, swap
 ``Docker-Content-Digest``), stalls, streams blobs slowly (a registry far away), or redirects blob downloads to another host name for itself
-(``localhost`` instead of ``127.0.0.1``) so tests can see which headers crossed the hop.
+(``localhost`` instead of ``127.0.0.1``) so tests can see which headers crossed the hop. It can
+also serve the OCI referrers API the real one lacks, and count the connections clients open.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import httpx
 
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "content-encoding"}
 STORAGE_PREFIX = "/storage-double"
 _PACED_WRITE = 64 * 1024
+_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+_REFERRERS = re.compile(r"^/v2/(?P<repository>.+)/referrers/(?P<digest>[a-z0-9]+:[a-f0-9]+)(?:\?(?P<query>.*))?$")
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,12 @@ class LyingRegistryProxyDouble:
 
     With ``tls`` (a server context, e.g. from trustme) it serves HTTPS.
 
+    With ``keep_alive`` it speaks HTTP/1.1 and keeps connections open between requests, as a
+    registry does (not combinable with ``omit_content_length``).
+
     Attributes:
         seen: every request received, in order.
+        connections: TCP connections accepted so far.
         stall_seconds: wait this long before answering anything.
         omit_content_length: send bodies without ``Content-Length`` (the end is the connection close),
             so a size cap must be enforced while reading rather than from the header.
@@ -61,8 +71,11 @@ class LyingRegistryProxyDouble:
         blob_bytes_per_second: when set, blob bodies are sent at this pace (in 64 KiB writes).
     """
 
-    def __init__(self, upstream_url: str, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, upstream_url: str, tls: ssl.SSLContext | None = None, *, keep_alive: bool = False) -> None:
         self.seen: list[Seen] = []
+        self.keep_alive = keep_alive
+        self.connections = 0
+        self._connections_lock = threading.Lock()
         self.answers: list[Answer] = []
         self.tampers: list[Tamper] = []
         self.stall_seconds = 0.0
@@ -150,6 +163,27 @@ class LyingRegistryProxyDouble:
 
         self.answers.append(answer)
 
+    def serve_referrers_api(self) -> None:
+        """Answer the OCI 1.1 referrers API as a distribution-spec 1.1 registry would, which
+        Debian's registry 2.8 cannot: ``GET /v2/<name>/referrers/<digest>`` lists what the
+        subject's ``<alg>-<hex>`` tag-schema index upstream lists (an empty index when there is
+        none), filtered by ``artifactType`` when asked."""
+
+        def answer(seen: Seen) -> Reply | None:
+            match = _REFERRERS.match(seen.path)
+            if seen.method != "GET" or match is None:
+                return None
+            repository, digest, query = match["repository"], match["digest"], match["query"] or ""
+            tagged = self._upstream.get(f"/v2/{repository}/manifests/{digest.replace(':', '-')}", headers={"Accept": _OCI_INDEX})
+            listed = tagged.json().get("manifests", []) if tagged.status_code == 200 else []
+            wanted = parse_qs(query).get("artifactType")
+            if wanted:
+                listed = [entry for entry in listed if entry.get("artifactType") in wanted]
+            body = json.dumps({"schemaVersion": 2, "mediaType": _OCI_INDEX, "manifests": listed}).encode()
+            return Reply(200, {"Content-Type": _OCI_INDEX}, body)
+
+        self.answers.append(answer)
+
     # --- plumbing ------------------------------------------------------------------------
 
     def handle(self, seen: Seen, body: bytes) -> Reply:
@@ -178,6 +212,13 @@ class LyingRegistryProxyDouble:
 
 def _handler_for(proxy: LyingRegistryProxyDouble) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if proxy.keep_alive else "HTTP/1.0"
+
+        def setup(self) -> None:
+            with proxy._connections_lock:
+                proxy.connections += 1
+            super().setup()
+
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""

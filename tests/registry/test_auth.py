@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from pathlib import Path
@@ -158,6 +159,37 @@ async def test_token_server_failures_are_clear(lying_proxy: LyingRegistryProxyDo
             await client.manifest(Reference.parse(f"{lying_proxy.host}/shop/api:1"))
 
 
+async def test_concurrent_first_requests_share_one_token(token_auth_registry: RegistryServer, repo: str) -> None:
+    """Requests sent anonymously before the scheme was known all get a 401; the token fetched
+    for the first one serves the others, rather than each 401 discarding it and fetching again."""
+    pushed = [_push(token_auth_registry, f"{repo}:{i}") for i in range(4)]
+    async with RegistryClient(config_for(token_auth_registry)) as client:
+        view = client.with_credentials(_store(token_auth_registry))
+        found = await asyncio.gather(*(view.manifest(Reference.parse(image.ref)) for image in pushed))
+        assert [m.digest for m in found] == [image.digest for image in pushed]
+        assert client.request_count == 4 + 1 + 4  # four 401s, one token, four retries
+
+
+async def test_pull_secrets_get_one_token_for_every_check_that_shares_them(token_auth_registry: RegistryServer, repo: str) -> None:
+    """The scheme is the registry's, learnt once for every credential set; the token belongs to
+    the credentials, and is kept with the view of the same pull secrets."""
+    first, second = _push(token_auth_registry, f"{repo}:1.0"), _push(token_auth_registry, f"{repo}:2.0")
+    assert token_auth_registry.username and token_auth_registry.password
+    secrets = _docker_config(token_auth_registry.host, token_auth_registry.username, token_auth_registry.password)
+    async with RegistryClient(config_for(token_auth_registry)) as client:
+        with pytest.raises(RegistryError):
+            await client.manifest(Reference.parse(first.ref))  # no credentials of its own: 401, anonymous token refused
+        learnt, refused = client.request_count, client.status_counts.get(401)
+        for pushed in (first, second):
+            view = client.with_pull_secrets(secrets)
+            refs = [Reference.parse(pushed.ref), Reference.parse(pushed.by_digest)]
+            assert [m.digest for m in await asyncio.gather(*(view.manifest(ref) for ref in refs))] == [pushed.digest] * 2
+        assert client.with_pull_secrets(secrets) is view
+        # one token for the pull secrets, then four manifest reads: no 401, no second token
+        assert client.request_count - learnt == 1 + 4
+        assert client.status_counts.get(401) == refused
+
+
 async def test_with_credentials_shares_the_pool_and_keeps_sources_apart(basic_auth_registry: RegistryServer, repo: str) -> None:
     pushed = _push(basic_auth_registry, f"{repo}:1.0")
     ref = Reference.parse(pushed.ref)
@@ -168,5 +200,6 @@ async def test_with_credentials_shares_the_pool_and_keeps_sources_apart(basic_au
         async with workload:
             assert (await workload.manifest(ref)).digest == pushed.digest
         assert (await workload.resolve(ref)).digest == pushed.digest  # closing the view left the pool open
-        assert client.request_count == workload.request_count == 4
-        assert client.status_counts == {401: 2, 200: 2}
+        # the view knows from the first 401 that this registry asks for Basic: its credentials go up front
+        assert client.request_count == workload.request_count == 3
+        assert client.status_counts == {401: 1, 200: 2}

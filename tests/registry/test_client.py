@@ -11,6 +11,7 @@ import pytest
 from gate.config import Config
 from gate.errors import EvidenceError, LimitExceeded, RegistryError
 from gate.registry import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Reference, RegistryClient
+from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
 from tests.support.artifacts import Blob, push_artifact, push_cosign_tag, push_index
 from tests.support.gate_config import config_for
 from tests.support.images import ImageBuilder, Media
@@ -155,6 +156,23 @@ async def test_concurrent_referrers_listings_probe_a_registry_once(registry: Reg
         # one referrers API probe (404 on registry 2.8), then one fallback tag per subject
         assert client.status_counts.get("absent") == 1 + 2
         assert client.request_count == 1 + 3
+
+
+async def test_absent_tags_and_a_missing_referrers_api_keep_the_connection(registry: RegistryServer, repo: str) -> None:
+    """Discovery's usual answers are 404s; reading their bodies lets one kept-alive connection
+    carry every request, where closing them unread would cost a new connection each."""
+    subject = _image().push(registry, f"{repo}:1.0")
+    proxy = LyingRegistryProxyDouble(registry.url, keep_alive=True)
+    try:
+        ref = Reference.parse(subject.ref.replace(registry.host, proxy.host, 1))
+        async with RegistryClient(config_for(proxy)) as client:
+            for suffix in (".sig", ".att", ".sbom"):
+                assert await client.tag_manifest(ref, subject.digest.replace(":", "-") + suffix) is None
+            assert await client.referrers(ref, subject.digest) == []  # API probe (404), then the tag schema (404)
+            assert (await client.manifest(ref)).digest == subject.digest
+        assert len(proxy.seen) == 6 and proxy.connections == 1
+    finally:
+        proxy.stop()
 
 
 async def test_request_count_counts_every_request(registry: RegistryServer, gate_config: Config, repo: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ import trustme
 
 from gate.errors import RegistryError
 from gate.registry import Reference, RegistryClient
+from gate.registry._transport import _ssl_context
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble, Reply
 from tests.support.gate_config import config_for
 from tests.support.images import ImageBuilder
@@ -50,3 +53,17 @@ async def test_plain_http_token_realm_is_refused_for_an_https_registry(tls_proxy
 def test_unreadable_ca_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="cannot load CA file"):
         RegistryClient(config_for(), ca_file=tmp_path / "missing.pem")
+
+
+def test_the_system_trust_store_is_read_before_the_first_handshake(tls_proxy: LyingRegistryProxyDouble) -> None:
+    """A run that reaches only plain-HTTP registries never parses the system CAs; the first TLS
+    connection reads them before its handshake, so verification is exactly the default context's."""
+    context = _ssl_context(None)
+    system = ssl.create_default_context()
+    assert context.cert_store_stats()["x509_ca"] == 0
+    assert (context.verify_mode, context.check_hostname, context.options) == (system.verify_mode, system.check_hostname, system.options)
+    host, port = tls_proxy.host.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        with pytest.raises(ssl.SSLCertVerificationError):  # the proxy's private CA is in no system store
+            context.wrap_socket(raw, server_hostname=host)
+    assert context.cert_store_stats()["x509_ca"] == system.cert_store_stats()["x509_ca"] > 0

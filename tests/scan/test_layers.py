@@ -229,3 +229,28 @@ def test_history_lines_in_findings_are_redacted() -> None:
     assert {f.rule for f in findings} == {"secret.file", "secret.build-arg"}
     assert all(NPM not in (f.history or "") for f in findings)
 
+
+
+def test_many_small_files_with_binaries_and_large_files_between_them() -> None:
+    """Small text files are scanned in batches (one hyperscan call per ~4 MiB): a secret at the very
+    start or end of a file, next to empty files, in a binary or in a large file is found in exactly
+    its own file, and a token split across two neighbouring files is in neither."""
+    words = "def handler(request):\n    return config.value  # token lookup\n" * 40
+    files: dict[str, str | bytes] = {f"app/pkg{n % 7}/m{n}.py": words for n in range(2500)}
+    files.update({
+        "app/pkg0/m0.py": f"{GITHUB}\n" + words,  # first byte of the first batch
+        "app/pkg1/m1.py": "",
+        "app/pkg2/m1200.py": words + f"GITHUB_TOKEN={GITHUB}",  # last bytes of a file mid-batch
+        "app/pkg3/m1201.py": "",
+        "app/pkg4/m1500.py": words + GITHUB[:20],  # half a token ...
+        "app/pkg5/m1501.py": GITHUB[20:] + "\n" + words,  # ... and the other half in the next file
+        "usr/lib/plugin.so": b"\x7fELF\0\0\0" + bytes(5000) + GITHUB.encode() + b"\0" + bytes(3000),
+        "var/log/app.log": words * 800 + f"\nexport AWS_ACCESS_KEY_ID={AWS}\n" + words * 800,
+        "app/pkg6/m2499.py": words + GITHUB,  # last byte of the layer
+    })
+    scan = LayerScanner(Limits()).scan(chunked(tar_bytes(files), 1 << 20), "application/vnd.oci.image.layer.v1.tar", 0, "sha256:" + "b" * 64)
+    assert scan.entries == len(files)
+    assert {(h.detector, h.path) for h in scan.hits} == {
+        ("github-pat", "app/pkg0/m0.py"), ("github-pat", "app/pkg2/m1200.py"), ("github-pat", "usr/lib/plugin.so"),
+        ("aws-access-token", "var/log/app.log"), ("github-pat", "app/pkg6/m2499.py")}
+    assert all(scan.has_file(path) for path in files) and not scan.has_file("app/pkg0")

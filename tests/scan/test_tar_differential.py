@@ -165,6 +165,36 @@ def test_ambiguous_or_malformed_headers_are_refused(data: bytes) -> None:
     assert gate_members(data) is None
 
 
+def _checksum_spelled(block: bytes, spelling: bytes, change: int = 0) -> bytes:
+    """``block`` with its checksum field rewritten in ``spelling`` (a %-format for the sum)."""
+    value = sum(block[:148]) + 8 * 32 + sum(block[156:512]) + change
+    return block[:148] + (spelling % value)[:8].ljust(8, b"\0") + block[156:]
+
+
+@pytest.mark.parametrize(("spelling", "change"), [
+    (b"%06o\0 ", 0), (b"%06o\0 ", 1), (b"%07o\0", 0), (b"%07o ", 0), (b" %06o ", 0), (b"%08o", 0),
+    (b"%06o  ", 0), (b"\0%06o ", 0), (b"%o", 0), (b"0%o\0", 0),
+    (b"0_%04o\0 ", 0),  # Python's int() skips the underscore; Go does not
+    (b"+%05o\0 ", 0),  # nor a sign
+    (b"%06d\0 ", 0),  # decimal digits 8 and 9 are not octal
+])
+@pytest.mark.parametrize("magic", ["ustar", "gnu", "v7", "star"])
+def test_checksum_spellings_read_as_go_reads_them(spelling: bytes, change: int, magic: str) -> None:
+    block = header(b"root/.npmrc", size=len(SECRET), magic=magic)
+    assert_equivalent(_checksum_spelled(block, spelling, change) + SECRET + bytes(-len(SECRET) % 512) + END)
+
+
+@pytest.mark.parametrize("offset", [100, 108, 116, 124, 136, 329, 337, 476, 488])
+@pytest.mark.parametrize("value", [b"  1234 \0", b"0000_644\0", b"\x80\0\0\0\0\0\0\x01", b"00000008\0", b"0000644 ", b"\0\0\0\0\0\0\0\0"])
+@pytest.mark.parametrize("magic", ["ustar", "gnu", "v7", "star"])
+def test_numeric_field_spellings_read_as_go_reads_them(offset: int, value: bytes, magic: str) -> None:
+    """Every numeric field a format has must parse in Go, and only those: the same bytes in a field
+    another format does not have (a V7 header's devmajor) change nothing."""
+    content = b"" if offset == 124 else SECRET
+    data = header(b"root/.npmrc", size=len(content), magic=magic, fields={offset: value}) + content + bytes(-len(content) % 512) + END
+    assert_equivalent(data)
+
+
 # --- Go's own testdata, with the expectations of TestReader (src/archive/tar/reader_test.go) ------
 
 R, D, S = ord("0"), ord("5"), ord("S")
