@@ -29,7 +29,7 @@ from tests.support.registry_server import RegistryServer
 ROOT = Path(__file__).resolve().parents[1]
 NOT_FOR_A_PLAIN_CHECK = (
     "fastapi", "uvicorn", "starlette", "kubernetes", "redis", "opa_client", "sigstore", "sigstore_models", "cryptography",
-    "cyclonedx", "jsonschema", "lxml", "univers", "gate.admission", "gate.audit", "gate.attest",
+    "cyclonedx", "jsonschema", "lxml", "univers", "click", "pygments", "rich", "gate.admission", "gate.audit", "gate.attest",
 )
 # Runs the CLI's entry point on the process's command line (as the console script does), then
 # writes the names in sys.modules to the file named first.
