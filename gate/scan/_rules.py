@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from gate.scan._stopwords import STOPWORDS
@@ -25,6 +26,36 @@ _END = rb"(?:[\x60'\"\s;]|\\[nr]|$)"
 # Package-managed system trees: headers, docs and data files are full of ``key = value`` words that
 # the generic assignment rule would report; token-shaped rules still run there.
 SYSTEM_PATHS = re.compile(r"^usr/(?:share|include|lib|lib64|libexec|src)/")
+_WHOLE = sys.maxsize  # ``re``'s own default end position
+
+
+class LazyRegex:
+    """A bytes regex compiled at its first use.
+
+    Python compiles the rule table's ~140 patterns in about a sixth of a cached ``gate check``'s
+    start-up, yet a run confirms hits of only a few rules (the hyperscan prefilters decide which).
+    Compiling twice from two scanning threads at once is harmless: both get the same pattern.
+    """
+
+    __slots__ = ("source", "flags", "_compiled")
+
+    def __init__(self, source: bytes, flags: int = 0) -> None:
+        self.source, self.flags = source, flags
+        self._compiled: re.Pattern[bytes] | None = None
+
+    def compiled(self) -> re.Pattern[bytes]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.source, self.flags)
+        return self._compiled
+
+    def search(self, data: bytes, pos: int = 0, endpos: int = _WHOLE) -> re.Match[bytes] | None:
+        return self.compiled().search(data, pos, endpos)
+
+    def match(self, data: bytes, pos: int = 0, endpos: int = _WHOLE) -> re.Match[bytes] | None:
+        return self.compiled().match(data, pos, endpos)
+
+    def finditer(self, data: bytes, pos: int = 0, endpos: int = _WHOLE) -> Iterator[re.Match[bytes]]:
+        return self.compiled().finditer(data, pos, endpos)
 
 
 @dataclass(frozen=True)
@@ -32,14 +63,14 @@ class ContentRule:
     """One detector: confirm regex, hyperscan prefilter, entropy floor and allowlists."""
 
     id: str
-    regex: re.Pattern[bytes]
+    regex: LazyRegex
     prefilter: bytes
     entropy: float = 0.0
     before: int = 256
     after: int = 256
-    allow_secret: tuple[re.Pattern[bytes], ...] = ()
-    allow_match: tuple[re.Pattern[bytes], ...] = ()
-    allow_line: tuple[re.Pattern[bytes], ...] = ()
+    allow_secret: tuple[LazyRegex, ...] = ()
+    allow_match: tuple[LazyRegex, ...] = ()
+    allow_line: tuple[LazyRegex, ...] = ()
     stopwords: frozenset[bytes] = frozenset()
     path: re.Pattern[str] | None = None
     skip_paths: re.Pattern[str] | None = None
@@ -47,12 +78,12 @@ class ContentRule:
     caseless_prefilter: bool = False
     lead_in: int = 0
     anchor: int = 0
-    requires: re.Pattern[bytes] | None = None
+    requires: LazyRegex | None = None
     valid: Callable[[bytes], bool] | None = None
 
 
-def _c(pattern: bytes, flags: int = 0) -> re.Pattern[bytes]:
-    return re.compile(pattern, flags)
+def _c(pattern: bytes, flags: int = 0) -> LazyRegex:
+    return LazyRegex(pattern, flags)
 
 
 _NOT_TOKEN_CHAR = rb"(?![0-9a-zA-Z_-])"
@@ -297,7 +328,7 @@ RULES: tuple[ContentRule, ...] = (
 
 # Placeholders, template variables and fakes that are never secrets, whatever rule matched them
 # (gitleaks' global allowlist plus the forms documentation uses).
-GLOBAL_ALLOW: tuple[re.Pattern[bytes], ...] = (
+GLOBAL_ALLOW: tuple[LazyRegex, ...] = (
     _c(rb"(?i)^true|false|null$"),
     _c(rb"^(?i:a+|b+|c+|d+|e+|f+|g+|h+|i+|j+|k+|l+|m+|n+|o+|p+|q+|r+|s+|t+|u+|v+|w+|x+|y+|z+|\*+|\.+)$"),
     _c(rb"^\$(?:\d+|{\d+})$"),
