@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from gate.admission._answer import Answer, refuse
 from gate.admission._asgi import AdmissionApp, Disconnected, Handler, Receive, Scope, Send, TooLarge, error_body, read_body, respond
 from gate.admission._events import BadEnvelope, Prefetcher, judge_pushed, pushed_images
+from gate.admission._logging import log_line
 from gate.admission._metrics import Metrics
 from gate.admission._pins import Pin, mutation_response
 from gate.admission._pull_secrets import PullSecretReader
@@ -115,10 +116,9 @@ def _routes(app: AdmissionApp, state: GateState) -> None:
         if review is None:
             return
         pins = await _pins(state, review, time.monotonic() + state.config.limits.deadline_seconds)
-        log.log(
-            logging.INFO if pins else logging.DEBUG,
-            "admission review pinned",
-            extra={"uid": review.uid, "namespace": review.namespace, "pinned": {pin.image: pin.pinned for pin in pins}},
+        log_line(
+            log, logging.INFO if pins else logging.DEBUG, "admission review pinned",
+            {"uid": review.uid, "namespace": review.namespace, "pinned": {pin.image: pin.pinned for pin in pins}}, mutate.__code__,
         )
         await respond(send, mutation_response(review.uid, pins))
 
@@ -209,13 +209,11 @@ def _error(status: int, message: str) -> Response:
 def _log_review(review: AdmissionRequest, answer: Answer, elapsed: float) -> None:
     """One line per review: allowed ones at info, the rest at warning (``--log-level warning``
     keeps only what was or would have been denied)."""
-    level = logging.INFO if answer.decision == "allow" else logging.WARNING
-    if not log.isEnabledFor(level):
-        return
-    log.log(
-        level,
+    log_line(
+        log,
+        logging.INFO if answer.decision == "allow" else logging.WARNING,
         "admission review answered",
-        extra={
+        {
             "uid": review.uid,
             "namespace": review.namespace,
             "workload": f"{review.kind}/{review.name or _generate_name(review.object)}",
@@ -226,6 +224,7 @@ def _log_review(review: AdmissionRequest, answer: Answer, elapsed: float) -> Non
             "images": answer.images,
             "duration_ms": round(elapsed * 1000, 2),
         },
+        _log_review.__code__,
     )
 
 
