@@ -12,7 +12,7 @@ import asyncio
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -59,10 +59,16 @@ class GateState:
 
 
 def create_app(
-    config: Config, engine: Engine | None = None, *, pull_secrets: PullSecretReader | None = None, audit: "AuditProcess | None" = None
+    config: Config,
+    engine: Engine | None = None,
+    *,
+    pull_secrets: PullSecretReader | None = None,
+    audit: "AuditProcess | None" = None,
+    after_first_evaluation: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The webhook app. ``engine`` defaults to ``Engine(config)``; the app starts and closes it,
-    and the background ``audit`` (docs/audit.md) when given, whose results it exports as metrics."""
+    and the background ``audit`` (docs/audit.md) when given, whose results it exports as metrics.
+    ``after_first_evaluation`` runs once, after the first review that evaluated its images (:class:`Reviewer`)."""
     engine = engine if engine is not None else Engine(config)
     metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts}, engine.policy_digest)
     attester = Attester.from_config(config) if config.attest.key is not None else None
@@ -70,7 +76,7 @@ def create_app(
         lambda pushed: judge_pushed(engine, attester, pushed),  # bounded by limits.evaluation_seconds
         on_outcome=lambda outcome: metrics.count(metrics.events, outcome),
     )
-    state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher, audit=audit)
+    state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets, after_first_evaluation=after_first_evaluation), prefetcher, audit=audit)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
