@@ -9,7 +9,8 @@ from types import CodeType
 from typing import Any
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
-_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))  # built once, not per line as json.dumps does
+# Built once, not per line as json.dumps does; records hold no reference cycles to look for.
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"), check_circular=False)
 
 
 class JsonFormatter(logging.Formatter):
