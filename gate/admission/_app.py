@@ -124,7 +124,7 @@ def _routes(app: AdmissionApp, state: GateState) -> None:
         pins = await _pins(state, review, time.monotonic() + state.config.limits.deadline_seconds)
         log_line(
             log, logging.INFO if pins else logging.DEBUG, "admission review pinned",
-            {"uid": review.uid, "namespace": review.namespace, "pinned": {pin.image: pin.pinned for pin in pins}}, mutate.__code__,
+            [{"uid": review.uid, "namespace": review.namespace, "pinned": {pin.image: pin.pinned for pin in pins}}], mutate.__code__,
         )
         await respond(send, mutation_response(review.uid, pins))
 
@@ -215,23 +215,16 @@ def _error(status: int, message: str) -> Response:
 def _log_review(review: AdmissionRequest, answer: Answer, elapsed: float) -> None:
     """One line per review: allowed ones at info, the rest at warning (``--log-level warning``
     keeps only what was or would have been denied)."""
-    log_line(
-        log,
-        logging.INFO if answer.decision == "allow" else logging.WARNING,
-        "admission review answered",
-        {
-            "uid": review.uid,
-            "namespace": review.namespace,
-            "workload": f"{review.kind}/{review.name or _generate_name(review.object)}",
-            "operation": review.operation,
-            "dry_run": review.dry_run,
-            "decision": answer.decision,
-            "reason": answer.annotations.get("reason"),
-            "images": answer.images,
-            "duration_ms": round(elapsed * 1000, 2),
-        },
-        _log_review.__code__,
-    )
+    request = {
+        "uid": review.uid,
+        "namespace": review.namespace,
+        "workload": f"{review.kind}/{review.name or _generate_name(review.object)}",
+        "operation": review.operation,
+        "dry_run": review.dry_run,
+    }
+    level = logging.INFO if answer.decision == "allow" else logging.WARNING
+    parts = (request, answer.logged, {"duration_ms": round(elapsed * 1000, 2)})
+    log_line(log, level, "admission review answered", parts, _log_review.__code__)
 
 
 def _generate_name(obj: object) -> str:
