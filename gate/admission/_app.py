@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.routing import Route
 
 from gate.admission._answer import Answer, refuse
 from gate.admission._asgi import AdmissionApp, Disconnected, Handler, Receive, Scope, Send, TooLarge, error_body, read_body, respond
