@@ -9,6 +9,7 @@ import logging
 import pytest
 
 from gate.admission._logging import JsonFormatter, Members, log_config, log_line
+from tests.admission.test_mutate import RecordedLines
 
 
 def test_records_become_one_json_object_with_extras() -> None:
@@ -79,7 +80,7 @@ def _write(logger: logging.Logger, level: int = logging.WARNING) -> None:
 
 def test_a_review_line_is_written_as_the_formatter_writes_its_record() -> None:
     handler, written = _json_stream()
-    kept = _KeptRecords()
+    kept = RecordedLines()
     _write(_lines(handler))
     _write(_lines(kept, name="gate.test-records"))
     [record] = kept.records
@@ -107,11 +108,3 @@ def test_a_line_below_a_handlers_level_is_not_written() -> None:
     _write(_lines(handler), logging.WARNING)
     assert json.loads(written.getvalue())["level"] == "warning"
 
-
-class _KeptRecords(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
