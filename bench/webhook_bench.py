@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging.config
 import os
@@ -380,6 +381,8 @@ def in_process(config_path: Path, body: bytes, reviews: int = 500, rounds: int =
 async def _in_process(app: Any, body: bytes, reviews: int, rounds: int) -> dict[str, Any]:
     async with app.router.lifespan_context(app):
         await asgi_post(app, "/validate", body)  # judged, then cached
+        gc.collect()
+        gc.freeze()  # as `gate serve` does with what start-up and the first evaluation made
         targets = (("validate", app, "/validate"), ("mutate", app, "/mutate"), ("floor", floor_app(), "/validate"))
         return {f"{name}_us_per_review": await _cpu_per_call(served, path, body, reviews, rounds) for name, served, path in targets}
 

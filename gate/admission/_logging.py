@@ -73,10 +73,7 @@ def log_line(logger: logging.Logger, level: int, message: str, parts: Sequence[F
         fields = {key: value for part in parts for key, value in (part.fields if isinstance(part, Members) else part).items()}
         logger.handle(logger.makeRecord(logger.name, level, where.co_filename, where.co_firstlineno, message, None, None, where.co_name, fields))
         return
-    head = {"time": utc_time(time.time()), "level": logging.getLevelName(level).lower(), "logger": logger.name, "message": message}
-    members = [_ENCODER.encode(head)[1:-1]]
-    members.extend(part.json if isinstance(part, Members) else _ENCODER.encode(part)[1:-1] for part in parts)
-    line = "{" + ",".join(member for member in members if member) + "}"
+    line = _line({"time": utc_time(time.time()), "level": logging.getLevelName(level).lower(), "logger": logger.name, "message": message}, parts)
     for handler in handlers:
         with handler.lock or contextlib.nullcontext():
             try:
@@ -84,6 +81,21 @@ def log_line(logger: logging.Logger, level: int, message: str, parts: Sequence[F
                 handler.flush()
             except Exception:  # noqa: BLE001 - as StreamHandler.emit: logging never fails the caller
                 handler.handleError(logging.makeLogRecord({"name": logger.name, "levelno": level, "msg": line}))
+
+
+def _line(head: dict[str, Any], parts: Sequence[Fields]) -> str:
+    """The JSON object of ``head`` and ``parts`` in order: consecutive plain fields encoded in one
+    go, :class:`Members` spliced in as encoded."""
+    members: list[str] = []
+    pending = dict(head)
+    for part in parts:
+        if isinstance(part, Members):
+            members.extend((_ENCODER.encode(pending)[1:-1], part.json))
+            pending = {}
+        else:
+            pending.update(part)
+    members.append(_ENCODER.encode(pending)[1:-1])
+    return "{" + ",".join(member for member in members if member) + "}"
 
 
 def _json_stream_handlers(logger: logging.Logger, level: int) -> list[logging.StreamHandler[Any]] | None:
