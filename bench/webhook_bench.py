@@ -20,6 +20,9 @@ measured; both still share the machine's cores.
    (throughput: higher is better, target >= 0.8; latency: lower is better, p99 target <= 1.5).
    The same review is then sent to ``/mutate`` (tags resolved from the cache, one JSONPatch with
    three pins), and the ratio of its throughput to ``/validate``'s is reported.
+   Last, gate's app and the floor's are called as ASGI apps inside the bench process (no TLS,
+   HTTP parsing or load generator) and the best CPU per warm review of each is reported
+   (``warm_in_process``): what gate's own code costs, measured without the stack's noise.
 3. memory: the server's peak RSS after the warm phases (up to the largest ``--clients`` count in
    flight), with 500 reviews in flight at once (500 connections, each a different image tag, the
    registry stalled 0.5 s so they overlap), and with 500 warm ones.
@@ -33,7 +36,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
+import logging.config
 import os
 import shutil
 import signal
@@ -56,6 +61,8 @@ import uvloop  # noqa: E402
 import yaml  # noqa: E402
 from fastapi import FastAPI, Request, Response  # noqa: E402
 
+from gate.admission import create_app  # noqa: E402
+from gate.admission._logging import log_config  # noqa: E402
 from gate.admission._server import build_server  # noqa: E402
 from gate.admission._tls import ReloadingTLS  # noqa: E402
 from gate.config import load  # noqa: E402
@@ -98,6 +105,11 @@ end
 
 def serve_floor(config_path: str, host: str, port: str, cert: str, key: str) -> None:
     """The floor: a trivial FastAPI handler behind gate's own uvicorn + TLS start-up (blocking)."""
+    build_server(floor_app(), load(config_path), host, int(port), ReloadingTLS(cert, key)).run()
+
+
+def floor_app() -> FastAPI:
+    """One POST handler answering a fixed small AdmissionReview."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.post("/validate")
@@ -109,7 +121,7 @@ def serve_floor(config_path: str, host: str, port: str, cert: str, key: str) -> 
     async def readyz() -> Response:
         return Response(b"ready")
 
-    build_server(app, load(config_path), host, int(port), ReloadingTLS(cert, key)).run()
+    return app
 
 
 def push_images(registry: Any, count: int, prefix: str, tags: int = 1) -> list[str]:
@@ -336,6 +348,55 @@ async def in_flight(served: Served, bodies: list[bytes]) -> dict[str, Any]:
             "rss_before_mib": round(before["VmRSS"] / 1024, 1), "peak_rss_mib": round(after["VmHWM"] / 1024, 1)}
 
 
+async def asgi_post(app: Any, path: str, body: bytes) -> bytes:
+    """POST ``body`` to ``path`` of the ASGI ``app`` in this process; the response body."""
+    received: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        received.append(message)
+
+    headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "https", "path": path,
+             "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers, "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 443), "state": {}}
+    await app(scope, receive, send)
+    return b"".join(message.get("body", b"") for message in received if message["type"] == "http.response.body")
+
+
+def in_process(config_path: Path, body: bytes, reviews: int = 500, rounds: int = 5) -> dict[str, Any]:
+    """CPU per warm review of gate's app and the floor's, called as ASGI apps in this process
+    (no TLS, HTTP parsing or load generator): what gate's own code costs. The review line is
+    logged as ``gate serve`` logs it, to /dev/null. Best of ``rounds`` rounds of ``reviews``."""
+    logging.config.dictConfig(log_config())
+    with Path(os.devnull).open("w") as devnull:
+        logging.getLogger("gate").handlers[0].setStream(devnull)  # type: ignore[attr-defined]
+        report = asyncio.run(_in_process(create_app(load(config_path)), body, reviews, rounds))
+    report["validate_vs_floor"] = round(report["validate_us_per_review"] / report["floor_us_per_review"], 2)
+    return report
+
+
+async def _in_process(app: Any, body: bytes, reviews: int, rounds: int) -> dict[str, Any]:
+    async with app.router.lifespan_context(app):
+        await asgi_post(app, "/validate", body)  # judged, then cached
+        gc.collect()
+        gc.freeze()  # as `gate serve` does with what start-up and the first evaluation made
+        targets = (("validate", app, "/validate"), ("mutate", app, "/mutate"), ("floor", floor_app(), "/validate"))
+        return {f"{name}_us_per_review": await _cpu_per_call(served, path, body, reviews, rounds) for name, served, path in targets}
+
+
+async def _cpu_per_call(app: Any, path: str, body: bytes, reviews: int, rounds: int) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        began = time.process_time()
+        for _ in range(reviews):
+            await asgi_post(app, path, body)
+        best = min(best, (time.process_time() - began) / reviews)
+    return round(best * 1e6, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each warm phase")
@@ -362,6 +423,7 @@ def main() -> None:
                 report["warm"] = warm_path(gate, floor, proxy, deployment, args.clients, args.seconds)
                 validate = report["warm"][f"clients_{args.clients[0]}"]["gate"]
                 report["warm_mutate"] = warm_mutate(gate, proxy, deployment, args.clients[0], args.seconds, validate)
+                report["warm_in_process"] = in_process(workdir / "gate.yaml", deployment.read_bytes())
                 report["memory_warm"] = asyncio.run(in_flight(gate, [deployment.read_bytes()] * IN_FLIGHT))
                 proxy.stall_seconds = 0.5
                 bodies = [review_body("Pod", [image]) for image in at(many)]

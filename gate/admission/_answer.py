@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from gate.admission._logging import Members
 from gate.admission._review import response_fields, with_uid
 from gate.admission._warnings import WOULD_DENY, Finding, clip, warnings
 from gate.admission._workloads import ImageUse
@@ -43,6 +44,11 @@ class Answer:
 
     def to_bytes(self, uid: str) -> bytes:
         return with_uid(uid, self._fields)
+
+    @cached_property
+    def logged(self) -> Members:
+        """What the review's log line says about the answer, encoded once per answer."""
+        return Members({"decision": self.decision, "reason": self.annotations.get("reason"), "images": self.images})
 
     @cached_property
     def _fields(self) -> bytes:

@@ -12,7 +12,7 @@ import asyncio
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -20,9 +20,12 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.routing import Route
 
 from gate.admission._answer import Answer, refuse
+from gate.admission._asgi import AdmissionApp, Disconnected, Handler, Receive, Scope, Send, TooLarge, error_body, read_body, respond
 from gate.admission._events import BadEnvelope, Prefetcher, judge_pushed, pushed_images
+from gate.admission._logging import log_line
 from gate.admission._metrics import Metrics
 from gate.admission._pins import Pin, mutation_response
 from gate.admission._pull_secrets import PullSecretReader
@@ -32,7 +35,6 @@ from gate.admission._workloads import is_workload
 from gate.attest import Attester
 from gate.config import Config
 from gate.engine import Engine
-from gate.errors import LimitExceeded
 
 if TYPE_CHECKING:
     from gate.audit import AuditProcess
@@ -41,10 +43,6 @@ log = logging.getLogger("gate.admission")
 
 REVIEW_BYTES = 8 * 1024 * 1024  # object + oldObject of the largest (1.5 MiB) Kubernetes objects, with room
 EVENTS_BYTES = 1024 * 1024
-
-
-class _TooLarge(LimitExceeded):
-    """A request body over its byte limit: answered 413."""
 
 
 @dataclass
@@ -61,10 +59,16 @@ class GateState:
 
 
 def create_app(
-    config: Config, engine: Engine | None = None, *, pull_secrets: PullSecretReader | None = None, audit: "AuditProcess | None" = None
+    config: Config,
+    engine: Engine | None = None,
+    *,
+    pull_secrets: PullSecretReader | None = None,
+    audit: "AuditProcess | None" = None,
+    after_first_evaluation: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The webhook app. ``engine`` defaults to ``Engine(config)``; the app starts and closes it,
-    and the background ``audit`` (docs/audit.md) when given, whose results it exports as metrics."""
+    and the background ``audit`` (docs/audit.md) when given, whose results it exports as metrics.
+    ``after_first_evaluation`` runs once, after the first review that evaluated its images (:class:`Reviewer`)."""
     engine = engine if engine is not None else Engine(config)
     metrics = Metrics(lambda: engine.stats() | {"registry_requests": engine.client.status_counts}, engine.policy_digest)
     attester = Attester.from_config(config) if config.attest.key is not None else None
@@ -72,7 +76,7 @@ def create_app(
         lambda pushed: judge_pushed(engine, attester, pushed),  # bounded by limits.evaluation_seconds
         on_outcome=lambda outcome: metrics.count(metrics.events, outcome),
     )
-    state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets), prefetcher, audit=audit)
+    state = GateState(config, engine, metrics, Reviewer(config, engine, metrics, pull_secrets, after_first_evaluation=after_first_evaluation), prefetcher, audit=audit)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -92,18 +96,18 @@ def create_app(
             if pull_secrets is not None:
                 pull_secrets.close()
 
-    app = FastAPI(title="gate admission webhook", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = AdmissionApp(title="gate admission webhook", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.gate = state
     _routes(app, state)
     return app
 
 
-def _routes(app: FastAPI, state: GateState) -> None:
-    async def validate(request: Request) -> Response:
+def _routes(app: AdmissionApp, state: GateState) -> None:
+    async def validate(scope: Scope, receive: Receive, send: Send) -> None:
         started = time.monotonic()
-        review = await _read_review(state, request)
-        if isinstance(review, Response):
-            return review
+        review = await _read_review(state, scope, receive, send)
+        if review is None:
+            return
         answer = await _answer(state, review, started + state.config.limits.deadline_seconds)
         elapsed = time.monotonic() - started
         state.metrics.latency.observe(elapsed)
@@ -111,23 +115,21 @@ def _routes(app: FastAPI, state: GateState) -> None:
         # client cannot create metric series at will.
         state.metrics.count(state.metrics.reviews, answer.decision, review.kind if is_workload(review.kind) else "other")
         _log_review(review, answer, elapsed)
-        return Response(answer.to_bytes(review.uid), media_type="application/json")
+        await respond(send, answer.to_bytes(review.uid))
 
-    async def mutate(request: Request) -> Response:
-        review = await _read_review(state, request)
-        if isinstance(review, Response):
-            return review
+    async def mutate(scope: Scope, receive: Receive, send: Send) -> None:
+        review = await _read_review(state, scope, receive, send)
+        if review is None:
+            return
         pins = await _pins(state, review, time.monotonic() + state.config.limits.deadline_seconds)
-        log.log(
-            logging.INFO if pins else logging.DEBUG,
-            "admission review pinned",
-            extra={"uid": review.uid, "namespace": review.namespace, "pinned": {pin.image: pin.pinned for pin in pins}},
+        log_line(
+            log, logging.INFO if pins else logging.DEBUG, "admission review pinned",
+            [{"uid": review.uid, "namespace": review.namespace, "pinned": {pin.image: pin.pinned for pin in pins}}], mutate.__code__,
         )
-        return Response(mutation_response(review.uid, pins), media_type="application/json")
+        await respond(send, mutation_response(review.uid, pins))
 
-    # Plain Starlette routes: the hot path needs no dependency injection or response model.
-    app.add_route("/validate", validate, methods=["POST"])
-    app.add_route("/mutate", mutate, methods=["POST"])
+    _hot_route(app, "/validate", validate)
+    _hot_route(app, "/mutate", mutate)
 
     @app.post("/registry/events")
     async def registry_events(request: Request) -> Response:
@@ -139,9 +141,9 @@ def _routes(app: FastAPI, state: GateState) -> None:
             state.metrics.count(state.metrics.events, "unauthorized")
             return _error(401, "missing or wrong bearer token")
         try:
-            images, ignored = pushed_images(await _body(request, EVENTS_BYTES))
-        except (BadEnvelope, _TooLarge) as exc:
-            return _error(413 if isinstance(exc, _TooLarge) else 400, str(exc))
+            images, ignored = pushed_images(await read_body(request.scope, request.receive, EVENTS_BYTES))
+        except (BadEnvelope, TooLarge) as exc:
+            return _error(413 if isinstance(exc, TooLarge) else 400, str(exc))
         for pushed in images:
             state.engine.tag_moved(pushed.reference)  # never answer from the tag's old digest
         queued, dropped = state.prefetcher.submit(images)
@@ -168,13 +170,34 @@ async def _answer(state: GateState, review: AdmissionRequest, deadline: float) -
         return refuse("internal error while reviewing; see the gate logs", state.config.mode if not state.config.fail_open else "warn")
 
 
-async def _read_review(state: GateState, request: Request) -> AdmissionRequest | Response:
-    """The parsed AdmissionReview, or the 4xx answer for a body that is not one."""
+def _hot_route(app: AdmissionApp, path: str, handler: Handler) -> None:
+    """``POST path`` answered by ``handler`` ahead of FastAPI's stack, and routed in it too (so
+    other methods get FastAPI's 405)."""
+    app.hot[path] = handler
+    app.router.routes.append(Route(path, _AsgiEndpoint(handler), methods=["POST"]))
+
+
+@dataclass(frozen=True)
+class _AsgiEndpoint:
+    """A plain ASGI handler as a Starlette route endpoint (an instance, so not wrapped as a request function)."""
+
+    handler: Handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handler(scope, receive, send)
+
+
+async def _read_review(state: GateState, scope: Scope, receive: Receive, send: Send) -> AdmissionRequest | None:
+    """The parsed AdmissionReview; None once the 4xx for a body that is not one is sent (or the
+    client left before sending it all)."""
     try:
-        return parse_review(await _body(request, REVIEW_BYTES))
-    except (BadReview, _TooLarge) as exc:
+        return parse_review(await read_body(scope, receive, REVIEW_BYTES))
+    except Disconnected:
+        return None
+    except (BadReview, TooLarge) as exc:
         state.metrics.bad_requests.inc()
-        return _error(413 if isinstance(exc, _TooLarge) else 400, str(exc))
+        await respond(send, error_body(str(exc)), 413 if isinstance(exc, TooLarge) else 400)
+        return None
 
 
 async def _pins(state: GateState, review: AdmissionRequest, deadline: float) -> list[Pin]:
@@ -185,49 +208,23 @@ async def _pins(state: GateState, review: AdmissionRequest, deadline: float) -> 
         return []
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    """The request body, refused past ``limit`` bytes without reading it all.
-
-    Raises:
-        _TooLarge: Content-Length or the streamed body exceeds ``limit``.
-    """
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _TooLarge(f"body of {declared} bytes exceeds the {limit}-byte limit")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge(f"body exceeds the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str) -> Response:
+    return Response(error_body(message), status_code=status, media_type="application/json")
 
 
 def _log_review(review: AdmissionRequest, answer: Answer, elapsed: float) -> None:
     """One line per review: allowed ones at info, the rest at warning (``--log-level warning``
     keeps only what was or would have been denied)."""
+    request = {
+        "uid": review.uid,
+        "namespace": review.namespace,
+        "workload": f"{review.kind}/{review.name or _generate_name(review.object)}",
+        "operation": review.operation,
+        "dry_run": review.dry_run,
+    }
     level = logging.INFO if answer.decision == "allow" else logging.WARNING
-    if not log.isEnabledFor(level):
-        return
-    log.log(
-        level,
-        "admission review answered",
-        extra={
-            "uid": review.uid,
-            "namespace": review.namespace,
-            "workload": f"{review.kind}/{review.name or _generate_name(review.object)}",
-            "operation": review.operation,
-            "dry_run": review.dry_run,
-            "decision": answer.decision,
-            "reason": answer.annotations.get("reason"),
-            "images": answer.images,
-            "duration_ms": round(elapsed * 1000, 2),
-        },
-    )
+    parts = (request, answer.logged, {"duration_ms": round(elapsed * 1000, 2)})
+    log_line(log, level, "admission review answered", parts, _log_review.__code__)
 
 
 def _generate_name(obj: object) -> str:

@@ -24,11 +24,12 @@ def loads_bounded(body: bytes) -> Any:
     Raises:
         ValueError: not JSON, not UTF-8, or nested deeper than ``MAX_DEPTH`` levels.
     """
+    encoding = json.detect_encoding(body)  # as json.loads reads bytes, looked at once for both uses
     try:
-        document = json.loads(body)
+        document = json.loads(body.decode(encoding, "surrogatepass"))
     except RecursionError as exc:
         raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels") from exc
-    deeper = _deeper_than_max(body) if json.detect_encoding(body) == "utf-8" else _walk_deeper_than_max(document)
+    deeper = _deeper_than_max(body) if encoding == "utf-8" else _walk_deeper_than_max(document)
     if deeper:
         raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
     return document

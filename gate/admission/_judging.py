@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -92,9 +93,13 @@ async def judge_uses(
 def context_of(use: ImageUse, namespace: str | None) -> WorkloadContext:
     """How one image use will run, as the policies see it (read from a pod spec: ``from_workload``);
     no credentials: the caller adds its own."""
-    return WorkloadContext(
-        namespace=namespace, run_as_non_root=use.run_as_non_root, run_as_user=use.run_as_user, from_workload=True
-    )
+    return _workload_context(namespace, use.run_as_non_root, use.run_as_user)
+
+
+@functools.lru_cache(maxsize=1024, typed=True)
+def _workload_context(namespace: str | None, run_as_non_root: bool | None, run_as_user: int | None) -> WorkloadContext:
+    """One shared (frozen) context per combination: reviews name the same few over and over."""
+    return WorkloadContext(namespace=namespace, run_as_non_root=run_as_non_root, run_as_user=run_as_user, from_workload=True)
 
 
 def namespace_exemption(engine: Engine, namespace: str | None, today: dt.date) -> str | None:

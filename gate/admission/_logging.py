@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from types import CodeType
 from typing import Any
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
-_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))  # built once, not per line as json.dumps does
+# Built once, not per line as json.dumps does; records hold no reference cycles to look for.
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"), check_circular=False)
 
 
 class JsonFormatter(logging.Formatter):
@@ -29,6 +36,85 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return _ENCODER.encode(entry)
+
+
+@dataclass(frozen=True)
+class Members:
+    """Fields of log lines that repeat them (one answer's, for every review it answers), encoded
+    once: ``json`` is their JSON object's members without the braces."""
+
+    fields: dict[str, Any]
+
+    @cached_property
+    def json(self) -> str:
+        return _ENCODER.encode(self.fields)[1:-1]
+
+
+Fields = dict[str, Any] | Members
+
+
+def log_line(logger: logging.Logger, level: int, message: str, parts: Sequence[Fields], where: CodeType) -> None:
+    """``logger.log(level, message, extra=fields)``, fields given in ``parts``, for the lines
+    written once per review; no field may name a ``LogRecord`` attribute or a head key
+    (``time``, ``level``, ``logger``, ``message``).
+
+    ``Logger.log`` looks up its caller by walking the stack (``findCaller``), then makes a record
+    that :class:`JsonFormatter` takes apart again: most of a review's CPU after the judging.
+    Here the caller names itself (``where``: its code object, for the record's ``pathname``,
+    ``lineno`` and ``funcName``), and when every handler the line reaches is a plain
+    ``StreamHandler`` writing :class:`JsonFormatter` lines with no filter on the way, the line is
+    written as that formatter would write it without a record, its :class:`Members` encoded once.
+    Any other handler or filter gets the record as ``Logger.log`` would make it.
+    """
+    if not logger.isEnabledFor(level):
+        return
+    handlers = _json_stream_handlers(logger, level)
+    if handlers is None:
+        fields = {key: value for part in parts for key, value in (part.fields if isinstance(part, Members) else part).items()}
+        logger.handle(logger.makeRecord(logger.name, level, where.co_filename, where.co_firstlineno, message, None, None, where.co_name, fields))
+        return
+    line = _line({"time": utc_time(time.time()), "level": logging.getLevelName(level).lower(), "logger": logger.name, "message": message}, parts)
+    for handler in handlers:
+        with handler.lock or contextlib.nullcontext():
+            try:
+                handler.stream.write(line + handler.terminator)
+                handler.flush()
+            except Exception:  # noqa: BLE001 - as StreamHandler.emit: logging never fails the caller
+                handler.handleError(logging.makeLogRecord({"name": logger.name, "levelno": level, "msg": line}))
+
+
+def _line(head: dict[str, Any], parts: Sequence[Fields]) -> str:
+    """The JSON object of ``head`` and ``parts`` in order: consecutive plain fields encoded in one
+    go, :class:`Members` spliced in as encoded."""
+    members: list[str] = []
+    pending = dict(head)
+    for part in parts:
+        if isinstance(part, Members):
+            members.extend((_ENCODER.encode(pending)[1:-1], part.json))
+            pending = {}
+        else:
+            pending.update(part)
+    members.append(_ENCODER.encode(pending)[1:-1])
+    return "{" + ",".join(member for member in members if member) + "}"
+
+
+def _json_stream_handlers(logger: logging.Logger, level: int) -> list[logging.StreamHandler[Any]] | None:
+    """The handlers a record of ``level`` from ``logger`` reaches, when each is a plain
+    ``StreamHandler`` with a :class:`JsonFormatter` and nothing (record factory, filters) could
+    change or drop the record; None otherwise, or when none is reached (logging's last resort)."""
+    if type(logger) is not logging.Logger or logger.filters or logger.disabled or logging.getLogRecordFactory() is not logging.LogRecord:
+        return None
+    found: list[logging.StreamHandler[Any]] = []
+    node: logging.Logger | None = logger
+    while node is not None:
+        for handler in node.handlers:
+            if level < handler.level:
+                continue
+            if type(handler) is not logging.StreamHandler or handler.filters or type(handler.formatter) is not JsonFormatter:
+                return None
+            found.append(handler)
+        node = node.parent if node.propagate else None
+    return found or None
 
 
 def utc_time(created: float) -> str:

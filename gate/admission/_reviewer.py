@@ -18,7 +18,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -39,14 +39,28 @@ log = logging.getLogger("gate.admission")
 
 class Reviewer:
     """Answers AdmissionRequests with the engine; holds no state besides its collaborators and
-    the answers to recent verdicts."""
+    the answers to recent verdicts.
 
-    def __init__(self, config: Config, engine: Engine, metrics: Metrics, pull_secrets: PullSecretReader | None = None):
+    ``after_first_evaluation`` runs once, when a review's images were first evaluated to the end
+    (not taken from the cache, none still in progress): ``gate serve`` freezes what the first
+    evaluation imported lazily then.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        metrics: Metrics,
+        pull_secrets: PullSecretReader | None = None,
+        *,
+        after_first_evaluation: Callable[[], None] | None = None,
+    ):
         self.config = config
         self.engine = engine
         self.metrics = metrics
         self.pull_secrets = pull_secrets
         self._answers = RememberedAnswers()
+        self._after_first_evaluation = after_first_evaluation
 
     async def review(self, request: AdmissionRequest, deadline: float) -> Answer:
         """The answer for one request; never raises for anything the request contains."""
@@ -173,7 +187,11 @@ class Reviewer:
 
         pending = (check(use, context, found) for use, context, found in zip(uses, contexts, cached, strict=True))
         results = await asyncio.gather(*pending, return_exceptions=True)
-        return [self._outcome(use, result) for use, result in zip(uses, results, strict=True)]
+        outcomes = [self._outcome(use, result) for use, result in zip(uses, results, strict=True)]
+        if self._after_first_evaluation is not None and not any(is_pending(outcome) for outcome in outcomes):
+            first, self._after_first_evaluation = self._after_first_evaluation, None
+            first()
+        return outcomes
 
     def _outcome(self, use: ImageUse, result: ImageResult | BaseException) -> ImageResult:
         """The verdict (counted as a time-out when it is still in progress), or an ``evaluation.error``

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 
 import pytest
 
-from gate.admission._logging import JsonFormatter, log_config
+from gate.admission._logging import JsonFormatter, Members, log_config, log_line
+from tests.admission.test_mutate import RecordedLines
 
 
 def test_records_become_one_json_object_with_extras() -> None:
@@ -51,3 +53,58 @@ def test_gate_serve_takes_a_log_level() -> None:
     assert _parser().parse_args(["serve"]).log_level == "info"
     with pytest.raises(SystemExit):
         _parser().parse_args(["serve", "--log-level", "loud"])
+
+
+REQUEST = {"uid": 'odd "uid" é', "namespace": None, "workload": "Deployment/w", "operation": "CREATE", "dry_run": False}
+IMAGES = [{"image": "reg/a:1", "digest": "sha256:" + "b" * 64, "decision": "deny", "rules": ["signature.missing:deny"]}]
+
+
+def _lines(*handlers: logging.Handler, name: str = "gate.test-lines") -> logging.Logger:
+    logger = logging.getLogger(name)
+    logger.handlers[:] = list(handlers)
+    logger.propagate, logger.level = False, logging.INFO
+    return logger
+
+
+def _json_stream() -> tuple[logging.StreamHandler[io.StringIO], io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    return handler, stream
+
+
+def _write(logger: logging.Logger, level: int = logging.WARNING) -> None:
+    answer = Members({"decision": "deny", "reason": None, "images": IMAGES})
+    log_line(logger, level, "admission review answered", (REQUEST, answer, {"duration_ms": 1.25}), _write.__code__)
+
+
+def test_a_review_line_is_written_as_the_formatter_writes_its_record() -> None:
+    handler, written = _json_stream()
+    kept = RecordedLines()
+    _write(_lines(handler))
+    _write(_lines(kept, name="gate.test-records"))
+    [record] = kept.records
+    assert (record.funcName, record.levelno) == ("_write", logging.WARNING), "the record says where it was written"
+    [line] = written.getvalue().splitlines()
+    expected = JsonFormatter().format(record)
+    # The two lines were written a moment apart: the same but for their time and logger name.
+    assert line.split(",", 1)[1].replace("gate.test-lines", "gate.test-records") == expected.split(",", 1)[1]
+    assert json.loads(line)["time"].endswith("Z") and json.loads(line) | {"time": "t"} == json.loads(expected) | {"time": "t", "logger": "gate.test-lines"}
+
+
+def test_a_filter_sees_the_record_and_can_drop_the_line() -> None:
+    handler, written = _json_stream()
+    dropped: list[str] = []
+    handler.addFilter(lambda record: dropped.append(record.uid) and False)  # type: ignore[attr-defined, func-returns-value]
+    _write(_lines(handler))
+    assert dropped == [REQUEST["uid"]] and written.getvalue() == ""
+
+
+def test_a_line_below_a_handlers_level_is_not_written() -> None:
+    handler, written = _json_stream()
+    handler.setLevel(logging.WARNING)
+    _write(_lines(handler), logging.INFO)
+    assert written.getvalue() == ""
+    _write(_lines(handler), logging.WARNING)
+    assert json.loads(written.getvalue())["level"] == "warning"
+

@@ -221,7 +221,9 @@ REMEDIES = {
 }
 
 
-class _Lines(logging.Handler):
+class RecordedLines(logging.Handler):
+    """Keeps the records a logger hands to its handlers."""
+
     def __init__(self) -> None:
         super().__init__()
         self.records: list[logging.LogRecord] = []
@@ -235,7 +237,7 @@ def test_each_review_is_one_structured_log_line_with_digests_and_rules(
 ) -> None:
     pushed = nonroot("logged").push(registry, "pin/logged:1")
     server = serve()
-    lines = _Lines()
+    lines = RecordedLines()
     logger = logging.getLogger("gate.admission")
     logger.addHandler(lines)
     try:
