@@ -71,7 +71,7 @@ def log_line(logger: logging.Logger, level: int, message: str, parts: Sequence[F
     handlers = _json_stream_handlers(logger, level)
     if handlers is None:
         fields = {key: value for part in parts for key, value in (part.fields if isinstance(part, Members) else part).items()}
-        logger.handle(logger.makeRecord(logger.name, level, where.co_filename, where.co_firstlineno, message, None, None, where.co_name, fields))
+        logger.handle(logger.makeRecord(logger.name, level, where.co_filename, where.co_firstlineno, message, (), None, where.co_name, fields))
         return
     line = _line({"time": utc_time(time.time()), "level": logging.getLevelName(level).lower(), "logger": logger.name, "message": message}, parts)
     for handler in handlers:
