@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import json
 import threading
 import time
@@ -133,3 +134,35 @@ async def test_one_connection_per_host_is_shared_by_concurrent_reads(registry: R
         results = await asyncio.gather(*(client.read_blob(ref, layer, consume) for _ in range(3)))
         assert len(set(results)) == 1 and overlapped == [False, False, False]
         assert client._transport.slots.in_use(registry.host.lower()) == 0  # noqa: SLF001
+
+
+async def test_cancelling_the_read_stops_the_thread_at_its_next_chunk(registry: RegistryServer, repo: str) -> None:
+    pushed = ImageBuilder().layer({"noise.bin": os.urandom(6 * 1024 * 1024)}).config(user="1000").push(registry, f"{repo}:1.0")
+    ref = Reference.parse(pushed.ref)
+    started, ended = threading.Event(), threading.Event()
+    seen: list[int] = []
+    failures: list[BaseException] = []
+
+    def slow(chunks: Iterator[bytes]) -> None:
+        try:
+            for chunk in chunks:
+                seen.append(len(chunk))
+                started.set()
+                time.sleep(0.2)
+        except BaseException as exc:
+            failures.append(exc)
+            raise
+        finally:
+            ended.set()
+
+    async with RegistryClient(config_for(registry)) as client:
+        layer = (await client.manifest(ref)).layers[0]
+        reading = asyncio.ensure_future(client.read_blob(ref, layer, slow))
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        assert await asyncio.to_thread(ended.wait, 10)
+    assert sum(seen) < layer.size
+    assert len(failures) == 1 and "cancelled" in str(failures[0])
