@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -61,6 +62,8 @@ class ImageScanner:
             max_entries=config.limits.cache_entries, directory=config.scan.cache_dir, limits=config.limits, second_level=second_level
         )
         self.progress = progress
+        # One layer read per core: more threads only take turns at the GIL, each switch costs CPU.
+        self._readers = asyncio.Semaphore(os.cpu_count() or 1)
 
     async def read(self, client: RegistryClient, ref: Reference, manifest: Manifest) -> ImageRead:
         """Read config, history and (unless disabled) every layer of ``manifest``; needs no
@@ -117,7 +120,8 @@ class ImageScanner:
             def scan(chunks: Iterator[bytes]) -> LayerScan:
                 return self.layers.scan(chunks, descriptor.media_type, index, descriptor.digest, progress=progress, budget=budget)
 
-            return await client.read_blob(ref, descriptor, scan)
+            async with self._readers:
+                return await client.read_blob(ref, descriptor, scan)
 
         return await self.cache.get_or_scan(descriptor.digest, fetch_and_scan)
 
