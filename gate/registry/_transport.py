@@ -90,8 +90,9 @@ class Transport:
     def expected_absence(self, status: int) -> None:
         """Count a response already counted under ``status`` as ``"absent"`` instead: evidence
         discovery asks for tags and APIs that usually do not exist, and those 404s are no error."""
-        self.status_counts[status] -= 1
-        self.status_counts["absent"] += 1
+        with self._counting:
+            self.status_counts[status] -= 1
+            self.status_counts["absent"] += 1
 
     async def aclose(self) -> None:
         await self._client.aclose()
