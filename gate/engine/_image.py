@@ -62,8 +62,6 @@ class ImageScanner:
             max_entries=config.limits.cache_entries, directory=config.scan.cache_dir, limits=config.limits, second_level=second_level
         )
         self.progress = progress
-        # One layer read per core: more threads only take turns at the GIL, each switch costs CPU.
-        self._readers = asyncio.Semaphore(os.cpu_count() or 1)
 
     async def read(self, client: RegistryClient, ref: Reference, manifest: Manifest) -> ImageRead:
         """Read config, history and (unless disabled) every layer of ``manifest``; needs no
@@ -106,21 +104,26 @@ class ImageScanner:
     async def _scan_layers(self, client: RegistryClient, ref: Reference, manifest: Manifest) -> list[LayerScan] | dict[str, Any]:
         """Every layer's scan, or the error entry saying why the layers could not be scanned."""
         budget = ImageBudget(self.config.limits.scan_bytes_per_image)
+        # One layer of the image read per core: more threads only take turns at the GIL, and each
+        # switch costs CPU. Per image, so a slow registry never holds up another image's layers.
+        readers = asyncio.Semaphore(os.cpu_count() or 1)
         try:
-            return list(await asyncio.gather(*(self._layer(client, ref, d, i, budget) for i, d in enumerate(manifest.layers))))
+            return list(await asyncio.gather(*(self._layer(client, ref, d, i, budget, readers) for i, d in enumerate(manifest.layers))))
         except (EvidenceError, LimitExceeded) as exc:
             # The layers' content is unknown, but the rest of the image can still be judged:
             # the error denies it (evaluation.error), and the report shows every other finding.
             return {"message": f"layers of {manifest.digest} could not be scanned: {exc.diagnostics()}", "details": dict(exc.details)}
 
-    async def _layer(self, client: RegistryClient, ref: Reference, descriptor: Descriptor, index: int, budget: ImageBudget) -> LayerScan:
+    async def _layer(
+        self, client: RegistryClient, ref: Reference, descriptor: Descriptor, index: int, budget: ImageBudget, readers: asyncio.Semaphore
+    ) -> LayerScan:
         async def fetch_and_scan() -> LayerScan:
             progress = _both(*(watcher.layer(descriptor.digest, descriptor.size) for watcher in (self.progress, current_progress()) if watcher))
 
             def scan(chunks: Iterator[bytes]) -> LayerScan:
                 return self.layers.scan(chunks, descriptor.media_type, index, descriptor.digest, progress=progress, budget=budget)
 
-            async with self._readers:
+            async with readers:
                 return await client.read_blob(ref, descriptor, scan)
 
         return await self.cache.get_or_scan(descriptor.digest, fetch_and_scan)
