@@ -241,11 +241,13 @@ class RegistryClient:
             url, what = self._url(ref, f"blobs/{digest}"), f"blob {digest}"
             response = self._transport.send_blocking(ref, url, sent, loop)
             if response.status_code == 401:
+                # Closed before the token request, which may need this host's slot it holds.
+                body = self._error_body_blocking(ref, response, what)
                 challenge = response.headers.get("www-authenticate", "")
                 retry = asyncio.run_coroutine_threadsafe(self._auth.answer(ref, challenge, scope, sent), loop).result()
-                if retry is not None:
-                    response.close()
-                    response = self._transport.send_blocking(ref, url, retry, loop)
+                if retry is None:
+                    raise status_error(ref, 401, what, body, self._limits.retries)
+                response = self._transport.send_blocking(ref, url, retry, loop)
             try:
                 if response.status_code != 200:
                     raise status_error(ref, response.status_code, what, self._error_body_blocking(ref, response, what), self._limits.retries)
@@ -503,10 +505,11 @@ class RegistryClient:
         response = await self._transport.send(ref, method, url, base | sent, content=content, follow_redirects=follow_redirects)
         if response.status_code != 401:
             return response
+        # Read and closed before the token request, which may need the host slot it holds.
+        body = await self._error_body(ref, response, "an authentication challenge")
         retry = await self._auth.answer(ref, response.headers.get("www-authenticate", ""), scope, sent)
         if retry is None:
-            return response
-        await response.aclose()
+            return httpx.Response(response.status_code, headers=response.headers, content=body, request=response.request)
         return await self._transport.send(ref, method, url, base | retry, content=content, follow_redirects=follow_redirects)
 
     async def _raise_status(self, ref: Reference, response: httpx.Response, what: str) -> NoReturn:
@@ -525,11 +528,13 @@ class RegistryClient:
             await response.aclose()
 
     def _error_body_blocking(self, ref: Reference, response: httpx.Response, what: str) -> bytes:
-        """:meth:`_error_body` of a response from ``send_blocking`` (its caller closes it)."""
+        """:meth:`_error_body` of a response from ``send_blocking``."""
         try:
             return b"".join(self._transport.iter_capped_blocking(ref, response, _ERROR_BODY_BYTES, what))
         except GateError:
             return b""
+        finally:
+            response.close()
 
 
 def _until(stop: threading.Event, chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -17,7 +17,7 @@ import pytest
 
 from gate.errors import LimitExceeded, RegistryError
 from gate.registry import CredentialStore, Reference, RegistryClient
-from tests.registry.lying_proxy_double import LyingRegistryProxyDouble, Reply
+from tests.registry.lying_proxy_double import LyingRegistryProxyDouble, Reply, Seen
 from tests.support.gate_config import config_for
 from tests.support.images import ImageBuilder, PushedImage
 from tests.support.registry_server import RegistryServer
@@ -166,3 +166,28 @@ async def test_cancelling_the_read_stops_the_thread_at_its_next_chunk(registry: 
         assert await asyncio.to_thread(ended.wait, 10)
     assert sum(seen) < layer.size
     assert len(failures) == 1 and "cancelled" in str(failures[0])
+
+
+async def test_a_refused_token_leaves_the_host_slot_free(registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str) -> None:
+    """The blob's 401 gives its slot back before the token request, which goes to the same host
+    (with one slot per host it would otherwise wait for itself), and a refusal keeps no slot."""
+    pushed = _push(registry, repo)
+    state = {"accepted": "tok-1", "token": Reply(200, {}, b'{"token": "tok-1", "expires_in": 300}')}
+    challenge = f'Bearer realm="http://{lying_proxy.host}/oauth2/token",service="double"'
+
+    def gate(seen: Seen) -> Reply | None:
+        if seen.path.startswith("/oauth2/token"):
+            return state["token"]
+        if seen.headers.get("Authorization") != f"Bearer {state['accepted']}":
+            return Reply(401, {"WWW-Authenticate": challenge}, b'{"errors":[{"code":"UNAUTHORIZED"}]}')
+        return None
+
+    lying_proxy.answers.append(gate)
+    ref = _via(lying_proxy, pushed)
+    async with RegistryClient(config_for(lying_proxy, limits={"connections_per_host": 1, "timeout_seconds": 3.0, "retries": 0})) as client:
+        layer = (await client.manifest(ref)).layers[0]
+        state["accepted"], state["token"] = "tok-2", Reply(401, {}, b"")  # the cached token is revoked; no new one is issued
+        with pytest.raises(RegistryError, match="authentication failed for registry"):
+            await client.read_blob(ref, layer, _Consumer())
+        await asyncio.sleep(0)
+        assert client._transport.slots.in_use(lying_proxy.host.lower()) == 0  # noqa: SLF001
