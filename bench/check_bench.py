@@ -7,8 +7,8 @@ registry on loopback, then alternates, in one run:
 * baseline: stream each layer blob over HTTP in 1 MiB chunks and inflate it with ``zlib`` on one
   thread, discarding the output;
 * gate: ``Engine.check`` of the image with a fresh engine (no cached layer scans): discovery,
-  config, every layer streamed through the scanner (the layers concurrently, so both cores work),
-  digest checks, Rego.
+  config, every layer fetched, hashed and scanned in one worker thread (one layer per core at a
+  time, so both cores work), digest checks, Rego.
 
 Prints MB/s over compressed bytes, the ratio gate/baseline of the best wall times (target >= 0.8x)
 and of the best CPU times of this process, and how many cores the check kept busy on average. The

@@ -1,8 +1,8 @@
 """Reads the image itself: its config and history, and every layer streamed through the scanner.
 
-Layers stream from the registry into a scanner running in a worker thread; the thread pulls each
-chunk from the event loop, so a layer is never held whole in memory and its digest is checked
-when its stream ends. Scans are cached by layer digest (``gate.scan``), so a layer shared by many
+Each layer is fetched and scanned in one worker thread (``RegistryClient.read_blob``), so a layer
+is never held whole in memory, costs no event-loop hand-off per chunk, and several layers use
+several cores; its scan counts only once its digest is checked at the end of the stream. Scans are cached by layer digest (``gate.scan``), so a layer shared by many
 images is read once.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+import os
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -103,22 +104,27 @@ class ImageScanner:
     async def _scan_layers(self, client: RegistryClient, ref: Reference, manifest: Manifest) -> list[LayerScan] | dict[str, Any]:
         """Every layer's scan, or the error entry saying why the layers could not be scanned."""
         budget = ImageBudget(self.config.limits.scan_bytes_per_image)
+        # One layer of the image read per core: more threads only take turns at the GIL, and each
+        # switch costs CPU. Per image, so a slow registry never holds up another image's layers.
+        readers = asyncio.Semaphore(os.cpu_count() or 1)
         try:
-            return list(await asyncio.gather(*(self._layer(client, ref, d, i, budget) for i, d in enumerate(manifest.layers))))
+            return list(await asyncio.gather(*(self._layer(client, ref, d, i, budget, readers) for i, d in enumerate(manifest.layers))))
         except (EvidenceError, LimitExceeded) as exc:
             # The layers' content is unknown, but the rest of the image can still be judged:
             # the error denies it (evaluation.error), and the report shows every other finding.
             return {"message": f"layers of {manifest.digest} could not be scanned: {exc.diagnostics()}", "details": dict(exc.details)}
 
-    async def _layer(self, client: RegistryClient, ref: Reference, descriptor: Descriptor, index: int, budget: ImageBudget) -> LayerScan:
+    async def _layer(
+        self, client: RegistryClient, ref: Reference, descriptor: Descriptor, index: int, budget: ImageBudget, readers: asyncio.Semaphore
+    ) -> LayerScan:
         async def fetch_and_scan() -> LayerScan:
-            loop = asyncio.get_running_loop()
             progress = _both(*(watcher.layer(descriptor.digest, descriptor.size) for watcher in (self.progress, current_progress()) if watcher))
-            async with client.stream_blob(ref, descriptor) as stream:
-                chunks = _pull(stream, loop)
-                return await asyncio.to_thread(
-                    self.layers.scan, chunks, descriptor.media_type, index, descriptor.digest, progress=progress, budget=budget
-                )
+
+            def scan(chunks: Iterator[bytes]) -> LayerScan:
+                return self.layers.scan(chunks, descriptor.media_type, index, descriptor.digest, progress=progress, budget=budget)
+
+            async with readers:
+                return await client.read_blob(ref, descriptor, scan)
 
         return await self.cache.get_or_scan(descriptor.digest, fetch_and_scan)
 
@@ -140,19 +146,6 @@ def config_platform(image_config: dict[str, Any]) -> str:
     parts = [image_config.get(key) for key in ("os", "architecture", "variant")]
     named = [part for part in parts if isinstance(part, str) and part]
     return "/".join(named) if len(named) >= 2 else "unknown"
-
-
-def _pull(stream: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
-    """A blocking iterator (for a worker thread) over an async chunk stream owned by ``loop``."""
-
-    async def next_chunk() -> bytes | None:
-        try:
-            return await anext(stream)
-        except StopAsyncIteration:
-            return None
-
-    while (chunk := asyncio.run_coroutine_threadsafe(next_chunk(), loop).result()) is not None:
-        yield chunk
 
 
 async def _image_config(client: RegistryClient, ref: Reference, manifest: Manifest, max_bytes: int) -> dict[str, Any]:

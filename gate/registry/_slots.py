@@ -11,7 +11,7 @@ the table holds only hosts with requests in flight.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -83,5 +83,22 @@ class ReleasingStream(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         try:
             await self._stream.aclose()
+        finally:
+            self._release()
+
+
+class ReleasingBlockingStream(httpx.SyncByteStream):
+    """:class:`ReleasingStream` for a response read by blocking calls in a worker thread."""
+
+    def __init__(self, stream: httpx.SyncByteStream, release: Callable[[], None]):
+        self._stream = stream
+        self._release = release
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._stream
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
         finally:
             self._release()

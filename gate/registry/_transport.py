@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +29,7 @@ from gate.config import Config
 from gate.errors import LimitExceeded, RegistryError
 from gate.registry._errors import details, transport_error
 from gate.registry._reference import Reference
-from gate.registry._slots import HostSlots, ReleasingStream
+from gate.registry._slots import HostSlots, ReleasingBlockingStream, ReleasingStream
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -42,6 +42,9 @@ _KEEPALIVE = 64
 # per call streams a layer blob with ~20% less CPU and a third less wall time on loopback
 # (bench/check_bench.py); headers and message sizes are bounded by h11, not by this.
 httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = 256 * 1024
+# Layer blobs are read by blocking calls in the thread that scans them (see ``send_blocking``): one
+# recv of up to 1 MiB per read, and 1 MiB chunks handed to the scanner, cut the CPU of fetching.
+httpcore.HTTP11Connection.READ_NUM_BYTES = 1024 * 1024
 # Exceptions httpx raises that are not HTTPError subclasses.
 HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, httpx.CookieConflict)
 
@@ -56,31 +59,53 @@ class Transport:
         self.request_count = 0
         self.status_counts: Counter[int | str] = Counter()
         self.slots = HostSlots(config.limits.connections_per_host, config.limits.timeout_seconds)
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(config.limits.timeout_seconds),
+        self._counting = threading.Lock()  # blocking reads count from worker threads
+        self._settings: dict[str, Any] = {
+            "timeout": httpx.Timeout(config.limits.timeout_seconds),
             # No pool-wide cap: each host's share is bounded by ``slots`` instead, so a host that
             # never answers cannot hold every connection (see gate/registry/_slots.py).
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=_KEEPALIVE),
-            verify=_ssl_context(ca_file),
-            follow_redirects=False,
-            headers={"User-Agent": "gate/0.1"},
-            event_hooks={"request": [self._count], "response": [self._count_status]},
-        )
+            "limits": httpx.Limits(max_connections=None, max_keepalive_connections=_KEEPALIVE),
+            "verify": _ssl_context(ca_file),
+            "follow_redirects": False,
+            "headers": {"User-Agent": "gate/0.1"},
+        }
+        self._client = httpx.AsyncClient(**self._settings, event_hooks={"request": [self._count], "response": [self._count_status]})
+        self._blocking_client: httpx.Client | None = None
+        self._opening = threading.Lock()
 
     async def _count(self, request: httpx.Request) -> None:
-        self.request_count += 1
+        self._tally(request)
 
     async def _count_status(self, response: httpx.Response) -> None:
-        self.status_counts[response.status_code] += 1
+        self._tally_status(response)
+
+    def _tally(self, request: httpx.Request) -> None:
+        with self._counting:
+            self.request_count += 1
+
+    def _tally_status(self, response: httpx.Response) -> None:
+        with self._counting:
+            self.status_counts[response.status_code] += 1
 
     def expected_absence(self, status: int) -> None:
         """Count a response already counted under ``status`` as ``"absent"`` instead: evidence
         discovery asks for tags and APIs that usually do not exist, and those 404s are no error."""
-        self.status_counts[status] -= 1
-        self.status_counts["absent"] += 1
+        with self._counting:
+            self.status_counts[status] -= 1
+            self.status_counts["absent"] += 1
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        if self._blocking_client is not None:
+            self._blocking_client.close()
+
+    @property
+    def _blocking(self) -> httpx.Client:
+        """The blocking twin of the async client (same settings and counters), opened on first use."""
+        with self._opening:
+            if self._blocking_client is None:
+                self._blocking_client = httpx.Client(**self._settings, event_hooks={"request": [self._tally], "response": [self._tally_status]})
+            return self._blocking_client
 
     def base_url(self, host: str) -> str:
         """``http://host`` for hosts in ``registries.insecure``, ``https://host`` otherwise."""
@@ -109,16 +134,72 @@ class Transport:
         while follow_redirects and response.status_code in REDIRECT_STATUSES and "location" in response.headers:
             hops += 1
             await response.aclose()
-            with self.mapped(ref, response.request.url.netloc.decode()):
-                target = response.request.url.join(response.headers["location"])
-            self._check_redirect(ref, url, target, hops)
-            headers = _strip_auth(headers, response.request.url, target)
-            response = await self._send_retrying(ref, "GET", str(target), headers, None, None)
+            target, headers = self._next_hop(ref, url, response, hops, headers)
+            response = await self._send_retrying(ref, "GET", target, headers, None, None)
         return response
+
+    def send_blocking(self, ref: Reference, url: str, headers: Mapping[str, str], loop: asyncio.AbstractEventLoop) -> httpx.Response:
+        """:meth:`send` of a GET, redirects followed, by blocking calls from a worker thread, so that
+        a large body is read by the thread that consumes it. Host slots are taken on ``loop``,
+        which runs the async requests; retries, redirect checks and counting are the same.
+
+        Raises:
+            RegistryError: the connection failed, timed out, or a redirect was unsafe.
+        """
+        response = self._blocking_retrying(ref, url, headers, loop)
+        hops = 0
+        while response.status_code in REDIRECT_STATUSES and "location" in response.headers:
+            hops += 1
+            response.close()
+            target, headers = self._next_hop(ref, url, response, hops, headers)
+            response = self._blocking_retrying(ref, target, headers, loop)
+        return response
+
+    def _next_hop(self, ref: Reference, url: str, response: httpx.Response, hops: int, headers: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        """The redirect's target and the headers to send there; refuses an unsafe redirect."""
+        with self.mapped(ref, response.request.url.netloc.decode()):
+            target = response.request.url.join(response.headers["location"])
+        self._check_redirect(ref, url, target, hops)
+        return str(target), _strip_auth(headers, response.request.url, target)
 
     async def _send_retrying(
         self, ref: Reference, method: str, url: str, headers: Mapping[str, str], data: Mapping[str, str] | None, content: bytes | None
     ) -> httpx.Response:
+        host = self._allowed_host(ref, url)
+        for attempt in range(self.limits.retries + 1):
+            try:
+                with self.mapped(ref, host):
+                    request = self._client.build_request(method, url, headers=headers, data=data, content=content)
+                    response = await self._send_in_slot(host, request)
+            except RegistryError as error:
+                await asyncio.sleep(self._failed(error, attempt))
+                continue
+            delay = self._retry_delay(response, attempt)
+            if delay is None:
+                return response
+            await response.aclose()
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _blocking_retrying(self, ref: Reference, url: str, headers: Mapping[str, str], loop: asyncio.AbstractEventLoop) -> httpx.Response:
+        """:meth:`_send_retrying` of a GET by blocking calls (see :meth:`send_blocking`)."""
+        host = self._allowed_host(ref, url)
+        for attempt in range(self.limits.retries + 1):
+            try:
+                with self.mapped(ref, host):
+                    response = self._blocking_in_slot(host, self._blocking.build_request("GET", url, headers=headers), loop)
+            except RegistryError as error:
+                time.sleep(self._failed(error, attempt))
+                continue
+            delay = self._retry_delay(response, attempt)
+            if delay is None:
+                return response
+            response.close()
+            time.sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _allowed_host(self, ref: Reference, url: str) -> str:
+        """The host of ``url``; refuses one outside ``registries.allow``."""
         host = url.split("://", 1)[-1].split("/", 1)[0]
         if not self.registries.allows(host):
             raise RegistryError(
@@ -126,24 +207,22 @@ class Transport:
                 remedy="use an image from an allowed registry, or add the host to registries.allow",
                 details=details(ref, host=host),
             )
-        for attempt in range(self.limits.retries + 1):
-            last_try = attempt == self.limits.retries
-            try:
-                with self.mapped(ref, host):
-                    request = self._client.build_request(method, url, headers=headers, data=data, content=content)
-                    response = await self._send_in_slot(host, request)
-            except RegistryError as error:
-                self.status_counts["error"] += 1
-                if last_try or not _retryable(error.__cause__):
-                    raise
-                await asyncio.sleep(self._backoff(attempt))
-                continue
-            if response.status_code not in RETRY_STATUSES or last_try:
-                return response
-            delay = _retry_after(response.headers.get("retry-after"), self.limits.timeout_seconds)
-            await response.aclose()
-            await asyncio.sleep(self._backoff(attempt) if delay is None else delay)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        return host
+
+    def _failed(self, error: RegistryError, attempt: int) -> float:
+        """Count a request that got no response; re-raise unless another try may help, else the wait."""
+        with self._counting:
+            self.status_counts["error"] += 1
+        if attempt == self.limits.retries or not _retryable(error.__cause__):
+            raise error
+        return self._backoff(attempt)
+
+    def _retry_delay(self, response: httpx.Response, attempt: int) -> float | None:
+        """Seconds to wait before trying again after ``response``, or None to return it."""
+        if response.status_code not in RETRY_STATUSES or attempt == self.limits.retries:
+            return None
+        delay = _retry_after(response.headers.get("retry-after"), self.limits.timeout_seconds)
+        return self._backoff(attempt) if delay is None else delay
 
     async def _send_in_slot(self, host: str, request: httpx.Request) -> httpx.Response:
         """Send holding one of ``host``'s connection slots until the response is closed."""
@@ -157,6 +236,24 @@ class Transport:
             release()
             raise
         response.stream = ReleasingStream(response.stream, release)  # type: ignore[arg-type]
+        return response
+
+    def _blocking_in_slot(self, host: str, request: httpx.Request, loop: asyncio.AbstractEventLoop) -> httpx.Response:
+        """:meth:`_send_in_slot` from a worker thread: the slot is taken and given back on ``loop``."""
+        try:
+            release = asyncio.run_coroutine_threadsafe(self.slots.acquire(host.lower()), loop).result()
+        except TimeoutError as exc:
+            raise httpx.PoolTimeout(f"all {self.slots.per_host} connection slots for the host are busy", request=request) from exc
+
+        def give_back() -> None:
+            loop.call_soon_threadsafe(release)
+
+        try:
+            response = self._blocking.send(request, stream=True)
+        except BaseException:
+            give_back()
+            raise
+        response.stream = ReleasingBlockingStream(response.stream, give_back)  # type: ignore[arg-type]
         return response
 
     def _backoff(self, attempt: int) -> float:
@@ -187,12 +284,19 @@ class Transport:
 
     async def iter_capped(self, ref: Reference, response: httpx.Response, cap: int, what: str) -> AsyncIterator[bytes]:
         """Yield body chunks, stopping with ``LimitExceeded`` as soon as more than ``cap`` bytes arrive."""
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > cap:
-            raise too_large(ref, what, cap, int(declared))
-        size = 0
+        size = _declared_within(ref, response, cap, what)
         with self.mapped(ref, response.request.url.netloc.decode()):
             async for chunk in response.aiter_bytes(_CHUNK):
+                size += len(chunk)
+                if size > cap:
+                    raise too_large(ref, what, cap, size)
+                yield chunk
+
+    def iter_capped_blocking(self, ref: Reference, response: httpx.Response, cap: int, what: str) -> Iterator[bytes]:
+        """:meth:`iter_capped` of a response from :meth:`send_blocking`."""
+        size = _declared_within(ref, response, cap, what)
+        with self.mapped(ref, response.request.url.netloc.decode()):
+            for chunk in response.iter_bytes(_CHUNK):
                 size += len(chunk)
                 if size > cap:
                     raise too_large(ref, what, cap, size)
@@ -219,6 +323,14 @@ def too_large(ref: Reference, what: str, cap: int, size: int) -> LimitExceeded:
         remedy="raise the matching limits.* setting if this size is expected",
         details=details(ref, limit=cap, size=size),
     )
+
+
+def _declared_within(ref: Reference, response: httpx.Response, cap: int, what: str) -> int:
+    """Refuse a body whose ``Content-Length`` is past ``cap`` before reading it; 0 bytes read so far."""
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        raise too_large(ref, what, cap, int(declared))
+    return 0
 
 
 def _retryable(cause: BaseException | None) -> bool:

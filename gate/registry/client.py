@@ -12,9 +12,10 @@ import asyncio
 import copy
 import hashlib
 import json
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -30,7 +31,7 @@ from gate.registry._digest import algorithm_of, compute, digest_problem
 from gate.registry._errors import details, push_refused, status_error
 from gate.registry._models import ACCEPT, OCI_INDEX, OCI_MANIFEST, Descriptor, Manifest, unsupported_type_problem
 from gate.registry._reference import Reference
-from gate.registry._stream import _TAMPERED, BlobStream
+from gate.registry._stream import _TAMPERED, BlobChunks, BlobStream
 from gate.registry._transport import Transport, too_large
 
 _ERROR_BODY_BYTES = 64 * 1024
@@ -203,13 +204,8 @@ class RegistryClient:
             RegistryError: not found, auth, network, size or digest mismatch.
             LimitExceeded: the blob is larger than the cap.
         """
-        digest, size = (descriptor.digest, descriptor.size) if isinstance(descriptor, Descriptor) else (descriptor, None)
-        if digest_problem(digest):
-            raise EvidenceError(f"cannot fetch blob of {ref}: {digest_problem(digest)}", details=details(ref))
-        cap = max_bytes or self._limits.layer_bytes
+        digest, size, cap = self._blob_bounds(ref, descriptor, max_bytes)
         what = f"blob {digest}"
-        if size is not None and size > cap:
-            raise too_large(ref, what, cap, size)
         response = await self._request(ref, "GET", self._url(ref, f"blobs/{digest}"), follow_redirects=True)
         try:
             if response.status_code != 200:
@@ -220,6 +216,63 @@ class RegistryClient:
             await stream.drain()
         finally:
             await response.aclose()
+
+    async def read_blob(self, ref: Reference, descriptor: Descriptor, consume: Callable[[Iterator[bytes]], T]) -> T:
+        """``consume(chunks)`` of a (large) blob, run in a worker thread that also reads the blob
+        from the network by blocking calls, so fetching, hashing and consuming one blob cost no
+        hand-off through the event loop per chunk and several blobs use several cores.
+
+        The chunks are what :meth:`stream_blob` yields (capped at ``limits.layer_bytes``); what
+        ``consume`` leaves is read and hashed too, and its result is returned only when the blob
+        matched its digest and size. Cancelling the call stops the thread at its next chunk.
+
+        Raises:
+            RegistryError: not found, auth, network, size or digest mismatch.
+            LimitExceeded: the blob is larger than the cap.
+            whatever ``consume`` raises.
+        """
+        digest, size, cap = self._blob_bounds(ref, descriptor, None)
+        scope = f"repository:{ref.repository}:pull"
+        sent = await self._auth.headers(ref, scope)
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+
+        def read() -> T:
+            url, what = self._url(ref, f"blobs/{digest}"), f"blob {digest}"
+            response = self._transport.send_blocking(ref, url, sent, loop)
+            if response.status_code == 401:
+                # Closed before the token request, which may need this host's slot it holds.
+                body = self._error_body_blocking(ref, response, what)
+                challenge = response.headers.get("www-authenticate", "")
+                retry = asyncio.run_coroutine_threadsafe(self._auth.answer(ref, challenge, scope, sent), loop).result()
+                if retry is None:
+                    raise status_error(ref, 401, what, body, self._limits.retries)
+                response = self._transport.send_blocking(ref, url, retry, loop)
+            try:
+                if response.status_code != 200:
+                    raise status_error(ref, response.status_code, what, self._error_body_blocking(ref, response, what), self._limits.retries)
+                chunks = BlobChunks(_until(stop, self._transport.iter_capped_blocking(ref, response, cap, what)), ref, digest, size)
+                result = consume(iter(chunks))
+                chunks.drain()
+                return result
+            finally:
+                response.close()
+
+        try:
+            return await asyncio.to_thread(read)
+        except asyncio.CancelledError:
+            stop.set()
+            raise
+
+    def _blob_bounds(self, ref: Reference, descriptor: Descriptor | str, max_bytes: int | None) -> tuple[str, int | None, int]:
+        """Digest, declared size and byte cap of a blob to fetch; refuses a bad digest or a declared size past the cap."""
+        digest, size = (descriptor.digest, descriptor.size) if isinstance(descriptor, Descriptor) else (descriptor, None)
+        if digest_problem(digest):
+            raise EvidenceError(f"cannot fetch blob of {ref}: {digest_problem(digest)}", details=details(ref))
+        cap = max_bytes or self._limits.layer_bytes
+        if size is not None and size > cap:
+            raise too_large(ref, f"blob {digest}", cap, size)
+        return digest, size, cap
 
     async def referrers(self, ref: Reference, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
         """Manifests whose ``subject`` is ``digest``: the referrers API, else the
@@ -452,10 +505,11 @@ class RegistryClient:
         response = await self._transport.send(ref, method, url, base | sent, content=content, follow_redirects=follow_redirects)
         if response.status_code != 401:
             return response
+        # Read and closed before the token request, which may need the host slot it holds.
+        body = await self._error_body(ref, response, "an authentication challenge")
         retry = await self._auth.answer(ref, response.headers.get("www-authenticate", ""), scope, sent)
         if retry is None:
-            return response
-        await response.aclose()
+            return httpx.Response(response.status_code, headers=response.headers, content=body, request=response.request)
         return await self._transport.send(ref, method, url, base | retry, content=content, follow_redirects=follow_redirects)
 
     async def _raise_status(self, ref: Reference, response: httpx.Response, what: str) -> NoReturn:
@@ -472,6 +526,23 @@ class RegistryClient:
             return b""
         finally:
             await response.aclose()
+
+    def _error_body_blocking(self, ref: Reference, response: httpx.Response, what: str) -> bytes:
+        """:meth:`_error_body` of a response from ``send_blocking``."""
+        try:
+            return b"".join(self._transport.iter_capped_blocking(ref, response, _ERROR_BODY_BYTES, what))
+        except GateError:
+            return b""
+        finally:
+            response.close()
+
+
+def _until(stop: threading.Event, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks`` until ``stop`` is set (the caller was cancelled): then the read ends with an error."""
+    for chunk in chunks:
+        if stop.is_set():
+            raise RegistryError("blob read cancelled")
+        yield chunk
 
 
 class _ReadOnce:

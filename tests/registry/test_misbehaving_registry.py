@@ -14,7 +14,7 @@ import pytest
 
 from gate.config import Config
 from gate.errors import EvidenceError, LimitExceeded, RegistryError
-from gate.registry import OCI_INDEX, OCI_MANIFEST, CredentialStore, Reference, RegistryClient
+from gate.registry import OCI_INDEX, OCI_MANIFEST, CredentialStore, Descriptor, Reference, RegistryClient
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble, Reply
 from tests.support.gate_config import config_for
 from tests.support.images import ImageBuilder, PushedImage
@@ -36,6 +36,14 @@ def _via(proxy: LyingRegistryProxyDouble, pushed: PushedImage, by_digest: bool =
 
 def _config(proxy: LyingRegistryProxyDouble, **overrides: object) -> Config:
     return config_for(proxy, **overrides)
+
+
+async def _read_whole(client: RegistryClient, ref: Reference, layer: Descriptor, in_thread: bool) -> None:
+    """Read a layer blob as the scanner does (in a worker thread) or whole on the event loop."""
+    if in_thread:
+        await client.read_blob(ref, layer, lambda chunks: sum(len(chunk) for chunk in chunks))
+    else:
+        await client.blob(ref, layer)
 
 
 # --- digests ---------------------------------------------------------------------------------
@@ -74,30 +82,34 @@ async def test_manifest_by_tag_without_digest_header_gets_its_digest_computed(re
     assert [seen.method for seen in lying_proxy.seen] == ["GET", "HEAD", "GET"]
 
 
-@pytest.mark.parametrize("streamed", [True, False])
-async def test_corrupted_blob_is_refused(registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, streamed: bool) -> None:
+@pytest.mark.parametrize("how", ["streamed", "whole", "in a thread", "in a thread, left early"])
+async def test_corrupted_blob_is_refused(registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, how: str) -> None:
+    """The last byte is flipped: a reader that left early still gets an error, never its result."""
     pushed = _push(registry, repo)
     lying_proxy.corrupt_body("/blobs/")
     ref = _via(lying_proxy, pushed)
     async with RegistryClient(_config(lying_proxy)) as client:
         layer = (await client.manifest(ref)).layers[0]
         with pytest.raises(RegistryError, match=f"digest mismatch: blob {layer.digest} of .* hashes to sha256:"):
-            if streamed:
+            if how == "streamed":
                 async with client.stream_blob(ref, layer) as chunks:
                     async for _ in chunks:
                         pass
+            elif how == "in a thread, left early":
+                await client.read_blob(ref, layer, next)
             else:
-                await client.blob(ref, layer)
+                await _read_whole(client, ref, layer, how == "in a thread")
 
 
-async def test_blob_longer_than_its_descriptor_is_refused(registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str) -> None:
+@pytest.mark.parametrize("in_thread", [False, True])
+async def test_blob_longer_than_its_descriptor_is_refused(registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, in_thread: bool) -> None:
     pushed = _push(registry, repo)
     lying_proxy.tampers.append(lambda seen, reply: Reply(reply.status, reply.headers, reply.body + b"extra") if "/blobs/" in seen.path else reply)
     ref = _via(lying_proxy, pushed)
     async with RegistryClient(_config(lying_proxy)) as client:
         layer = (await client.manifest(ref)).layers[0]
         with pytest.raises(RegistryError, match="is longer than the .* bytes its descriptor says"):
-            await client.blob(ref, layer)
+            await _read_whole(client, ref, layer, in_thread)
 
 
 # --- media types and sizes -------------------------------------------------------------------
@@ -211,7 +223,8 @@ async def test_registry_that_goes_down_gives_a_clear_error(registry: RegistrySer
 # --- redirects -------------------------------------------------------------------------------
 
 
-async def test_blob_redirect_keeps_authorization_on_the_registry(basic_auth_registry: RegistryServer, repo: str) -> None:
+@pytest.mark.parametrize("in_thread", [False, True])
+async def test_blob_redirect_keeps_authorization_on_the_registry(basic_auth_registry: RegistryServer, repo: str, in_thread: bool) -> None:
     pushed = ImageBuilder().layer({"a.txt": "x"}).push(basic_auth_registry, f"{repo}:1.0")
     proxy = LyingRegistryProxyDouble(basic_auth_registry.url)
     try:
@@ -224,7 +237,8 @@ async def test_blob_redirect_keeps_authorization_on_the_registry(basic_auth_regi
         async with RegistryClient(config, credentials=CredentialStore.from_docker_config(store_doc)) as client:
             ref = _via(proxy, pushed)
             layer = (await client.manifest(ref)).layers[0]
-            await client.blob(ref, layer)
+            await _read_whole(client, ref, layer, in_thread)
+            assert client._transport.slots.in_use(proxy.alias_host.lower()) == 0  # noqa: SLF001 - the storage host's slot came back
         storage = [seen for seen in proxy.seen if seen.path.startswith("/storage-double")]
         to_registry = [seen for seen in proxy.seen if seen.path.endswith(f"/blobs/{layer.digest}")]
         assert len(storage) == 1 and "Authorization" not in storage[0].headers
@@ -233,14 +247,15 @@ async def test_blob_redirect_keeps_authorization_on_the_registry(basic_auth_regi
         proxy.stop()
 
 
-async def test_redirect_to_plain_http_elsewhere_is_refused(registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str) -> None:
+@pytest.mark.parametrize("in_thread", [False, True])
+async def test_redirect_to_plain_http_elsewhere_is_refused(registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str, in_thread: bool) -> None:
     pushed = _push(registry, repo)
     lying_proxy.redirect_blobs()
     async with RegistryClient(_config(lying_proxy)) as client:  # alias host not listed as insecure
         ref = _via(lying_proxy, pushed)
         layer = (await client.manifest(ref)).layers[0]
         with pytest.raises(RegistryError, match="redirected .* to plain-HTTP http://localhost"):
-            await client.blob(ref, layer)
+            await _read_whole(client, ref, layer, in_thread)
 
 
 # --- referrers API ---------------------------------------------------------------------------
