@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from gate.errors import LimitExceeded
+from gate.errors import GateError, LimitExceeded
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -29,7 +29,7 @@ class TooLarge(LimitExceeded):
     """A request body over its byte limit: answered 413."""
 
 
-class Disconnected(Exception):  # noqa: N818 - an event, as Starlette's ClientDisconnect
+class Disconnected(GateError):  # noqa: N818 - an event, as Starlette's ClientDisconnect
     """The client went away before its body was read; there is nobody to answer."""
 
 
@@ -64,7 +64,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            raise Disconnected
+            raise Disconnected("the client closed the connection before sending its whole body")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
