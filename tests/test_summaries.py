@@ -472,7 +472,7 @@ def test_a_gate_with_image_policies_uses_a_summary_and_verifies_its_signatures_i
 def test_a_summary_without_attached_evidence_is_ignored_by_a_gate_with_image_policies(
     scene: Scene, policy_keys: PolicyKeys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("gate.engine._gathered.PORTABLE_BYTES", 0)  # the attester finds the evidence too large to carry
+    monkeypatch.setattr("gate.engine._portable.PORTABLE_BYTES", 0)  # the attester finds the evidence too large to carry
     pushed = _attest_signed(scene, policy_keys)
     monkeypatch.undo()
     _, result = scene.consume("1", config=policy_keys.consumer(scene))

@@ -145,7 +145,7 @@ class Engine:
             _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds),
             is_negative=lambda gathered: any(_identity_errors(item) for item in gathered),
             negative_exceptions=(GateError,),
-            second_level=self._facts_through if self.shared is not None else None,
+            second_level=_facts_through(self._shared_levels["facts"]),
         )
         self._digests: LoadingCache[tuple[str, str, str | None, str | None], str] = LoadingCache(
             _ttl_cache(limits.cache_entries, limits.cache_bytes, min(limits.cache_ttl_seconds, TAG_TTL_SECONDS)),
@@ -162,20 +162,6 @@ class Engine:
         """The named shared level's ``load_through``, or None without a shared cache."""
         level = self._shared_levels[name]
         return level.load_through if level is not None else None
-
-    async def _facts_through(self, key: tuple[Any, ...], load: Callable[[], Awaitable[tuple[Known, ...]]], keep: Callable[[Any], bool]) -> tuple[Known, ...]:
-        """Per-digest facts through the shared cache: only facts read here, small enough to carry,
-        are stored (summary-backed facts stay in this replica), and each replica that reads them
-        verifies their evidence again with its own trust (``gate.engine._portable``)."""
-        level = self._shared_levels["facts"]
-        if level is None:
-            return await load()
-
-        def shareable(value: tuple[Known, ...]) -> bool:
-            return keep(value) and all(isinstance(item, PlatformFacts) and item.shareable() for item in value)
-
-        found: tuple[Known, ...] = await level.load_through(key, load, shareable)
-        return found
 
     @property
     def evaluations_in_progress(self) -> int:
@@ -559,6 +545,23 @@ class Engine:
         if key not in self._deny_lists:
             self._deny_lists[key] = DenyList.from_params(params)
         return self._deny_lists[key]
+
+
+def _facts_through(level: SharedLevel[Any, Any] | None) -> Callable[..., Awaitable[tuple[Known, ...]]] | None:
+    """The per-digest facts cache's second level (None without a shared cache): only facts read
+    here, small enough to carry, are stored (summary-backed facts stay in this replica), and each
+    replica that reads them verifies their evidence again with its own trust (``gate.engine._portable``)."""
+    if level is None:
+        return None
+
+    async def load_through(key: tuple[Any, ...], load: Callable[[], Awaitable[tuple[Known, ...]]], keep: Callable[[Any], bool]) -> tuple[Known, ...]:
+        def shareable(value: tuple[Known, ...]) -> bool:
+            return keep(value) and all(isinstance(item, PlatformFacts) and item.shareable() for item in value)
+
+        found: tuple[Known, ...] = await level.load_through(key, load, shareable)
+        return found
+
+    return load_through
 
 
 def _identity(item: Known) -> ImageIdentity:

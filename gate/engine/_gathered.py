@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gate.engine._portable import PORTABLE_BYTES, PortableEvidence
+from gate.engine._portable import PortableEvidence
 from gate.errors import EvidenceError
 from gate.policy_input import Facts, ImageIdentity
 
@@ -61,7 +61,7 @@ class Gathered:
             "errors": list(facts.errors),
             "vulnerability_scans": list(facts.vulnerability_scans),
             "problems": list(self.problems),
-            "evidence": self.evidence.to_json() if self.evidence is not None and self.evidence.size <= PORTABLE_BYTES else None,
+            "evidence": self.evidence.to_json() if self.evidence is not None and self.evidence.carriable else None,
         }
 
     @classmethod

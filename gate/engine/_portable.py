@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,11 +28,10 @@ from gate.engine._verified import PlatformImage, VerifiedEvidence, verify_eviden
 from gate.errors import EvidenceError
 from gate.evidence import Artifact, AttachedEvidence, Problem
 from gate.policy_input import ImageIdentity
-from gate.registry import Manifest, Reference
+from gate.registry import Manifest, Reference, digest_matches
 from gate.verify import TrustPolicy
 
 PORTABLE_BYTES = 4 * 1024 * 1024  # attached bytes beyond this stay where they were read (a large SBOM would bloat Redis and summaries)
-_ALGORITHMS = frozenset({"sha256", "sha512"})  # the digests OCI registers, as the registry client accepts
 _STORES = frozenset(get_args(get_type_hints(Artifact)["store"]))  # where discovery can find an artifact
 
 
@@ -76,6 +74,11 @@ class PortableEvidence:
     def size(self) -> int:
         """Bytes of attached blobs and manifests carried."""
         return sum(len(artifact.data) for artifact in self.artifacts) + sum(len(manifest.raw) for manifest in self.manifests.values())
+
+    @property
+    def carriable(self) -> bool:
+        """Small enough to carry to another process (shared cache, summary): at most ``PORTABLE_BYTES``."""
+        return self.size <= PORTABLE_BYTES
 
     def attached(self) -> AttachedEvidence:
         """The evidence as discovery returned it, for :func:`verify_evidence`."""
@@ -134,7 +137,7 @@ def _from_json(body: dict[str, Any], top: str, what: str) -> PortableEvidence:
 def _manifest(digest: str, item: dict[str, Any], what: str) -> Manifest:
     """A carried manifest, its bytes checked against its digest before they are read."""
     raw = _unb64(item["data"])
-    if not _matches(raw, digest):
+    if not digest_matches(raw, digest):
         raise EvidenceError(f"{what}: manifest bytes do not match {digest}")
     return Manifest.from_bytes(raw, digest, _text(item["media_type"]), f"{what} manifest {digest}")
 
@@ -148,7 +151,7 @@ def _artifact(item: Any, manifests: dict[str, Manifest], subject: PlatformImage,
         raise EvidenceError(f"{what}: {manifest.digest} has no layer {position!r}")
     descriptor = manifest.layers[position]
     data = _unb64(item["data"])
-    if len(data) != descriptor.size or not _matches(data, descriptor.digest):
+    if len(data) != descriptor.size or not digest_matches(data, descriptor.digest):
         raise EvidenceError(f"{what}: data does not match {descriptor.digest}")
     about = _text(item["subject"])
     if about not in _digests(subject) or (manifest.subject is not None and manifest.subject.digest != about):
@@ -195,7 +198,7 @@ class PlatformFacts:
 
     def shareable(self) -> bool:
         """Whether another replica may be handed these facts: read here, and not too large to carry."""
-        return self.summary is None and self.evidence is not None and self.evidence.size <= PORTABLE_BYTES
+        return self.summary is None and self.evidence is not None and self.evidence.carriable
 
     def to_json(self) -> dict[str, Any]:
         """The shared cache's record (only for :meth:`shareable` facts)."""
@@ -241,12 +244,6 @@ class PlatformFacts:
         )
         ignored = tuple(_text(text) for text in body["ignored"])
         return cls.verify(identity, facts, evidence, trust, now, ignored=ignored)
-
-
-def _matches(data: bytes, digest: str) -> bool:
-    """Whether ``data`` has ``digest`` (``sha256:<hex>`` or ``sha512:<hex>``; any other algorithm never matches)."""
-    algorithm, _, expected = digest.partition(":")
-    return algorithm in _ALGORITHMS and hashlib.new(algorithm, data).hexdigest() == expected
 
 
 def _digests(subject: PlatformImage) -> tuple[str, ...]:

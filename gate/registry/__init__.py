@@ -7,6 +7,7 @@ lists referrers, and authenticates (anonymous, Basic, Bearer tokens; credentials
 """
 
 from gate.registry._credentials import Credential, CredentialStore
+from gate.registry._digest import matches as digest_matches
 from gate.registry._models import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Descriptor, Manifest
 from gate.registry._reference import Reference
 from gate.registry._stream import BlobStream
@@ -24,4 +25,5 @@ __all__ = [
     "Manifest",
     "Reference",
     "RegistryClient",
+    "digest_matches",
 ]

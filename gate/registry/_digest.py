@@ -32,6 +32,11 @@ def algorithm_of(digest: str) -> str:
     return digest.partition(":")[0]
 
 
+def matches(data: bytes, digest: str) -> bool:
+    """Whether ``data`` hashes to ``digest``; a digest we cannot verify (see :func:`digest_problem`) never matches."""
+    return digest_problem(digest) is None and compute(data, algorithm_of(digest)) == digest
+
+
 def compute(data: bytes, algorithm: str = "sha256") -> str:
     """The ``<algorithm>:<hex>`` digest of ``data``."""
     return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"

@@ -284,7 +284,8 @@ class Transport:
 
     async def iter_capped(self, ref: Reference, response: httpx.Response, cap: int, what: str) -> AsyncIterator[bytes]:
         """Yield body chunks, stopping with ``LimitExceeded`` as soon as more than ``cap`` bytes arrive."""
-        size = _declared_within(ref, response, cap, what)
+        _refuse_declared_over(ref, response, cap, what)
+        size = 0
         with self.mapped(ref, response.request.url.netloc.decode()):
             async for chunk in response.aiter_bytes(_CHUNK):
                 size += len(chunk)
@@ -294,7 +295,8 @@ class Transport:
 
     def iter_capped_blocking(self, ref: Reference, response: httpx.Response, cap: int, what: str) -> Iterator[bytes]:
         """:meth:`iter_capped` of a response from :meth:`send_blocking`."""
-        size = _declared_within(ref, response, cap, what)
+        _refuse_declared_over(ref, response, cap, what)
+        size = 0
         with self.mapped(ref, response.request.url.netloc.decode()):
             for chunk in response.iter_bytes(_CHUNK):
                 size += len(chunk)
@@ -325,12 +327,11 @@ def too_large(ref: Reference, what: str, cap: int, size: int) -> LimitExceeded:
     )
 
 
-def _declared_within(ref: Reference, response: httpx.Response, cap: int, what: str) -> int:
-    """Refuse a body whose ``Content-Length`` is past ``cap`` before reading it; 0 bytes read so far."""
+def _refuse_declared_over(ref: Reference, response: httpx.Response, cap: int, what: str) -> None:
+    """Refuse a body whose ``Content-Length`` is past ``cap`` before reading it."""
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > cap:
         raise too_large(ref, what, cap, int(declared))
-    return 0
 
 
 def _retryable(cause: BaseException | None) -> bool:

@@ -27,7 +27,7 @@ from gate.config import Config
 from gate.errors import EvidenceError, GateError, RegistryError
 from gate.registry._auth import Authenticator
 from gate.registry._credentials import CredentialStore
-from gate.registry._digest import algorithm_of, compute, digest_problem
+from gate.registry._digest import algorithm_of, compute, digest_problem, matches
 from gate.registry._errors import details, push_refused, status_error
 from gate.registry._models import ACCEPT, OCI_INDEX, OCI_MANIFEST, Descriptor, Manifest, unsupported_type_problem
 from gate.registry._reference import Reference
@@ -569,7 +569,7 @@ def _verified_digest(ref: Reference, raw: bytes, header: str | None) -> str:
         return ref.digest
     if header is None:
         return compute(raw)
-    if digest_problem(header) or compute(raw, algorithm_of(header)) != header:
+    if not matches(raw, header):
         raise _lied(ref, f"sent Docker-Content-Digest {header!r} for manifest bytes that hash to {compute(raw)}")
     return header
 

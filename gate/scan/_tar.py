@@ -45,8 +45,8 @@ _KINDS = {
     b"0": "file", b"7": "file", b"1": "hardlink", b"2": "symlink",
     b"3": "device", b"4": "device", b"5": "dir", b"6": "fifo",
 }
-_HEADER_ONLY = frozenset(b"123456")
-_META_FLAGS = frozenset((b"x", b"g", b"L", b"K"))  # Go's isHeaderOnlyType: no data section whatever the size says
+_HEADER_ONLY = frozenset(b"123456")  # Go's isHeaderOnlyType: no data section whatever the size says
+_META_FLAGS = frozenset((b"x", b"g", b"L", b"K"))  # pax and GNU long-name records, which describe the next member
 _PAX_NUMBERS = ("size", "uid", "gid")
 _PAX_TIMES = ("atime", "mtime", "ctime")
 _HIGH_BYTES = bytes(range(128))  # deleted by translate() to count bytes >= 0x80

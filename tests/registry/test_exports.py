@@ -19,6 +19,7 @@ def test_exported_members() -> None:
             "OCI_MANIFEST",
             "Reference",
             "RegistryClient",
+            "digest_matches",
         ]
     )
     for name in gate.registry.__all__:
