@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,7 +20,10 @@ from gate.engine._tasks import both
 from gate.errors import EvidenceError, LimitExceeded
 from gate.policy_input import config_facts
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
-from gate.scan import ContentMatcher, Finding, ImageBudget, LayerScan, LayerScanCache, LayerScanner, combine_layers, resolve_user, scan_build_args, scan_config
+from gate.scan import (
+    ContentMatcher, Finding, ImageBudget, LayerScan, LayerScanCache, LayerScanner, LayerWorkers, combine_layers, process_layers, resolve_user,
+    scan_build_args, scan_config, usable_cores,
+)
 
 
 class LayerProgress(Protocol):
@@ -58,6 +60,7 @@ class ImageScanner:
     def __init__(self, config: Config, *, progress: LayerProgress | None = None, second_level: Callable[..., Awaitable[LayerScan]] | None = None) -> None:
         self.config = config
         self.layers = LayerScanner(config.limits, ContentMatcher(cache_dir=config.scan.cache_dir))
+        self.workers = LayerWorkers(config.limits, config.scan.cache_dir)
         self.cache = LayerScanCache(
             max_entries=config.limits.cache_entries, directory=config.scan.cache_dir, limits=config.limits, second_level=second_level
         )
@@ -106,21 +109,30 @@ class ImageScanner:
         budget = ImageBudget(self.config.limits.scan_bytes_per_image)
         # One layer of the image read per core: more threads only take turns at the GIL, and each
         # switch costs CPU. Per image, so a slow registry never holds up another image's layers.
-        readers = asyncio.Semaphore(os.cpu_count() or 1)
+        readers = asyncio.Semaphore(usable_cores())
+        # Several large layers: each in a worker process of its own (see gate.scan._workers).
+        in_process = process_layers([d.size for d in manifest.layers])
         try:
-            return list(await asyncio.gather(*(self._layer(client, ref, d, i, budget, readers) for i, d in enumerate(manifest.layers))))
+            return list(await asyncio.gather(
+                *(self._layer(client, ref, d, i, budget, readers, in_process=i in in_process) for i, d in enumerate(manifest.layers))
+            ))
         except (EvidenceError, LimitExceeded) as exc:
             # The layers' content is unknown, but the rest of the image can still be judged:
             # the error denies it (evaluation.error), and the report shows every other finding.
             return {"message": f"layers of {manifest.digest} could not be scanned: {exc.diagnostics()}", "details": dict(exc.details)}
 
     async def _layer(
-        self, client: RegistryClient, ref: Reference, descriptor: Descriptor, index: int, budget: ImageBudget, readers: asyncio.Semaphore
+        self, client: RegistryClient, ref: Reference, descriptor: Descriptor, index: int, budget: ImageBudget, readers: asyncio.Semaphore,
+        *, in_process: bool,
     ) -> LayerScan:
         async def fetch_and_scan() -> LayerScan:
             progress = _both(*(watcher.layer(descriptor.digest, descriptor.size) for watcher in (self.progress, current_progress()) if watcher))
 
             def scan(chunks: Iterator[bytes]) -> LayerScan:
+                if in_process:
+                    scanned = self.workers.scan(chunks, descriptor.media_type, index, descriptor.digest, progress=progress, budget=budget)
+                    if scanned is not None:
+                        return scanned
                 return self.layers.scan(chunks, descriptor.media_type, index, descriptor.digest, progress=progress, budget=budget)
 
             async with readers:

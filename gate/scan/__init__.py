@@ -10,7 +10,8 @@ Gets parsed configs and layer byte streams, never a registry client (no network 
     image = combine_layers(layers, config.get("history"))     # secret.file / secret.deleted-file, content.*
     user = resolve_user(config["config"].get("User"), image.passwd)   # user.root
 
-``LayerScanner.scan`` is CPU-bound and synchronous: run it in a worker thread.
+``LayerScanner.scan`` is CPU-bound and synchronous: run it in a worker thread. ``LayerWorkers.scan``
+does the same in a worker process, for images with several large layers (``process_layers``).
 """
 
 from gate.scan._cache import LayerScanCache
@@ -21,6 +22,7 @@ from gate.scan._history import scan_build_args, scan_config
 from gate.scan._layer import SCANNER_VERSION, ImageBudget, LayerScan, LayerScanner
 from gate.scan._matcher import ContentMatcher
 from gate.scan._user import UserFact, resolve_user
+from gate.scan._workers import LayerWorkers, process_layers, usable_cores
 
 __all__ = [
     "SCANNER_VERSION",
@@ -31,10 +33,13 @@ __all__ = [
     "LayerScanCache",
     "LayerScan",
     "LayerScanner",
+    "LayerWorkers",
     "UserFact",
     "combine_layers",
+    "process_layers",
     "resolve_user",
     "scan_build_args",
     "scan_config",
     "scan_file",
+    "usable_cores",
 ]

@@ -127,11 +127,15 @@ def _packed(digests: bytearray) -> bytes:
 
 
 class ImageBudget:
-    """The per-image cap on uncompressed bytes, shared (thread-safely) by that image's layer scans."""
+    """The per-image cap on uncompressed bytes, shared (thread-safely) by that image's layer scans.
 
-    def __init__(self, limit: int):
+    ``used`` starts above zero in a scan worker process: the bytes the image's other layers had
+    used when the job was sent (the parent charges the worker's total once more on its answer).
+    """
+
+    def __init__(self, limit: int, *, used: int = 0):
         self.limit = limit
-        self.used = 0
+        self.used = used
         self._lock = threading.Lock()
 
     def charge(self, size: int, label: str) -> None:

@@ -1,0 +1,218 @@
+"""Scan an image's large layers in worker processes (``gate.scan._worker``), one per core.
+
+In threads, every layer's per-tar-member Python work takes turns at the one GIL, so an image's
+layers never fill two cores. A worker process scans with its own interpreter; this process only
+fetches, hashes and pipes the compressed bytes (system calls that release the GIL), and counts the
+worker's answer only once the caller has checked the blob's digest and size, as for a thread.
+
+Used only where it pays: more than one core and at least two layers of ``PROCESS_MIN_BYTES``
+compressed, so a small image never starts a process. Workers start on first use, at most one per
+core, stay for the next image and end with this process (their stdin closes). When every worker is
+busy, or one cannot start, the layer is scanned in a thread as before.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from gate.config import Limits
+from gate.errors import EvidenceError, GateError, LimitExceeded
+from gate.scan._layer import ImageBudget, LayerScan
+from gate.scan._frames import CHUNK, END, ERROR, JOB, RESULT, read_frame, write_frame
+
+PROCESS_MIN_BYTES = 16 * 1024 * 1024
+_PIPE_BYTES = 1024 * 1024  # a larger pipe: fewer wake-ups of the worker per MiB sent
+_ROOT = Path(__file__).resolve().parents[2]  # the directory holding the ``gate`` package
+_ERRORS: dict[str, type[GateError]] = {"EvidenceError": EvidenceError, "LimitExceeded": LimitExceeded}
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's cpuset), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def process_layers(sizes: Sequence[int]) -> frozenset[int]:
+    """Indexes of the layers (by compressed size) worth a worker process; empty for a small image."""
+    large = frozenset(index for index, size in enumerate(sizes) if size >= PROCESS_MIN_BYTES)
+    return large if len(large) >= 2 and usable_cores() > 1 else frozenset()
+
+
+class _Worker:
+    """One ``gate.scan._worker`` process and its two pipes."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(_ROOT), env.get("PYTHONPATH"))))
+        # A session of its own: the terminal's Ctrl-C goes to this process, which then closes the pipe.
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gate.scan._worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=True
+        )
+        self._stdin, self._stdout = self.process.stdin, self.process.stdout
+        assert self._stdin is not None and self._stdout is not None  # noqa: S101 - both asked for above
+        self._fd = self._stdin.fileno()
+        try:
+            import fcntl
+
+            fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        except (ImportError, AttributeError, OSError):
+            pass  # not Linux, or above the system's pipe-max-size: the default pipe works too
+
+    def run(self, chunks: Iterable[bytes], job: dict[str, Any], progress: Callable[[int], None] | None) -> tuple[bytes, bytes] | None:
+        """Send one job and its chunks; the worker's answer frame (kind, payload), or None when
+        the worker exited or closed its pipe. Stops sending once the worker has answered (it
+        refused the layer early).
+
+        Raises:
+            whatever iterating ``chunks`` raises.
+        """
+        assert self._stdout is not None  # noqa: S101 - set in __init__
+        try:
+            write_frame(self._fd, JOB, json.dumps(job).encode())
+            sent = 0
+            for chunk in chunks:
+                sent += len(chunk)
+                if progress is not None:
+                    progress(sent)
+                write_frame(self._fd, CHUNK, chunk)
+                if select.select([self._stdout], [], [], 0)[0]:
+                    break
+            write_frame(self._fd, END)
+            frame = read_frame(self._stdout)
+        except (BrokenPipeError, EOFError):
+            return None
+        return frame
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        for pipe in (self._stdin, self._stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+class _Pool:
+    """The worker processes of this process: idle ones kept for reuse, at most one per core."""
+
+    def __init__(self) -> None:
+        self._idle: list[_Worker] = []
+        self._started = 0
+        self._lock = threading.Lock()
+        self._registered = False
+
+    def take(self) -> _Worker | None:
+        """An idle worker, else a new one while there are fewer than cores, else None."""
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive():
+                    return worker
+                self._started -= 1
+            if self._started >= usable_cores():
+                return None
+            self._started += 1
+            if not self._registered:
+                atexit.register(self.close)
+                self._registered = True
+        try:
+            return _Worker()
+        except OSError:
+            with self._lock:
+                self._started -= 1
+            return None
+
+    def give_back(self, worker: _Worker, *, reusable: bool) -> None:
+        """Keep a worker that finished its job cleanly; end one interrupted mid-job."""
+        with self._lock:
+            if reusable:
+                self._idle.append(worker)
+                return
+            self._started -= 1
+        worker.stop()
+
+    def close(self) -> None:
+        """End the idle workers (busy ones end when this process exits and their pipe closes)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._started -= len(idle)
+        for worker in idle:
+            worker.stop()
+
+
+_POOL = _Pool()
+
+
+class LayerWorkers:
+    """``LayerScanner.scan`` in a worker process, with one configuration's limits and hyperscan cache."""
+
+    def __init__(self, limits: Limits, cache_dir: Path | None = None) -> None:
+        self.limits = limits
+        self.cache_dir = cache_dir
+
+    def scan(
+        self,
+        chunks: Iterable[bytes],
+        media_type: str,
+        index: int,
+        digest: str,
+        *,
+        progress: Callable[[int], None] | None = None,
+        budget: ImageBudget | None = None,
+    ) -> LayerScan | None:
+        """As ``LayerScanner.scan``, or None (``chunks`` untouched) when no worker is free.
+
+        Raises:
+            EvidenceError: as ``LayerScanner.scan``, or the worker process died.
+            LimitExceeded: as ``LayerScanner.scan`` (the image budget is charged here once more
+                with the layer's total, so layers scanned at once still share one cap).
+        """
+        worker = _POOL.take()
+        if worker is None:
+            return None
+        label = f"layer {index} ({digest})"
+        limit = budget.limit if budget is not None else self.limits.scan_bytes_per_image
+        job = {
+            "limits": self.limits.model_dump(mode="json"), "cache_dir": None if self.cache_dir is None else str(self.cache_dir),
+            "media_type": media_type, "index": index, "digest": digest,
+            "image_limit": limit, "image_used": budget.used if budget is not None else 0,
+        }
+        frame = None
+        try:
+            frame = worker.run(chunks, job, progress)
+        finally:
+            _POOL.give_back(worker, reusable=frame is not None and frame[0] in (RESULT, ERROR))
+        if frame is None or frame[0] not in (RESULT, ERROR):
+            raise EvidenceError(
+                f"{label}: the layer scan worker process ended unexpectedly (exit status {worker.process.poll()})",
+                details={"layer": label},
+            )
+        kind, payload = frame
+        answer = json.loads(payload)
+        if kind == ERROR:
+            raise _rebuilt(answer, label)
+        scan = LayerScan.from_json(answer)
+        if budget is not None:
+            budget.charge(scan.bytes_out, label)
+        return scan
+
+
+def _rebuilt(answer: dict[str, Any], label: str) -> GateError:
+    """The worker's error as this process's exception; anything unexpected is an EvidenceError (deny)."""
+    kind = _ERRORS.get(answer.get("type", ""))
+    if kind is None:
+        return EvidenceError(f"{label}: the layer scan failed: {answer.get('message')}", details={"layer": label})
+    return kind(answer["message"], remedy=answer.get("remedy", ""), details=answer.get("details") or {})
