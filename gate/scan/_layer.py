@@ -23,7 +23,7 @@ from gate.errors import EvidenceError, LimitExceeded
 from gate.scan._files import credential_checker, detect, is_text
 from gate.scan._finding import redact
 from gate.scan._inflate import inflate, new_meter
-from gate.scan._leftovers import leftover
+from gate.scan._leftovers import could_be_leftover, leftover
 from gate.scan._matcher import ContentMatcher
 from gate.scan._nested import is_archive, members
 from gate.scan._tar import entries
@@ -35,6 +35,7 @@ _OPAQUE = ".wh..wh..opq"
 _PASSWD = "etc/passwd"  # noqa: S105 - a path, not a password
 _PASSWD_CAP = 1024 * 1024
 _BATCH_BYTES = 4 * 1024 * 1024
+_blake2b = hashlib.blake2b
 
 
 def path_hash(path: str) -> int:
@@ -44,7 +45,7 @@ def path_hash(path: str) -> int:
 
 def _path_digest(path: str) -> bytes:
     """``path_hash`` as its 8 little-endian bytes (a layer keeps these in one buffer while it streams)."""
-    return hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+    return _blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest()
 
 
 @dataclass(frozen=True)
@@ -177,38 +178,43 @@ class _Collector:
             else:
                 self.whiteouts.append(f"{directory}/{name[len(_WHITEOUT):]}".lstrip("/"))
             return
-        if kind == "dir":
-            self.dir_hashes += _path_digest(path)
-        else:
-            self.hashes += _path_digest(path)
+        digest = _blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest()  # _path_digest, inlined
         if kind == "file":
+            self.hashes += digest
             self._file(path, content, size)
-        elif kind == "hardlink":
-            self.flush()
-            self._link(path, link)
-        elif kind in ("device", "fifo", "other"):
-            self.skipped["special"] += 1
-        found = leftover(path, kind)
-        if found is not None and (found[1], found[2]) not in self.leftovers:
-            self.leftovers.add((found[1], found[2]))
-            self.hits.append(LayerHit(found[0], found[1], found[2]))
+        elif kind == "dir":
+            self.dir_hashes += digest
+        else:
+            self.hashes += digest
+            if kind == "hardlink":
+                self.flush()
+                self._link(path, link)
+            elif kind in ("device", "fifo", "other"):
+                self.skipped["special"] += 1
+        if could_be_leftover(path):
+            found = leftover(path, kind)
+            if found is not None and (found[1], found[2]) not in self.leftovers:
+                self.leftovers.add((found[1], found[2]))
+                self.hits.append(LayerHit(found[0], found[1], found[2]))
 
     def _file(self, path: str, content: bytes | None, size: int) -> None:
-        text = content is not None and is_text(content)
         if content is None:
             self.skipped["oversize"] += 1
-        elif not text:
+            self._secrets(path, detect(self.matcher, path, None, False))
+            return
+        text = is_text(content)
+        if not text:
             self.skipped["binary"] += 1
-        if path == _PASSWD and content is not None and size <= _PASSWD_CAP:
+        if path == _PASSWD and size <= _PASSWD_CAP:
             self.passwd = content.decode("utf-8", "surrogateescape")  # names compare byte for byte, as moby/sys user does
-        if text and content is not None and credential_checker(path) is None:
+        if text and credential_checker(path) is None:
             self.pending.append((path, content))
             self.pending_bytes += len(content)
             if self.pending_bytes >= _BATCH_BYTES:
                 self.flush()
         else:
             self._secrets(path, detect(self.matcher, path, content, text))
-        if content is not None and is_archive(path):
+        if is_archive(path):
             for inner, data in members(path, content, self.file_bytes):
                 self._secrets(inner, detect(self.matcher, inner, data))
 

@@ -52,9 +52,12 @@ _PREFILTER = re.compile(r"\.git|\.svn|\.hg|\.cache/|\.npm/|\.cargo/|pkg/mod/cach
                         r"go\.mod|Cargo\.toml|pom\.xml|build\.gradle|node-gyp")
 
 
+could_be_leftover = _PREFILTER.search  # False for a path ``leftover`` certainly finds nothing in (most paths)
+
+
 def leftover(path: str, kind: str) -> tuple[str, str, str] | None:
     """``(rule, detector, reported path)`` when ``path`` is a build leftover, else None."""
-    if not _PREFILTER.search(path):
+    if not could_be_leftover(path):
         return None
     if kind in _KINDS:
         for detector, pattern in _TOOLCHAIN:

@@ -57,10 +57,10 @@ _OCTAL_OR_NUL = b"01234567\0"  # a numeric field made only of these always parse
 _V7_NUMBERS: tuple[tuple[int, int], ...] = ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148))
 _USTAR_NUMBERS = (*_V7_NUMBERS, (329, 337), (337, 345))
 _STAR_NUMBERS = (*_USTAR_NUMBERS, (476, 488), (488, 500))
-# One unpack for what every header needs: name, the five V7 numbers, type flag, link name, magic,
-# version, devmajor and devminor, the 155-byte prefix (STAR: 131 bytes, then atime and ctime) and
-# the STAR trailer.
-_LAYOUT = struct.Struct("100s48s8xc100s6s2s64x16s155s8x4s")
+# One unpack for what every header needs: name, the five V7 numbers, checksum, type flag, link
+# name, magic, version, devmajor and devminor, the 155-byte prefix (STAR: 131 bytes, then atime and
+# ctime) and the STAR trailer.
+_LAYOUT = struct.Struct("100s48s8sc100s6s2s64x16s155s8x4s")
 
 
 @dataclass(slots=True)
@@ -105,6 +105,21 @@ class _Chunks:
             have += len(chunk)
         self._buffer, self._position = b"", 0
         return b"".join(parts)
+
+    def read_padded(self, size: int) -> bytes:
+        """A member's ``size`` (> 0) bytes of data, then past its zero padding to the next block
+        (the input may end inside the padding, as Go's tryReadFull allows); raises on a short read."""
+        start = self._position
+        end = start + size
+        padded = end + -size % BLOCK
+        if padded <= len(self._buffer):  # data and padding in the current chunk
+            self._position = padded
+            return self._buffer[start:end]
+        data = self.read(size)
+        if data is None:
+            raise _Truncated()
+        self.skip(-size % BLOCK, may_end=True)
+        return data
 
     def skip(self, size: int, *, may_end: bool = False) -> None:
         """Skip ``size`` bytes; with ``may_end`` the input may end first (Go's tryReadFull of padding)."""
@@ -158,14 +173,7 @@ def entries(chunks: Iterator[bytes], label: str, *, want: int, max_entries: int)
         ) from None
 
 
-@dataclass(slots=True)
-class _Header:
-    """What Go's ``readHeader`` reads from one block: type flag, name (prefix applied), link, size."""
-
-    flag: bytes
-    name: bytes
-    link: bytes
-    size: int
+_Header = tuple[bytes, bytes, bytes, int]  # what Go's readHeader reads: type flag, name (prefix applied), link, size
 
 
 @dataclass(slots=True)
@@ -194,9 +202,9 @@ def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[
                 raise _refuse(label, "data after the end of the tar archive")
             return
         header = _header(block, label)
-        if header.flag in _META_FLAGS:
+        if header[0] in _META_FLAGS:
             pending = pending or _Pending()
-            _meta_record(header, _meta(stream, header.size, label), pending, label)
+            _meta_record(header[0], _meta(stream, header[3], label), pending, label)
             continue
         count += 1
         if count > max_entries:
@@ -206,28 +214,25 @@ def _walk(stream: _Chunks, label: str, want: int, max_entries: int) -> Iterator[
             )
         entry, data_size = _entry(header, pending, label)
         pending = None
-        padding = -data_size % BLOCK
         if entry.kind == "file" and data_size <= want:
-            data = stream.read(data_size) if data_size else b""
-            if data is None:
-                raise _Truncated()
+            data = stream.read_padded(data_size) if data_size else b""
         else:
             data = None
             stream.skip(data_size)
-        stream.skip(padding, may_end=True)
+            stream.skip(-data_size % BLOCK, may_end=True)
         yield entry, data
 
 
-def _meta_record(header: _Header, payload: bytes, pending: _Pending, label: str) -> None:
+def _meta_record(flag: bytes, payload: bytes, pending: _Pending, label: str) -> None:
     """Go's handling of ``x``, ``g``, ``L`` and ``K`` headers: each replaces what it sets."""
-    if header.flag == b"x":
+    if flag == b"x":
         pending.pax = _pax(payload, label)
-    elif header.flag == b"g":
+    elif flag == b"g":
         # Go hands a global header back as a member of its own, which Docker and containerd skip: it
         # renames nothing, and ends any pending x/L/K record as a member does.
         _pax(payload, label)
         pending.pax, pending.long_name, pending.long_link = None, b"", b""
-    elif header.flag == b"L":
+    elif flag == b"L":
         pending.long_name = payload.split(b"\0", 1)[0]
     else:
         pending.long_link = payload.split(b"\0", 1)[0]
@@ -246,32 +251,42 @@ def _header(block: bytes, label: str) -> _Header:
     Raises:
         EvidenceError: bad checksum or an unreadable numeric field (Go's ErrHeader).
     """
-    _check_sum(block, label)
-    name, numbers, flag, link, magic, version, devices, prefix, trailer = _LAYOUT.unpack(block)
+    name, numbers, stored, flag, link, magic, version, devices, prefix, trailer = _LAYOUT.unpack(block)
+    # The checksum as Go, GNU tar and tarfile write it (six octal digits, NUL, space) and matching
+    # the unsigned sum is the common case; anything else takes the full rules of _check_sum.
+    if (
+        stored[6:] != b"\0 " or stored[:6].translate(None, _OCTAL_DIGITS)
+        or (int(stored[:6], 8) - (zlib.adler32(block) & 0xFFFF) + 1 + sum(stored) - 8 * 32) % 65521
+    ):
+        _check_sum(block, stored, label)
     fields = _V7_NUMBERS
     unusual: bytes | bool = numbers.translate(None, _OCTAL_OR_NUL)
     if magic == b"ustar\0":
-        star = trailer == b"tar\0"
-        fields = _STAR_NUMBERS if star else _USTAR_NUMBERS
-        unusual = unusual or devices.translate(None, _OCTAL_OR_NUL) or star and prefix[131:].translate(None, _OCTAL_OR_NUL)
-        prefix = (prefix[:131] if star else prefix).partition(b"\0")[0]
+        if trailer == b"tar\0":
+            fields = _STAR_NUMBERS
+            unusual = unusual or devices.translate(None, _OCTAL_OR_NUL) or prefix[131:].translate(None, _OCTAL_OR_NUL)
+            prefix = prefix[:131].partition(b"\0")[0]
+        else:
+            fields = _USTAR_NUMBERS
+            unusual = unusual or devices.translate(None, _OCTAL_OR_NUL)
+            prefix = prefix.partition(b"\0")[0]
     elif magic == b"ustar " and version == b" \0":
         fields, unusual = _USTAR_NUMBERS, unusual or devices.translate(None, _OCTAL_OR_NUL)
         prefix = _gnu_prefix(block)
     else:
         prefix = b""
     # A field of octal digits and NULs only always parses; anything else takes Go's full rules.
-    if unusual and any(_numeric(block[start:end]) is None for start, end in fields):
-        raise _refuse(label, "unreadable number in a tar header (Go's archive/tar refuses it)")
     size_field = numbers[24:36]
-    if size_field[0] & 0x80 or b" " in size_field:
-        size = _numeric(size_field) or 0
-    else:  # only octal digits and NULs: Go skips leading NULs and stops at the next one
+    if not unusual:  # only octal digits and NULs: Go skips leading NULs and stops at the next one
         size = int(size_field.lstrip(b"\0").partition(b"\0")[0] or b"0", 8)
-    if size < 0 and flag[0] not in _HEADER_ONLY:
-        raise _refuse(label, "negative size in a tar header")
+    else:
+        if any(_numeric(block[start:end]) is None for start, end in fields):
+            raise _refuse(label, "unreadable number in a tar header (Go's archive/tar refuses it)")
+        size = _numeric(size_field) or 0
+        if size < 0 and flag[0] not in _HEADER_ONLY:
+            raise _refuse(label, "negative size in a tar header")
     name = name.partition(b"\0")[0]
-    return _Header(flag, prefix + b"/" + name if prefix else name, link.partition(b"\0")[0], size)
+    return flag, prefix + b"/" + name if prefix else name, link.partition(b"\0")[0], size
 
 
 def _gnu_prefix(block: bytes) -> bytes:
@@ -318,14 +333,14 @@ def _octal(field: bytes) -> int | None:
     return value if value >> 64 == 0 else None
 
 
-def _check_sum(block: bytes, label: str) -> None:
+def _check_sum(block: bytes, stored: bytes, label: str) -> None:
     """Verify the header checksum as Go does: the unsigned or the signed byte sum, checksum field as spaces.
 
     The unsigned byte sum is taken from ``zlib.adler32`` (its low half is 1 + the byte sum mod 65521),
     which is C speed; Python's ``sum()`` over 512 bytes was the largest cost per member. A header sum
     is below 131,072, so equality mod 65521 still rejects all but ~1 in 65,521 corrupt headers.
+    ``stored`` is the checksum field, ``block[148:156]``.
     """
-    stored = block[148:156]
     if stored[6:] == b"\0 " and not stored[:6].translate(None, _OCTAL_DIGITS):  # as Go, GNU tar and tarfile write it
         expected: int | None = int(stored[:6], 8)
     elif _PLAIN_NUMBER.fullmatch(stored):
@@ -396,12 +411,11 @@ def _pax_time(text: bytes) -> bool:
 
 def _entry(header: _Header, pending: _Pending | None, label: str) -> tuple[TarEntry, int]:
     """Go's ``mergePAX`` and GNU long-name handling for one member; returns it and its data size."""
-    name, link, size = header.name, header.link, header.size
+    flag, name, link, size = header
     if pending is not None:
         if pending.pax:
             name, link, size = _merge_pax(pending.pax, pending, name, link, size, label)
         name, link = pending.long_name or name, pending.long_link or link
-    flag = header.flag
     if flag == b"S":
         raise _refuse(label, "GNU sparse file (type S); gate does not read sparse members")
     if flag == b"\0":
@@ -410,7 +424,7 @@ def _entry(header: _Header, pending: _Pending | None, label: str) -> tuple[TarEn
     if data_size < 0:
         raise _refuse(label, "negative size in a tar header")
     kind = _KINDS.get(flag, "other")
-    target = link.decode("utf-8", "surrogateescape")
+    target = link.decode("utf-8", "surrogateescape") if link else ""
     if kind == "hardlink":
         target = normalise(target, label)
     path = normalise(name.decode("utf-8", "surrogateescape"), label)
