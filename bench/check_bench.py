@@ -26,7 +26,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +34,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.scan_bench import MB, ROUNDS, blobs, check_findings  # noqa: E402
+from bench.scan_bench import MB, ROUNDS, blobs, check_findings, timed  # noqa: E402
 from gate.config import from_mapping  # noqa: E402
 from gate.engine import Engine  # noqa: E402
 from tests.support.push import client_for, sha256_digest  # noqa: E402
@@ -81,33 +80,6 @@ def gate_check(registry: RegistryServer) -> set[str]:
     return asyncio.run(run())
 
 
-def _read(path: Path) -> str:
-    """A /proc file's text, empty when its thread or process has ended meanwhile."""
-    try:
-        return path.read_bytes().decode("utf-8", "replace")
-    except (FileNotFoundError, ProcessLookupError):
-        return ""
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and of its live scan worker processes (the registry excluded)."""
-    total = time.process_time()
-    tick = os.sysconf("SC_CLK_TCK")
-    for task in Path("/proc/self/task").iterdir():
-        for pid in _read(task / "children").split():
-            if "gate.scan._worker" in _read(Path(f"/proc/{pid}/cmdline")):
-                fields = _read(Path(f"/proc/{pid}/stat")).rsplit(")", 1)[-1].split()
-                total += (int(fields[11]) + int(fields[12])) / tick if len(fields) > 12 else 0  # utime, stime
-    return total
-
-
-def _timed(function: Callable[[], object]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process and its scan workers) for one call."""
-    wall, cpu = time.perf_counter(), _cpu()
-    function()
-    return time.perf_counter() - wall, _cpu() - cpu
-
-
 def _one_core(function: Callable[[], object]) -> Callable[[], object]:
     """``function`` run with this process pinned to one core."""
 
@@ -132,9 +104,9 @@ def main() -> None:
             check_findings(gate_check(registry), paths)
             rounds: dict[str, list[tuple[float, float]]] = {"base": [], "two": [], "one": []}
             for _ in range(ROUNDS):
-                rounds["base"].append(_timed(lambda: baseline(registry, digests)))
-                rounds["two"].append(_timed(lambda: gate_check(registry)))
-                rounds["one"].append(_timed(_one_core(lambda: gate_check(registry))))
+                rounds["base"].append(timed(lambda: baseline(registry, digests)))
+                rounds["two"].append(timed(lambda: gate_check(registry)))
+                rounds["one"].append(timed(_one_core(lambda: gate_check(registry))))
         finally:
             registry.stop()
     best = {name: (min(w for w, _ in runs), min(c for _, c in runs)) for name, runs in rounds.items()}

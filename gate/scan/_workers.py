@@ -116,18 +116,28 @@ class _Pool:
 
     def take(self) -> _Worker | None:
         """An idle worker, else a new one while there are fewer than cores, else None."""
+        worker, dead, start = None, [], False
         with self._lock:
-            while self._idle:
-                worker = self._idle.pop()
-                if worker.alive():
-                    return worker
-                self._started -= 1
-            if self._started >= usable_cores():
-                return None
-            self._started += 1
-            if not self._registered:
-                atexit.register(self.close)
-                self._registered = True
+            while self._idle and worker is None:
+                candidate = self._idle.pop()
+                if candidate.alive():
+                    worker = candidate
+                else:
+                    dead.append(candidate)
+                    self._started -= 1
+            if worker is None and self._started < usable_cores():
+                self._started += 1
+                start = True
+                if not self._registered:
+                    atexit.register(self.close)
+                    self._registered = True
+        for gone in dead:
+            gone.stop()  # reaps it and closes its pipes
+        if start:
+            worker = self._start()
+        return worker
+
+    def _start(self) -> _Worker | None:
         try:
             return _Worker()
         except OSError:

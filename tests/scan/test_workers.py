@@ -239,3 +239,22 @@ def test_an_image_with_large_layers_is_judged_the_same_in_workers_and_threads(re
     with _one_core():
         in_threads = asyncio.run(check())
     assert in_workers == in_threads == [("secret.deleted-file", "app/1/config.yaml"), ("secret.file", "app/2/config.yaml")]
+
+
+def test_an_idle_worker_that_died_is_replaced() -> None:
+    good = compress(tar_bytes(FILES), "gzip")
+    _worker(good, Limits())
+    for pid in _worker_pids():
+        os.kill(pid, 9)
+        while not _ended(pid):
+            threading.Event().wait(0.01)
+    assert _worker(good, Limits()) == _thread(good, Limits())
+
+
+def _ended(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie awaiting its parent's wait counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
