@@ -174,14 +174,8 @@ class LayerWorkers:
         self.cache_dir = cache_dir
 
     def scan(
-        self,
-        chunks: Iterable[bytes],
-        media_type: str,
-        index: int,
-        digest: str,
-        *,
-        progress: Callable[[int], None] | None = None,
-        budget: ImageBudget | None = None,
+        self, chunks: Iterable[bytes], media_type: str, index: int, digest: str, *,
+        progress: Callable[[int], None] | None = None, budget: ImageBudget | None = None,
     ) -> LayerScan | None:
         """As ``LayerScanner.scan``, or None (``chunks`` untouched) when no worker is free.
 
