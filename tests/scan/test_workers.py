@@ -19,6 +19,8 @@ from gate.scan import ImageBudget, LayerScan, LayerScanner, LayerWorkers, proces
 from gate.scan._workers import PROCESS_MIN_BYTES, usable_cores
 from tests.scan._scan import chunked
 from tests.scan._tokens import GITHUB, NPM
+from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
+from tests.support.gate_config import config_for
 from tests.support.images import ImageBuilder
 from tests.support.layers import Dir, File, Hardlink, Opaque, Raw, Symlink, compress, tar_bytes
 from tests.support.registry_server import RegistryServer
@@ -258,3 +260,20 @@ def _ended(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+def test_a_large_layer_that_misses_its_digest_counts_for_nothing(registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str) -> None:
+    """The worker scans the tampered bytes, but the blob's digest check fails after it: the check
+    is an evaluation error, and the scan is neither reported nor cached."""
+    image = ImageBuilder().layer(_large_layer(1)).layer(_large_layer(2)).config(user="app")
+    pushed = image.push(registry, f"{repo}:tampered")
+    lying_proxy.corrupt_body(f"/blobs/{image.layers[1].digest}")
+
+    async def check_twice() -> list[list[str]]:
+        async with Engine(config_for(lying_proxy)) as engine:
+            results = [await engine.check(f"{lying_proxy.host}/{pushed.repository}:tampered") for _ in range(2)]
+        return [[f"{v.rule} {v.action} {v.message}" for v in result.violations] for result in results]
+
+    for violations in asyncio.run(check_twice()):
+        assert any(v.startswith("evaluation.error deny") and "digest mismatch" in v for v in violations), violations
+        assert not any(v.startswith("secret.file") for v in violations)
