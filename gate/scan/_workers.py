@@ -163,7 +163,13 @@ class _Pool:
             worker.stop()
 
 
+    def forget(self) -> None:
+        """In a forked child: the workers belong to the parent, whose jobs their pipes carry."""
+        self._idle, self._started, self._lock = [], 0, threading.Lock()
+
+
 _POOL = _Pool()
+os.register_at_fork(after_in_child=_POOL.forget)
 
 
 class LayerWorkers:

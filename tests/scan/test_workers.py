@@ -277,3 +277,20 @@ def test_a_large_layer_that_misses_its_digest_counts_for_nothing(registry: Regis
     for violations in asyncio.run(check_twice()):
         assert any(v.startswith("evaluation.error deny") and "digest mismatch" in v for v in violations), violations
         assert not any(v.startswith("secret.file") for v in violations)
+
+
+def test_a_forked_child_starts_its_own_workers() -> None:
+    """The parent's idle workers carry the parent's jobs: a forked child starts workers of its own
+    (children of its own, listed in its /proc entry) instead of writing into the parent's pipes."""
+    good = compress(tar_bytes(FILES), "gzip")
+    _worker(good, Limits())  # the parent has an idle worker
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0 if _worker(good, Limits()) == _thread(good, Limits()) and _worker_pids() else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert _worker(good, Limits()) == _thread(good, Limits())
