@@ -31,7 +31,6 @@ from gate.scan._frames import CHUNK, END, ERROR, JOB, RESULT, read_frame, write_
 
 PROCESS_MIN_BYTES = 16 * 1024 * 1024
 _PIPE_BYTES = 1024 * 1024  # a larger pipe: fewer wake-ups of the worker per MiB sent
-_ROOT = Path(__file__).resolve().parents[2]  # the directory holding the ``gate`` package
 _ERRORS: dict[str, type[GateError]] = {"EvidenceError": EvidenceError, "LimitExceeded": LimitExceeded}
 
 
@@ -54,7 +53,8 @@ class _Worker:
 
     def __init__(self) -> None:
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(_ROOT), env.get("PYTHONPATH"))))
+        root = Path(__file__).resolve().parents[2]  # the directory holding the ``gate`` package
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(root), env.get("PYTHONPATH"))))
         # A session of its own: the terminal's Ctrl-C goes to this process, which then closes the pipe.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gate.scan._worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=True
