@@ -5,10 +5,12 @@ layers never fill two cores. A worker process scans with its own interpreter; th
 fetches, hashes and pipes the compressed bytes (system calls that release the GIL), and counts the
 worker's answer only once the caller has checked the blob's digest and size, as for a thread.
 
-Used only where it pays: more than one core and at least two layers of ``PROCESS_MIN_BYTES``
-compressed, so a small image never starts a process. Workers start on first use, at most one per
-core, stay for the next image and end with this process (their stdin closes). When every worker is
-busy, or one cannot start, the layer is scanned in a thread as before.
+Used only where it pays (``process_layers``): more than one core and at least two layers of
+``PROCESS_MIN_BYTES`` compressed; to start workers, those layers must add up to
+``START_MIN_BYTES``, which takes longer to scan than a worker takes to start, so a small image
+never starts a process. Workers start on first use, at most one per core, stay for the next image
+and end with this process (their stdin closes). When every worker is busy, or one cannot start,
+the layer is scanned in a thread as before.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from gate.errors import EvidenceError, GateError, LimitExceeded
 from gate.scan._layer import ImageBudget, LayerScan
 from gate.scan._frames import CHUNK, END, ERROR, JOB, RESULT, read_frame, write_frame
 
-PROCESS_MIN_BYTES = 16 * 1024 * 1024
+MiB = 1024 * 1024
+PROCESS_MIN_BYTES = 8 * MiB  # compressed: a layer worth its pipe and job to a running worker
+START_MIN_BYTES = 96 * MiB  # compressed, over such layers: enough scanning to repay starting workers (~0.4 s each)
 _PIPE_BYTES = 1024 * 1024  # a larger pipe: fewer wake-ups of the worker per MiB sent
 _ERRORS: dict[str, type[GateError]] = {"EvidenceError": EvidenceError, "LimitExceeded": LimitExceeded}
 
@@ -43,9 +47,13 @@ def usable_cores() -> int:
 
 
 def process_layers(sizes: Sequence[int]) -> frozenset[int]:
-    """Indexes of the layers (by compressed size) worth a worker process; empty for a small image."""
+    """Indexes of the layers (by compressed size) worth a worker process: two or more of at least
+    ``PROCESS_MIN_BYTES``, adding up to ``START_MIN_BYTES`` unless workers are already running.
+    Empty for a small image, and on one core."""
     large = frozenset(index for index, size in enumerate(sizes) if size >= PROCESS_MIN_BYTES)
-    return large if len(large) >= 2 and usable_cores() > 1 else frozenset()
+    if len(large) < 2 or usable_cores() < 2:
+        return frozenset()
+    return large if _POOL.running() or sum(sizes[index] for index in large) >= START_MIN_BYTES else frozenset()
 
 
 class _Worker:
@@ -113,6 +121,10 @@ class _Pool:
         self._started = 0
         self._lock = threading.Lock()
         self._registered = False
+
+    def running(self) -> bool:
+        """Whether any worker has been started (and not ended since)."""
+        return self._started > 0
 
     def take(self) -> _Worker | None:
         """An idle worker, else a new one while there are fewer than cores, else None."""

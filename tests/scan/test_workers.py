@@ -16,7 +16,7 @@ from gate.config import Config, Limits
 from gate.engine import Engine
 from gate.errors import EvidenceError, GateError, LimitExceeded, RegistryError
 from gate.scan import ImageBudget, LayerScan, LayerScanner, LayerWorkers, process_layers
-from gate.scan._workers import PROCESS_MIN_BYTES, usable_cores
+from gate.scan._workers import _POOL, PROCESS_MIN_BYTES, START_MIN_BYTES, usable_cores
 from tests.scan._scan import chunked
 from tests.scan._tokens import GITHUB, NPM
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
@@ -187,25 +187,29 @@ def _worker_on(chunks: Iterator[bytes]) -> None:
 
 
 def _wait_for_workers(count: int) -> None:
-    from gate.scan import _workers
-
     event = threading.Event()
     for _ in range(600):
-        if _workers._POOL._started >= count and not _workers._POOL._idle:
+        if _POOL._started >= count and not _POOL._idle:
             return
         event.wait(0.05)
     raise AssertionError("workers never became busy")
 
 
 def test_only_images_with_several_large_layers_use_processes() -> None:
-    large, small = PROCESS_MIN_BYTES, PROCESS_MIN_BYTES - 1
+    large, small, half = PROCESS_MIN_BYTES, PROCESS_MIN_BYTES - 1, START_MIN_BYTES // 2
+    _POOL.close()  # no worker running: starting one must pay for itself
+    assert not _POOL.running()
     assert process_layers([]) == frozenset()
     assert process_layers([small, small, small]) == frozenset()
+    assert process_layers([large, small, large]) == frozenset()
+    assert process_layers([half, small, half]) == (frozenset({0, 2}) if usable_cores() > 1 else frozenset())
+    assert process_layers([START_MIN_BYTES, small]) == frozenset()
+    _worker(compress(tar_bytes(FILES), "gzip"), Limits())  # a worker is running now
     assert process_layers([large, small]) == frozenset()
     assert process_layers([large, small, large]) == (frozenset({0, 2}) if usable_cores() > 1 else frozenset())
     with _one_core():
         assert usable_cores() == 1
-        assert process_layers([large, large]) == frozenset()
+        assert process_layers([half, half]) == frozenset()
 
 
 class _one_core:
@@ -226,6 +230,7 @@ def _large_layer(index: int) -> dict[str, object]:
 
 
 def test_an_image_with_large_layers_is_judged_the_same_in_workers_and_threads(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    _worker(compress(tar_bytes(FILES), "gzip"), Limits())  # workers run: layers past PROCESS_MIN_BYTES go to them
     image = ImageBuilder().layer({"etc/passwd": PASSWD}).layer(_large_layer(1)).layer(_large_layer(2))
     image.layer(whiteouts=["app/1/config.yaml"]).config(user="app")
     pushed = image.push(registry, f"{repo}:large")
@@ -265,6 +270,7 @@ def _ended(pid: int) -> bool:
 def test_a_large_layer_that_misses_its_digest_counts_for_nothing(registry: RegistryServer, lying_proxy: LyingRegistryProxyDouble, repo: str) -> None:
     """The worker scans the tampered bytes, but the blob's digest check fails after it: the check
     is an evaluation error, and the scan is neither reported nor cached."""
+    _worker(compress(tar_bytes(FILES), "gzip"), Limits())  # workers run: layers past PROCESS_MIN_BYTES go to them
     image = ImageBuilder().layer(_large_layer(1)).layer(_large_layer(2)).config(user="app")
     pushed = image.push(registry, f"{repo}:tampered")
     lying_proxy.corrupt_body(f"/blobs/{image.layers[1].digest}")
