@@ -13,14 +13,33 @@ Gets parsed configs and layer byte streams, never a registry client (no network 
 ``LayerScanner.scan`` is CPU-bound and synchronous: run it in a worker thread.
 """
 
-from gate.scan._cache import LayerScanCache
-from gate.scan._combine import ImageScan, combine_layers
-from gate.scan._files import scan_file
-from gate.scan._finding import Finding
-from gate.scan._history import scan_build_args, scan_config
-from gate.scan._layer import SCANNER_VERSION, ImageBudget, LayerScan, LayerScanner
-from gate.scan._matcher import ContentMatcher
-from gate.scan._user import UserFact, resolve_user
+from typing import TYPE_CHECKING
+
+from gate._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from gate.scan._cache import LayerScanCache
+    from gate.scan._combine import ImageScan, combine_layers
+    from gate.scan._files import scan_file
+    from gate.scan._finding import Finding
+    from gate.scan._history import scan_build_args, scan_config
+    from gate.scan._layer import SCANNER_VERSION, ImageBudget, LayerScan, LayerScanner
+    from gate.scan._matcher import ContentMatcher
+    from gate.scan._user import UserFact, resolve_user
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "._cache": ("LayerScanCache",),
+        "._combine": ("ImageScan", "combine_layers"),
+        "._files": ("scan_file",),
+        "._finding": ("Finding",),
+        "._history": ("scan_build_args", "scan_config"),
+        "._layer": ("SCANNER_VERSION", "ImageBudget", "LayerScan", "LayerScanner"),
+        "._matcher": ("ContentMatcher",),
+        "._user": ("UserFact", "resolve_user"),
+    },
+)
 
 __all__ = [
     "SCANNER_VERSION",
