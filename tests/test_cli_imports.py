@@ -86,6 +86,9 @@ def test_a_cached_check_of_a_plain_image_loads_no_webhook_cluster_cache_or_signa
     cached = _modules_after(tmp_path, *check)
     assert _loaded(cold, NOT_FOR_A_PLAIN_CHECK) == []
     assert _loaded(cached, NOT_FOR_A_PLAIN_CHECK) == []
+    tar_reader = ("gate.scan._layer", "gate.scan._tar", "gate.scan._files", "gate.scan._leftovers", "gate.scan._inflate", "gate.scan._nested")
+    assert _loaded(cached, tar_reader) == []  # every layer came from the cache
+    assert _loaded(cold, tar_reader) == sorted(tar_reader)
     assert {"gate.engine", "gate.policy", "gate.scan", "regopy", "hyperscan"} <= cached  # the run did judge the image
 
 

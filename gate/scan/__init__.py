@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from gate.scan._files import scan_file
     from gate.scan._finding import Finding
     from gate.scan._history import scan_build_args, scan_config
-    from gate.scan._layer import SCANNER_VERSION, ImageBudget, LayerScan, LayerScanner
+    from gate.scan._layer import LayerScanner
+    from gate.scan._layer_scan import SCANNER_VERSION, ImageBudget, LayerScan
     from gate.scan._matcher import ContentMatcher
     from gate.scan._user import UserFact, resolve_user
 
@@ -35,7 +36,8 @@ __getattr__ = lazy_exports(
         "._files": ("scan_file",),
         "._finding": ("Finding",),
         "._history": ("scan_build_args", "scan_config"),
-        "._layer": ("SCANNER_VERSION", "ImageBudget", "LayerScan", "LayerScanner"),
+        "._layer": ("LayerScanner",),
+        "._layer_scan": ("SCANNER_VERSION", "ImageBudget", "LayerScan"),
         "._matcher": ("ContentMatcher",),
         "._user": ("UserFact", "resolve_user"),
     },
