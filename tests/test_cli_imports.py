@@ -36,6 +36,7 @@ NOT_FOR_A_PLAIN_CHECK = (
     "gate.verify._bundle", "gate.verify._cosign_layers", "gate.verify._statement", "gate.evidence._pinning", "gate.evidence._dockerfile",
     "gate.evidence._provenance", "gate.evidence._sbom", "gate.evidence._vuln", "gate.engine._summary", "gate.engine._shared",
     "gate.shared_cache", "gate.engine._selection", "gate.registry._challenge",
+    "importlib.metadata",  # installed packages' metadata: no plugin is looked for, no version read from it
 )
 # Runs the CLI's entry point on the process's command line (as the console script does), then
 # writes the names in sys.modules to the file named first.
