@@ -1,8 +1,9 @@
 """A `gate check image` run loads only what it uses, so a cached check answers in a blink.
 
 The webhook (FastAPI, uvicorn), the cluster client, Redis, the OPA client, sigstore, cryptography
-and the SBOM and JSON-schema validators each cost tens of milliseconds to import. An image without
-signatures or SBOMs, judged without ``cache.url``, ``--attest`` or trust keys, needs none of them.
+and the SBOM and JSON-schema validators each cost tens of milliseconds to import, and gate's own
+parsers of signatures, provenance and SBOMs a few each. An image without signatures or SBOMs,
+judged without ``cache.url``, ``--attest`` or trust keys, needs none of them.
 Each check here runs in a fresh interpreter, as a shell starts ``gate``, and reports the modules it
 ended with: an import moved back to module level anywhere on that path fails these tests.
 """
@@ -30,6 +31,12 @@ ROOT = Path(__file__).resolve().parents[1]
 NOT_FOR_A_PLAIN_CHECK = (
     "fastapi", "uvicorn", "starlette", "kubernetes", "redis", "opa_client", "sigstore", "sigstore_models", "cryptography",
     "cyclonedx", "jsonschema", "lxml", "univers", "click", "pygments", "rich", "gate.admission", "gate.audit", "gate.attest",
+    # gate's own readers of what the image does not have: signatures, provenance, SBOMs, summaries, a
+    # shared cache, an index, a registry's 401 challenge.
+    "gate.verify._bundle", "gate.verify._cosign_layers", "gate.verify._statement", "gate.evidence._pinning", "gate.evidence._dockerfile",
+    "gate.evidence._provenance", "gate.evidence._sbom", "gate.evidence._vuln", "gate.engine._summary", "gate.engine._shared",
+    "gate.shared_cache", "gate.engine._selection", "gate.registry._challenge",
+    "importlib.metadata",  # installed packages' metadata: no plugin is looked for, no version read from it
 )
 # Runs the CLI's entry point on the process's command line (as the console script does), then
 # writes the names in sys.modules to the file named first.
@@ -80,6 +87,9 @@ def test_a_cached_check_of_a_plain_image_loads_no_webhook_cluster_cache_or_signa
     cached = _modules_after(tmp_path, *check)
     assert _loaded(cold, NOT_FOR_A_PLAIN_CHECK) == []
     assert _loaded(cached, NOT_FOR_A_PLAIN_CHECK) == []
+    tar_reader = ("gate.scan._layer", "gate.scan._tar", "gate.scan._files", "gate.scan._leftovers", "gate.scan._inflate", "gate.scan._nested")
+    assert _loaded(cached, tar_reader) == []  # every layer came from the cache
+    assert _loaded(cold, tar_reader) == sorted(tar_reader)
     assert {"gate.engine", "gate.policy", "gate.scan", "regopy", "hyperscan"} <= cached  # the run did judge the image
 
 

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from gate.cache import LoadingCache, SingleFlight, TTLCache
 from gate.config import Config, ImagePolicy
@@ -30,10 +30,7 @@ from gate.engine._evaluations import EvaluationProgress, EvaluationSlots, curren
 from gate.engine._verified import EvidenceFacts, PlatformImage, evidence_facts, verify_evidence
 from gate.engine._gathered import Gathered
 from gate.engine._image import ImageScanner, LayerProgress
-from gate.engine._selection import runnable_manifests
 from gate.engine._portable import PlatformFacts, PortableEvidence
-from gate.engine._shared import LAYERS, VERDICTS, facts_codec, namespace
-from gate.engine._summary import SummaryContext, Wanted, find_summary
 from gate.engine._tasks import all_or_none, both, started
 from gate.errors import GateError, LimitExceeded
 from gate.evidence import AttachedEvidence, DenyList, discover
@@ -42,8 +39,11 @@ from gate.policy import PolicyEvaluator, decide, effective_params, scoped_rules
 from gate.registry import Manifest, Reference, RegistryClient
 from gate.report import ImageResult, Violation
 from gate.rules import EVALUATION_ERROR
-from gate.shared_cache import Codec, SharedCache, SharedLevel
 from gate.verify import ImageScope, TrustPolicy, image_scope, listed_verifiers
+
+if TYPE_CHECKING:
+    from gate.engine._summary import SummaryContext
+    from gate.shared_cache import SharedCache, SharedLevel
 
 log = logging.getLogger(__name__)
 TAG_TTL_SECONDS = 30.0  # a tag can move: its digest is trusted this long at most
@@ -127,12 +127,10 @@ class Engine:
         for _, rules in config.rule_maps():  # every deny list parses at start-up, wherever it is configured
             self._deny_list(rules["sbom.denied-component"].params() if "sbom.denied-component" in rules else None)
         limits = config.limits
-        self.shared = SharedCache(config.cache, namespace(config, self.policy.digest)) if config.cache.url else None
-        self._shared_levels = {
-            "verdicts": self._shared_level(VERDICTS, limits.cache_ttl_seconds),
-            "layers": self._shared_level(LAYERS, config.cache.layer_ttl_seconds, exclusive=True),
-            "facts": self._shared_level(facts_codec(self.trust), limits.cache_ttl_seconds),
-        }
+        self.shared: SharedCache | None = None
+        self._shared_levels: dict[str, SharedLevel[Any, Any] | None] = dict.fromkeys(("verdicts", "layers", "facts"))
+        if config.cache.url:
+            self._share_through(config)
         self.scanner = ImageScanner(config, progress=progress, second_level=self._load_through("layers"))
         self._client: RegistryClient | None = None
         self._context_read = tuple(sorted(self.policy.reads_context - {"namespace"}))
@@ -155,8 +153,19 @@ class Engine:
         self._progress: dict[tuple[Any, ...], EvaluationProgress] = {}
         self._slots = EvaluationSlots(limits.background_evaluations)
 
-    def _shared_level(self, codec: Codec[Any, Any], ttl: float, *, exclusive: bool = False) -> SharedLevel[Any, Any] | None:
-        return SharedLevel(self.shared, codec, ttl=ttl, exclusive=exclusive) if self.shared is not None else None
+    def _share_through(self, config: Config) -> None:
+        """Put Redis (``cache.url``) behind the verdict, layer-scan and facts caches; a gate
+        without it never imports the shared cache's client or codecs."""
+        from gate.engine._shared import LAYERS, VERDICTS, facts_codec, namespace
+        from gate.shared_cache import SharedCache, SharedLevel
+
+        shared = self.shared = SharedCache(config.cache, namespace(config, self.policy.digest))
+        ttl = config.limits.cache_ttl_seconds
+        self._shared_levels = {
+            "verdicts": SharedLevel(shared, VERDICTS, ttl=ttl),
+            "layers": SharedLevel(shared, LAYERS, ttl=config.cache.layer_ttl_seconds, exclusive=True),
+            "facts": SharedLevel(shared, facts_codec(self.trust), ttl=ttl),
+        }
 
     def _load_through(self, name: str) -> Any:
         """The named shared level's ``load_through``, or None without a shared cache."""
@@ -401,6 +410,8 @@ class Engine:
             async with started(self._discover(client, reference, top)) as attached:
                 return await self._gather_targets(client, await self._targets(client, reference, top, platform), attached, now)
         # The summary must cover what the full check would judge, so the platforms are selected first.
+        from gate.engine._summary import Wanted, find_summary
+
         targets = await self._targets(client, reference, top, platform)
         wanted = [Wanted(target.manifest.digest, target.platform) for target in targets]
         lookup = await find_summary(client, reference, top, wanted, self._summary_context(now))
@@ -422,6 +433,8 @@ class Engine:
         return tuple(replace(item, ignored=ignored) for item in gathered)
 
     def _summary_context(self, now: dt.datetime) -> SummaryContext:
+        from gate.engine._summary import SummaryContext
+
         limits = self.config.limits
         trust = self.trust if self.config.images else None
         return SummaryContext(self.verifiers, self.policy_digest, self.config.scan.layers, limits.blob_bytes, now, trust)
@@ -458,6 +471,8 @@ class Engine:
         if not top.is_index:
             subject = PlatformImage(top.digest, None, None)
             return [_Target(reference.with_digest(top.digest), top, None, subject)]
+        from gate.engine._selection import runnable_manifests  # an index's platforms, as containerd selects them
+
         runnable = await runnable_manifests(client, reference, top, platform)
         return [
             _Target(reference.with_digest(item.manifest.digest), item.manifest, item.platform, PlatformImage(item.manifest.digest, top.digest, top.json, top))

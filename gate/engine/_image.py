@@ -9,10 +9,11 @@ images is read once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gate.config import Config
 from gate.engine._evaluations import current_progress
@@ -21,9 +22,12 @@ from gate.errors import EvidenceError, LimitExceeded
 from gate.policy_input import config_facts
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
 from gate.scan import (
-    ContentMatcher, Finding, ImageBudget, LayerScan, LayerScanCache, LayerScanner, LayerWorkers, combine_layers, process_layers, resolve_user,
-    scan_build_args, scan_config, usable_cores,
+    ContentMatcher, Finding, ImageBudget, LayerScan, LayerScanCache, LayerWorkers, combine_layers, process_layers, resolve_user, scan_build_args,
+    scan_config, usable_cores,
 )
+
+if TYPE_CHECKING:
+    from gate.scan import LayerScanner
 
 
 class LayerProgress(Protocol):
@@ -59,12 +63,20 @@ class ImageScanner:
 
     def __init__(self, config: Config, *, progress: LayerProgress | None = None, second_level: Callable[..., Awaitable[LayerScan]] | None = None) -> None:
         self.config = config
-        self.layers = LayerScanner(config.limits, ContentMatcher(cache_dir=config.scan.cache_dir))
+        self.matcher = ContentMatcher(cache_dir=config.scan.cache_dir)
         self.workers = LayerWorkers(config.limits, config.scan.cache_dir)
         self.cache = LayerScanCache(
             max_entries=config.limits.cache_entries, directory=config.scan.cache_dir, limits=config.limits, second_level=second_level
         )
         self.progress = progress
+
+    @functools.cached_property
+    def layers(self) -> LayerScanner:
+        """The tar reader, built for the first layer not in the cache: a check whose layers are all
+        cached never imports it (nor its file, leftover and tar rules)."""
+        from gate.scan import LayerScanner
+
+        return LayerScanner(self.config.limits, self.matcher)
 
     async def read(self, client: RegistryClient, ref: Reference, manifest: Manifest) -> ImageRead:
         """Read config, history and (unless disabled) every layer of ``manifest``; needs no
@@ -80,10 +92,10 @@ class ImageScanner:
         reading_config = _image_config(client, ref, manifest, self.config.limits.blob_bytes)
         if not self.config.scan.layers:
             image_config = await reading_config
-            return ImageRead(image_config, tuple(scan_config(image_config, matcher=self.layers.matcher)))
+            return ImageRead(image_config, tuple(scan_config(image_config, matcher=self.matcher)))
         # The layers are scanned while the config is fetched: only combining them needs its history.
         image_config, scanned = await both(reading_config, self._scan_layers(client, ref, manifest))
-        config_findings = tuple(scan_config(image_config, matcher=self.layers.matcher))
+        config_findings = tuple(scan_config(image_config, matcher=self.matcher))
         if isinstance(scanned, dict):
             return ImageRead(image_config, config_findings, errors=(scanned,))
         combined = combine_layers(scanned, image_config.get("history") or [])
@@ -92,7 +104,7 @@ class ImageScanner:
     def facts(self, read: ImageRead, build_args: Mapping[str, str]) -> ImageFacts:
         """The image's facts from what :meth:`read` found and the provenance's build arguments
         (which can only add findings, so they are applied last)."""
-        from_args = scan_build_args(build_args, "provenance build arguments", matcher=self.layers.matcher)
+        from_args = scan_build_args(build_args, "provenance build arguments", matcher=self.matcher)
         findings = (*read.config_findings, *from_args, *read.layer_findings)
         facts = config_facts(read.image_config)
         user = resolve_user(facts["user"], read.passwd)

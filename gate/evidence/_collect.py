@@ -9,16 +9,18 @@ reported :class:`Problem`, never an exception.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from gate.errors import EvidenceError, LimitExceeded
 from gate.evidence import _json
-from gate.evidence._discover import IN_TOTO, Artifact, AttachedEvidence, Problem, media_type_in
+from gate.evidence._discover import IN_TOTO, SBOM_MEDIA_TYPES, Artifact, AttachedEvidence, Problem, media_type_in
 from gate.evidence._intoto import COSIGN_SIGN_PREDICATE, Statement
-from gate.evidence._provenance import PROVENANCE_TYPES, Provenance
-from gate.evidence._sbom import SBOM_MEDIA_TYPES, Sbom, is_sbom_predicate
 from gate.evidence._signatures import BUNDLE_MEDIA_TYPES, DSSE_ENVELOPE
-from gate.evidence._vuln import VULN_PREDICATE, VulnScan
+
+if TYPE_CHECKING:
+    from gate.evidence._provenance import Provenance
+    from gate.evidence._sbom import Sbom
+    from gate.evidence._vuln import VulnScan
 
 _STATEMENT_MEDIA = frozenset({IN_TOTO, DSSE_ENVELOPE, *BUNDLE_MEDIA_TYPES})
 _SBOM_MEDIA = frozenset(SBOM_MEDIA_TYPES)
@@ -81,6 +83,10 @@ class _Collector:
         Raises:
             EvidenceError, LimitExceeded: the artifact is malformed or about another digest.
         """
+        from gate.evidence._provenance import PROVENANCE_TYPES, Provenance  # parsers load with the first artifact
+        from gate.evidence._sbom import Sbom, is_sbom_predicate
+        from gate.evidence._vuln import VULN_PREDICATE, VulnScan
+
         if media_type_in(artifact.media_type, _SBOM_MEDIA):
             self.sboms.append(Found(artifact, Sbom.from_bytes(artifact.data, what=artifact.source)))
             return

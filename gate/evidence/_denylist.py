@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any, Iterable
 from packageurl import PackageURL
 
 from gate.errors import ConfigError
-from gate.evidence._sbom import Component
 
 if TYPE_CHECKING:  # univers is imported when an entry has a range: an empty deny list never loads it
+    from gate.evidence._sbom import Component
     from univers.version_range import VersionRange
 
 RULE_ID = "sbom.denied-component"

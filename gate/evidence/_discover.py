@@ -28,7 +28,6 @@ from typing import Literal, Mapping, TypeVar
 
 from gate.errors import GateError, RegistryError
 from gate.evidence._signatures import BUNDLE_MEDIA_TYPES, DSSE_ENVELOPE, SIMPLE_SIGNING, StoredLayer
-from gate.evidence._sbom import SBOM_MEDIA_TYPES
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
 
 Store = Literal["cosign-sig", "cosign-att", "cosign-sbom", "referrer", "buildkit"]
@@ -38,6 +37,14 @@ BUILDKIT_ARTIFACT_TYPE = "application/vnd.docker.attestation.manifest.v1+json"
 BUILDKIT_REFERENCE_TYPE = "vnd.docker.reference.type"
 BUILDKIT_REFERENCE_DIGEST = "vnd.docker.reference.digest"
 BUILDKIT_MAX_BYTES = 40 * 1024 * 1024  # BuildKit refuses to write attestations above this
+# The SBOM media types of OCI referrers and cosign's deprecated `.sbom` tag.
+SBOM_MEDIA_TYPES = (
+    "application/vnd.cyclonedx+json",
+    "application/vnd.cyclonedx+xml",
+    "application/vnd.cyclonedx",
+    "application/spdx+json",
+    "text/spdx+json",
+)
 _COSIGN_TAGS: tuple[tuple[str, Store, frozenset[str]], ...] = (
     (".sig", "cosign-sig", frozenset({SIMPLE_SIGNING})),
     (".att", "cosign-att", frozenset({DSSE_ENVELOPE})),

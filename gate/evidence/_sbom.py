@@ -31,14 +31,6 @@ SPDX_PREDICATE = "https://spdx.dev/Document"
 CYCLONEDX_VERSIONS = tuple(f"1.{minor}" for minor in range(2, 7))
 SPDX_VERSIONS = ("SPDX-2.2", "SPDX-2.3")
 _CYCLONEDX_NS = re.compile(r"^\{http://cyclonedx\.org/schema/bom/(1\.\d+)\}bom$")
-# The SBOM media types of OCI referrers and cosign's deprecated `.sbom` tag.
-SBOM_MEDIA_TYPES = (
-    "application/vnd.cyclonedx+json",
-    "application/vnd.cyclonedx+xml",
-    "application/vnd.cyclonedx",
-    "application/spdx+json",
-    "text/spdx+json",
-)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from typing import Any
 from gate.evidence._collect import Evidence
 from gate.evidence._denylist import DenyList, without_purl
 from gate.evidence._discover import Artifact, Problem
-from gate.evidence._pinning import pinning
 
 Verified = Callable[[Artifact], bool]
 
@@ -31,6 +30,8 @@ def provenance_section(evidence: Evidence, verified: Verified) -> tuple[dict[str
     """
     if not evidence.provenance:
         return None, ()
+    from gate.evidence._pinning import pinning  # the Dockerfile parser loads with the first provenance
+
     chosen = min(evidence.provenance, key=lambda found: (not verified(found.artifact), found.value.dockerfile is None, not found.value.materials))
     judged = [found for found in evidence.provenance if verified(found.artifact)] or list(evidence.provenance)
     stages: list[dict[str, Any]] = []

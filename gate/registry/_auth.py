@@ -13,15 +13,18 @@ import asyncio
 import base64
 import json
 import time
+from typing import TYPE_CHECKING
 
 import httpx
 
 from gate.errors import RegistryError
-from gate.registry._challenge import Challenge, parse_challenges
 from gate.registry._credentials import Credential, CredentialStore
 from gate.registry._errors import CREDENTIALS_HINT, details, status_error
 from gate.registry._reference import Reference
 from gate.registry._transport import Transport
+
+if TYPE_CHECKING:
+    from gate.registry._challenge import Challenge
 
 _DEFAULT_TOKEN_SECONDS = 60  # Docker token spec: assume 60 s when expires_in is absent
 
@@ -51,6 +54,8 @@ class Authenticator:
         Raises:
             RegistryError: the token server refused us or answered nonsense.
         """
+        from gate.registry._challenge import parse_challenges  # only a registry that answers 401 needs the parser
+
         challenges = parse_challenges(www_authenticate)
         chosen = next((c for c in challenges if c.scheme == "bearer"), None) or next((c for c in challenges if c.scheme == "basic"), None)
         if chosen is None:

@@ -14,15 +14,37 @@ Gets parsed configs and layer byte streams, never a registry client (no network 
 does the same in a worker process, for images with several large layers (``process_layers``).
 """
 
-from gate.scan._cache import LayerScanCache
-from gate.scan._combine import ImageScan, combine_layers
-from gate.scan._files import scan_file
-from gate.scan._finding import Finding
-from gate.scan._history import scan_build_args, scan_config
-from gate.scan._layer import SCANNER_VERSION, ImageBudget, LayerScan, LayerScanner
-from gate.scan._matcher import ContentMatcher
-from gate.scan._user import UserFact, resolve_user
-from gate.scan._workers import LayerWorkers, process_layers, usable_cores
+from typing import TYPE_CHECKING
+
+from gate._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from gate.scan._cache import LayerScanCache
+    from gate.scan._combine import ImageScan, combine_layers
+    from gate.scan._files import scan_file
+    from gate.scan._finding import Finding
+    from gate.scan._history import scan_build_args, scan_config
+    from gate.scan._layer import LayerScanner
+    from gate.scan._layer_scan import SCANNER_VERSION, ImageBudget, LayerScan
+    from gate.scan._matcher import ContentMatcher
+    from gate.scan._user import UserFact, resolve_user
+    from gate.scan._workers import LayerWorkers, process_layers, usable_cores
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "._cache": ("LayerScanCache",),
+        "._combine": ("ImageScan", "combine_layers"),
+        "._files": ("scan_file",),
+        "._finding": ("Finding",),
+        "._history": ("scan_build_args", "scan_config"),
+        "._layer": ("LayerScanner",),
+        "._layer_scan": ("SCANNER_VERSION", "ImageBudget", "LayerScan"),
+        "._matcher": ("ContentMatcher",),
+        "._user": ("UserFact", "resolve_user"),
+        "._workers": ("LayerWorkers", "process_layers", "usable_cores"),
+    },
+)
 
 __all__ = [
     "SCANNER_VERSION",

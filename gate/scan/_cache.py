@@ -25,7 +25,7 @@ from pathlib import Path
 
 from gate.config import Limits
 from gate.errors import EvidenceError
-from gate.scan._layer import SCANNER_VERSION, LayerScan
+from gate.scan._layer_scan import SCANNER_VERSION, LayerScan
 
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,256}$")
 _DISK_CAP = 256 * 1024 * 1024

@@ -16,7 +16,7 @@ from typing import Any
 
 from gate.scan._finding import SECRET_DELETED_FILE, SECRET_FILE, Finding
 from gate.scan._history import safe_history
-from gate.scan._layer import SECRET, LayerHit, LayerScan
+from gate.scan._layer_scan import SECRET, LayerHit, LayerScan
 from gate.scan._matcher import default_matcher
 
 

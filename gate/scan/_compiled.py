@@ -15,7 +15,6 @@ import os
 import tempfile
 import threading
 from collections.abc import Sequence
-from importlib.metadata import version
 from pathlib import Path
 
 import hyperscan
@@ -28,7 +27,8 @@ _LOCK = threading.Lock()
 def database_key(expressions: Sequence[bytes], ids: Sequence[int], flags: Sequence[int], mode: int) -> str:
     """A hash naming one compiled database: any change to its inputs or to hyperscan changes it."""
     parts = [e.decode("latin-1") for e in expressions]
-    material = json.dumps([version("hyperscan"), mode, parts, list(ids), list(flags)], separators=(",", ":"))
+    version = hyperscan.__version__  # type: ignore[attr-defined]  # the package bundles its Hyperscan library
+    material = json.dumps([version, mode, parts, list(ids), list(flags)], separators=(",", ":"))
     return hashlib.sha256(material.encode()).hexdigest()
 
 

@@ -55,7 +55,8 @@ def main() -> None:
 
 def _serve() -> None:
     from gate.config import Limits
-    from gate.scan._layer import ImageBudget, LayerScanner
+    from gate.scan._layer import LayerScanner
+    from gate.scan._layer_scan import ImageBudget
     from gate.scan._matcher import ContentMatcher
 
     # Replies go to a private copy of stdout; anything a library prints lands on stderr instead.

@@ -28,7 +28,7 @@ from typing import Any
 
 from gate.config import Limits
 from gate.errors import EvidenceError, GateError, LimitExceeded
-from gate.scan._layer import ImageBudget, LayerScan
+from gate.scan._layer_scan import ImageBudget, LayerScan
 from gate.scan._frames import CHUNK, END, ERROR, JOB, RESULT, read_frame, write_frame
 
 MiB = 1024 * 1024

@@ -16,25 +16,45 @@ keyless (Fulcio + CT + Rekor of the trusted root) and keyed (ECDSA, RSA, Ed25519
     verify_summary(bundle, source, image_digest, policy_digest, listed_verifiers(config.trust), now)
 """
 
-from gate.verify._bundle import BundleResult, verify_bundle
-from gate.verify._coverage import (
-    AttestationTrust,
-    attestation_trust,
-    covered_digests,
-    trusted_coverage,
-    verify_attached_signatures,
+from typing import TYPE_CHECKING
+
+from gate._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from gate.verify._bundle import BundleResult, verify_bundle
+    from gate.verify._coverage import (
+        AttestationTrust,
+        attestation_trust,
+        covered_digests,
+        trusted_coverage,
+        verify_attached_signatures,
+    )
+    from gate.verify._image_signatures import (
+        signatures_fact,
+        verify_attestation,
+        verify_image_signatures,
+    )
+    from gate.verify._keys import key_id
+    from gate.verify._cosign_layers import ReferenceMatch
+    from gate.verify._model import SignatureCheck, VerifiedSigner, VerifiedStatement
+    from gate.verify._scope import ImageScope, entry_fact, image_scope
+    from gate.verify._summary import ListedVerifier, VerifiedSummary, listed_verifiers, verify_summary
+    from gate.verify._trust import TrustedKey, TrustPolicy
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "._bundle": ("BundleResult", "verify_bundle"),
+        "._coverage": ("AttestationTrust", "attestation_trust", "covered_digests", "trusted_coverage", "verify_attached_signatures"),
+        "._image_signatures": ("signatures_fact", "verify_attestation", "verify_image_signatures"),
+        "._keys": ("key_id",),
+        "._cosign_layers": ("ReferenceMatch",),
+        "._model": ("SignatureCheck", "VerifiedSigner", "VerifiedStatement"),
+        "._scope": ("ImageScope", "entry_fact", "image_scope"),
+        "._summary": ("ListedVerifier", "VerifiedSummary", "listed_verifiers", "verify_summary"),
+        "._trust": ("TrustedKey", "TrustPolicy"),
+    },
 )
-from gate.verify._image_signatures import (
-    signatures_fact,
-    verify_attestation,
-    verify_image_signatures,
-)
-from gate.verify._keys import key_id
-from gate.verify._cosign_layers import ReferenceMatch
-from gate.verify._model import SignatureCheck, VerifiedSigner, VerifiedStatement
-from gate.verify._scope import ImageScope, entry_fact, image_scope
-from gate.verify._summary import ListedVerifier, VerifiedSummary, listed_verifiers, verify_summary
-from gate.verify._trust import TrustedKey, TrustPolicy
 
 __all__ = [
     "AttestationTrust",

@@ -11,16 +11,16 @@ import binascii
 import datetime as dt
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gate.errors import EvidenceError, VerificationError
 from gate.evidence import COSIGN_SIGN_PREDICATE, LAYOUT_ATTESTATION, CosignAttestation, CosignSignature, MalformedSignature, SignatureArtifact, SigstoreBundle
-from gate.verify._bundle import verify_bundle
-from gate.verify._cosign_layers import ReferenceMatch, verify_cosign_attestation, verify_cosign_signature
 from gate.verify._model import INVALID, UNTRUSTED, SignatureCheck, VerifiedSigner, VerifiedStatement
 from gate.verify._scope import ImageScope
-from gate.verify._statement import in_toto_statement, require_subject
 from gate.verify._trust import TrustPolicy
+
+if TYPE_CHECKING:
+    from gate.verify._cosign_layers import ReferenceMatch
 
 
 def verify_image_signatures(
@@ -48,6 +48,8 @@ def verify_image_signatures(
 def _check(artifact: SignatureArtifact, image_digest: str, trust: TrustPolicy, now: dt.datetime, reference: ReferenceMatch | None) -> SignatureCheck:
     if isinstance(artifact, MalformedSignature):
         return SignatureCheck(source=artifact.source, layout=artifact.layout, status=INVALID, digest=image_digest, reason=f"malformed: {artifact.reason}")
+    from gate.verify._cosign_layers import verify_cosign_signature  # the cryptography path loads with the first signature
+
     try:
         if isinstance(artifact, CosignSignature):
             signer = verify_cosign_signature(artifact, image_digest, trust, now, reference)
@@ -80,6 +82,10 @@ def verify_attestation(
         VerificationError: it does not verify, its signer is untrusted (``details["status"]``), or
             its statement is not about ``subject_digest``.
     """
+    from gate.verify._bundle import verify_bundle  # the cryptography path loads with the first attestation
+    from gate.verify._cosign_layers import verify_cosign_attestation
+    from gate.verify._statement import in_toto_statement, require_subject
+
     if isinstance(artifact, CosignAttestation):
         signer, statement = verify_cosign_attestation(artifact, trust, now)
         payload_type, payload = artifact.envelope.payload_type, artifact.envelope.payload

@@ -20,9 +20,7 @@ from typing import TYPE_CHECKING
 from gate.config import TrustConfig
 from gate.errors import ConfigError, EvidenceError, VerificationError
 from gate.evidence import DsseEnvelope, Summary, rfc3339
-from gate.verify._bundle import dsse_envelope, library_errors
 from gate.verify._keys import key_id, load_public_key, signature_matches
-from gate.verify._statement import in_toto_statement, require_subject
 
 if TYPE_CHECKING:
     from gate.verify._keys import PublicKey
@@ -84,6 +82,8 @@ def verify_summary(
     Raises:
         VerificationError: the summary must be ignored; the message says why.
     """
+    from gate.verify._statement import in_toto_statement, require_subject  # loaded once a summary is found
+
     envelope = _keyed_envelope(bundle, source)
     signed_by = [v for v in verifiers if signature_matches(v.public_key, signature=envelope.signatures[0], data=envelope.pae())]
     if not signed_by:
@@ -111,6 +111,8 @@ def _keyed_envelope(bundle: bytes, source: str) -> DsseEnvelope:
         VerificationError: not a bundle, keyless, a message signature, or several signatures.
     """
     from sigstore_models.bundle.v1 import Bundle as BundleDocument
+
+    from gate.verify._bundle import dsse_envelope, library_errors
 
     try:
         document = BundleDocument.from_json(bundle)
