@@ -63,9 +63,11 @@ class _Worker:
         env = dict(os.environ)
         root = Path(__file__).resolve().parents[2]  # the directory holding the ``gate`` package
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(root), env.get("PYTHONPATH"))))
-        # A session of its own: the terminal's Ctrl-C goes to this process, which then closes the pipe.
+        # -P: the working directory is not put on sys.path, so a ``gate`` directory there is never
+        # imported in place of this one. A session of its own: the terminal's Ctrl-C goes to this
+        # process, which then closes the pipe.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gate.scan._worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=True
+            [sys.executable, "-P", "-m", "gate.scan._worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=True
         )
         self._stdin, self._stdout = self.process.stdin, self.process.stdout
         assert self._stdin is not None and self._stdout is not None  # noqa: S101 - both asked for above

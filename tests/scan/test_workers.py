@@ -9,6 +9,7 @@ import os
 import tarfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -299,4 +300,13 @@ def test_a_forked_child_starts_its_own_workers() -> None:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+    assert _worker(good, Limits()) == _thread(good, Limits())
+
+
+def test_a_gate_directory_in_the_working_directory_is_not_what_a_worker_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "gate").mkdir()
+    (tmp_path / "gate" / "__init__.py").write_text("raise SystemExit('not the gate that started the worker')\n")
+    monkeypatch.chdir(tmp_path)
+    _POOL.close()  # the next scan starts a worker here
+    good = compress(tar_bytes(FILES), "gzip")
     assert _worker(good, Limits()) == _thread(good, Limits())
