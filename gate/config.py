@@ -379,6 +379,9 @@ class ScanConfig(_Frozen):
 
     layers: bool = True
     cache_dir: Path | None = None
+    # Processes that scan an image's large layers beside this one: None, one per usable core (CPU
+    # affinity capped by the cgroup's CPU quota); 0, none (every layer is scanned in a thread).
+    worker_processes: StrictInt | None = Field(None, ge=0)
 
 
 class AuditConfig(_Frozen):

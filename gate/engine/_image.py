@@ -64,7 +64,7 @@ class ImageScanner:
     def __init__(self, config: Config, *, progress: LayerProgress | None = None, second_level: Callable[..., Awaitable[LayerScan]] | None = None) -> None:
         self.config = config
         self.matcher = ContentMatcher(cache_dir=config.scan.cache_dir)
-        self.workers = LayerWorkers(config.limits, config.scan.cache_dir)
+        self.workers = LayerWorkers(config.limits, config.scan.cache_dir, config.scan.worker_processes)
         self.cache = LayerScanCache(
             max_entries=config.limits.cache_entries, directory=config.scan.cache_dir, limits=config.limits, second_level=second_level
         )
@@ -123,7 +123,7 @@ class ImageScanner:
         # switch costs CPU. Per image, so a slow registry never holds up another image's layers.
         readers = asyncio.Semaphore(usable_cores())
         # Several large layers: each in a worker process of its own (see gate.scan._workers).
-        in_process = process_layers([d.size for d in manifest.layers])
+        in_process = process_layers([d.size for d in manifest.layers], self.workers.most)
         try:
             return list(await asyncio.gather(
                 *(self._layer(client, ref, d, i, budget, readers, in_process=i in in_process) for i, d in enumerate(manifest.layers))

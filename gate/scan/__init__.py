@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from gate.scan._layer_scan import SCANNER_VERSION, ImageBudget, LayerScan
     from gate.scan._matcher import ContentMatcher
     from gate.scan._user import UserFact, resolve_user
-    from gate.scan._workers import LayerWorkers, process_layers, usable_cores
+    from gate.scan._cores import usable_cores
+    from gate.scan._workers import LayerWorkers, process_layers
 
 __getattr__ = lazy_exports(
     __name__,
@@ -42,7 +43,8 @@ __getattr__ = lazy_exports(
         "._layer_scan": ("SCANNER_VERSION", "ImageBudget", "LayerScan"),
         "._matcher": ("ContentMatcher",),
         "._user": ("UserFact", "resolve_user"),
-        "._workers": ("LayerWorkers", "process_layers", "usable_cores"),
+        "._cores": ("usable_cores",),
+        "._workers": ("LayerWorkers", "process_layers"),
     },
 )
 

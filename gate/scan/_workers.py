@@ -28,6 +28,7 @@ from typing import Any
 
 from gate.config import Limits
 from gate.errors import EvidenceError, GateError, LimitExceeded
+from gate.scan._cores import usable_cores
 from gate.scan._layer_scan import ImageBudget, LayerScan
 from gate.scan._frames import CHUNK, END, ERROR, JOB, RESULT, read_frame, write_frame
 
@@ -38,20 +39,18 @@ _PIPE_BYTES = 1024 * 1024  # a larger pipe: fewer wake-ups of the worker per MiB
 _ERRORS: dict[str, type[GateError]] = {"EvidenceError": EvidenceError, "LimitExceeded": LimitExceeded}
 
 
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity, e.g. a container's cpuset), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+def worker_limit(configured: int | None) -> int:
+    """How many worker processes may run: ``scan.worker_processes`` (0: none), by default one per usable core."""
+    cores = usable_cores()
+    return cores if configured is None else min(configured, cores)
 
 
-def process_layers(sizes: Sequence[int]) -> frozenset[int]:
+def process_layers(sizes: Sequence[int], most: int) -> frozenset[int]:
     """Indexes of the layers (by compressed size) worth a worker process: two or more of at least
     ``PROCESS_MIN_BYTES``, adding up to ``START_MIN_BYTES`` unless workers are already running.
-    Empty for a small image, and on one core."""
+    Empty for a small image, and when fewer than two workers (``most``) may run."""
     large = frozenset(index for index, size in enumerate(sizes) if size >= PROCESS_MIN_BYTES)
-    if len(large) < 2 or usable_cores() < 2:
+    if len(large) < 2 or most < 2:
         return frozenset()
     return large if _POOL.running() or sum(sizes[index] for index in large) >= START_MIN_BYTES else frozenset()
 
@@ -128,8 +127,8 @@ class _Pool:
         """Whether any worker has been started (and not ended since)."""
         return self._started > 0
 
-    def take(self) -> _Worker | None:
-        """An idle worker, else a new one while there are fewer than cores, else None."""
+    def take(self, most: int) -> _Worker | None:
+        """An idle worker, else a new one while fewer than ``most`` run, else None."""
         worker, dead, start = None, [], False
         with self._lock:
             while self._idle and worker is None:
@@ -139,7 +138,7 @@ class _Pool:
                 else:
                     dead.append(candidate)
                     self._started -= 1
-            if worker is None and self._started < usable_cores():
+            if worker is None and self._started < most:
                 self._started += 1
                 start = True
                 if not self._registered:
@@ -176,7 +175,6 @@ class _Pool:
         for worker in idle:
             worker.stop()
 
-
     def forget(self) -> None:
         """In a forked child: the workers belong to the parent, whose jobs their pipes carry."""
         self._idle, self._started, self._lock = [], 0, threading.Lock()
@@ -189,9 +187,15 @@ os.register_at_fork(after_in_child=_POOL.forget)
 class LayerWorkers:
     """``LayerScanner.scan`` in a worker process, with one configuration's limits and hyperscan cache."""
 
-    def __init__(self, limits: Limits, cache_dir: Path | None = None) -> None:
+    def __init__(self, limits: Limits, cache_dir: Path | None = None, configured: int | None = None) -> None:
         self.limits = limits
         self.cache_dir = cache_dir
+        self.configured = configured  # ``scan.worker_processes``
+
+    @property
+    def most(self) -> int:
+        """How many worker processes may run now (the CPU quota is read each time: a pod can be resized)."""
+        return worker_limit(self.configured)
 
     def scan(
         self, chunks: Iterable[bytes], media_type: str, index: int, digest: str, *,
@@ -204,7 +208,7 @@ class LayerWorkers:
             LimitExceeded: as ``LayerScanner.scan`` (the image budget is charged here once more
                 with the layer's total, so layers scanned at once still share one cap).
         """
-        worker = _POOL.take()
+        worker = _POOL.take(self.most)
         if worker is None:
             return None
         label = f"layer {index} ({digest})"

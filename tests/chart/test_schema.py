@@ -54,6 +54,8 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
     "verifier id not a URI": ({"trust": {"verifiers": [{"id": "ci gate", "publicKey": "PEM"}]}}, "/trust/verifiers/0/id"),
     "verifier max age zero": ({"trust": {"verifiers": [{"id": "https://ci.example/gate", "publicKey": "PEM", "maxAgeHours": 0}]}}, "/trust/verifiers/0/maxAgeHours"),
     "unknown key in attest": ({"attest": {"key": "x"}}, "additional properties 'key' not allowed"),
+    "negative scan worker processes": ({"scan": {"worker_processes": -1}}, "/scan/worker_processes"),
+    "scan worker processes as string": ({"scan": {"worker_processes": "2"}}, "/scan/worker_processes"),
 }
 
 
@@ -80,6 +82,7 @@ def test_schema_accepts_a_good_neighbour_of_each_rejection(tmp_path: Path) -> No
         "attest": {"existingSecret": "key", "verifierId": "https://ci.example/gate"},
         "exemptions": [{"reason": "vendor", "rules": ["user.root"]}],
         "limits": {"timeout_seconds": 5},
+        "scan": {"layers": True, "worker_processes": 0},
         "policies": {"extraRego": {"team.rego": "package x"}},
     }
     render(good, tmp_path)

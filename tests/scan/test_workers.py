@@ -17,7 +17,8 @@ from gate.config import Config, Limits
 from gate.engine import Engine
 from gate.errors import EvidenceError, GateError, LimitExceeded, RegistryError
 from gate.scan import ImageBudget, LayerScan, LayerScanner, LayerWorkers, process_layers
-from gate.scan._workers import _POOL, PROCESS_MIN_BYTES, START_MIN_BYTES, usable_cores
+from gate.scan._cores import usable_cores
+from gate.scan._workers import _POOL, PROCESS_MIN_BYTES, START_MIN_BYTES, worker_limit
 from tests.scan._scan import chunked
 from tests.scan._tokens import GITHUB, NPM
 from tests.registry.lying_proxy_double import LyingRegistryProxyDouble
@@ -200,17 +201,20 @@ def test_only_images_with_several_large_layers_use_processes() -> None:
     large, small, half = PROCESS_MIN_BYTES, PROCESS_MIN_BYTES - 1, START_MIN_BYTES // 2
     _POOL.close()  # no worker running: starting one must pay for itself
     assert not _POOL.running()
-    assert process_layers([]) == frozenset()
-    assert process_layers([small, small, small]) == frozenset()
-    assert process_layers([large, small, large]) == frozenset()
-    assert process_layers([half, small, half]) == (frozenset({0, 2}) if usable_cores() > 1 else frozenset())
-    assert process_layers([START_MIN_BYTES, small]) == frozenset()
+    assert process_layers([], worker_limit(None)) == frozenset()
+    assert process_layers([small, small, small], worker_limit(None)) == frozenset()
+    assert process_layers([large, small, large], worker_limit(None)) == frozenset()
+    assert process_layers([half, small, half], worker_limit(None)) == (frozenset({0, 2}) if usable_cores() > 1 else frozenset())
+    assert process_layers([START_MIN_BYTES, small], worker_limit(None)) == frozenset()
     _worker(compress(tar_bytes(FILES), "gzip"), Limits())  # a worker is running now
-    assert process_layers([large, small]) == frozenset()
-    assert process_layers([large, small, large]) == (frozenset({0, 2}) if usable_cores() > 1 else frozenset())
+    assert process_layers([large, small], worker_limit(None)) == frozenset()
+    assert process_layers([large, small, large], worker_limit(None)) == (frozenset({0, 2}) if usable_cores() > 1 else frozenset())
+    assert process_layers([half, small, half], worker_limit(0)) == frozenset()  # scan.worker_processes: 0
+    assert process_layers([half, small, half], worker_limit(1)) == frozenset()  # one worker cannot run two layers at once
     with _one_core():
         assert usable_cores() == 1
-        assert process_layers([half, half]) == frozenset()
+        assert process_layers([half, half], worker_limit(None)) == frozenset()
+        assert worker_limit(8) == 1  # a configured count never exceeds the cores
 
 
 class _one_core:
@@ -235,7 +239,7 @@ def test_an_image_with_large_layers_is_judged_the_same_in_workers_and_threads(re
     image = ImageBuilder().layer({"etc/passwd": PASSWD}).layer(_large_layer(1)).layer(_large_layer(2))
     image.layer(whiteouts=["app/1/config.yaml"]).config(user="app")
     pushed = image.push(registry, f"{repo}:large")
-    assert len(process_layers([layer.descriptor()["size"] for layer in image.layers])) == 2 or usable_cores() < 2  # type: ignore[misc]
+    assert len(process_layers([layer.descriptor()["size"] for layer in image.layers], worker_limit(None))) == 2 or usable_cores() < 2  # type: ignore[misc]
 
     async def check() -> list[tuple[str, str]]:
         async with Engine(gate_config) as engine:
@@ -310,3 +314,18 @@ def test_a_gate_directory_in_the_working_directory_is_not_what_a_worker_runs(tmp
     _POOL.close()  # the next scan starts a worker here
     good = compress(tar_bytes(FILES), "gzip")
     assert _worker(good, Limits()) == _thread(good, Limits())
+
+
+def test_scan_worker_processes_zero_keeps_every_layer_in_a_thread(registry: RegistryServer, gate_config: Config, repo: str) -> None:
+    _POOL.close()
+    image = ImageBuilder().layer(_large_layer(1)).layer(_large_layer(2)).config(user="10001")
+    pushed = image.push(registry, f"{repo}:threads")
+    config = gate_config.model_copy(update={"scan": gate_config.scan.model_copy(update={"worker_processes": 0})})
+
+    async def check() -> list[str]:
+        async with Engine(config) as engine:
+            result = await engine.check(pushed.ref)
+        return sorted(str(v.details.get("path")) for v in result.violations if v.rule == "secret.file")
+
+    assert asyncio.run(check()) == ["app/1/config.yaml", "app/2/config.yaml"]
+    assert not _POOL.running()
