@@ -121,9 +121,18 @@ class TTLCache(Generic[K, V]):
 
     def get(self, key: K, default: Any = None) -> V | Any:
         """The cached value, or ``default`` when absent or expired (counted as hit or miss)."""
+        value = self.get_live(key, _MISSING)
+        if value is _MISSING:
+            self.stats.misses += 1
+            return default
+        return value
+
+    def get_live(self, key: K, default: Any = None) -> V | Any:
+        """The cached value (counted as a hit), or ``default`` when absent or expired, counted as
+        no miss: for a caller that goes on to a path counting its own (one look-up where
+        ``key in cache`` and ``get`` made two)."""
         entry = self._live(key)
         if entry is None:
-            self.stats.misses += 1
             return default
         self.stats.hits += 1
         self._entries.move_to_end(key)

@@ -178,3 +178,13 @@ def test_loading_cache_marks_negative_values() -> None:
         return loads
 
     assert asyncio.run(scenario()) == 2
+
+
+def test_get_live_counts_a_hit_but_never_a_miss() -> None:
+    clock = Clock()
+    cache = make(clock)
+    cache.put("a", 1)
+    assert cache.get_live("a") == 1 and cache.get_live("b") is None and cache.get_live("b", "none") == "none"
+    clock.now += 60.0
+    assert cache.get_live("a") is None and len(cache) == 0, "an expired entry is dropped"
+    assert (cache.stats.hits, cache.stats.misses, cache.stats.expirations) == (1, 0, 1)

@@ -4,6 +4,12 @@ Python's parser recurses once per level and raises ``RecursionError`` (not ``Val
 thousand levels; code that walks the document afterwards would do the same at its own depth. No
 Kubernetes object or registry notification comes near ``MAX_DEPTH`` levels, so anything deeper is
 a client mistake (400), never a server error.
+
+Bodies are read by orjson when it reads them exactly as Python's parser does, which is the case
+for every body it accepts but those with integers past 64 bits (which it turns into floats):
+a body with a run of 19 or more digits, and any body orjson refuses, is read by Python's parser,
+whose result or error stands. A review's body is parsed on every admission request, and orjson
+takes a fifth of the time.
 """
 
 from __future__ import annotations
@@ -12,10 +18,17 @@ import json
 import re
 from typing import Any
 
+import orjson
+
 MAX_DEPTH = 128
+# An integer of 19 digits or more may be past 64 bits (-2**63 has 19); found as a run of 19 zeros
+# once every digit is a zero (``bytes.translate`` and ``in`` run five times faster than a regex).
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string token, escapes included
 _BRACKETS = bytes.maketrans(b"{}", b"[]")  # objects and arrays nest alike
 _NOT_BRACKETS = bytes(set(range(256)) - set(b"{}[]"))
+_REFUSED = object()
 
 
 def loads_bounded(body: bytes) -> Any:
@@ -24,6 +37,11 @@ def loads_bounded(body: bytes) -> Any:
     Raises:
         ValueError: not JSON, not UTF-8, or nested deeper than ``MAX_DEPTH`` levels.
     """
+    document = _fast_loads(body)
+    if document is not _REFUSED:
+        if _deeper_than_max(body):  # orjson read it: UTF-8 without a byte order mark
+            raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
+        return document
     encoding = json.detect_encoding(body)  # as json.loads reads bytes, looked at once for both uses
     try:
         document = json.loads(body.decode(encoding, "surrogatepass"))
@@ -33,6 +51,17 @@ def loads_bounded(body: bytes) -> Any:
     if deeper:
         raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
     return document
+
+
+def _fast_loads(body: bytes) -> Any:
+    """orjson's reading of ``body``; ``_REFUSED`` when it refuses it or might read a number
+    differently from Python's parser (then that parser decides)."""
+    if _LONG_NUMBER in body.translate(_DIGITS_AS_ZEROS):
+        return _REFUSED
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _REFUSED
 
 
 def _deeper_than_max(body: bytes) -> bool:

@@ -64,7 +64,7 @@ async def judge_workload(
     kind = kind or str(workload.get("kind") or "")
     if not is_workload(kind):
         raise WorkloadError(f"kind {kind or '(none)'} carries no pod spec")
-    exemption = namespace_exemption(engine, namespace, dt.datetime.now(dt.timezone.utc).date())
+    exemption = namespace_exemption(engine, namespace)
     if exemption is not None:
         return WorkloadVerdict(exempt=exemption)
     found = image_uses(kind, workload) if old is None else changed_uses(kind, workload, old)
@@ -102,10 +102,17 @@ def _workload_context(namespace: str | None, run_as_non_root: bool | None, run_a
     return WorkloadContext(namespace=namespace, run_as_non_root=run_as_non_root, run_as_user=run_as_user, from_workload=True)
 
 
-def namespace_exemption(engine: Engine, namespace: str | None, today: dt.date) -> str | None:
-    """The reason of a valid exemption covering every rule for every image of ``namespace``."""
+def namespace_exemption(engine: Engine, namespace: str | None, today: dt.date | None = None) -> str | None:
+    """The reason of a valid exemption covering every rule for every image of ``namespace``;
+    ``today`` defaults to the UTC date, read only when an expiring exemption names the namespace
+    (every review asks, and few namespaces are exempt)."""
     for exemption in whole_namespace_exemptions(engine.config, engine.policy.rule_ids):
-        if namespace in exemption.namespaces and (exemption.expires is None or today <= exemption.expires):
+        if namespace not in exemption.namespaces:
+            continue
+        if exemption.expires is None:
+            return exemption.reason
+        today = today or dt.datetime.now(dt.timezone.utc).date()
+        if today <= exemption.expires:
             return exemption.reason
     return None
 

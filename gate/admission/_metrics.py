@@ -8,7 +8,7 @@ it from ``engine.stats()`` and the registry client's ``status_counts``).
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
@@ -70,12 +70,9 @@ class Metrics:
             child = self._children[key] = counter.labels(*labels)
         child.inc()
 
-    def record_images(self, results: list[ImageResult]) -> None:
-        decisions, violations = self._judged.decisions, self._judged.violations
-        for result in results:
-            decisions[result.decision] += 1
-            for violation in result.violations:
-                violations[violation.rule, violation.action] += 1
+    def record_images(self, results: Sequence[ImageResult]) -> None:
+        """Count the images of one review, their decisions and violations."""
+        self._judged.add(results)
 
     def record_audit(self, counts: dict[tuple[str, str, str], int], finished: float) -> None:
         """Replace the audit gauges with one completed audit's counts ((namespace, rule, result) -> n)."""
@@ -92,13 +89,41 @@ class _JudgedCounts(Collector):
     """Images judged by decision and violations by rule and action, counted in plain dicts and
     exported at scrape time: a warm review of three images with five violations each bumped
     nineteen lock-guarded prometheus counters, a tenth of its cost. Updated and scraped on the
-    event loop's thread only."""
+    event loop's thread only.
+
+    Warm reviews hand in the same verdict objects (the engine's cached ones) again and again, so
+    a review only counts its set of verdicts (held, so their ids stay theirs); the sets are
+    folded into decisions and violations at scrape time, or when ``PENDING_SETS`` are waiting.
+    """
+
+    PENDING_SETS = 1024
 
     def __init__(self) -> None:
         self.decisions: collections.Counter[str] = collections.Counter()
         self.violations: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._pending: dict[tuple[int, ...], list[Any]] = {}  # verdict ids -> [verdicts, reviews]
+
+    def add(self, results: Sequence[ImageResult]) -> None:
+        key = tuple(map(id, results))
+        found = self._pending.get(key)
+        if found is None:
+            if len(self._pending) >= self.PENDING_SETS:
+                self.fold()
+            found = self._pending[key] = [tuple(results), 0]
+        found[1] += 1
+
+    def fold(self) -> None:
+        """Count the waiting sets of verdicts into ``decisions`` and ``violations``."""
+        decisions, violations = self.decisions, self.violations
+        for results, reviews in self._pending.values():
+            for result in results:
+                decisions[result.decision] += reviews
+                for violation in result.violations:
+                    violations[violation.rule, violation.action] += reviews
+        self._pending.clear()
 
     def collect(self) -> Iterator[CounterMetricFamily]:
+        self.fold()
         images = CounterMetricFamily("gate_admission_images", "Images judged, by decision", labels=["decision"])
         for decision, count in list(self.decisions.items()):
             images.add_metric([decision], count)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from gate.admission._json import loads_bounded
@@ -122,4 +123,4 @@ def response_fields(
 
 def with_uid(uid: str, fields: bytes) -> bytes:
     """The AdmissionReview answering ``uid`` with the ``response`` members ``fields`` (:func:`response_fields`)."""
-    return b"".join((_ENVELOPE, json.dumps(uid).encode(), b",", fields, b"}}"))
+    return b"".join((_ENVELOPE, encode_basestring_ascii(uid).encode(), b",", fields, b"}}"))  # json.dumps(uid), without its dispatch

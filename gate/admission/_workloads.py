@@ -9,6 +9,7 @@ because ``user.root`` depends on them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from gate.errors import RequestError
@@ -112,7 +113,7 @@ def _items(spec: dict[str, Any], field: str, prefix: str) -> list[dict[str, Any]
     value = spec.get(field)
     if value is None:
         return []
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+    if not isinstance(value, list) or not all(map(isinstance, value, repeat(dict))):
         raise WorkloadError(f"{prefix}.{field} must be a list of objects")
     return value
 
@@ -139,7 +140,8 @@ def _container_use(container: dict[str, Any], location: str, pod_context: dict[s
     if not isinstance(image, str):
         raise WorkloadError(f"{location}.image must be a string")
     name = container.get("name")
-    context = pod_context | _security(container.get("securityContext"), f"{location}.securityContext")
+    security = container.get("securityContext")
+    context = pod_context if security is None else pod_context | _security(security, f"{location}.securityContext")
     label = f'{location} "{name}"' if isinstance(name, str) and name else location
     return [ImageUse(image.strip(), label, **context, pointer=pointer)]
 

@@ -346,14 +346,11 @@ class Engine:
             reference = _parsed_reference(text)
         except GateError:
             return None
-        access_key = _access_key(reference, context)
-        if access_key not in self._digests.cache:
-            return None
-        digest = self._digests.cache.get(access_key)
+        digest = self._digests.cache.get_live(_access_key(reference, context))
         if not isinstance(digest, str):
             return None
-        key = self._verdict_key(digest, text, platform, context)
-        return self._verdicts.cache.get(key) if key in self._verdicts.cache else None
+        verdict: ImageResult | None = self._verdicts.cache.get_live(self._verdict_key(digest, text, platform, context))
+        return verdict
 
     async def _verdict(
         self,

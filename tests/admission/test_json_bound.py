@@ -68,3 +68,47 @@ def test_not_json_is_a_value_error() -> None:
     for body in (b"{", b"[1,]", b'{"a": "unterminated}', b"\xff\xfe\x00"):
         with pytest.raises(ValueError):
             loads_bounded(body)
+
+
+READ_BY_PYTHON_ONLY = [
+    b"12345678901234567890123",  # past 64 bits: orjson would make it a float
+    b'{"runAsUser": -9223372036854775809}',
+    b'{"runAsUser": 18446744073709551616}',
+    b"[NaN, Infinity, -Infinity]",
+    b"1e400",
+    b'"\\ud800 lone surrogate"',
+    b"\xef\xbb\xbf{}",  # a UTF-8 byte order mark
+    json.dumps({"x": "\ud800"}, ensure_ascii=False).encode("utf-8", "surrogatepass"),
+    json.dumps({"k": "é"}).encode("utf-16"),
+]
+READ_ALIKE = [
+    b'{"a": 1, "a": 2}',  # the last member wins in both
+    b"9223372036854775807",
+    b"-9223372036854775808",
+    b"123456789012345678",
+    b'[0.1, 1e-7, 2.5E+3, -0.0, -0, 1.7976931348623157e308, 5e-324]',
+    b'{"s": "\\u00e9\\n\\t\\"\\\\ \\ud83d\\ude00", "t": "\xc3\xa9 \xf0\x9f\x98\x80"}',
+    b' \t\r\n{"nested": [[[{"deep": true}]]], "null": null} \n',
+    b'"sha256:1234567890123456789012345678901234567890123456789012345678901234"',
+]
+
+
+@pytest.mark.parametrize("body", READ_BY_PYTHON_ONLY + READ_ALIKE)
+def test_a_body_is_read_as_pythons_parser_reads_it(body: bytes) -> None:
+    expected = json.loads(body)
+    found = loads_bounded(body)
+    assert found == expected or (found != found and expected != expected)
+    assert repr(found) == repr(expected), "same values of the same types (an int stays an int)"
+
+
+@pytest.mark.parametrize("body", [b"{", b"[1,]", b"{} x", b'"a\x01"', b"\xff", b"[" * 2000 + b"]" * 2000, b"\x00{}"])
+def test_what_pythons_parser_refuses_is_refused(body: bytes) -> None:
+    with pytest.raises((ValueError, RecursionError)):
+        json.loads(body)
+    with pytest.raises(ValueError):
+        loads_bounded(body)
+
+
+def test_a_long_number_in_a_string_is_read_alike() -> None:
+    document = {"id": "1" * 40, "n": [1, 22, 333]}
+    assert loads_bounded(json.dumps(document).encode()) == document

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
+import random
+from typing import Any
 
 import pytest
 
-from gate.admission._logging import JsonFormatter, Members, log_config, log_line
+from gate.admission._logging import JsonFormatter, Members, _members, log_config, log_line, utc_time
 from tests.admission.test_mutate import RecordedLines
 
 
@@ -108,3 +111,37 @@ def test_a_line_below_a_handlers_level_is_not_written() -> None:
     _write(_lines(handler), logging.WARNING)
     assert json.loads(written.getvalue())["level"] == "warning"
 
+
+
+def _datetime_time(created: float) -> str:
+    return dt.datetime.fromtimestamp(created, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_utc_time_writes_what_datetime_writes() -> None:
+    chance = random.Random(11)
+    edges = [0.0, 1.0000005, 1796306401.1234, 1796306401.9995, 1796306401.9999995, 1796306459.9999999, 4102444799.9999996]
+    seconds = [float(chance.randrange(0, 4_102_444_800)) for _ in range(2000)]
+    fractions = [0.0, 0.0005, 0.0004995, 0.4995, 0.9994995, 0.9995, 0.9999994, 0.9999995]
+    for created in edges + [s + chance.random() for s in seconds] + [s + f for s in seconds[:200] for f in fractions]:
+        assert utc_time(created) == _datetime_time(created), created
+
+
+ODD_FIELDS: list[dict[Any, Any]] = [
+    {"uid": "plain", "n": 3, "ok": True, "none": None, "ms": 0.13},
+    {"uid": 'odd "uid" é', "ms": 12.5},
+    {"s": "del \x7f and \x01 control \n\t"},
+    {"s": "\u2028 line separator"},
+    {"ms": 1e-05, "also": 0.0001},
+    {"ms": -0.0, "zero": 0.0, "big": 1e22},
+    {"nan": float("nan"), "inf": float("inf")},
+    {"big": 2**64, "small": -(2**63) - 1},
+    {"nested": {"a": [1, "b"]}, "when": dt.date(2026, 12, 3)},
+    {"surrogate": "\ud800"},
+    {1: "int key", "b": 2},
+]
+
+
+@pytest.mark.parametrize("fields", ODD_FIELDS)
+def test_plain_fields_are_written_as_the_formatters_encoder_writes_them(fields: dict[Any, Any]) -> None:
+    expected = json.JSONEncoder(default=str, separators=(",", ":"), check_circular=False).encode(fields)
+    assert "{" + _members(fields) + "}" == expected
