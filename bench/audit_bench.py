@@ -43,6 +43,7 @@ import yaml
 
 from bench.webhook_bench import (
     PASSWD,
+    SERVER,
     Connection,
     client_context,
     push_images,
@@ -124,9 +125,12 @@ def audited_manifests(registry: Any) -> int:
 
 
 def phase(workdir: Path, config: dict[str, Any], cert: Path, key: Path, ca: trustme.CA, body: bytes, args: argparse.Namespace, registry: Any) -> dict[str, Any]:
-    process, url = start_server(workdir, config, cert, key, ca)
+    config_path = workdir / "gate.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    context = client_context(ca)
+    process, url = start_server(workdir, "gate", SERVER, config_path, cert, key, context)
     try:
-        port, context = int(url.rsplit(":", 1)[1]), client_context(ca)
+        port = int(url.rsplit(":", 1)[1])
         asyncio.run(steady(port, context, body, 10, 1.0))  # warm the admission verdicts
         began = audited_manifests(registry)
         deadline = time.monotonic() + 60

@@ -107,7 +107,8 @@ def main() -> None:
             config = {"registries": {"insecure": [registry.host, stalling.host]}, "scan": {"layers": False},
                       "rules": {"signature.missing": {"action": "off"}, "provenance.missing": {"action": "off"},
                                 "provenance.unverified": {"action": "off"}, "sbom.missing": {"action": "off"}}}
-            with serving(workdir, config) as (_, _, port, context):
+            with serving(workdir, config) as (gate, _):
+                port, context = gate.port, gate.context
                 report: dict[str, Any] = {"baseline": asyncio.run(normal_reviews(port, context, before))}
                 report["flooded"] = asyncio.run(flooded(port, context, stalling.host, during, args.floods, args.flood_images))
                 report["flooded"]["stalling_host_connections"] = stalling.accepted  # before shutdown cancels the floods
