@@ -49,3 +49,15 @@ def test_star_import_yields_every_exported_name() -> None:
     namespace: dict[str, object] = {}
     exec("from gate.verify import *", namespace)  # noqa: S102 - the statement under test
     assert set(gate.verify.__all__) <= set(namespace)
+
+
+def test_a_server_can_import_everything_the_facades_defer() -> None:
+    probe = (
+        "import sys, gate.engine\n"
+        "from gate._lazy import _FACADES, import_deferred\n"
+        "import_deferred()\n"
+        "missing = [package + home for package, homes in _FACADES.items() for home in homes if package + home not in sys.modules]\n"
+        "print(sorted(_FACADES), missing, 'gate.verify._bundle' in sys.modules, 'gate.scan._tar' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={"PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "['gate.evidence', 'gate.policy', 'gate.scan', 'gate.verify'] [] True True"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 from fastapi import FastAPI
 
+from gate._lazy import import_deferred
 from gate.admission._app import create_app
 from gate.admission._logging import log_config
 from gate.admission._pull_secrets import PullSecretReader
@@ -73,6 +74,7 @@ def serve(
         config, pull_secrets=_in_cluster_pull_secrets(), audit=_audit(config), after_first_evaluation=freeze_what_evaluating_loaded
     )
     server = build_server(app, config, host, port, tls, log_level)
+    import_deferred()  # the readers a first review of a signed, attested image would import
     _freeze_start_up_objects()
     server.run()
 
