@@ -23,7 +23,7 @@ from gate.policy_input import config_facts
 from gate.registry import Descriptor, Manifest, Reference, RegistryClient
 from gate.scan import (
     ContentMatcher, Finding, ImageBudget, LayerScan, LayerScanCache, LayerWorkers, combine_layers, process_layers, resolve_user, scan_build_args,
-    scan_config, usable_cores,
+    scan_config, usable_cores, worker_limit,
 )
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class ImageScanner:
     def __init__(self, config: Config, *, progress: LayerProgress | None = None, second_level: Callable[..., Awaitable[LayerScan]] | None = None) -> None:
         self.config = config
         self.matcher = ContentMatcher(cache_dir=config.scan.cache_dir)
-        self.workers = LayerWorkers(config.limits, config.scan.cache_dir, config.scan.worker_processes)
+        self.workers = LayerWorkers(config.limits, config.scan.cache_dir)
         self.cache = LayerScanCache(
             max_entries=config.limits.cache_entries, directory=config.scan.cache_dir, limits=config.limits, second_level=second_level
         )
@@ -121,12 +121,15 @@ class ImageScanner:
         budget = ImageBudget(self.config.limits.scan_bytes_per_image)
         # One layer of the image read per core: more threads only take turns at the GIL, and each
         # switch costs CPU. Per image, so a slow registry never holds up another image's layers.
-        readers = asyncio.Semaphore(usable_cores())
+        # The CPU quota is read for each image: a pod can be resized.
+        cores = usable_cores()
+        readers = asyncio.Semaphore(cores)
         # Several large layers: each in a worker process of its own (see gate.scan._workers).
-        in_process = process_layers([d.size for d in manifest.layers], self.workers.most)
+        most = worker_limit(self.config.scan.worker_processes, cores)
+        in_process = process_layers([d.size for d in manifest.layers], most)
         try:
             return list(await asyncio.gather(
-                *(self._layer(client, ref, d, i, budget, readers, in_process=i in in_process) for i, d in enumerate(manifest.layers))
+                *(self._layer(client, ref, d, i, budget, readers, workers=most if i in in_process else 0) for i, d in enumerate(manifest.layers))
             ))
         except (EvidenceError, LimitExceeded) as exc:
             # The layers' content is unknown, but the rest of the image can still be judged:
@@ -135,14 +138,15 @@ class ImageScanner:
 
     async def _layer(
         self, client: RegistryClient, ref: Reference, descriptor: Descriptor, index: int, budget: ImageBudget, readers: asyncio.Semaphore,
-        *, in_process: bool,
+        *, workers: int,
     ) -> LayerScan:
+        """One layer's scan: in a worker process when ``workers`` (how many may run) is not 0 and one is free, else in a thread."""
         async def fetch_and_scan() -> LayerScan:
             progress = _both(*(watcher.layer(descriptor.digest, descriptor.size) for watcher in (self.progress, current_progress()) if watcher))
 
             def scan(chunks: Iterator[bytes]) -> LayerScan:
-                if in_process:
-                    scanned = self.workers.scan(chunks, descriptor.media_type, index, descriptor.digest, progress=progress, budget=budget)
+                if workers:
+                    scanned = self.workers.scan(chunks, descriptor.media_type, index, descriptor.digest, progress=progress, budget=budget, most=workers)
                     if scanned is not None:
                         return scanned
                 return self.layers.scan(chunks, descriptor.media_type, index, descriptor.digest, progress=progress, budget=budget)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from gate.scan._matcher import ContentMatcher
     from gate.scan._user import UserFact, resolve_user
     from gate.scan._cores import usable_cores
-    from gate.scan._workers import LayerWorkers, process_layers
+    from gate.scan._workers import LayerWorkers, process_layers, worker_limit
 
 __getattr__ = lazy_exports(
     __name__,
@@ -44,7 +44,7 @@ __getattr__ = lazy_exports(
         "._matcher": ("ContentMatcher",),
         "._user": ("UserFact", "resolve_user"),
         "._cores": ("usable_cores",),
-        "._workers": ("LayerWorkers", "process_layers"),
+        "._workers": ("LayerWorkers", "process_layers", "worker_limit"),
     },
 )
 
@@ -66,4 +66,5 @@ __all__ = [
     "scan_config",
     "scan_file",
     "usable_cores",
+    "worker_limit",
 ]

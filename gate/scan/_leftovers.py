@@ -56,9 +56,8 @@ could_be_leftover = _PREFILTER.search  # False for a path ``leftover`` certainly
 
 
 def leftover(path: str, kind: str) -> tuple[str, str, str] | None:
-    """``(rule, detector, reported path)`` when ``path`` is a build leftover, else None."""
-    if not could_be_leftover(path):
-        return None
+    """``(rule, detector, reported path)`` when ``path`` is a build leftover, else None; a walk
+    asks :func:`could_be_leftover` first, which rules out most paths in one search."""
     if kind in _KINDS:
         for detector, pattern in _TOOLCHAIN:
             if pattern.search(path):

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from gate.scan._frames import CHUNK, END, ERROR, JOB, RESULT, read_frame, write_frame
 
+
 def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
     """The job's compressed chunks, until its ``E`` frame."""
     while True:
@@ -56,7 +57,7 @@ def main() -> None:
 def _serve() -> None:
     from gate.config import Limits
     from gate.scan._layer import LayerScanner
-    from gate.scan._layer_scan import ImageBudget
+    from gate.scan._layer_scan import ImageBudget, LayerScan
     from gate.scan._matcher import ContentMatcher
 
     # Replies go to a private copy of stdout; anything a library prints lands on stderr instead.
@@ -75,19 +76,18 @@ def _serve() -> None:
             matcher = matchers[cache_dir] = ContentMatcher(cache_dir=None if cache_dir is None else Path(cache_dir))
         scanner = LayerScanner(Limits(**job["limits"]), matcher)
         chunks = _chunks(stream)
+        scan: LayerScan | None = None
         try:
             budget = ImageBudget(job["image_limit"], used=job["image_used"])
             scan = scanner.scan(chunks, job["media_type"], job["index"], job["digest"], budget=budget)
         except EOFError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the parent, which decides
-            write_frame(replies, ERROR, json.dumps(_error(exc)).encode())
-            for _ in chunks:
-                pass
-            continue
-        for _ in chunks:
+            write_frame(replies, ERROR, json.dumps(_error(exc)).encode())  # at once: the parent may stop sending
+        for _ in chunks:  # what the scan left unread, up to the job's end
             pass
-        write_frame(replies, RESULT, json.dumps(scan.to_json()).encode())
+        if scan is not None:
+            write_frame(replies, RESULT, json.dumps(scan.to_json()).encode())
 
 
 if __name__ == "__main__":

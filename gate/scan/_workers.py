@@ -39,9 +39,8 @@ _PIPE_BYTES = 1024 * 1024  # a larger pipe: fewer wake-ups of the worker per MiB
 _ERRORS: dict[str, type[GateError]] = {"EvidenceError": EvidenceError, "LimitExceeded": LimitExceeded}
 
 
-def worker_limit(configured: int | None) -> int:
-    """How many worker processes may run: ``scan.worker_processes`` (0: none), by default one per usable core."""
-    cores = usable_cores()
+def worker_limit(configured: int | None, cores: int) -> int:
+    """How many worker processes may run on ``cores`` usable cores: ``scan.worker_processes`` (0: none), by default one per core."""
     return cores if configured is None else min(configured, cores)
 
 
@@ -187,28 +186,23 @@ os.register_at_fork(after_in_child=_POOL.forget)
 class LayerWorkers:
     """``LayerScanner.scan`` in a worker process, with one configuration's limits and hyperscan cache."""
 
-    def __init__(self, limits: Limits, cache_dir: Path | None = None, configured: int | None = None) -> None:
+    def __init__(self, limits: Limits, cache_dir: Path | None = None) -> None:
         self.limits = limits
         self.cache_dir = cache_dir
-        self.configured = configured  # ``scan.worker_processes``
-
-    @property
-    def most(self) -> int:
-        """How many worker processes may run now (the CPU quota is read each time: a pod can be resized)."""
-        return worker_limit(self.configured)
 
     def scan(
         self, chunks: Iterable[bytes], media_type: str, index: int, digest: str, *,
-        progress: Callable[[int], None] | None = None, budget: ImageBudget | None = None,
+        progress: Callable[[int], None] | None = None, budget: ImageBudget | None = None, most: int | None = None,
     ) -> LayerScan | None:
-        """As ``LayerScanner.scan``, or None (``chunks`` untouched) when no worker is free.
+        """As ``LayerScanner.scan``, or None (``chunks`` untouched) when no worker is free: ``most``
+        may run (``worker_limit``; by default one per usable core).
 
         Raises:
             EvidenceError: as ``LayerScanner.scan``, or the worker process died.
             LimitExceeded: as ``LayerScanner.scan`` (the image budget is charged here once more
                 with the layer's total, so layers scanned at once still share one cap).
         """
-        worker = _POOL.take(self.most)
+        worker = _POOL.take(usable_cores() if most is None else most)
         if worker is None:
             return None
         label = f"layer {index} ({digest})"

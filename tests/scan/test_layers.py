@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from gate.config import Limits
 from gate.scan import LayerScanner
+from gate.scan._leftovers import could_be_leftover, leftover
 from tests.scan._scan import Scanned, chunked, scan_builder
 from tests.scan._tokens import AWS, GITHUB, NPM
 from tests.support.images import ImageBuilder
@@ -254,3 +255,19 @@ def test_many_small_files_with_binaries_and_large_files_between_them() -> None:
         ("github-pat", "app/pkg0/m0.py"), ("github-pat", "app/pkg2/m1200.py"), ("github-pat", "usr/lib/plugin.so"),
         ("aws-access-token", "var/log/app.log"), ("github-pat", "app/pkg6/m2499.py")}
     assert all(scan.has_file(path) for path in files) and not scan.has_file("app/pkg0")
+
+
+@pytest.mark.parametrize(("path", "detector"), [
+    ("usr/bin/gcc-12", "c-compiler"), ("usr/libexec/gcc/x86_64-linux-gnu/12/cc1plus", "c-compiler"),
+    ("usr/local/go/bin/go", "go-toolchain"), ("root/.cargo/bin/rustc", "rust-toolchain"), ("opt/jdk/bin/javac", "jdk"),
+    ("usr/lib/node_modules/node-gyp/package.json", "node-gyp"), ("usr/bin/ninja", "build-tool"),
+    ("src/.hg/store/data", "vcs-metadata"), ("root/.cache/pip/wheels/x", "pip-cache"), ("root/.npm/_cacache/index", "npm-cache"),
+    ("usr/local/share/.cache/yarn/v6/x", "yarn-cache"), ("root/.cargo/registry/index/x", "cargo-registry"),
+    ("root/go/pkg/mod/cache/download/x", "go-cache"), ("root/.cache/go-build/ab/x", "go-cache"),
+    ("root/.m2/repository/x.jar", "maven-cache"), ("root/.gradle/caches/x", "gradle-cache"),
+    ("app/Cargo.toml", "source-tree"), ("app/pom.xml", "source-tree"), ("app/build.gradle.kts", "source-tree"),
+])
+def test_every_leftover_rule_passes_the_prefilter_a_walk_asks_first(path: str, detector: str) -> None:
+    found = leftover(path, "file")
+    assert found is not None and found[1] == detector
+    assert could_be_leftover(path)

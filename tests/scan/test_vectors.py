@@ -26,9 +26,9 @@ from collections import defaultdict
 import pytest
 
 from gate.scan import scan_file
-from tests.support.vectors import VECTORS as SHARED_VECTORS
+from tests.support.vectors import VECTORS as REPOSITORY_VECTORS
 
-VECTORS = SHARED_VECTORS / "secrets"
+VECTORS = REPOSITORY_VECTORS / "secrets"
 
 DETECT_SECRETS_PLUGINS = {
     "AWSKeyDetector", "GitHubTokenDetector", "GitLabTokenDetector", "JwtTokenDetector", "NpmDetector",

@@ -201,20 +201,20 @@ def test_only_images_with_several_large_layers_use_processes() -> None:
     large, small, half = PROCESS_MIN_BYTES, PROCESS_MIN_BYTES - 1, START_MIN_BYTES // 2
     _POOL.close()  # no worker running: starting one must pay for itself
     assert not _POOL.running()
-    assert process_layers([], worker_limit(None)) == frozenset()
-    assert process_layers([small, small, small], worker_limit(None)) == frozenset()
-    assert process_layers([large, small, large], worker_limit(None)) == frozenset()
-    assert process_layers([half, small, half], worker_limit(None)) == (frozenset({0, 2}) if usable_cores() > 1 else frozenset())
-    assert process_layers([START_MIN_BYTES, small], worker_limit(None)) == frozenset()
+    assert process_layers([], worker_limit(None, usable_cores())) == frozenset()
+    assert process_layers([small, small, small], worker_limit(None, usable_cores())) == frozenset()
+    assert process_layers([large, small, large], worker_limit(None, usable_cores())) == frozenset()
+    assert process_layers([half, small, half], worker_limit(None, usable_cores())) == (frozenset({0, 2}) if usable_cores() > 1 else frozenset())
+    assert process_layers([START_MIN_BYTES, small], worker_limit(None, usable_cores())) == frozenset()
     _worker(compress(tar_bytes(FILES), "gzip"), Limits())  # a worker is running now
-    assert process_layers([large, small], worker_limit(None)) == frozenset()
-    assert process_layers([large, small, large], worker_limit(None)) == (frozenset({0, 2}) if usable_cores() > 1 else frozenset())
-    assert process_layers([half, small, half], worker_limit(0)) == frozenset()  # scan.worker_processes: 0
-    assert process_layers([half, small, half], worker_limit(1)) == frozenset()  # one worker cannot run two layers at once
+    assert process_layers([large, small], worker_limit(None, usable_cores())) == frozenset()
+    assert process_layers([large, small, large], worker_limit(None, usable_cores())) == (frozenset({0, 2}) if usable_cores() > 1 else frozenset())
+    assert process_layers([half, small, half], worker_limit(0, usable_cores())) == frozenset()  # scan.worker_processes: 0
+    assert process_layers([half, small, half], worker_limit(1, usable_cores())) == frozenset()  # one worker cannot run two layers at once
     with _one_core():
         assert usable_cores() == 1
-        assert process_layers([half, half], worker_limit(None)) == frozenset()
-        assert worker_limit(8) == 1  # a configured count never exceeds the cores
+        assert process_layers([half, half], worker_limit(None, usable_cores())) == frozenset()
+        assert worker_limit(8, usable_cores()) == 1  # a configured count never exceeds the cores
 
 
 class _one_core:
@@ -239,7 +239,7 @@ def test_an_image_with_large_layers_is_judged_the_same_in_workers_and_threads(re
     image = ImageBuilder().layer({"etc/passwd": PASSWD}).layer(_large_layer(1)).layer(_large_layer(2))
     image.layer(whiteouts=["app/1/config.yaml"]).config(user="app")
     pushed = image.push(registry, f"{repo}:large")
-    assert len(process_layers([layer.descriptor()["size"] for layer in image.layers], worker_limit(None))) == 2 or usable_cores() < 2  # type: ignore[misc]
+    assert len(process_layers([layer.descriptor()["size"] for layer in image.layers], worker_limit(None, usable_cores()))) == 2 or usable_cores() < 2  # type: ignore[misc]
 
     async def check() -> list[tuple[str, str]]:
         async with Engine(gate_config) as engine:
