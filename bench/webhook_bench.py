@@ -16,7 +16,8 @@ measured; both still share the machine's cores.
    registry requests it caused (layer scan off: config, signatures, attestations).
 2. warm path: for each ``--clients`` count, a 3-image Deployment review whose verdicts are cached
    is sent by wrk for ``--seconds`` to gate's ``/validate`` and the same connections' worth to the
-   floor, one after the other; reviews/s, p50, p99 of each and gate's ratios to the floor
+   floor, in alternating slices of about a second (so the host's drift weighs on both alike), with
+   each side's latency histograms merged; reviews/s, p50, p99 of each and gate's ratios to the floor
    (throughput: higher is better, target >= 0.8; latency: lower is better, p99 target <= 1.5).
    The same review is then sent to ``/mutate`` (tags resolved from the cache, one JSONPatch with
    three pins), and the ratio of its throughput to ``/validate``'s is reported.
@@ -47,8 +48,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -94,11 +96,16 @@ function request()
   return prepared
 end
 
+-- The latency histogram goes out whole ("microseconds:count" pairs), so slices of one run merge exactly.
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('WRK {"requests":%.0f,"us":%.0f,"p50_us":%.0f,"p99_us":%.0f,"max_us":%.0f,"errors":%.0f,"non_2xx":%.0f}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
-    e.connect + e.read + e.write + e.timeout, e.status))
+  local buckets = {}
+  for i = 1, #latency do
+    local us, count = latency(i)
+    buckets[i] = string.format('"%.0f":%.0f', us, count)
+  end
+  io.write(string.format('WRK {"requests":%.0f,"us":%.0f,"errors":%.0f,"non_2xx":%.0f,"latency_us":{%s}}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status, table.concat(buckets, ",")))
 end
 """
 
@@ -274,8 +281,39 @@ async def first_answer(served: Served, body: bytes, path: str) -> dict[str, Any]
     return json.loads(answer)["response"]
 
 
-def wrk(served: Served, path: str, body_file: Path, clients: int, seconds: float) -> dict[str, Any]:
-    """``clients`` keep-alive TLS connections POSTing ``body_file`` to ``path`` for ``seconds``."""
+@dataclass
+class Load:
+    """What wrk measured against one server, summed over the slices of a phase: the latency
+    histogram (microseconds to count) merges exactly, so percentiles are those of the whole phase."""
+
+    reviews: int = 0
+    seconds: float = 0.0
+    errors: int = 0
+    cpu_seconds: float = 0.0
+    latency_us: Counter[int] = field(default_factory=Counter)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "reviews": self.reviews, "reviews_per_s": round(self.reviews / self.seconds) if self.seconds else 0,
+            "p50_ms": self.percentile_ms(50), "p99_ms": self.percentile_ms(99),
+            "max_ms": round(max(self.latency_us, default=0) / 1000, 2), "errors": self.errors,
+            "server_cpu_us_per_review": round(self.cpu_seconds / max(self.reviews, 1) * 1e6),
+        }
+
+    def percentile_ms(self, percent: float) -> float:
+        """As wrk's ``stats_percentile``: the least latency whose cumulative count reaches the rank."""
+        rank = round(percent / 100 * sum(self.latency_us.values()) + 0.5)
+        total = 0
+        for us in sorted(self.latency_us):
+            total += self.latency_us[us]
+            if total >= rank:
+                return round(us / 1000, 2)
+        return 0.0
+
+
+def wrk(served: Served, path: str, body_file: Path, clients: int, seconds: float, into: Load | None = None) -> Load:
+    """``clients`` keep-alive TLS connections POSTing ``body_file`` to ``path`` for ``seconds``,
+    added to ``into`` (a new one by default)."""
     script = body_file.with_name("post.lua")
     script.write_text(WRK_SCRIPT)
     command = ["wrk", "-t", str(min(2, clients)), "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "10s",
@@ -286,16 +324,30 @@ def wrk(served: Served, path: str, body_file: Path, clients: int, seconds: float
     if ran.returncode != 0:
         raise RuntimeError(f"wrk failed: {ran.stdout}{ran.stderr}")
     found = json.loads(next(line for line in ran.stdout.splitlines() if line.startswith("WRK ")).removeprefix("WRK "))
-    return {
-        "reviews": found["requests"], "reviews_per_s": round(found["requests"] / (found["us"] / 1e6)),
-        "p50_ms": round(found["p50_us"] / 1000, 2), "p99_ms": round(found["p99_us"] / 1000, 2),
-        "max_ms": round(found["max_us"] / 1000, 2), "errors": found["errors"] + found["non_2xx"],
-        "server_cpu_us_per_review": round(cpu / max(found["requests"], 1) * 1e6),
-    }
+    measured = into or Load()
+    measured.reviews += found["requests"]
+    measured.seconds += found["us"] / 1e6
+    measured.errors += found["errors"] + found["non_2xx"]
+    measured.cpu_seconds += cpu
+    measured.latency_us.update({int(us): count for us, count in found["latency_us"].items()})
+    return measured
 
 
-def beside_floor(gate: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
+def side_by_side(gate: Served, floor: Served, body_file: Path, clients: int, seconds: float) -> tuple[Load, Load]:
+    """gate and the floor under the same load for ``seconds`` each, in alternating slices of about
+    a second: the host's speed drifts by tens of percent over a minute, and a drift then weighs on
+    both sides alike instead of on whichever ran second."""
+    slices = max(1, round(seconds))
+    sides = (Load(), Load())
+    for _ in range(slices):
+        for served, side in zip((gate, floor), sides, strict=True):
+            wrk(served, "/validate", body_file, clients, seconds / slices, side)
+    return sides
+
+
+def beside_floor(gate_load: Load, floor_load: Load) -> dict[str, Any]:
     """gate's figures, the floor's, and their ratios (throughput >= 0.8 and p99 <= 1.5 are the targets)."""
+    gate, floor = gate_load.report(), floor_load.report()
     return {
         "gate": gate, "floor": floor,
         "throughput_ratio": round(gate["reviews_per_s"] / floor["reviews_per_s"], 2),
@@ -306,21 +358,21 @@ def beside_floor(gate: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
 
 
 def warm_path(gate: Served, floor: Served, proxy: LyingRegistryProxyDouble, body_file: Path, clients: list[int], seconds: float) -> dict[str, Any]:
-    """Cached reviews from wrk at each connection count, gate then the floor; registry requests seen."""
+    """Cached reviews from wrk at each connection count, gate and the floor side by side; registry requests seen."""
     body = body_file.read_bytes()
     report: dict[str, Any] = {"first_answer_allowed": asyncio.run(first_answer(gate, body, "/validate"))["allowed"]}
     proxy.seen.clear()
     for count in clients:
-        report[f"clients_{count}"] = beside_floor(wrk(gate, "/validate", body_file, count, seconds), wrk(floor, "/validate", body_file, count, seconds))
+        report[f"clients_{count}"] = beside_floor(*side_by_side(gate, floor, body_file, count, seconds))
     report["registry_requests"] = len(proxy.seen)
     report["peak_rss_mib"] = round(rss_kib(gate.process.pid)["VmHWM"] / 1024, 1)
     return report
 
 
 def warm_mutate(gate: Served, proxy: LyingRegistryProxyDouble, body_file: Path, clients: int, seconds: float, validate: dict[str, Any]) -> dict[str, Any]:
-    report = {"first_answer_patched": "patch" in asyncio.run(first_answer(gate, body_file.read_bytes(), "/mutate"))}
+    report: dict[str, Any] = {"first_answer_patched": "patch" in asyncio.run(first_answer(gate, body_file.read_bytes(), "/mutate"))}
     proxy.seen.clear()
-    report |= wrk(gate, "/mutate", body_file, clients, seconds)
+    report |= wrk(gate, "/mutate", body_file, clients, seconds).report()
     report["registry_requests"] = len(proxy.seen)
     report["throughput_vs_validate"] = round(report["reviews_per_s"] / validate["reviews_per_s"], 2)
     return report

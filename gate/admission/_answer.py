@@ -11,7 +11,7 @@ import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from gate.admission._logging import Members
 from gate.admission._review import response_fields, with_uid
@@ -22,8 +22,7 @@ from gate.report import ImageResult, Violation
 MESSAGE_CHARS = 8192
 
 
-@dataclass(frozen=True)
-class Judged:
+class Judged(NamedTuple):
     """One distinct image (with its security context), every place it is used, and its verdict."""
 
     uses: tuple[ImageUse, ...]

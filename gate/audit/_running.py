@@ -11,7 +11,6 @@ without status (not started yet) leaves the reference as written, as the webhook
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Any
 
 from gate.admission._workloads import CONTAINER_LISTS, ImageUse
@@ -45,4 +44,4 @@ def _running_digests(pod: dict[str, Any]) -> dict[str, str]:
 def _pinned(use: ImageUse, digest: str | None) -> ImageUse:
     if digest is None or "@" in use.image:
         return use
-    return replace(use, image=f"{use.image}@{digest}")
+    return use._replace(image=f"{use.image}@{digest}")

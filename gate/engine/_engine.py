@@ -19,6 +19,7 @@ import functools
 import hashlib
 import json
 import logging
+import operator
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -133,7 +134,7 @@ class Engine:
             self._share_through(config)
         self.scanner = ImageScanner(config, progress=progress, second_level=self._load_through("layers"))
         self._client: RegistryClient | None = None
-        self._context_read = tuple(sorted(self.policy.reads_context - {"namespace"}))
+        self._context_read = _attributes_getter(sorted(self.policy.reads_context - {"namespace"}))
         self._verdicts: LoadingCache[tuple[Any, ...], ImageResult] = LoadingCache(
             _ttl_cache(limits.cache_entries, limits.cache_bytes, limits.cache_ttl_seconds),
             is_negative=lambda result: not result.evaluated,
@@ -336,7 +337,7 @@ class Engine:
     def _verdict_key(self, digest: str, text: str, platform: str | None, context: WorkloadContext) -> tuple[Any, ...]:
         """What a verdict depends on: the digest, the reference as written, the platform asked for
         and the parts of the workload context the policies read."""
-        return (digest, text, platform, context.namespace, *(getattr(context, name) for name in self._context_read))
+        return (digest, text, platform, context.namespace, *self._context_read(context))
 
     def cached_verdict(self, text: str, context: WorkloadContext = WorkloadContext(), *, platform: str | None = None) -> ImageResult | None:
         """The verdict :meth:`check` would answer from its tag and verdict caches alone, found
@@ -599,6 +600,15 @@ def is_pending(result: ImageResult) -> bool:
 
 _parsed_reference = functools.lru_cache(maxsize=4096)(Reference.parse)
 """``Reference.parse`` remembered: pod specs name the same few hundred images over and over."""
+
+
+def _attributes_getter(names: list[str]) -> Callable[[object], tuple[Any, ...]]:
+    """The values of the attributes ``names`` of an object, as a tuple (``attrgetter`` runs in C
+    but gives a bare value for a single name)."""
+    if not names:
+        return lambda _: ()
+    getter = operator.attrgetter(*names)
+    return getter if len(names) > 1 else lambda found: (getter(found),)
 
 
 def _access_key(reference: Reference, context: WorkloadContext) -> tuple[str, str, str | None, str | None]:
