@@ -101,12 +101,15 @@ def _line(time_text: str, head: str, parts: Sequence[Fields]) -> str:
     pending: dict[str, Any] = {}
     for part in parts:
         if isinstance(part, Members):
-            members.extend((_members(pending), part.json))
-            pending = {}
+            if pending:
+                members.append(_members(pending))
+                pending = {}
+            members.append(part.json)
         else:
             pending.update(part)
-    members.append(_members(pending))
-    return "{" + ",".join(member for member in members if member) + "}"
+    if pending:
+        members.append(_members(pending))
+    return "{" + ",".join(filter(None, members)) + "}"
 
 
 def _members(fields: dict[str, Any]) -> str:
